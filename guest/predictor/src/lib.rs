@@ -1,0 +1,23 @@
+//! The predictor library behind every wasml model component.
+//!
+//! It turns a model directory written by `guest/training/train.py` (ONNX model + model card)
+//! into a [`Predictor`]: the card's schema validates request rows and encodes them
+//! ([`features`]), tract runs the ONNX model ([`model`]). It is plain Rust with no wasm in
+//! sight, so it builds and is tested natively, and the wasm component
+//! (`guest/component`) is a thin layer of WIT glue over it.
+
+pub mod card;
+pub mod conformance;
+pub mod error;
+pub mod features;
+pub mod json;
+pub mod model;
+pub mod model_dir;
+
+pub use card::{Evaluation, FieldKind, FieldSpec, ModelCard};
+pub use conformance::{ConformanceReport, ConformanceSet};
+pub use error::{LoadError, PredictError};
+pub use features::{Feature, FeatureEncoder, FeatureValue, FieldError, FieldProblem};
+pub use json::row_from_json;
+pub use model::{Prediction, Predictor};
+pub use model_dir::ModelDir;

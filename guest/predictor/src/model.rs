@@ -1,0 +1,191 @@
+//! The predictor: a model card plus its ONNX model, parsed and optimised once.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use tract_onnx::prelude::*;
+
+use crate::card::ModelCard;
+use crate::error::{LoadError, PredictError};
+use crate::features::{Feature, FeatureEncoder};
+
+/// The model's answer for one row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// Index of the predicted class in the card's labels.
+    pub class_index: u32,
+    /// The predicted class's label.
+    pub label: String,
+    /// Probability of the predicted class.
+    pub confidence: f64,
+    /// One probability per label.
+    pub probabilities: Vec<f64>,
+}
+
+/// A loaded model, ready to predict.
+///
+/// Loading parses and optimises the ONNX graph (milliseconds); predicting only runs the
+/// optimised plan (microseconds), so build one `Predictor` and keep it.
+#[derive(Debug, Clone)]
+pub struct Predictor {
+    card: ModelCard,
+    card_json: String,
+    encoder: FeatureEncoder,
+    plan: Arc<TypedRunnableModel>,
+}
+
+impl Predictor {
+    /// Loads a model from its ONNX bytes and its card's JSON text, checking that they
+    /// belong together (sha256, feature encoding, number of labels).
+    pub fn load(onnx: &[u8], card_json: &str) -> Result<Self, LoadError> {
+        let card: ModelCard = serde_json::from_str(card_json).map_err(LoadError::Card)?;
+        let actual = hex(&Sha256::digest(onnx));
+        if actual != card.onnx.sha256 {
+            return Err(LoadError::Sha256Mismatch {
+                card: card.onnx.sha256,
+                actual,
+            });
+        }
+        let encoder = FeatureEncoder::new(&card.inputs);
+        let schema_columns: Vec<String> = card
+            .inputs
+            .iter()
+            .flat_map(|field| field.encoded_names())
+            .collect();
+        if schema_columns != card.encoding.features {
+            return Err(LoadError::EncodingMismatch);
+        }
+        let plan = build_plan(onnx, &card).map_err(|e| LoadError::Onnx(format!("{e:#}")))?;
+        let predictor = Self {
+            card,
+            card_json: card_json.to_string(),
+            encoder,
+            plan,
+        };
+        predictor.check_output_width()?;
+        Ok(predictor)
+    }
+
+    /// The model card.
+    pub fn card(&self) -> &ModelCard {
+        &self.card
+    }
+
+    /// The model card's JSON text, as embedded.
+    pub fn card_json(&self) -> &str {
+        &self.card_json
+    }
+
+    /// The schema validator and encoder.
+    pub fn encoder(&self) -> &FeatureEncoder {
+        &self.encoder
+    }
+
+    /// Predicts one row.
+    pub fn predict(&self, row: &[Feature]) -> Result<Prediction, PredictError> {
+        let mut encoded = Vec::with_capacity(self.encoder.width());
+        self.encoder
+            .encode_into(row, &mut encoded)
+            .map_err(PredictError::InvalidInput)?;
+        let mut predictions = self.infer(&encoded)?;
+        Ok(predictions.remove(0))
+    }
+
+    /// Predicts many rows with one model run; one result per row, in order.
+    pub fn predict_batch(&self, rows: &[Vec<Feature>]) -> Vec<Result<Prediction, PredictError>> {
+        let mut encoded = Vec::with_capacity(rows.len() * self.encoder.width());
+        let checked: Vec<Result<(), PredictError>> = rows
+            .iter()
+            .map(|row| {
+                self.encoder
+                    .encode_into(row, &mut encoded)
+                    .map_err(PredictError::InvalidInput)
+            })
+            .collect();
+        let mut predictions = match self.infer(&encoded) {
+            Ok(predictions) => predictions.into_iter(),
+            Err(error) => {
+                return checked
+                    .into_iter()
+                    .map(|c| c.and(Err(error.clone())))
+                    .collect();
+            }
+        };
+        checked
+            .into_iter()
+            .map(|c| c.map(|()| predictions.next().expect("one prediction per valid row")))
+            .collect()
+    }
+
+    /// Runs the model on already-encoded rows (`width()` columns each, row-major).
+    pub fn infer(&self, encoded: &[f32]) -> Result<Vec<Prediction>, PredictError> {
+        let width = self.encoder.width();
+        let rows = encoded.len() / width;
+        if rows == 0 {
+            return Ok(Vec::new());
+        }
+        let input = Tensor::from_shape(&[rows, width], encoded).map_err(internal)?;
+        let outputs = self.plan.run(tvec!(input.into())).map_err(internal)?;
+        let probabilities = outputs[0].to_plain_array_view::<f32>().map_err(internal)?;
+        let labels = self.card.labels.len();
+        if probabilities.shape() != [rows, labels] {
+            return Err(PredictError::Internal(format!(
+                "model output has shape {:?}, expected [{rows}, {labels}]",
+                probabilities.shape()
+            )));
+        }
+        Ok(probabilities
+            .outer_iter()
+            .map(|row| self.prediction(row.iter().copied()))
+            .collect())
+    }
+
+    fn prediction(&self, probabilities: impl Iterator<Item = f32>) -> Prediction {
+        let probabilities: Vec<f64> = probabilities.map(f64::from).collect();
+        // First maximum wins, so a 0.5/0.5 tie goes to class 0 like argmax in numpy.
+        let (class_index, confidence) = probabilities
+            .iter()
+            .copied()
+            .enumerate()
+            .fold((0, f64::NEG_INFINITY), |best, (i, p)| {
+                if p > best.1 { (i, p) } else { best }
+            });
+        Prediction {
+            class_index: class_index as u32,
+            label: self.card.labels[class_index].clone(),
+            confidence,
+            probabilities,
+        }
+    }
+
+    /// Runs one all-zero row: proves the plan executes and yields one column per label.
+    fn check_output_width(&self) -> Result<(), LoadError> {
+        self.infer(&vec![0.0; self.encoder.width()])
+            .map(drop)
+            .map_err(|e| LoadError::Onnx(e.to_string()))
+    }
+}
+
+fn build_plan(onnx: &[u8], card: &ModelCard) -> TractResult<Arc<TypedRunnableModel>> {
+    let mut model = tract_onnx::onnx().model_for_read(&mut &onnx[..])?;
+    let batch = model.symbols.sym("rows");
+    let width = card.encoding.features.len();
+    model.set_input_fact(0, f32::fact(&[batch.to_dim(), width.to_dim()]).into())?;
+    let outputs = model.output_outlets()?.to_vec();
+    let labels: Vec<Option<&str>> = outputs.iter().map(|o| model.outlet_label(*o)).collect();
+    if labels != [Some(card.encoding.output.as_str())] {
+        return Err(TractError::msg(format!(
+            "the card expects one output {:?}, the ONNX graph has {labels:?}",
+            card.encoding.output
+        )));
+    }
+    model.into_optimized()?.into_runnable()
+}
+
+fn internal(error: impl std::fmt::Display) -> PredictError {
+    PredictError::Internal(format!("{error:#}"))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
