@@ -1,1 +1,18 @@
-//! placeholder
+//! The wasml host: runs model components (`wit/model.wit`) in wasmtime.
+//!
+//! - [`engine`]: the one wasmtime `Engine` and its configuration;
+//! - [`component`]: a compiled model component, pre-linked and ready to instantiate;
+//! - [`instance`]: one sandboxed instance and the calls into its `predictor` export;
+//! - [`events`]: the host side of the `events` import (guest logs and timings);
+//! - [`convert`]: between the WIT types and `wasml-predictor`'s.
+
+pub mod bindings;
+pub mod component;
+pub mod convert;
+pub mod engine;
+pub mod events;
+pub mod instance;
+
+pub use component::ModelComponent;
+pub use events::GuestEvent;
+pub use instance::ModelInstance;

@@ -143,13 +143,12 @@ impl Predictor {
     fn prediction(&self, probabilities: impl Iterator<Item = f32>) -> Prediction {
         let probabilities: Vec<f64> = probabilities.map(f64::from).collect();
         // First maximum wins, so a 0.5/0.5 tie goes to class 0 like argmax in numpy.
-        let (class_index, confidence) = probabilities
-            .iter()
-            .copied()
-            .enumerate()
-            .fold((0, f64::NEG_INFINITY), |best, (i, p)| {
+        let (class_index, confidence) = probabilities.iter().copied().enumerate().fold(
+            (0, f64::NEG_INFINITY),
+            |best, (i, p)| {
                 if p > best.1 { (i, p) } else { best }
-            });
+            },
+        );
         Prediction {
             class_index: class_index as u32,
             label: self.card.labels[class_index].clone(),

@@ -1,0 +1,147 @@
+//! Builds one model component per bundled model version with a nested
+//! `cargo build --target wasm32-wasip2 -p wasml-guest`, as wasmtime's test-programs do, so
+//! that `cargo test` and `cargo run` on a fresh clone need no manual step.
+//!
+//! The nested build gets its own target directory (`<target>/wasm-guests`): the outer build
+//! holds the lock on its own. It is built once per version with `WASML_MODEL_DIR` set;
+//! switching versions only recompiles the small guest crate, never tract.
+
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TARGET: &str = "wasm32-wasip2";
+
+fn main() {
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest.join("../..").canonicalize().unwrap();
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    // OUT_DIR is <target>/<profile>/build/<pkg>-<hash>/out.
+    let target_dir = out_dir.ancestors().nth(4).unwrap().join("wasm-guests");
+
+    for watched in [
+        "wit",
+        "guest/component",
+        "guest/predictor/src",
+        "guest/models",
+        "vendor",
+        "Cargo.lock",
+    ] {
+        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    }
+
+    ensure_wasm_target();
+    let models = root.join("guest/models");
+    let mut listing = String::from(
+        "/// Every bundled model component: (model, version directory, path of the .wasm).\n",
+    );
+    listing.push_str("pub const COMPONENTS: &[(&str, &str, &str)] = &[\n");
+    for (model, version, dir) in model_versions(&models) {
+        let wasm = build_guest(&root, &target_dir, &dir);
+        let dest = out_dir.join(format!("{model}-{version}.wasm"));
+        fs::copy(&wasm, &dest).unwrap();
+        writeln!(
+            listing,
+            "    ({model:?}, {version:?}, {:?}),",
+            dest.display().to_string()
+        )
+        .unwrap();
+    }
+    listing.push_str("];\n");
+    fs::write(out_dir.join("components.rs"), listing).unwrap();
+}
+
+/// `(model, version, dir)` for every `guest/models/<model>/<version>/` with a card.
+fn model_versions(models: &Path) -> Vec<(String, String, PathBuf)> {
+    let mut found = Vec::new();
+    for model in sorted_dirs(models) {
+        for version in sorted_dirs(&model) {
+            if version.join("card.json").exists() {
+                found.push((file_name(&model), file_name(&version), version));
+            }
+        }
+    }
+    assert!(
+        !found.is_empty(),
+        "no model versions under {}",
+        models.display()
+    );
+    found
+}
+
+fn sorted_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+fn build_guest(root: &Path, target_dir: &Path, model_dir: &Path) -> PathBuf {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "wasml-guest",
+            "--target",
+            TARGET,
+        ])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .env("WASML_MODEL_DIR", model_dir)
+        // Debug info would make the component 5x larger and slower to compile in the host.
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
+    // Flags meant for the outer (native) build must not leak into the wasm one.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status().expect("running the nested cargo build");
+    assert!(
+        status.success(),
+        "building the wasm guest for {} failed",
+        model_dir.display()
+    );
+    target_dir.join(TARGET).join("release/wasml_guest.wasm")
+}
+
+/// `rust-toolchain.toml` lists the target, but rustup installs listed targets only together
+/// with a missing toolchain; add it here so a fresh machine needs no manual step.
+fn ensure_wasm_target() {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("rustc --print sysroot");
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot.join("lib/rustlib").join(TARGET).exists() {
+        return;
+    }
+    println!("cargo:warning=installing the {TARGET} target with rustup");
+    let status = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status();
+    assert!(
+        matches!(status, Ok(s) if s.success()),
+        "the {TARGET} target is missing and `rustup target add {TARGET}` failed"
+    );
+}

@@ -1,0 +1,23 @@
+//! Picks the model directory to embed: `WASML_MODEL_DIR`, else the bundled best version.
+//! `guest/artifacts` builds this crate once per model version by setting it.
+
+use std::path::{Path, PathBuf};
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=WASML_MODEL_DIR");
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let dir = std::env::var_os("WASML_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("../models/bank-marketing/v2"));
+    for (file, var) in [
+        ("model.onnx", "WASML_MODEL_ONNX"),
+        ("card.json", "WASML_MODEL_CARD"),
+    ] {
+        let path = dir.join(file);
+        let path = path
+            .canonicalize()
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        println!("cargo:rerun-if-changed={}", path.display());
+        println!("cargo:rustc-env={var}={}", Path::new(&path).display());
+    }
+}
