@@ -101,9 +101,12 @@ fn build_guest(root: &Path, target_dir: &Path, model_dir: &Path) -> PathBuf {
         .arg("--target-dir")
         .arg(target_dir)
         .env("WASML_MODEL_DIR", model_dir)
-        // Debug info would make the component 5x larger and slower to compile in the host.
+        // Debug info would make the component 5x larger and slower to compile in the host;
+        // whole-program optimisation lets tract's kernels inline across crates.
         .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
-        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo");
+        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo")
+        .env("CARGO_PROFILE_RELEASE_LTO", "fat")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1");
     // Flags meant for the outer (native) build must not leak into the wasm one.
     for var in [
         "CARGO_ENCODED_RUSTFLAGS",

@@ -327,6 +327,42 @@ def conformance_inputs(schema: list[dict], count: int, seed: int) -> list[dict]:
     return rows
 
 
+FIGURES_START = "<!-- model-figures:start (written by guest/training/train.py) -->"
+FIGURES_END = "<!-- model-figures:end -->"
+
+
+def figures_table(cards: list[dict]) -> str:
+    """The README's figures table; `guest/predictor/tests/readme_figures.rs` checks it."""
+    lines = [
+        "| version | model | accuracy | precision | recall | F1 | ROC AUC | log loss "
+        "| accuracy, 10 splits | ROC AUC, 10 splits |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for card in cards:
+        e, r = card["evaluation"], card["evaluation"]["repeated_splits"]
+        lines.append(
+            f"| {card['version']} | {card['model_type']} | {e['accuracy']:.4f} | {e['precision']:.4f} "
+            f"| {e['recall']:.4f} | {e['f1_score']:.4f} | {e['roc_auc']:.4f} | {e['log_loss']:.4f} "
+            f"| {r['accuracy_mean']:.4f} ± {r['accuracy_std']:.4f} "
+            f"| {r['roc_auc_mean']:.4f} ± {r['roc_auc_std']:.4f} |"
+        )
+    majority = cards[0]["evaluation"]["majority_class_accuracy"]
+    rows = cards[0]["evaluation"]["test_rows"]
+    lines.append("")
+    lines.append(
+        f"Held-out split: {rows} rows (stratified 20 %, seed {SEED}); always answering \"no\" "
+        f"scores accuracy {majority:.4f} there. \"10 splits\": mean ± std over stratified splits "
+        "with seeds 0..9."
+    )
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, cards: list[dict]) -> None:
+    text = readme.read_text()
+    start, end = text.index(FIGURES_START), text.index(FIGURES_END)
+    readme.write_text(text[: start + len(FIGURES_START)] + "\n" + figures_table(cards) + "\n" + text[end:])
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -336,6 +372,8 @@ def main() -> None:
     parser.add_argument("csv", type=Path, help="bank-full style CSV (semicolon separated)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "models" / MODEL_NAME)
     parser.add_argument("--conformance-rows", type=int, default=300)
+    parser.add_argument("--readme", default=str(Path(__file__).resolve().parents[2] / "README.md"),
+                        help="README whose model-figures block is rewritten ('' to skip)")
     args = parser.parse_args()
 
     frame = pd.read_csv(args.csv, sep=";")
@@ -366,6 +404,7 @@ def main() -> None:
     conformance = conformance_inputs(schema, args.conformance_rows, SEED)
     conformance_x = encode(schema, pd.DataFrame(conformance))
 
+    cards = []
     for directory, version, model_type, model, params, sklearn_proba, refit in versions:
         model_bytes = model.SerializeToString()
         probabilities = onnx_probabilities(model_bytes, x_test)
@@ -406,6 +445,7 @@ def main() -> None:
             "onnx": {"file": "model.onnx", "sha256": sha256(model_bytes), "bytes": len(model_bytes)},
         }
         (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+        cards.append(card)
         reference = onnx_probabilities(model_bytes, conformance_x)
         cases = [
             {"input": row, "probabilities": [float(p) for p in probs]}
@@ -418,6 +458,9 @@ def main() -> None:
         print(f"{directory} {model_type}: " + ", ".join(
             f"{k}={figures[k]:.4f}" for k in ("accuracy", "precision", "recall", "f1_score", "roc_auc")
         ) + f"; over 10 splits: {card['evaluation']['repeated_splits']}")
+
+    if args.readme:
+        update_readme(Path(args.readme), cards)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 //! The predictor: a model card plus its ONNX model, parsed and optimised once.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 use tract_onnx::prelude::*;
@@ -31,7 +31,8 @@ pub struct Predictor {
     card: ModelCard,
     card_json: String,
     encoder: FeatureEncoder,
-    plan: Arc<TypedRunnableModel>,
+    single_row: Plan,
+    many_rows: Plan,
 }
 
 impl Predictor {
@@ -55,12 +56,14 @@ impl Predictor {
         if schema_columns != card.encoding.features {
             return Err(LoadError::EncodingMismatch);
         }
-        let plan = build_plan(onnx, &card).map_err(|e| LoadError::Onnx(format!("{e:#}")))?;
+        let (single_row, many_rows) =
+            build_plans(onnx, &card).map_err(|e| LoadError::Onnx(format!("{e:#}")))?;
         let predictor = Self {
             card,
             card_json: card_json.to_string(),
             encoder,
-            plan,
+            single_row,
+            many_rows,
         };
         predictor.check_output_width()?;
         Ok(predictor)
@@ -125,7 +128,12 @@ impl Predictor {
             return Ok(Vec::new());
         }
         let input = Tensor::from_shape(&[rows, width], encoded).map_err(internal)?;
-        let outputs = self.plan.run(tvec!(input.into())).map_err(internal)?;
+        let plan = if rows == 1 {
+            &self.single_row
+        } else {
+            &self.many_rows
+        };
+        let outputs = plan.run(input).map_err(internal)?;
         let probabilities = outputs[0].to_plain_array_view::<f32>().map_err(internal)?;
         let labels = self.card.labels.len();
         if probabilities.shape() != [rows, labels] {
@@ -157,19 +165,51 @@ impl Predictor {
         }
     }
 
-    /// Runs one all-zero row: proves the plan executes and yields one column per label.
+    /// Runs both plans on all-zero rows: proves they execute and yield one column per label.
     fn check_output_width(&self) -> Result<(), LoadError> {
-        self.infer(&vec![0.0; self.encoder.width()])
-            .map(drop)
-            .map_err(|e| LoadError::Onnx(e.to_string()))
+        for rows in [1, 2] {
+            self.infer(&vec![0.0; rows * self.encoder.width()])
+                .map_err(|e| LoadError::Onnx(e.to_string()))?;
+        }
+        Ok(())
     }
 }
 
-fn build_plan(onnx: &[u8], card: &ModelCard) -> TractResult<Arc<TypedRunnableModel>> {
+/// One optimised execution plan, with the execution states kept between runs: spawning a
+/// state allocates per graph node, a large share of a one-row prediction (more so under
+/// wasm's allocator).
+#[derive(Debug, Clone)]
+struct Plan {
+    plan: Arc<TypedRunnableModel>,
+    idle_states: Arc<Mutex<Vec<TypedSimpleState>>>,
+}
+
+impl Plan {
+    fn new(model: TypedModel) -> TractResult<Self> {
+        Ok(Self {
+            plan: model.into_runnable()?,
+            idle_states: Arc::default(),
+        })
+    }
+
+    fn run(&self, input: Tensor) -> TractResult<TVec<TValue>> {
+        let idle = self.idle_states.lock().ok().and_then(|mut idle| idle.pop());
+        let mut state = match idle {
+            Some(state) => state,
+            None => self.plan.spawn()?,
+        };
+        let outputs = state.run(tvec!(input.into()))?;
+        if let Ok(mut idle) = self.idle_states.lock() {
+            idle.push(state);
+        }
+        Ok(outputs)
+    }
+}
+
+/// Parses the ONNX model once and optimises it twice: for exactly one row (shapes fully
+/// known, the common online case) and for any number of rows.
+fn build_plans(onnx: &[u8], card: &ModelCard) -> TractResult<(Plan, Plan)> {
     let mut model = tract_onnx::onnx().model_for_read(&mut &onnx[..])?;
-    let batch = model.symbols.sym("rows");
-    let width = card.encoding.features.len();
-    model.set_input_fact(0, f32::fact(&[batch.to_dim(), width.to_dim()]).into())?;
     let outputs = model.output_outlets()?.to_vec();
     let labels: Vec<Option<&str>> = outputs.iter().map(|o| model.outlet_label(*o)).collect();
     if labels != [Some(card.encoding.output.as_str())] {
@@ -178,7 +218,15 @@ fn build_plan(onnx: &[u8], card: &ModelCard) -> TractResult<Arc<TypedRunnableMod
             card.encoding.output
         )));
     }
-    model.into_optimized()?.into_runnable()
+    let width = card.encoding.features.len().to_dim();
+    let mut single = model.clone();
+    single.set_input_fact(0, f32::fact([1.to_dim(), width.clone()]).into())?;
+    let rows = model.symbols.sym("rows");
+    model.set_input_fact(0, f32::fact([rows.to_dim(), width]).into())?;
+    Ok((
+        Plan::new(single.into_optimized()?)?,
+        Plan::new(model.into_optimized()?)?,
+    ))
 }
 
 fn internal(error: impl std::fmt::Display) -> PredictError {

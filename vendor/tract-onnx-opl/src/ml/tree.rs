@@ -118,9 +118,19 @@ impl Display for TreeEnsembleData {
     }
 }
 
-impl TreeEnsembleData {
-    unsafe fn get_unchecked(&self, node: usize) -> TreeNode {
-        let row = &unsafe { self.nodes.as_slice_unchecked::<u32>() }[node * 5..][..5];
+/// Patched (wasml): the three tables as plain slices, fetched once per row. Fetching them
+/// from the tensors per node visit went through the storage abstraction every time, which
+/// cost more than the comparison itself.
+#[derive(Clone, Copy)]
+struct Tables<'a> {
+    trees: &'a [u32],
+    nodes: &'a [u32],
+    leaves: &'a [u32],
+}
+
+impl Tables<'_> {
+    unsafe fn node(&self, node: usize) -> TreeNode {
+        let row = unsafe { self.nodes.get_unchecked(node * 5..node * 5 + 5) };
         // Patched (wasml): a zero comparator byte marks a leaf. Deciding that through a
         // failing `TryFrom` built (and dropped) an error value on every leaf visit.
         let cmp_byte = (row[4] & 0xFF) as u8;
@@ -137,15 +147,14 @@ impl TreeEnsembleData {
         }
     }
 
-    unsafe fn get_leaf_unchecked<T>(&self, tree: usize, input: &ArrayView1<T>) -> LeafNode
+    unsafe fn leaf<T>(&self, tree: usize, input: &ArrayView1<T>) -> LeafNode
     where
         T: AsPrimitive<f32>,
     {
         unsafe {
-            let mut node_id = self.trees.as_slice_unchecked::<u32>()[tree] as usize;
+            let mut node_id = *self.trees.get_unchecked(tree) as usize;
             loop {
-                let node = self.get_unchecked(node_id);
-                match node {
+                match self.node(node_id) {
                     TreeNode::Branch(ref b) => {
                         let feature = *input.uget(b.feature_id as usize);
                         node_id = b.get_child_id(feature.as_());
@@ -156,7 +165,7 @@ impl TreeEnsembleData {
         }
     }
 
-    unsafe fn eval_unchecked<A, T>(
+    unsafe fn eval<A, T>(
         &self,
         tree: usize,
         input: &ArrayView1<T>,
@@ -167,10 +176,10 @@ impl TreeEnsembleData {
         T: AsPrimitive<f32>,
     {
         unsafe {
-            let leaf = self.get_leaf_unchecked(tree, input);
+            let leaf = self.leaf(tree, input);
             // Patched (wasml): index the leaf rows directly. `outer_iter().skip(n)` stepped
             // through every row before `start_id`, so each lookup cost O(total leaves).
-            let votes = &self.leaves.as_slice_unchecked::<u32>()[leaf.start_id * 2..leaf.end_id * 2];
+            let votes = self.leaves.get_unchecked(leaf.start_id * 2..leaf.end_id * 2);
             for vote in votes.chunks_exact(2) {
                 let class_id = vote[0] as usize;
                 let weight = f32::from_bits(vote[1]);
@@ -178,6 +187,22 @@ impl TreeEnsembleData {
                 agg_fn.aggregate(weight, output.uget_mut(class_id));
             }
         }
+    }
+}
+
+impl TreeEnsembleData {
+    unsafe fn tables(&self) -> Tables<'_> {
+        unsafe {
+            Tables {
+                trees: self.trees.as_slice_unchecked::<u32>(),
+                nodes: self.nodes.as_slice_unchecked::<u32>(),
+                leaves: self.leaves.as_slice_unchecked::<u32>(),
+            }
+        }
+    }
+
+    unsafe fn get_unchecked(&self, node: usize) -> TreeNode {
+        unsafe { self.tables().node(node) }
     }
 }
 
@@ -314,8 +339,9 @@ impl TreeEnsemble {
         T: AsPrimitive<f32>,
     {
         unsafe {
-            for t in 0..self.data.trees.len() {
-                self.data.eval_unchecked(t, input, output, aggs)
+            let tables = self.data.tables();
+            for t in 0..tables.trees.len() {
+                tables.eval(t, input, output, aggs)
             }
             for i in 0..self.n_classes {
                 aggs.get_unchecked_mut(i).post_aggregate(output.uget_mut(i));

@@ -1,0 +1,34 @@
+# Everyday recipes. `just --list` shows them; each is a plain command you can also type.
+
+# Python used to create the training virtualenv.
+python := "python3"
+
+# The whole test suite (the README's test command).
+test:
+    cargo test --release
+
+# fmt + clippy, as they must stay clean.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --release --workspace --all-targets -- -D warnings
+
+# Criterion benches: predict native vs. in wasm, instantiation.
+bench:
+    cargo bench -p wasml-host --bench predict
+
+# Build the bundled model components only (they land in target/release/build/wasml-guest-artifacts-*/out).
+guests:
+    cargo build --release -p wasml-guest-artifacts
+
+# Retrain both model versions from the bank-marketing CSV and rewrite guest/models/ and the README's figures.
+train csv="../shared/data/bank-marketing/bank-train.csv": venv
+    .venv/bin/python guest/training/train.py {{csv}} --out guest/models/bank-marketing
+
+# Regenerate the tract tree-ensemble fixture (vendor/README.md).
+tract-fixtures: venv
+    .venv/bin/python guest/training/tract_fixtures.py
+
+# The pinned training environment.
+venv:
+    test -x .venv/bin/python || {{python}} -m venv .venv
+    .venv/bin/pip install --quiet -r guest/training/requirements.txt
