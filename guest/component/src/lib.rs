@@ -106,48 +106,34 @@ impl Guest for Component {
                 return inputs.iter().map(|_| Err(error.clone())).collect();
             }
         };
-        let rows = inputs.len() as u32;
+        let count = inputs.len() as u32;
+        let rows: Vec<Vec<predictor::Feature>> = inputs
+            .into_iter()
+            .map(|row| row.into_iter().map(feature).collect())
+            .collect();
 
         let started = Instant::now();
-        let mut encoded = Vec::with_capacity(inputs.len() * model.encoder().width());
-        let checked: Vec<Result<(), wit::PredictError>> = inputs
-            .into_iter()
-            .map(|row| {
-                let row: Vec<predictor::Feature> = row.into_iter().map(feature).collect();
-                model
-                    .encoder()
-                    .encode_into(&row, &mut encoded)
-                    .map_err(|errors| {
-                        wit::PredictError::InvalidInput(errors.iter().map(field_error).collect())
-                    })
-            })
-            .collect();
+        let encoded = model.encode_rows(&rows);
         events::timing(
             Stage::FeatureProcessing,
             started.elapsed().as_secs_f64(),
-            rows,
+            count,
         );
 
         let started = Instant::now();
-        let inferred = model.infer(&encoded);
-        events::timing(Stage::Inference, started.elapsed().as_secs_f64(), rows);
-        let mut predictions = match inferred {
-            Ok(predictions) => predictions.into_iter(),
-            Err(error) => {
-                let message = error.to_string();
-                log(Level::Error, "inference failed", &[("error", &message)]);
-                let error = wit::PredictError::Internal(message);
-                return checked
-                    .into_iter()
-                    .map(|c| c.and(Err(error.clone())))
-                    .collect();
-            }
-        };
-        checked
+        let inferred = model.infer(encoded.values());
+        events::timing(Stage::Inference, started.elapsed().as_secs_f64(), count);
+        if let Err(error) = &inferred {
+            log(
+                Level::Error,
+                "inference failed",
+                &[("error", &error.to_string())],
+            );
+        }
+        encoded
+            .merge(inferred)
             .into_iter()
-            .map(|c| {
-                c.map(|()| prediction(predictions.next().expect("one prediction per valid row")))
-            })
+            .map(|result| result.map(prediction).map_err(|e| predict_error(&e)))
             .collect()
     }
 }
@@ -188,6 +174,15 @@ fn field_spec(spec: &predictor::FieldSpec) -> wit::FieldSpec {
         description: spec.description.clone(),
         kind,
         required: spec.required,
+    }
+}
+
+fn predict_error(error: &predictor::PredictError) -> wit::PredictError {
+    match error {
+        predictor::PredictError::InvalidInput(errors) => {
+            wit::PredictError::InvalidInput(errors.iter().map(field_error).collect())
+        }
+        predictor::PredictError::Internal(message) => wit::PredictError::Internal(message.clone()),
     }
 }
 

@@ -22,6 +22,43 @@ pub struct Prediction {
     pub probabilities: Vec<f64>,
 }
 
+/// Rows validated and encoded by [`Predictor::encode_rows`], waiting for the model.
+#[derive(Debug, Clone)]
+pub struct EncodedRows {
+    values: Vec<f32>,
+    checked: Vec<Result<(), PredictError>>,
+}
+
+impl EncodedRows {
+    /// The valid rows' encodings, row-major, for [`Predictor::infer`].
+    pub fn values(&self) -> &[f32] {
+        &self.values
+    }
+
+    /// Puts the model's answer for the valid rows back among all rows, in order: a row that
+    /// failed validation keeps its error, a valid row gets its prediction (or the model's
+    /// error).
+    pub fn merge(
+        self,
+        inferred: Result<Vec<Prediction>, PredictError>,
+    ) -> Vec<Result<Prediction, PredictError>> {
+        let mut predictions = match inferred {
+            Ok(predictions) => predictions.into_iter(),
+            Err(error) => {
+                return self
+                    .checked
+                    .into_iter()
+                    .map(|c| c.and(Err(error.clone())))
+                    .collect();
+            }
+        };
+        self.checked
+            .into_iter()
+            .map(|c| c.map(|()| predictions.next().expect("one prediction per valid row")))
+            .collect()
+    }
+}
+
 /// A loaded model, ready to predict.
 ///
 /// Loading parses and optimises the ONNX graph (milliseconds); predicting only runs the
@@ -96,28 +133,23 @@ impl Predictor {
 
     /// Predicts many rows with one model run; one result per row, in order.
     pub fn predict_batch(&self, rows: &[Vec<Feature>]) -> Vec<Result<Prediction, PredictError>> {
-        let mut encoded = Vec::with_capacity(rows.len() * self.encoder.width());
-        let checked: Vec<Result<(), PredictError>> = rows
+        let encoded = self.encode_rows(rows);
+        let inferred = self.infer(encoded.values());
+        encoded.merge(inferred)
+    }
+
+    /// Validates and encodes rows; the valid ones go to [`Predictor::infer`] together.
+    pub fn encode_rows(&self, rows: &[Vec<Feature>]) -> EncodedRows {
+        let mut values = Vec::with_capacity(rows.len() * self.encoder.width());
+        let checked = rows
             .iter()
             .map(|row| {
                 self.encoder
-                    .encode_into(row, &mut encoded)
+                    .encode_into(row, &mut values)
                     .map_err(PredictError::InvalidInput)
             })
             .collect();
-        let mut predictions = match self.infer(&encoded) {
-            Ok(predictions) => predictions.into_iter(),
-            Err(error) => {
-                return checked
-                    .into_iter()
-                    .map(|c| c.and(Err(error.clone())))
-                    .collect();
-            }
-        };
-        checked
-            .into_iter()
-            .map(|c| c.map(|()| predictions.next().expect("one prediction per valid row")))
-            .collect()
+        EncodedRows { values, checked }
     }
 
     /// Runs the model on already-encoded rows (`width()` columns each, row-major).
