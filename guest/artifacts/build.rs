@@ -24,6 +24,7 @@ fn main() {
     for watched in [
         "wit",
         "guest/component",
+        "guest/hostile",
         "guest/predictor/src",
         "guest/models",
         "vendor",
@@ -39,7 +40,7 @@ fn main() {
     );
     listing.push_str("pub const COMPONENTS: &[(&str, &str, &str)] = &[\n");
     for (model, version, dir) in model_versions(&models) {
-        let wasm = build_guest(&root, &target_dir, &dir);
+        let wasm = build_guest(&root, &target_dir, "wasml-guest", Some(&dir));
         let dest = out_dir.join(format!("{model}-{version}.wasm"));
         fs::copy(&wasm, &dest).unwrap();
         writeln!(
@@ -50,6 +51,19 @@ fn main() {
         .unwrap();
     }
     listing.push_str("];\n");
+    let hostile = out_dir.join("hostile.wasm");
+    fs::copy(
+        build_guest(&root, &target_dir, "wasml-hostile-guest", None),
+        &hostile,
+    )
+    .unwrap();
+    listing.push_str("/// The hostile test component (`guest/hostile`): it loops, hoards memory, recurses or panics on request.\n");
+    writeln!(
+        listing,
+        "pub const HOSTILE: &str = {:?};",
+        hostile.display().to_string()
+    )
+    .unwrap();
     fs::write(out_dir.join("components.rs"), listing).unwrap();
 }
 
@@ -85,7 +99,9 @@ fn file_name(path: &Path) -> String {
     path.file_name().unwrap().to_string_lossy().into_owned()
 }
 
-fn build_guest(root: &Path, target_dir: &Path, model_dir: &Path) -> PathBuf {
+/// Builds `package` for wasm and returns the path of its `.wasm`; `model_dir` is the
+/// model directory a `wasml-guest` build embeds.
+fn build_guest(root: &Path, target_dir: &Path, package: &str, model_dir: Option<&Path>) -> PathBuf {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
@@ -94,19 +110,21 @@ fn build_guest(root: &Path, target_dir: &Path, model_dir: &Path) -> PathBuf {
             "--release",
             "--locked",
             "-p",
-            "wasml-guest",
+            package,
             "--target",
             TARGET,
         ])
         .arg("--target-dir")
         .arg(target_dir)
-        .env("WASML_MODEL_DIR", model_dir)
         // Debug info would make the component 5x larger and slower to compile in the host;
         // whole-program optimisation lets tract's kernels inline across crates.
         .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
         .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo")
         .env("CARGO_PROFILE_RELEASE_LTO", "fat")
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1");
+    if let Some(dir) = model_dir {
+        cmd.env("WASML_MODEL_DIR", dir);
+    }
     // Flags meant for the outer (native) build must not leak into the wasm one.
     for var in [
         "CARGO_ENCODED_RUSTFLAGS",
@@ -119,12 +137,9 @@ fn build_guest(root: &Path, target_dir: &Path, model_dir: &Path) -> PathBuf {
         cmd.env_remove(var);
     }
     let status = cmd.status().expect("running the nested cargo build");
-    assert!(
-        status.success(),
-        "building the wasm guest for {} failed",
-        model_dir.display()
-    );
-    target_dir.join(TARGET).join("release/wasml_guest.wasm")
+    assert!(status.success(), "building {package} for {TARGET} failed");
+    let file = format!("{}.wasm", package.replace('-', "_"));
+    target_dir.join(TARGET).join("release").join(file)
 }
 
 /// `rust-toolchain.toml` lists the target, but rustup installs listed targets only together

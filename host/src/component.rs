@@ -7,12 +7,14 @@ use wasmtime::error::Context as _;
 
 use crate::bindings::{Model, ModelPre};
 use crate::instance::{HostState, ModelInstance};
+use crate::limits::SandboxLimits;
 
 /// A compiled, pre-linked model component.
 #[derive(Clone)]
 pub struct ModelComponent {
     engine: Engine,
     pre: ModelPre<HostState>,
+    limits: SandboxLimits,
 }
 
 impl ModelComponent {
@@ -38,11 +40,18 @@ impl ModelComponent {
         Ok(Self {
             engine: engine.clone(),
             pre,
+            limits: SandboxLimits::default(),
         })
     }
 
-    /// A fresh instance with its own memory.
+    /// The same component with other sandbox limits for its instances.
+    pub fn with_limits(mut self, limits: SandboxLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// A fresh instance with its own memory, under this component's limits.
     pub fn instantiate(&self) -> wasmtime::Result<ModelInstance> {
-        ModelInstance::new(&self.engine, &self.pre)
+        ModelInstance::new(&self.engine, &self.pre, self.limits)
     }
 }

@@ -1,12 +1,35 @@
 //! One sandboxed instance of a model component and the calls into it.
 
+use std::time::Duration;
+
+use thiserror::Error;
 use wasmtime::component::ResourceTable;
-use wasmtime::{Engine, Store};
+use wasmtime::{Engine, Store, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::types::{Features, ModelInfo, PredictError, Prediction};
 use crate::bindings::{Model, ModelPre};
+use crate::engine::deadline_ticks;
 use crate::events::GuestEvent;
+use crate::limits::{MemoryCap, SandboxLimits};
+
+/// Why a call into a model instance failed. The instance is unusable afterwards: drop it
+/// and take a fresh one.
+#[derive(Debug, Error)]
+pub enum CallError {
+    /// The call ran past its deadline and was interrupted.
+    #[error("the model ran past its {0:?} deadline")]
+    DeadlineExceeded(Duration),
+    /// The guest tried to grow its memory past the limit.
+    #[error("the model exceeded its memory limit of {0} bytes")]
+    MemoryExceeded(usize),
+    /// Any other trap: a panic, a stack overflow, an out-of-bounds access...
+    #[error("the model trapped: {0}")]
+    Trap(String),
+    /// The instance trapped earlier and was not replaced.
+    #[error("the instance trapped earlier and cannot be used")]
+    Poisoned,
+}
 
 /// What the host keeps per instance, reachable from host functions.
 pub struct HostState {
@@ -16,10 +39,11 @@ pub struct HostState {
     pub(crate) events: Vec<GuestEvent>,
     /// Events dropped because a call reported more than `MAX_EVENTS_PER_CALL`.
     pub(crate) dropped_events: u64,
+    memory: MemoryCap,
 }
 
 impl HostState {
-    fn new() -> Self {
+    fn new(limits: &SandboxLimits) -> Self {
         // Nothing is granted: no preopened directories, no environment, no arguments, no
         // network; stdout/stderr go nowhere.
         Self {
@@ -27,6 +51,7 @@ impl HostState {
             table: ResourceTable::new(),
             events: Vec::new(),
             dropped_events: 0,
+            memory: MemoryCap::new(limits.memory_bytes),
         }
     }
 }
@@ -44,41 +69,58 @@ impl WasiView for HostState {
 pub struct ModelInstance {
     store: Store<HostState>,
     model: Model,
+    limits: SandboxLimits,
+    poisoned: bool,
 }
 
 impl ModelInstance {
-    pub(crate) fn new(engine: &Engine, pre: &ModelPre<HostState>) -> wasmtime::Result<Self> {
-        let mut store = Store::new(engine, HostState::new());
+    pub(crate) fn new(
+        engine: &Engine,
+        pre: &ModelPre<HostState>,
+        limits: SandboxLimits,
+    ) -> wasmtime::Result<Self> {
+        let mut store = Store::new(engine, HostState::new(&limits));
+        store.limiter(|state| &mut state.memory);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(deadline_ticks(limits.deadline));
         let model = pre.instantiate(&mut store)?;
-        Ok(Self { store, model })
+        Ok(Self {
+            store,
+            model,
+            limits,
+            poisoned: false,
+        })
     }
 
     /// The model's name, version, schema, labels and card.
-    pub fn info(&mut self) -> wasmtime::Result<ModelInfo> {
-        self.model
-            .wasml_model_predictor()
-            .call_info(&mut self.store)
+    pub fn info(&mut self) -> Result<ModelInfo, CallError> {
+        self.call(|model, store| model.wasml_model_predictor().call_info(store))
     }
 
-    /// Predicts one row. The outer error is a trap (the instance is then unusable), the
-    /// inner one the model's answer.
+    /// Predicts one row: the outer error is the sandbox's (the instance is then unusable),
+    /// the inner one the model's answer.
     pub fn predict(
         &mut self,
         row: &Features,
-    ) -> wasmtime::Result<Result<Prediction, PredictError>> {
-        self.model
-            .wasml_model_predictor()
-            .call_predict(&mut self.store, row)
+    ) -> Result<Result<Prediction, PredictError>, CallError> {
+        self.call(|model, store| model.wasml_model_predictor().call_predict(store, row))
     }
 
     /// Predicts many rows in one call; one result per row.
     pub fn predict_batch(
         &mut self,
         rows: &[Features],
-    ) -> wasmtime::Result<Vec<Result<Prediction, PredictError>>> {
-        self.model
-            .wasml_model_predictor()
-            .call_predict_batch(&mut self.store, rows)
+    ) -> Result<Vec<Result<Prediction, PredictError>>, CallError> {
+        self.call(|model, store| {
+            model
+                .wasml_model_predictor()
+                .call_predict_batch(store, rows)
+        })
+    }
+
+    /// The instance trapped and must be replaced.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
     }
 
     /// Takes the events the guest reported since the last call, and how many were dropped.
@@ -88,5 +130,30 @@ impl ModelInstance {
             std::mem::take(&mut state.events),
             std::mem::take(&mut state.dropped_events),
         )
+    }
+
+    /// Runs one export call under the deadline and classifies a trap.
+    fn call<R>(
+        &mut self,
+        f: impl FnOnce(&Model, &mut Store<HostState>) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        if self.poisoned {
+            return Err(CallError::Poisoned);
+        }
+        self.store
+            .set_epoch_deadline(deadline_ticks(self.limits.deadline));
+        f(&self.model, &mut self.store).map_err(|error| {
+            self.poisoned = true;
+            if self.store.data().memory.exceeded {
+                CallError::MemoryExceeded(self.limits.memory_bytes)
+            } else {
+                match error.downcast_ref::<Trap>() {
+                    Some(Trap::Interrupt) => CallError::DeadlineExceeded(self.limits.deadline),
+                    // The trap's own description; the wasm backtrace stays out of messages.
+                    Some(trap) => CallError::Trap(trap.to_string()),
+                    None => CallError::Trap(error.to_string()),
+                }
+            }
+        })
     }
 }

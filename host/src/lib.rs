@@ -3,6 +3,7 @@
 //! - [`engine`]: the one wasmtime `Engine` and its configuration;
 //! - [`component`]: a compiled model component, pre-linked and ready to instantiate;
 //! - [`instance`]: one sandboxed instance and the calls into its `predictor` export;
+//! - [`limits`]: the CPU deadline and memory cap every instance runs under;
 //! - [`events`]: the host side of the `events` import (guest logs and timings);
 //! - [`convert`]: between the WIT types and `wasml-predictor`'s.
 
@@ -12,7 +13,9 @@ pub mod convert;
 pub mod engine;
 pub mod events;
 pub mod instance;
+pub mod limits;
 
 pub use component::ModelComponent;
 pub use events::GuestEvent;
-pub use instance::ModelInstance;
+pub use instance::{CallError, ModelInstance};
+pub use limits::SandboxLimits;
