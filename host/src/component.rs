@@ -6,6 +6,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::error::Context as _;
 
 use crate::bindings::{Model, ModelPre};
+use crate::cache::{CacheOutcome, ComponentCache};
 use crate::instance::{HostState, ModelInstance};
 use crate::limits::SandboxLimits;
 
@@ -23,6 +24,16 @@ impl ModelComponent {
     pub fn compile(engine: &Engine, wasm: &[u8]) -> wasmtime::Result<Self> {
         let component = Component::new(engine, wasm).context("compiling the component")?;
         Self::link(engine, component)
+    }
+
+    /// Like [`ModelComponent::compile`], but through the on-disk cache of compiled code.
+    pub fn load(
+        engine: &Engine,
+        wasm: &[u8],
+        cache: &ComponentCache,
+    ) -> wasmtime::Result<(Self, CacheOutcome)> {
+        let (component, outcome) = cache.load_or_compile(engine, wasm)?;
+        Ok((Self::link(engine, component)?, outcome))
     }
 
     /// Links an already compiled component.

@@ -1,6 +1,7 @@
 //! The wasml host: runs model components (`wit/model.wit`) in wasmtime.
 //!
 //! - [`engine`]: the one wasmtime `Engine` and its configuration;
+//! - [`cache`]: compiled components cached on disk as `.cwasm`;
 //! - [`component`]: a compiled model component, pre-linked and ready to instantiate;
 //! - [`instance`]: one sandboxed instance and the calls into its `predictor` export;
 //! - [`limits`]: the CPU deadline and memory cap every instance runs under;
@@ -8,6 +9,7 @@
 //! - [`convert`]: between the WIT types and `wasml-predictor`'s.
 
 pub mod bindings;
+pub mod cache;
 pub mod component;
 pub mod convert;
 pub mod engine;
@@ -15,6 +17,7 @@ pub mod events;
 pub mod instance;
 pub mod limits;
 
+pub use cache::{CacheOutcome, ComponentCache};
 pub use component::ModelComponent;
 pub use events::GuestEvent;
 pub use instance::{CallError, ModelInstance};

@@ -1,0 +1,94 @@
+//! Compiled components cached on disk as `.cwasm`, so a restart loads a model in
+//! milliseconds instead of recompiling it for seconds.
+//!
+//! A cache entry is named by the component's sha256 and a hash of the engine's
+//! compatibility settings: compiled code is only valid for the engine build and
+//! configuration that produced it, and wasmtime refuses (and we recompile) anything else.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+use wasmtime::error::Context as _;
+
+/// Where a component came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheOutcome {
+    /// Loaded from a `.cwasm` written earlier.
+    Hit,
+    /// Compiled (no entry, or an entry wasmtime refused) and written to the cache.
+    Compiled,
+}
+
+/// A directory of compiled components.
+#[derive(Debug, Clone)]
+pub struct ComponentCache {
+    dir: PathBuf,
+}
+
+impl ComponentCache {
+    /// A cache in `dir` (created when first written).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The compiled component for `wasm`: from the cache when it holds a valid entry,
+    /// otherwise compiled now and stored.
+    pub fn load_or_compile(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+    ) -> wasmtime::Result<(Component, CacheOutcome)> {
+        let path = self.entry_path(engine, wasm);
+        // Read, not mapped (`deserialize_file`): a mapped entry truncated by anyone later
+        // would crash the host with SIGBUS; a copy costs a few milliseconds once.
+        if let Ok(bytes) = std::fs::read(&path) {
+            // SAFETY: wasmtime checks the header and its engine compatibility; the contents
+            // are what this cache wrote with `Component::serialize` into a directory that
+            // belongs to the host.
+            match unsafe { Component::deserialize(engine, &bytes) } {
+                Ok(component) => return Ok((component, CacheOutcome::Hit)),
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), %error, "ignoring unusable cache entry")
+                }
+            }
+        }
+        tracing::info!(
+            bytes = wasm.len(),
+            "compiling component (takes seconds; cached afterwards)"
+        );
+        let started = Instant::now();
+        let component = Component::new(engine, wasm).context("compiling the component")?;
+        let elapsed = started.elapsed();
+        self.store(&path, &component.serialize()?)?;
+        tracing::info!(seconds = elapsed.as_secs_f64(), path = %path.display(), "compiled and cached");
+        Ok((component, CacheOutcome::Compiled))
+    }
+
+    /// The entry path for `wasm` under `engine`.
+    pub fn entry_path(&self, engine: &Engine, wasm: &[u8]) -> PathBuf {
+        let mut hasher = DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let sha: String = Sha256::digest(wasm)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        self.dir
+            .join(format!("{sha}-{:016x}.cwasm", hasher.finish()))
+    }
+
+    /// Writes an entry atomically: a reader never sees half a file.
+    fn store(&self, path: &Path, bytes: &[u8]) -> wasmtime::Result<()> {
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating the cache directory {}", self.dir.display()))?;
+        let partial = path.with_extension(format!("partial-{}", std::process::id()));
+        std::fs::write(&partial, bytes)
+            .with_context(|| format!("writing {}", partial.display()))?;
+        std::fs::rename(&partial, path)
+            .with_context(|| format!("renaming to {}", path.display()))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,69 @@
+//! Compiled components are cached on disk: the second load is a cache hit that serves the
+//! same model, and a damaged entry is recompiled instead of failing.
+
+use std::path::PathBuf;
+
+use wasml_host::engine::new_engine;
+use wasml_host::{CacheOutcome, ComponentCache, ModelComponent};
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("wasml-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn a_second_load_hits_the_cache_and_a_damaged_entry_is_recompiled() {
+    let dir = TempDir::new("cache");
+    let cache = ComponentCache::new(&dir.0);
+    let engine = new_engine().unwrap();
+    let wasm = std::fs::read(wasml_guest_artifacts::component("bank-marketing", "v1")).unwrap();
+
+    let (first, outcome) = ModelComponent::load(&engine, &wasm, &cache).unwrap();
+    assert_eq!(outcome, CacheOutcome::Compiled);
+    let entry = cache.entry_path(&engine, &wasm);
+    assert!(entry.exists());
+    let expected = first.instantiate().unwrap().info().unwrap().card_json;
+
+    let (second, outcome) = ModelComponent::load(&engine, &wasm, &cache).unwrap();
+    assert_eq!(outcome, CacheOutcome::Hit);
+    assert_eq!(
+        second.instantiate().unwrap().info().unwrap().card_json,
+        expected
+    );
+
+    // A new engine with the same configuration can use the entry too (a restart).
+    let (_, outcome) = ModelComponent::load(&new_engine().unwrap(), &wasm, &cache).unwrap();
+    assert_eq!(outcome, CacheOutcome::Hit);
+
+    std::fs::write(&entry, b"not a compiled component").unwrap();
+    let (third, outcome) = ModelComponent::load(&engine, &wasm, &cache).unwrap();
+    assert_eq!(outcome, CacheOutcome::Compiled);
+    assert_eq!(
+        third.instantiate().unwrap().info().unwrap().card_json,
+        expected
+    );
+}
+
+#[test]
+fn different_components_get_different_entries() {
+    let cache = ComponentCache::new(std::env::temp_dir());
+    let engine = new_engine().unwrap();
+    let v1 = std::fs::read(wasml_guest_artifacts::component("bank-marketing", "v1")).unwrap();
+    let v2 = std::fs::read(wasml_guest_artifacts::component("bank-marketing", "v2")).unwrap();
+    assert_ne!(
+        cache.entry_path(&engine, &v1),
+        cache.entry_path(&engine, &v2)
+    );
+}
