@@ -5,6 +5,7 @@
 //! - [`component`]: a compiled model component, pre-linked and ready to instantiate;
 //! - [`instance`]: one sandboxed instance and the calls into its `predictor` export;
 //! - [`limits`]: the CPU deadline and memory cap every instance runs under;
+//! - [`pool`]: warm instances shared by concurrent requests, trapped ones replaced;
 //! - [`events`]: the host side of the `events` import (guest logs and timings);
 //! - [`convert`]: between the WIT types and `wasml-predictor`'s.
 
@@ -16,9 +17,11 @@ pub mod engine;
 pub mod events;
 pub mod instance;
 pub mod limits;
+pub mod pool;
 
 pub use cache::{CacheOutcome, ComponentCache};
 pub use component::ModelComponent;
 pub use events::GuestEvent;
 pub use instance::{CallError, ModelInstance};
 pub use limits::SandboxLimits;
+pub use pool::{InstancePool, PooledInstance};
