@@ -1,7 +1,7 @@
 //! Picks the model directory to embed: `WASML_MODEL_DIR`, else the bundled best version.
 //! `guest/artifacts` builds this crate once per model version by setting it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=WASML_MODEL_DIR");
@@ -18,6 +18,6 @@ fn main() {
             .canonicalize()
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         println!("cargo:rerun-if-changed={}", path.display());
-        println!("cargo:rustc-env={var}={}", Path::new(&path).display());
+        println!("cargo:rustc-env={var}={}", path.display());
     }
 }

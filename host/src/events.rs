@@ -27,7 +27,8 @@ pub enum GuestEvent {
     },
 }
 
-/// A guest cannot flood the host: events past this many per call are counted, not kept.
+/// A guest cannot flood the host: past this many events queued since the last
+/// [`crate::ModelInstance::take_events`], events are counted, not kept.
 pub const MAX_EVENTS_PER_CALL: usize = 1024;
 
 impl HostState {

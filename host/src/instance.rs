@@ -37,7 +37,7 @@ pub struct HostState {
     table: ResourceTable,
     /// Events the guest reported since the last [`ModelInstance::take_events`].
     pub(crate) events: Vec<GuestEvent>,
-    /// Events dropped because a call reported more than `MAX_EVENTS_PER_CALL`.
+    /// Events dropped because more than `MAX_EVENTS_PER_CALL` were queued.
     pub(crate) dropped_events: u64,
     memory: MemoryCap,
 }

@@ -93,13 +93,13 @@ impl InstancePool {
     }
 }
 
-/// A new instance whose model is already parsed (`info()` loads it).
+/// A new instance whose model is already parsed (`info()` loads it). What the guest
+/// reported while loading stays queued: the first `take_events` after checkout hands it out.
 fn warm(component: &ModelComponent) -> wasmtime::Result<ModelInstance> {
     let mut instance = component.instantiate()?;
     instance
         .info()
         .map_err(|e| wasmtime::format_err!("warming an instance: {e}"))?;
-    instance.take_events();
     Ok(instance)
 }
 

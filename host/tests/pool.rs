@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use wasml_host::bindings::types::{Feature, FeatureValue};
 use wasml_host::engine::new_engine;
+use wasml_host::events::GuestEvent;
 use wasml_host::{CallError, InstancePool, ModelComponent, SandboxLimits, convert};
 use wasml_predictor::row_from_json;
 
@@ -56,13 +57,14 @@ fn concurrent_callers_share_warm_instances() {
     let row = serde_json::json!({"age": 41, "job": "technician", "marital": "married",
         "education": "tertiary", "housing": "no", "loan": "no", "duration": 600, "campaign": 1});
     let row = convert::features(&row_from_json(row.as_object().unwrap()).unwrap());
-    let expected = pool
-        .checkout()
-        .unwrap()
-        .predict(&row)
-        .unwrap()
-        .unwrap()
-        .probabilities;
+    let mut first = pool.checkout().unwrap();
+    // Warming parsed the model; its load report is still there for the host to forward.
+    let (events, _) = first.take_events();
+    let loaded =
+        |e: &GuestEvent| matches!(e, GuestEvent::Log { message, .. } if message == "model loaded");
+    assert!(events.iter().any(loaded), "{events:?}");
+    let expected = first.predict(&row).unwrap().unwrap().probabilities;
+    drop(first);
 
     std::thread::scope(|scope| {
         for _ in 0..4 {

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use wasml_host::bindings::types::{Feature, FeatureValue};
 use wasml_host::engine::new_engine;
-use wasml_host::{CallError, ModelComponent, SandboxLimits};
+use wasml_host::events::MAX_EVENTS_PER_CALL;
+use wasml_host::{CallError, ModelComponent, SandboxLimits, convert};
 
 const LIMITS: SandboxLimits = SandboxLimits {
     deadline: Duration::from_millis(50),
@@ -88,15 +89,40 @@ fn a_panic_is_a_trap() {
 }
 
 #[test]
-fn the_bundled_models_fit_the_default_limits() {
+fn a_guest_flooding_events_is_capped_and_keeps_serving() {
+    let mut instance = hostile().instantiate().unwrap();
+    instance.predict(&row("flood")).unwrap().unwrap();
+    let (events, dropped) = instance.take_events();
+    assert_eq!(events.len(), MAX_EVENTS_PER_CALL);
+    assert_eq!(dropped, 10_000 - MAX_EVENTS_PER_CALL as u64);
+    // The queue starts empty again.
+    instance.predict(&row("ok")).unwrap().unwrap();
+    assert_eq!(instance.take_events(), (Vec::new(), 0));
+}
+
+#[test]
+fn the_bundled_model_serves_a_64_row_batch_under_the_default_limits() {
+    assert_eq!(
+        SandboxLimits::default(),
+        SandboxLimits {
+            deadline: Duration::from_millis(100),
+            memory_bytes: 64 << 20
+        },
+        "the documented defaults"
+    );
     let wasm = std::fs::read(wasml_guest_artifacts::component("bank-marketing", "v2")).unwrap();
     let component = ModelComponent::compile(&new_engine().unwrap(), &wasm).unwrap();
-    let mut instance = component.instantiate().unwrap();
-    let info = instance.info().unwrap();
-    assert_eq!(info.name, "bank-marketing");
-    assert_eq!(
-        SandboxLimits::default().deadline,
-        Duration::from_millis(100)
-    );
-    assert_eq!(SandboxLimits::default().memory_bytes, 64 << 20);
+    let dir = wasml_predictor::model_dir::bundled("bank-marketing", "v2");
+    let set = wasml_predictor::ConformanceSet::from_json(&dir.conformance_json().unwrap()).unwrap();
+    let rows: Vec<_> = set.rows().unwrap()[..64]
+        .iter()
+        .map(|r| convert::features(r))
+        .collect();
+    let results = component
+        .instantiate()
+        .unwrap()
+        .predict_batch(&rows)
+        .unwrap();
+    assert_eq!(results.len(), 64);
+    assert!(results.iter().all(Result::is_ok));
 }

@@ -2,7 +2,7 @@
 //!
 //! It implements the `model` world, and its `predict` misbehaves as the input's `mode` field
 //! asks: `loop` spins forever, `alloc` allocates until memory runs out, `recurse` overflows
-//! the stack, `panic` panics (a trap). Any other input gets a fixed, valid prediction, so a
+//! the stack, `panic` panics (a trap), `flood` logs 10,000 events. Any other input gets a fixed, valid prediction, so a
 //! test can show the host keeps serving afterwards.
 
 use std::hint::black_box;
@@ -17,7 +17,11 @@ mod bindings {
 }
 
 use bindings::exports::wasml::model::predictor::Guest;
+use bindings::wasml::model::events;
 use bindings::wasml::model::types as wit;
+
+/// Events the `flood` mode logs in one call.
+const FLOOD_EVENTS: u32 = 10_000;
 
 struct Hostile;
 
@@ -29,9 +33,9 @@ impl Guest for Hostile {
             model_type: "test".into(),
             inputs: vec![wit::FieldSpec {
                 name: "mode".into(),
-                description: "loop, alloc, recurse or panic".into(),
+                description: "loop, alloc, recurse, panic, flood or ok".into(),
                 kind: wit::FieldKind::Category(
-                    ["loop", "alloc", "recurse", "panic", "ok"]
+                    ["loop", "alloc", "recurse", "panic", "flood", "ok"]
                         .map(String::from)
                         .to_vec(),
                 ),
@@ -66,6 +70,11 @@ impl Guest for Hostile {
                 black_box(recurse(black_box(1)));
             }
             Some("panic") => panic!("hostile guest panics on request"),
+            Some("flood") => {
+                for i in 0..FLOOD_EVENTS {
+                    events::log(events::Level::Info, &format!("flood {i}"), &[]);
+                }
+            }
             _ => {}
         }
         Ok(wit::Prediction {
