@@ -7,7 +7,9 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
@@ -61,7 +63,8 @@ impl ComponentCache {
             "compiling component (takes seconds; cached afterwards)"
         );
         let started = Instant::now();
-        let component = Component::new(engine, wasm).context("compiling the component")?;
+        let component =
+            with_progress(|| Component::new(engine, wasm)).context("compiling the component")?;
         let elapsed = started.elapsed();
         self.store(&path, &component.serialize()?)?;
         tracing::info!(seconds = elapsed.as_secs_f64(), path = %path.display(), "compiled and cached");
@@ -72,23 +75,56 @@ impl ComponentCache {
     pub fn entry_path(&self, engine: &Engine, wasm: &[u8]) -> PathBuf {
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        let sha: String = Sha256::digest(wasm)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        self.dir
-            .join(format!("{sha}-{:016x}.cwasm", hasher.finish()))
+        self.dir.join(format!(
+            "{}-{:016x}.cwasm",
+            sha256_hex(wasm),
+            hasher.finish()
+        ))
     }
 
     /// Writes an entry atomically: a reader never sees half a file.
     fn store(&self, path: &Path, bytes: &[u8]) -> wasmtime::Result<()> {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating the cache directory {}", self.dir.display()))?;
-        let partial = path.with_extension(format!("partial-{}", std::process::id()));
+        // Unique per writer: threads of one process may compile the same component at once.
+        static WRITERS: AtomicU64 = AtomicU64::new(0);
+        let writer = WRITERS.fetch_add(1, Ordering::Relaxed);
+        let partial = path.with_extension(format!("partial-{}-{writer}", std::process::id()));
         std::fs::write(&partial, bytes)
             .with_context(|| format!("writing {}", partial.display()))?;
         std::fs::rename(&partial, path)
             .with_context(|| format!("renaming to {}", path.display()))?;
         Ok(())
     }
+}
+
+/// sha256 of `bytes`, lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// How often a long compilation says it is still going.
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
+/// Runs `compile`, logging every [`PROGRESS_EVERY`] that it is still running: a
+/// Cranelift compile of a model component takes seconds, and a silent start looks hung.
+fn with_progress<R>(compile: impl FnOnce() -> R) -> R {
+    let started = Instant::now();
+    let (done, wait) = mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(PROGRESS_EVERY) {
+                tracing::info!(
+                    seconds = started.elapsed().as_secs(),
+                    "still compiling the component"
+                );
+            }
+        });
+        let result = compile();
+        drop(done);
+        result
+    })
 }

@@ -1,5 +1,7 @@
-//! The wasml host: runs model components (`wit/model.wit`) in wasmtime.
+//! The wasml host: runs model components (`wit/model.wit`) in wasmtime and serves them
+//! over REST.
 //!
+//! Sandbox and components:
 //! - [`engine`]: the one wasmtime `Engine` and its configuration;
 //! - [`cache`]: compiled components cached on disk as `.cwasm`;
 //! - [`component`]: a compiled model component, pre-linked and ready to instantiate;
@@ -8,16 +10,30 @@
 //! - [`pool`]: warm instances shared by concurrent requests, trapped ones replaced;
 //! - [`events`]: the host side of the `events` import (guest logs and timings);
 //! - [`convert`]: between the WIT types and `wasml-predictor`'s.
+//!
+//! Serving:
+//! - [`registry`]: the models served, each with its pool, card and counters;
+//! - [`api`]: the REST API (`fn app(state) -> Router`);
+//! - [`metrics`]: Prometheus metrics;
+//! - [`event_sink`]: structured events, from requests to NDJSON files or stdout;
+//! - [`config`], [`logging`], [`server`]: flags, the host's own log, the server's life.
 
+pub mod api;
 pub mod bindings;
 pub mod cache;
 pub mod component;
+pub mod config;
 pub mod convert;
 pub mod engine;
+pub mod event_sink;
 pub mod events;
 pub mod instance;
 pub mod limits;
+pub mod logging;
+pub mod metrics;
 pub mod pool;
+pub mod registry;
+pub mod server;
 
 pub use cache::{CacheOutcome, ComponentCache};
 pub use component::ModelComponent;

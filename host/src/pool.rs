@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::component::ModelComponent;
+use crate::events::GuestEvent;
 use crate::instance::ModelInstance;
 
 /// A pool of warm instances of one component.
@@ -64,6 +65,13 @@ impl InstancePool {
     /// Instances discarded after a trap since the pool was created.
     pub fn replaced(&self) -> u64 {
         self.replaced.load(Ordering::Relaxed)
+    }
+
+    /// Takes what idle instances reported and nobody collected yet (their load reports,
+    /// after warming), so those are not handed to the next request as its own.
+    pub fn take_idle_events(&self) -> Vec<GuestEvent> {
+        let mut idle = self.idle.lock().expect("pool lock");
+        idle.iter_mut().flat_map(|i| i.take_events().0).collect()
     }
 
     /// The idle instances the pool keeps.

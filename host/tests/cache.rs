@@ -1,5 +1,6 @@
 //! Compiled components are cached on disk: the second load is a cache hit that serves the
-//! same model, and a damaged entry is recompiled instead of failing.
+//! same model, a damaged entry is recompiled instead of failing, and concurrent writers of
+//! one entry do not trip over each other.
 
 use std::path::PathBuf;
 
@@ -66,4 +67,22 @@ fn different_components_get_different_entries() {
         cache.entry_path(&engine, &v1),
         cache.entry_path(&engine, &v2)
     );
+}
+
+#[test]
+fn threads_compiling_the_same_component_at_once_all_succeed() {
+    let dir = TempDir::new("cache-race");
+    let cache = ComponentCache::new(&dir.0);
+    let engine = new_engine().unwrap();
+    let wasm = std::fs::read(wasml_guest_artifacts::HOSTILE).unwrap();
+    std::thread::scope(|scope| {
+        let loads: Vec<_> = (0..3)
+            .map(|_| scope.spawn(|| ModelComponent::load(&engine, &wasm, &cache).map(|_| ())))
+            .collect();
+        for load in loads {
+            load.join().unwrap().unwrap();
+        }
+    });
+    let entries = std::fs::read_dir(&dir.0).unwrap().count();
+    assert_eq!(entries, 1, "one entry, no partial files left behind");
 }

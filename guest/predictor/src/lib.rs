@@ -18,6 +18,6 @@ pub use card::{Evaluation, FieldKind, FieldSpec, ModelCard};
 pub use conformance::{ConformanceReport, ConformanceSet};
 pub use error::{LoadError, PredictError};
 pub use features::{Feature, FeatureEncoder, FeatureValue, FieldError, FieldProblem};
-pub use json::row_from_json;
+pub use json::{row_from_json, split_row};
 pub use model::{EncodedRows, Prediction, Predictor};
 pub use model_dir::ModelDir;

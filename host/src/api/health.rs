@@ -1,0 +1,76 @@
+//! `GET /health`: liveness and readiness in one. 200 only when every model has an
+//! instance that answers `info()` now.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+
+/// Health of the host and each model.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthBody {
+    /// `ok` or `unavailable`.
+    pub status: &'static str,
+    /// Each model's readiness.
+    pub models: Vec<ModelHealth>,
+}
+
+/// One model's readiness.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelHealth {
+    /// Model name.
+    pub name: String,
+    /// Model version.
+    pub version: String,
+    /// An instance answered.
+    pub ready: bool,
+    /// Why not, when not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Liveness and readiness.
+#[utoipa::path(
+    get,
+    path = "/health",
+    responses(
+        (status = 200, description = "Every model answers", body = HealthBody),
+        (status = 503, description = "A model does not answer", body = HealthBody),
+    ),
+    tag = "operations"
+)]
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthBody>) {
+    let mut models = Vec::new();
+    for model in state.models.models() {
+        let answer = match model.call(|instance| instance.info().map(drop)).await {
+            Ok(output) => output.result.map_err(|error| {
+                state.metrics.wasm_trap(model, &error);
+                tracing::warn!(model = model.name(), %error, "health check: the model trapped");
+                error.to_string()
+            }),
+            Err(error) => Err(error.to_string()),
+        };
+        models.push(ModelHealth {
+            name: model.name().to_owned(),
+            version: model.version().to_owned(),
+            ready: answer.is_ok(),
+            error: answer.err(),
+        });
+    }
+    let ready = models.iter().all(|m| m.ready);
+    let (status, word) = if ready {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    };
+    (
+        status,
+        Json(HealthBody {
+            status: word,
+            models,
+        }),
+    )
+}

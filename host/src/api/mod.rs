@@ -1,0 +1,116 @@
+//! The REST API: `fn app(state) -> Router`, so tests drive it without a socket.
+//!
+//! | route | module |
+//! |---|---|
+//! | `POST /predict`, `POST /models/{name}/predict` | [`predict`] |
+//! | `GET /health` | [`health`] |
+//! | `GET /status` | [`status`] |
+//! | `GET /metrics` | [`scrape`] |
+//! | `GET /openapi.json` | [`openapi`] |
+//!
+//! Every request passes [`observe`] (request ID, span, latency histogram, event);
+//! prediction routes also pass [`overload`] (503 past the concurrency limit). Request
+//! bodies are read by [`body`]; failures are [`error::AppError`]s.
+
+pub mod body;
+pub mod error;
+pub mod health;
+pub mod input;
+pub mod observe;
+pub mod openapi;
+pub mod overload;
+pub mod predict;
+pub mod request_id;
+pub mod scrape;
+pub mod status;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+
+use crate::event_sink::EventSender;
+use crate::metrics::Metrics;
+use crate::registry::ModelRegistry;
+use body::BodyLimits;
+use error::AppError;
+use overload::ConcurrencyLimit;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The models served.
+    pub models: Arc<ModelRegistry>,
+    /// The metrics registry.
+    pub metrics: Arc<Metrics>,
+    /// Where events go.
+    pub events: EventSender,
+    /// Body and batch limits.
+    pub body_limits: BodyLimits,
+    /// Prediction requests in flight.
+    pub concurrency: Arc<ConcurrencyLimit>,
+    /// When the host started.
+    pub started: Instant,
+    /// When the host started, wall clock.
+    pub started_at: DateTime<Utc>,
+}
+
+impl AppState {
+    /// State for `models`, registering their card figures in `metrics`.
+    pub fn new(
+        models: ModelRegistry,
+        metrics: Arc<Metrics>,
+        events: EventSender,
+        body_limits: BodyLimits,
+        max_concurrent: usize,
+    ) -> Self {
+        for model in models.models() {
+            metrics.model_loaded(model);
+        }
+        Self {
+            models: Arc::new(models),
+            metrics,
+            events,
+            body_limits,
+            concurrency: Arc::new(ConcurrencyLimit::new(max_concurrent)),
+            started: Instant::now(),
+            started_at: Utc::now(),
+        }
+    }
+}
+
+/// The whole API.
+pub fn app(state: AppState) -> Router {
+    let predictions = Router::new()
+        .route("/predict", post(predict::predict))
+        .route("/models/{name}/predict", post(predict::predict_named))
+        .route_layer(from_fn_with_state(state.clone(), overload::limit));
+    Router::new()
+        .merge(predictions)
+        .route("/health", get(health::health))
+        .route("/status", get(status::status))
+        .route("/metrics", get(scrape::metrics))
+        .route("/openapi.json", get(openapi::document))
+        .route_layer(from_fn(observe::remember_route))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(state.clone(), observe::observe))
+        .with_state(state)
+}
+
+async fn not_found(request: Request) -> Response {
+    AppError::NotFound(request.uri().path().to_owned()).into_response()
+}
+
+async fn method_not_allowed(request: Request) -> Response {
+    AppError::MethodNotAllowed {
+        method: request.method().to_string(),
+        path: request.uri().path().to_owned(),
+    }
+    .into_response()
+}

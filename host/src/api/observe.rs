@@ -1,0 +1,129 @@
+//! The outermost layer: gives every request its ID and `tracing` span, times it into
+//! `http_request_duration_seconds`, and emits its event.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument as _;
+
+use super::AppState;
+use super::error::ErrorMessage;
+use super::request_id::{self, RequestId};
+use crate::event_sink::{Event, SERVICE};
+use crate::registry::LoadedModel;
+
+/// What a prediction handler leaves in its response for the request's event.
+#[derive(Clone, Default)]
+pub struct Outcome {
+    /// The model the request went to.
+    pub model: Option<Arc<LoadedModel>>,
+    /// Class index, label and confidence of a one-row prediction.
+    pub prediction: Option<(u32, String, f64)>,
+    /// Rows in the request.
+    pub rows: Option<u32>,
+    /// Stage times the model reported.
+    pub times: StageTimes,
+}
+
+/// Seconds per stage, as the model measured them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageTimes {
+    /// Validating and encoding the input.
+    pub feature: Option<f64>,
+    /// Running the model.
+    pub inference: Option<f64>,
+}
+
+/// The route template a request matched, copied from the request into the response so
+/// the outer layer can label by it (route layers see it; outer layers do not).
+#[derive(Clone)]
+pub struct RouteTemplate(pub MatchedPath);
+
+/// Route layer: remembers the matched route template.
+pub async fn remember_route(matched: MatchedPath, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    response.extensions_mut().insert(RouteTemplate(matched));
+    response
+}
+
+/// Outer layer: ID, span, latency histogram, event.
+pub async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = RequestId::from_headers(request.headers());
+    let method = request.method().clone();
+    let span =
+        tracing::info_span!("request", request_id = %id, %method, path = %request.uri().path());
+    let mut response = id
+        .clone()
+        .scope(next.run(request))
+        .instrument(span.clone())
+        .await;
+    let seconds = started.elapsed().as_secs_f64();
+    let status = response.status();
+    let route = response
+        .extensions()
+        .get::<RouteTemplate>()
+        .map_or("unmatched", |r| r.0.as_str())
+        .to_owned();
+    state
+        .metrics
+        .http_request_duration
+        .with_label_values(&[method.as_str(), &route, status.as_str()])
+        .observe(seconds);
+    let error = response
+        .extensions_mut()
+        .remove::<ErrorMessage>()
+        .map(|e| e.0);
+    let outcome = response.extensions_mut().remove::<Outcome>();
+    if status.is_server_error() {
+        span.in_scope(|| {
+            tracing::warn!(
+                status = status.as_u16(),
+                error = error.as_deref(),
+                "request failed"
+            )
+        });
+    } else {
+        span.in_scope(|| tracing::debug!(status = status.as_u16(), seconds, "request served"));
+    }
+    let level = match status.as_u16() {
+        500.. => "error",
+        400.. => "warn",
+        _ => "info",
+    };
+    let message = match (&outcome, status.is_success()) {
+        (Some(_), true) => "prediction served".to_owned(),
+        (Some(_), false) => "prediction failed".to_owned(),
+        (None, _) => format!("{method} {route} {}", status.as_u16()),
+    };
+    let mut event = Event::now(level, SERVICE, message);
+    event.request_id = Some(id.to_string());
+    event.method = Some(method.to_string());
+    event.endpoint = Some(route);
+    event.status = Some(status.as_u16());
+    event.duration = Some(seconds);
+    event.error = error;
+    if let Some(outcome) = outcome {
+        if let Some(model) = &outcome.model {
+            event.model = Some(model.name().to_owned());
+            event.model_version = Some(model.version().to_owned());
+            event.model_type = Some(model.info.model_type.clone());
+        }
+        if let Some((class, label, confidence)) = outcome.prediction {
+            event.prediction = Some(class);
+            event.label = Some(label);
+            event.confidence = Some(confidence);
+        }
+        event.rows = outcome.rows;
+        event.feature_seconds = outcome.times.feature;
+        event.inference_seconds = outcome.times.inference;
+    }
+    state.events.send(event);
+    response
+        .headers_mut()
+        .insert(request_id::HEADER, id.header_value());
+    response
+}

@@ -1,0 +1,174 @@
+//! `GET /openapi.json`: the OpenAPI 3 document of the whole API, generated from the
+//! handlers and response types (`utoipa`), with the row schema filled in from the
+//! default model's own input schema, so clients and test generators see the real fields,
+//! ranges and categories.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::{OpenApi, ToSchema};
+
+use super::AppState;
+use super::error::{ErrorBody, ErrorDetail, FieldIssue};
+use super::health::{self, HealthBody, ModelHealth};
+use super::predict::{self, BatchPredictionBody, ModelRef, PredictionBody, RowPrediction};
+use super::scrape;
+use super::status::{
+    self, EvaluationFigures, InstanceCounts, ModelStatus, RequestCounts, StatusBody,
+};
+use crate::bindings::types::{FieldKind, FieldSpec};
+use crate::registry::ModelRegistry;
+
+/// One row: field name to number or string. The served document replaces this with the
+/// default model's schema.
+#[derive(Serialize, ToSchema)]
+pub struct Features(HashMap<String, FeatureValue>);
+
+/// A field's value.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum FeatureValue {
+    /// A number field.
+    Number(f64),
+    /// A category field.
+    Text(String),
+}
+
+/// Many rows at once.
+#[derive(Serialize, ToSchema)]
+pub struct BatchRequest {
+    /// The rows, at least one.
+    pub instances: Vec<Features>,
+}
+
+/// A prediction request: one row, or a batch.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PredictRequest {
+    /// One row.
+    Row(Features),
+    /// A batch.
+    Batch(BatchRequest),
+}
+
+/// A prediction answer: one row's, or a batch's.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PredictResponse {
+    /// For a one-row request.
+    Row(PredictionBody),
+    /// For a batch request.
+    Batch(BatchPredictionBody),
+}
+
+/// The API, as generated from the code.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "wasml host",
+        description = "Serves ONNX models sandboxed in WebAssembly components."
+    ),
+    paths(
+        predict::predict,
+        predict::predict_named,
+        health::health,
+        status::status,
+        scrape::metrics,
+        document
+    ),
+    components(schemas(
+        Features,
+        FeatureValue,
+        BatchRequest,
+        PredictRequest,
+        PredictResponse,
+        PredictionBody,
+        BatchPredictionBody,
+        RowPrediction,
+        ModelRef,
+        ErrorBody,
+        ErrorDetail,
+        FieldIssue,
+        HealthBody,
+        ModelHealth,
+        StatusBody,
+        ModelStatus,
+        EvaluationFigures,
+        InstanceCounts,
+        RequestCounts
+    )),
+    tags(
+        (name = "predict", description = "Predictions"),
+        (name = "operations", description = "Health, status, metrics, this document")
+    )
+)]
+pub struct ApiDoc;
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    responses((status = 200, description = "OpenAPI 3 document", body = Object)),
+    tag = "operations"
+)]
+pub async fn document(State(state): State<AppState>) -> Json<Value> {
+    Json(served_document(&state.models))
+}
+
+/// The generated document with the models' schemas filled in.
+pub fn served_document(models: &ModelRegistry) -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
+    let default = models.default_model();
+    doc["components"]["schemas"]["Features"] = row_schema(&default.info.inputs);
+    doc["info"]["version"] = json!(env!("CARGO_PKG_VERSION"));
+    let names: Vec<&str> = models.models().iter().map(|m| m.name()).collect();
+    if let Some(params) =
+        doc["paths"]["/models/{name}/predict"]["post"]["parameters"].as_array_mut()
+    {
+        for param in params.iter_mut().filter(|p| p["name"] == "name") {
+            param["schema"] = json!({"type": "string", "enum": names});
+        }
+    }
+    doc
+}
+
+/// A JSON Schema of one row, from the model's field specs.
+fn row_schema(inputs: &[FieldSpec]) -> Value {
+    let mut properties = serde_json::Map::new();
+    let mut example = serde_json::Map::new();
+    for spec in inputs {
+        let (schema, sample) = match &spec.kind {
+            FieldKind::Number(range) => (
+                json!({
+                    "type": if range.integer { "integer" } else { "number" },
+                    "minimum": range.min,
+                    "maximum": range.max,
+                    "description": spec.description,
+                }),
+                json!(range.min),
+            ),
+            FieldKind::Category(values) => (
+                json!({"type": "string", "enum": values, "description": spec.description}),
+                json!(values.first()),
+            ),
+        };
+        properties.insert(spec.name.clone(), schema);
+        example.insert(spec.name.clone(), sample);
+    }
+    let required: Vec<&str> = inputs
+        .iter()
+        .filter(|s| s.required)
+        .map(|s| s.name.as_str())
+        .collect();
+    json!({
+        "type": "object",
+        "description": "One row of the default model's input fields.",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": false,
+        "example": example,
+    })
+}

@@ -1,0 +1,392 @@
+//! `POST /predict` and `POST /models/{name}/predict`: one row or a batch, through a
+//! pooled instance of the model's component.
+//!
+//! The call into the component runs on a blocking thread ([`LoadedModel::call`]), one
+//! per pooled instance at a time; requests wait for a free instance asynchronously.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::body::{PredictInput, read_predict_input};
+use super::error::{AppError, ErrorBody, FieldIssue};
+use super::input::{self, Merged};
+use super::observe::{Outcome, StageTimes};
+use super::openapi::{PredictRequest, PredictResponse};
+use super::request_id;
+use crate::bindings::types::{Features, Prediction};
+use crate::bindings::{Level, Stage};
+use crate::event_sink::Event;
+use crate::events::GuestEvent;
+use crate::instance::{CallError, ModelInstance};
+use crate::registry::LoadedModel;
+
+/// The header naming the user, for `ml_active_users`.
+pub const USER_HEADER: &str = "x-user-id";
+
+/// One row's prediction.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RowPrediction {
+    /// Index of the predicted class in the model's labels.
+    pub prediction: u32,
+    /// The predicted class's label.
+    pub label: String,
+    /// Probability of the predicted class.
+    pub confidence: f64,
+    /// One probability per label, in label order.
+    pub probabilities: Vec<f64>,
+}
+
+/// The model that answered.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelRef {
+    /// Model name.
+    pub name: String,
+    /// Model version.
+    pub version: String,
+}
+
+/// Answer to a one-row request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PredictionBody {
+    /// The prediction.
+    #[serde(flatten)]
+    pub result: RowPrediction,
+    /// The model that answered.
+    pub model: ModelRef,
+    /// The request's ID.
+    pub request_id: String,
+}
+
+/// Answer to a batch request: one prediction per row, in order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchPredictionBody {
+    /// The predictions.
+    pub predictions: Vec<RowPrediction>,
+    /// The model that answered.
+    pub model: ModelRef,
+    /// The request's ID.
+    pub request_id: String,
+}
+
+/// Predict with the default model.
+#[utoipa::path(
+    post,
+    path = "/predict",
+    request_body(content = PredictRequest, description = "One row of fields, or `{\"instances\": [rows]}`"),
+    responses(
+        (status = 200, description = "Prediction (one row) or predictions (batch)", body = PredictResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 413, description = "Body or batch over the limit", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "Fields break the model's schema; every one is listed", body = ErrorBody),
+        (status = 500, description = "The model failed (trap, memory cap)", body = ErrorBody),
+        (status = 503, description = "Overloaded or model unavailable; see Retry-After", body = ErrorBody),
+        (status = 504, description = "The model ran past its deadline", body = ErrorBody),
+    ),
+    tag = "predict"
+)]
+pub async fn predict(State(state): State<AppState>, request: Request) -> Response {
+    let model = Arc::clone(state.models.default_model());
+    serve(&state, model, request).await
+}
+
+/// Predict with a named model.
+#[utoipa::path(
+    post,
+    path = "/models/{name}/predict",
+    params(("name" = String, Path, description = "Model name")),
+    request_body(content = PredictRequest, description = "One row of fields, or `{\"instances\": [rows]}`"),
+    responses(
+        (status = 200, description = "Prediction (one row) or predictions (batch)", body = PredictResponse),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 404, description = "No such model", body = ErrorBody),
+        (status = 413, description = "Body or batch over the limit", body = ErrorBody),
+        (status = 415, description = "Not application/json", body = ErrorBody),
+        (status = 422, description = "Fields break the model's schema; every one is listed", body = ErrorBody),
+        (status = 500, description = "The model failed (trap, memory cap)", body = ErrorBody),
+        (status = 503, description = "Overloaded or model unavailable; see Retry-After", body = ErrorBody),
+        (status = 504, description = "The model ran past its deadline", body = ErrorBody),
+    ),
+    tag = "predict"
+)]
+pub async fn predict_named(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
+    match state.models.get(&name) {
+        Some(model) => serve(&state, Arc::clone(model), request).await,
+        None => AppError::ModelNotFound(name).into_response(),
+    }
+}
+
+/// Serves one prediction request and accounts for it, whatever its fate.
+async fn serve(state: &AppState, model: Arc<LoadedModel>, request: Request) -> Response {
+    state.metrics.user_seen(&user_of(&request));
+    let (parts, body) = request.into_parts();
+    let mut outcome = Outcome::default();
+    let result = match read_predict_input(&parts.headers, body, state.body_limits).await {
+        Ok(input) => run(state, &model, input, &mut outcome).await,
+        Err(error) => Err(error),
+    };
+    state.metrics.prediction_request(&model, result.is_err());
+    model.counters.record(result.is_ok());
+    let mut response = result.unwrap_or_else(|error| {
+        count_rejected_fields(state, &model, &error);
+        error.into_response()
+    });
+    outcome.model = Some(model);
+    response.extensions_mut().insert(outcome);
+    response
+}
+
+/// Predicts, filling `outcome` in for the request's event as it goes.
+async fn run(
+    state: &AppState,
+    model: &Arc<LoadedModel>,
+    input: PredictInput,
+    outcome: &mut Outcome,
+) -> Result<Response, AppError> {
+    match input {
+        PredictInput::Single(object) => {
+            outcome.rows = Some(1);
+            let (features, held_back) = input::features(&object, None);
+            let result = call(state, model, move |i| i.predict(&features), outcome).await?;
+            let prediction = match (result, held_back.is_empty()) {
+                (Ok(prediction), true) => prediction,
+                (Ok(_), false) => return Err(invalid(held_back)),
+                (Err(error), _) => return Err(rejected(input::merge(held_back, error, None))),
+            };
+            count_prediction(state, model, &prediction);
+            outcome.prediction = Some((
+                prediction.class_index,
+                prediction.label.clone(),
+                prediction.confidence,
+            ));
+            let body = PredictionBody {
+                result: row_prediction(prediction),
+                model: model_ref(model),
+                request_id: current_id(),
+            };
+            Ok(Json(body).into_response())
+        }
+        PredictInput::Batch(objects) => {
+            outcome.rows = Some(objects.len() as u32);
+            let (rows, held_back): (Vec<Features>, Vec<Vec<FieldIssue>>) = objects
+                .iter()
+                .enumerate()
+                .map(|(i, object)| input::features(object, Some(i)))
+                .unzip();
+            let results = call(state, model, move |i| i.predict_batch(&rows), outcome).await?;
+            let mut predictions = Vec::with_capacity(results.len());
+            let mut issues = Vec::new();
+            for (row, (result, held_back)) in results.into_iter().zip(held_back).enumerate() {
+                match (result, held_back.is_empty()) {
+                    (Ok(prediction), true) => predictions.push(prediction),
+                    (Ok(_), false) => issues.extend(held_back),
+                    (Err(error), _) => match input::merge(held_back, error, Some(row)) {
+                        Merged::Invalid(found) => issues.extend(found),
+                        internal => return Err(rejected(internal)),
+                    },
+                }
+            }
+            if !issues.is_empty() {
+                return Err(invalid(issues));
+            }
+            for prediction in &predictions {
+                count_prediction(state, model, prediction);
+            }
+            let body = BatchPredictionBody {
+                predictions: predictions.into_iter().map(row_prediction).collect(),
+                model: model_ref(model),
+                request_id: current_id(),
+            };
+            Ok(Json(body).into_response())
+        }
+    }
+}
+
+/// Runs `f` on a pooled instance, forwards what the guest reported (stage times into
+/// `outcome`) and classifies a trap.
+async fn call<R, F>(
+    state: &AppState,
+    model: &Arc<LoadedModel>,
+    f: F,
+    outcome: &mut Outcome,
+) -> Result<R, AppError>
+where
+    R: Send + 'static,
+    F: FnOnce(&mut ModelInstance) -> Result<R, CallError> + Send + 'static,
+{
+    let output = model.call(f).await.map_err(|error| {
+        tracing::error!(model = model.name(), %error, "no instance available");
+        AppError::ModelUnavailable(model.name().to_owned())
+    })?;
+    outcome.times = forward_guest_events(state, model, output.events, output.dropped_events);
+    output.result.map_err(|error| {
+        state.metrics.wasm_trap(model, &error);
+        tracing::warn!(model = model.name(), version = model.version(), %error, "model call failed; instance replaced");
+        match error {
+            CallError::DeadlineExceeded(deadline) => AppError::DeadlineExceeded(deadline),
+            other => AppError::ModelFailed(other.to_string()),
+        }
+    })
+}
+
+/// Guest timings go to histograms (and the request's event); guest logs become events
+/// carrying the request's ID.
+fn forward_guest_events(
+    state: &AppState,
+    model: &LoadedModel,
+    events: Vec<GuestEvent>,
+    dropped: u64,
+) -> StageTimes {
+    let labels = [model.name(), model.version()];
+    let mut times = StageTimes::default();
+    for event in events {
+        match event {
+            GuestEvent::Timing { stage, seconds, .. } => {
+                let (histogram, total) = match stage {
+                    Stage::FeatureProcessing => {
+                        (&state.metrics.feature_processing, &mut times.feature)
+                    }
+                    Stage::Inference => (&state.metrics.inference, &mut times.inference),
+                };
+                histogram.with_label_values(&labels).observe(seconds);
+                *total = Some(total.unwrap_or(0.0) + seconds);
+            }
+            GuestEvent::Log {
+                level,
+                message,
+                fields,
+            } => {
+                let mut event = Event::now(level_name(level), "model", message);
+                event.request_id = request_id::current().map(|id| id.to_string());
+                event.model = Some(model.name().to_owned());
+                event.model_version = Some(model.version().to_owned());
+                event.fields = fields.into_iter().collect();
+                state.events.send(event);
+            }
+        }
+    }
+    if dropped > 0 {
+        state
+            .metrics
+            .events_dropped
+            .with_label_values(&["guest_flood"])
+            .inc_by(dropped);
+    }
+    times
+}
+
+fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Trace | Level::Debug => "debug",
+        Level::Info => "info",
+        Level::Warn => "warn",
+        Level::Error => "error",
+    }
+}
+
+fn count_prediction(state: &AppState, model: &LoadedModel, prediction: &Prediction) {
+    let labels = [model.name(), model.version()];
+    state.metrics.predictions.with_label_values(&labels).inc();
+    let class = prediction.class_index.to_string();
+    state
+        .metrics
+        .predictions_by_class
+        .with_label_values(&[model.name(), model.version(), &class])
+        .inc();
+    state
+        .metrics
+        .prediction_confidence
+        .with_label_values(&labels)
+        .observe(prediction.confidence);
+}
+
+/// `ml_input_validation_failures_total`: per rejected field; fields outside the schema
+/// share `_unknown` (clients choose those names: they must not grow the series), and a
+/// body that is not JSON, too large or of the wrong shape counts as `_body`.
+fn count_rejected_fields(state: &AppState, model: &LoadedModel, error: &AppError) {
+    let counter = &state.metrics.input_validation_failures;
+    let count = |field: &str| {
+        counter
+            .with_label_values(&[model.name(), model.version(), field])
+            .inc()
+    };
+    match error {
+        AppError::InvalidInput { fields, .. } => {
+            for issue in fields {
+                let known = model
+                    .info
+                    .inputs
+                    .iter()
+                    .any(|spec| spec.name == issue.field);
+                match (known, issue.problem.as_str()) {
+                    (_, "invalid-body") => count("_body"),
+                    (true, _) => count(&issue.field),
+                    (false, _) => count("_unknown"),
+                }
+            }
+        }
+        AppError::MalformedJson(_)
+        | AppError::UnsupportedMediaType(_)
+        | AppError::PayloadTooLarge { .. }
+        | AppError::BatchTooLarge { .. } => count("_body"),
+        _ => {}
+    }
+}
+
+fn invalid(issues: Vec<FieldIssue>) -> AppError {
+    AppError::InvalidInput {
+        message: input::summary(&issues),
+        fields: issues,
+    }
+}
+
+fn rejected(merged: Merged) -> AppError {
+    match merged {
+        Merged::Invalid(issues) => invalid(issues),
+        Merged::Internal(message) => AppError::ModelFailed(message),
+    }
+}
+
+fn row_prediction(p: Prediction) -> RowPrediction {
+    RowPrediction {
+        prediction: p.class_index,
+        label: p.label,
+        confidence: p.confidence,
+        probabilities: p.probabilities,
+    }
+}
+
+fn model_ref(model: &LoadedModel) -> ModelRef {
+    ModelRef {
+        name: model.name().to_owned(),
+        version: model.version().to_owned(),
+    }
+}
+
+fn current_id() -> String {
+    request_id::current()
+        .map(|id| id.to_string())
+        .unwrap_or_default()
+}
+
+/// `X-User-Id` if sent, else the client's address.
+fn user_of(request: &Request) -> String {
+    if let Some(user) = request.headers().get(USER_HEADER) {
+        return String::from_utf8_lossy(user.as_bytes()).into_owned();
+    }
+    request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}

@@ -1,0 +1,154 @@
+//! `GET /status`: what runs, since when, and how it has been doing.
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::AppState;
+use crate::cache::CacheOutcome;
+use crate::registry::LoadedModel;
+
+/// The host and its models.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusBody {
+    /// Always `wasml-host`.
+    pub service: &'static str,
+    /// The host's build version.
+    pub version: &'static str,
+    /// When the host started (RFC 3339).
+    pub started_at: String,
+    /// Seconds since start.
+    pub uptime_seconds: f64,
+    /// The model `POST /predict` uses.
+    pub default_model: String,
+    /// Every model served.
+    pub models: Vec<ModelStatus>,
+}
+
+/// One model.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelStatus {
+    /// Model name.
+    pub name: String,
+    /// Model version.
+    pub version: String,
+    /// Model type from the card.
+    pub model_type: String,
+    /// sha256 of the component file.
+    pub component_sha256: String,
+    /// sha256 of the ONNX model inside it.
+    pub onnx_sha256: String,
+    /// Class labels.
+    pub labels: Vec<String>,
+    /// Held-out figures from the model card.
+    pub evaluation: EvaluationFigures,
+    /// When it was loaded (RFC 3339).
+    pub loaded_at: String,
+    /// Seconds loading took.
+    pub load_seconds: f64,
+    /// Whether compiled code came from the cache (`hit`) or was compiled (`compiled`).
+    pub cache: &'static str,
+    /// The instance pool.
+    pub instances: InstanceCounts,
+    /// Prediction requests so far.
+    pub requests: RequestCounts,
+}
+
+/// The model card's held-out evaluation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvaluationFigures {
+    /// Accuracy.
+    pub accuracy: f64,
+    /// Precision.
+    pub precision: f64,
+    /// Recall.
+    pub recall: f64,
+    /// F1 score.
+    pub f1_score: f64,
+    /// ROC AUC.
+    pub roc_auc: f64,
+    /// Rows of the held-out split.
+    pub test_rows: u32,
+}
+
+/// The instance pool of a model.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InstanceCounts {
+    /// Warm instances kept.
+    pub size: usize,
+    /// Waiting for a request.
+    pub idle: usize,
+    /// Serving a request.
+    pub busy: usize,
+    /// Discarded after a trap and replaced.
+    pub replaced: u64,
+}
+
+/// Prediction requests of a model.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestCounts {
+    /// Answered with predictions.
+    pub succeeded: u64,
+    /// Failed (bad input or model failure).
+    pub failed: u64,
+}
+
+/// Build, uptime and models.
+#[utoipa::path(
+    get,
+    path = "/status",
+    responses((status = 200, description = "The host and its models", body = StatusBody)),
+    tag = "operations"
+)]
+pub async fn status(State(state): State<AppState>) -> Json<StatusBody> {
+    Json(StatusBody {
+        service: "wasml-host",
+        version: env!("CARGO_PKG_VERSION"),
+        started_at: state.started_at.to_rfc3339(),
+        uptime_seconds: state.started.elapsed().as_secs_f64(),
+        default_model: state.models.default_model().name().to_owned(),
+        models: state
+            .models
+            .models()
+            .iter()
+            .map(|m| model_status(m))
+            .collect(),
+    })
+}
+
+fn model_status(model: &LoadedModel) -> ModelStatus {
+    let e = &model.info.evaluation;
+    ModelStatus {
+        name: model.name().to_owned(),
+        version: model.version().to_owned(),
+        model_type: model.info.model_type.clone(),
+        component_sha256: model.component_sha256.clone(),
+        onnx_sha256: model.info.onnx_sha256.clone(),
+        labels: model.info.labels.clone(),
+        evaluation: EvaluationFigures {
+            accuracy: e.accuracy,
+            precision: e.precision,
+            recall: e.recall,
+            f1_score: e.f1_score,
+            roc_auc: e.roc_auc,
+            test_rows: e.test_rows,
+        },
+        loaded_at: model.loaded_at.to_rfc3339(),
+        load_seconds: model.load_seconds,
+        cache: match model.cache {
+            CacheOutcome::Hit => "hit",
+            CacheOutcome::Compiled => "compiled",
+        },
+        instances: InstanceCounts {
+            size: model.pool.size(),
+            idle: model.pool.idle(),
+            busy: model.pool.busy(),
+            replaced: model.pool.replaced(),
+        },
+        requests: RequestCounts {
+            succeeded: model.counters.succeeded(),
+            failed: model.counters.failed(),
+        },
+    }
+}

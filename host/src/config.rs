@@ -1,0 +1,108 @@
+//! The host's configuration: command-line flags, each with an environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::limits::SandboxLimits;
+
+/// Serve WebAssembly model components over REST, sandboxed and observable.
+///
+/// Every flag can also be set through the environment variable shown with it.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "wasml-host", version, about, long_about = None)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "WASML_LISTEN", default_value = "0.0.0.0:5000")]
+    pub listen: SocketAddr,
+
+    /// A model component (`.wasm`) to serve; repeat for several. Without this and
+    /// without `--models-dir`, the bundled bank-marketing model (v2) is served.
+    #[arg(long = "model", env = "WASML_MODEL", value_delimiter = ',')]
+    pub models: Vec<PathBuf>,
+
+    /// A directory of model components: every `*.wasm` in it (or one level below, as
+    /// `<name>/<version>.wasm`) is served. Name and version come from each component.
+    #[arg(long, env = "WASML_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
+
+    /// The model `POST /predict` uses; default: the first one loaded.
+    #[arg(long, env = "WASML_DEFAULT_MODEL")]
+    pub default_model: Option<String>,
+
+    /// Where compiled components are cached (`.cwasm`), so restarts skip compilation.
+    #[arg(long, env = "WASML_CACHE_DIR", default_value = "wasml-data/cache")]
+    pub cache_dir: PathBuf,
+
+    /// CPU time one call into a model may take before it is interrupted (504).
+    #[arg(long, env = "WASML_DEADLINE_MS", default_value_t = 100)]
+    pub deadline_ms: u64,
+
+    /// Linear memory one model instance may grow to; past it the call fails (500) and
+    /// the instance is replaced.
+    #[arg(long, env = "WASML_MEMORY_MIB", default_value_t = 64)]
+    pub memory_mib: usize,
+
+    /// Warm instances kept per model; default: the number of CPU cores.
+    #[arg(long, env = "WASML_POOL_SIZE")]
+    pub pool_size: Option<usize>,
+
+    /// Prediction requests handled at once; more are refused with 503 and `Retry-After`.
+    #[arg(long, env = "WASML_MAX_CONCURRENT", default_value_t = 1024)]
+    pub max_concurrent: usize,
+
+    /// Largest request body accepted, in bytes (413 beyond).
+    #[arg(long, env = "WASML_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+
+    /// Most rows in one batch request (413 beyond).
+    #[arg(long, env = "WASML_MAX_BATCH_ROWS", default_value_t = 1000)]
+    pub max_batch_rows: usize,
+
+    /// Where request events go: a directory of daily NDJSON files, or `-` for stdout.
+    #[arg(long, env = "WASML_EVENTS", default_value = "wasml-data/events")]
+    pub events: PathBuf,
+
+    /// Events buffered between requests and the event writer; past it they are counted
+    /// as dropped, never waited for.
+    #[arg(long, env = "WASML_EVENT_BUFFER", default_value_t = 65_536)]
+    pub event_buffer: usize,
+
+    /// Format of the host's own log (stderr).
+    #[arg(long, env = "WASML_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+
+    /// Log filter, in `tracing`'s `RUST_LOG` syntax.
+    #[arg(long, env = "WASML_LOG", default_value = "info")]
+    pub log: String,
+}
+
+/// How the host's own log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line, for machines.
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+impl Config {
+    /// The sandbox limits the flags describe.
+    pub fn sandbox_limits(&self) -> SandboxLimits {
+        SandboxLimits {
+            deadline: Duration::from_millis(self.deadline_ms),
+            memory_bytes: self.memory_mib << 20,
+        }
+    }
+
+    /// Warm instances per model.
+    pub fn pool_size(&self) -> usize {
+        self.pool_size.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        })
+    }
+}

@@ -1,0 +1,109 @@
+//! One structured event: the seed's log fields, plus model and request context.
+
+use std::collections::BTreeMap;
+
+use chrono::{SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Who emits events from the host.
+pub const SERVICE: &str = "wasml-host";
+
+/// A structured event, one JSON object per line in the event stream. Field names are the
+/// seed's (`@timestamp`, `level`, `service`, `message`, `request_id`, `prediction`,
+/// `confidence`, `duration`, `error`, `model_type`, `endpoint`); absent values are left out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// When it happened, RFC 3339 UTC with milliseconds.
+    #[serde(rename = "@timestamp")]
+    pub timestamp: String,
+    /// `debug`, `info`, `warn` or `error`.
+    pub level: String,
+    /// The emitting service: [`SERVICE`], or `model` for events a model component reported.
+    pub service: String,
+    /// What happened.
+    pub message: String,
+    /// The request this event belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// HTTP method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Route template, e.g. `/models/{name}/predict`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// HTTP status answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Seconds from receiving the request to the response.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+    /// Model name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Model version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<String>,
+    /// Model type from its card, e.g. `gradient-boosted-trees`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_type: Option<String>,
+    /// Predicted class index (single-row requests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<u32>,
+    /// Predicted label (single-row requests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Probability of the predicted class (single-row requests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f64>,
+    /// Rows in the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u32>,
+    /// Why the request failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Feature processing seconds, as the model measured them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_seconds: Option<f64>,
+    /// Inference seconds, as the model measured them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inference_seconds: Option<f64>,
+    /// Key/values a model component attached to its own log event.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
+}
+
+impl Event {
+    /// An event happening now, with nothing but its level, service and message.
+    pub fn now(level: &str, service: &str, message: impl Into<String>) -> Self {
+        Self {
+            timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            level: level.to_owned(),
+            service: service.to_owned(),
+            message: message.into(),
+            request_id: None,
+            method: None,
+            endpoint: None,
+            status: None,
+            duration: None,
+            model: None,
+            model_version: None,
+            model_type: None,
+            prediction: None,
+            label: None,
+            confidence: None,
+            rows: None,
+            error: None,
+            feature_seconds: None,
+            inference_seconds: None,
+            fields: BTreeMap::new(),
+        }
+    }
+
+    /// The UTC day of the event (`YYYY.MM.DD`), which names its daily file or index.
+    pub fn day(&self) -> String {
+        self.timestamp
+            .get(..10)
+            .unwrap_or("unknown")
+            .replace('-', ".")
+    }
+}

@@ -1,0 +1,270 @@
+//! The models the host serves: each loaded component with its pool, card and counters.
+//!
+//! Issue #5 turns this into a registry of versions with hot swap; today it is the set of
+//! models loaded at start, looked up by name.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+use tokio::sync::Semaphore;
+use wasmtime::Engine;
+use wasmtime::error::Context as _;
+
+use crate::bindings::types::ModelInfo;
+use crate::cache::{CacheOutcome, ComponentCache, sha256_hex};
+use crate::component::ModelComponent;
+use crate::events::GuestEvent;
+use crate::instance::{CallError, ModelInstance};
+use crate::limits::SandboxLimits;
+use crate::pool::InstancePool;
+
+/// One model being served.
+pub struct LoadedModel {
+    /// What the component says it is (`info()`): name, version, schema, card.
+    pub info: ModelInfo,
+    /// sha256 (hex) of the component's bytes.
+    pub component_sha256: String,
+    /// Where the component was loaded from.
+    pub source: String,
+    /// Warm instances serving requests.
+    pub pool: Arc<InstancePool>,
+    /// When loading finished.
+    pub loaded_at: DateTime<Utc>,
+    /// Seconds from reading the component to a warm pool (compile or cache load, link,
+    /// instantiate, parse the model).
+    pub load_seconds: f64,
+    /// Whether the compiled code came from the cache.
+    pub cache: CacheOutcome,
+    /// Prediction requests answered and failed.
+    pub counters: RequestCounters,
+    /// One permit per pooled instance: callers wait here (asynchronously) instead of
+    /// warming ever more instances under load.
+    call_slots: Semaphore,
+}
+
+/// [`LoadedModel::call`] could not get an instance (warming a replacement failed).
+#[derive(Debug, Error)]
+#[error("no instance of the model is available: {0}")]
+pub struct ModelUnavailable(String);
+
+/// What one call into a model returned, with what the guest reported meanwhile.
+#[derive(Debug)]
+pub struct CallOutput<R> {
+    /// The export's return value, or the trap that ended the call (the instance was
+    /// then discarded).
+    pub result: Result<R, CallError>,
+    /// Guest events reported during the call.
+    pub events: Vec<GuestEvent>,
+    /// Guest events dropped for exceeding the per-call cap.
+    pub dropped_events: u64,
+}
+
+/// Per-model request counters, for `/status`.
+#[derive(Debug, Default)]
+pub struct RequestCounters {
+    succeeded: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl RequestCounters {
+    /// Counts one prediction request.
+    pub fn record(&self, ok: bool) {
+        let counter = if ok { &self.succeeded } else { &self.failed };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests answered with predictions.
+    pub fn succeeded(&self) -> u64 {
+        self.succeeded.load(Ordering::Relaxed)
+    }
+
+    /// Requests that failed (client or model errors).
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+}
+
+impl LoadedModel {
+    /// Loads a component: compiles it (or takes it from `cache`), warms `pool_size`
+    /// instances and asks it what it is.
+    pub fn load(
+        engine: &Engine,
+        wasm: &[u8],
+        source: impl Into<String>,
+        cache: &ComponentCache,
+        limits: SandboxLimits,
+        pool_size: usize,
+    ) -> wasmtime::Result<Self> {
+        let source = source.into();
+        let started = Instant::now();
+        let (component, outcome) = ModelComponent::load(engine, wasm, cache)?;
+        let pool = InstancePool::new(component.with_limits(limits), pool_size)
+            .with_context(|| format!("starting instances of {source}"))?;
+        let info = pool
+            .checkout()?
+            .info()
+            .map_err(|e| wasmtime::format_err!("asking {source} for its info: {e}"))?;
+        let load_seconds = started.elapsed().as_secs_f64();
+        for event in pool.take_idle_events() {
+            if let GuestEvent::Log {
+                message, fields, ..
+            } = event
+            {
+                tracing::info!(model = %info.name, ?fields, "model component: {message}");
+            }
+        }
+        tracing::info!(
+            model = %info.name,
+            version = %info.version,
+            seconds = load_seconds,
+            cache = ?outcome,
+            instances = pool.size(),
+            "model loaded"
+        );
+        Ok(Self {
+            info,
+            component_sha256: sha256_hex(wasm),
+            source,
+            pool,
+            loaded_at: Utc::now(),
+            load_seconds,
+            cache: outcome,
+            counters: RequestCounters::default(),
+            call_slots: Semaphore::new(pool_size.max(1)),
+        })
+    }
+
+    /// Runs `f` on one of the model's instances, off the async runtime's threads: a call
+    /// may run up to its deadline, and WASI's synchronous host functions block on a
+    /// runtime of their own, which a runtime thread must not do. Waits for a free
+    /// instance first; at most one call per pooled instance runs at a time.
+    pub async fn call<R, F>(self: &Arc<Self>, f: F) -> Result<CallOutput<R>, ModelUnavailable>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut ModelInstance) -> Result<R, CallError> + Send + 'static,
+    {
+        let _slot = self
+            .call_slots
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let model = Arc::clone(self);
+        let run = tokio::task::spawn_blocking(move || {
+            let mut instance = model
+                .pool
+                .checkout()
+                .map_err(|e| ModelUnavailable(e.to_string()))?;
+            let result = f(&mut instance);
+            let (events, dropped_events) = instance.take_events();
+            // Back to the pool, or replaced after a trap, before answering.
+            drop(instance);
+            Ok(CallOutput {
+                result,
+                events,
+                dropped_events,
+            })
+        });
+        run.await
+            .map_err(|e| ModelUnavailable(format!("the call was lost: {e}")))?
+    }
+
+    /// The model's name.
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    /// The model's version.
+    pub fn version(&self) -> &str {
+        &self.info.version
+    }
+}
+
+/// Why the set of models cannot be served.
+#[derive(Debug, Error)]
+pub enum RegistryError {
+    /// Nothing to serve.
+    #[error("no model to serve")]
+    Empty,
+    /// Two components claim the same name.
+    #[error("two components are named {0:?}; serve one version per model (hot swap is issue #5)")]
+    DuplicateName(String),
+    /// `--default-model` names no loaded model.
+    #[error("the default model {0:?} is not among the loaded models")]
+    UnknownDefault(String),
+}
+
+/// The models being served, by name.
+pub struct ModelRegistry {
+    models: Vec<Arc<LoadedModel>>,
+    default: usize,
+}
+
+impl ModelRegistry {
+    /// The registry of `models`; `default` names the model `POST /predict` uses (the
+    /// first one if `None`).
+    pub fn new(models: Vec<LoadedModel>, default: Option<&str>) -> Result<Self, RegistryError> {
+        if models.is_empty() {
+            return Err(RegistryError::Empty);
+        }
+        for (i, model) in models.iter().enumerate() {
+            if models[..i].iter().any(|m| m.name() == model.name()) {
+                return Err(RegistryError::DuplicateName(model.name().to_owned()));
+            }
+        }
+        let default = match default {
+            None => 0,
+            Some(name) => models
+                .iter()
+                .position(|m| m.name() == name)
+                .ok_or_else(|| RegistryError::UnknownDefault(name.to_owned()))?,
+        };
+        Ok(Self {
+            models: models.into_iter().map(Arc::new).collect(),
+            default,
+        })
+    }
+
+    /// The model named `name`.
+    pub fn get(&self, name: &str) -> Option<&Arc<LoadedModel>> {
+        self.models.iter().find(|m| m.name() == name)
+    }
+
+    /// The model `POST /predict` uses.
+    pub fn default_model(&self) -> &Arc<LoadedModel> {
+        &self.models[self.default]
+    }
+
+    /// Every model, in load order.
+    pub fn models(&self) -> &[Arc<LoadedModel>] {
+        &self.models
+    }
+}
+
+/// The component files in `dir`: `*.wasm` directly in it or one directory below
+/// (`<name>/<version>.wasm`), sorted so load order is stable.
+pub fn component_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            for inner in std::fs::read_dir(&path)? {
+                let inner = inner?.path();
+                if is_wasm(&inner) {
+                    files.push(inner);
+                }
+            }
+        } else if is_wasm(&path) {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn is_wasm(path: &Path) -> bool {
+    path.is_file() && path.extension().is_some_and(|e| e == "wasm")
+}

@@ -1,0 +1,114 @@
+//! The server's life: load the models, serve until SIGINT/SIGTERM, drain, flush events.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use wasmtime::error::Context as _;
+
+use crate::api::body::BodyLimits;
+use crate::api::{AppState, app};
+use crate::cache::ComponentCache;
+use crate::config::Config;
+use crate::engine::new_engine;
+use crate::event_sink::EventWriter;
+use crate::metrics::Metrics;
+use crate::registry::{LoadedModel, ModelRegistry, component_files};
+
+/// The bundled model served when none is configured.
+pub const BUNDLED_MODEL: (&str, &str) = ("bank-marketing", "v2");
+
+/// The component files the configuration asks for.
+pub fn component_paths(config: &Config) -> wasmtime::Result<Vec<PathBuf>> {
+    let mut paths = config.models.clone();
+    if let Some(dir) = &config.models_dir {
+        paths.extend(
+            component_files(dir)
+                .with_context(|| format!("reading the models directory {}", dir.display()))?,
+        );
+    }
+    if paths.is_empty() {
+        let (model, version) = BUNDLED_MODEL;
+        paths.push(wasml_guest_artifacts::component(model, version).into());
+    }
+    Ok(paths)
+}
+
+/// Compiles (or loads from the cache) and warms every configured model.
+pub fn load_models(config: &Config) -> wasmtime::Result<ModelRegistry> {
+    let engine = new_engine()?;
+    let cache = ComponentCache::new(&config.cache_dir);
+    let mut models = Vec::new();
+    for path in component_paths(config)? {
+        let wasm = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        tracing::info!(path = %path.display(), bytes = wasm.len(), "loading model component");
+        let model = LoadedModel::load(
+            &engine,
+            &wasm,
+            path.display().to_string(),
+            &cache,
+            config.sandbox_limits(),
+            config.pool_size(),
+        )
+        .with_context(|| format!("loading {}", path.display()))?;
+        models.push(model);
+    }
+    Ok(ModelRegistry::new(models, config.default_model.as_deref())?)
+}
+
+/// Serves `models` as `config` says until SIGINT or SIGTERM, then finishes in-flight
+/// requests and writes every queued event before returning.
+pub async fn serve(config: &Config, models: ModelRegistry) -> wasmtime::Result<()> {
+    let metrics = Arc::new(Metrics::new());
+    let (events, writer) = EventWriter::start(
+        config.events.clone().into(),
+        config.event_buffer,
+        metrics.events_written.clone(),
+        metrics.events_dropped.clone(),
+    )
+    .with_context(|| format!("opening the event sink {}", config.events.display()))?;
+    let limits = BodyLimits {
+        max_bytes: config.max_body_bytes,
+        max_batch_rows: config.max_batch_rows,
+    };
+    let state = AppState::new(models, metrics, events, limits, config.max_concurrent);
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "listening");
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    tracing::info!("in-flight requests done; writing queued events");
+    writer.finish().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => tracing::info!("SIGINT: shutting down"),
+        _ = terminate => tracing::info!("SIGTERM: shutting down"),
+    }
+}

@@ -1,0 +1,269 @@
+//! The `wasml-host` binary as a process: starts, serves over TCP, caches compiled
+//! components across restarts, and on SIGTERM finishes in-flight requests, refuses new
+//! ones and writes its queued events before exiting 0.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const SEED_ROW: &str = r#"{"age": 30, "job": "admin.", "marital": "single", "education": "secondary", "housing": "yes", "loan": "no", "duration": 200, "campaign": 2}"#;
+
+/// A host process on a loopback port, killed if the test fails before stopping it.
+struct Host {
+    child: Child,
+    address: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Host {
+    fn start(dir: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wasml-host"))
+            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+            .arg("--cache-dir")
+            .arg(dir.join("cache"))
+            .arg("--events")
+            .arg(dir.join("events"))
+            .args(extra)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let lines = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if let Ok(entry) = serde_json::from_str::<Value>(&line)
+                    && entry["fields"]["message"] == "listening"
+                {
+                    let _ = tx.send(entry["fields"]["address"].as_str().unwrap().to_owned());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let address = rx
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("no 'listening' line: {:?}", log.lock().unwrap()))
+            .parse()
+            .unwrap();
+        Self {
+            child,
+            address,
+            log,
+        }
+    }
+
+    fn request(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
+        request(self.address, method, path, body).expect("the host answers")
+    }
+
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn wait(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the host did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn logged(&self, message: &str) -> bool {
+        self.log.lock().unwrap().iter().any(|l| l.contains(message))
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request on its own connection.
+fn request(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> std::io::Result<(u16, Value)> {
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other(format!("no response: {response:?}")))?;
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    Ok((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn events(dir: &Path) -> Vec<Value> {
+    let mut events = Vec::new();
+    for file in std::fs::read_dir(dir.join("events")).unwrap() {
+        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        events.extend(
+            text.lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap()),
+        );
+    }
+    events
+}
+
+#[test]
+fn serves_caches_across_restarts_and_stops_cleanly() {
+    let dir = scratch("binary-restart");
+    let mut host = Host::start(&dir, &[]);
+    let (status, prediction) = host.request("POST", "/predict", SEED_ROW);
+    assert_eq!(status, 200, "{prediction}");
+    assert_eq!(prediction["model"]["name"], "bank-marketing");
+    let id = prediction["request_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        host.request("GET", "/status", "").1["models"][0]["cache"],
+        "compiled"
+    );
+    assert!(host.logged("still compiling") || host.logged("compiled and cached"));
+
+    host.terminate();
+    assert!(host.wait().success());
+    assert!(host.logged("\"stopped\""));
+    // The request's event reached the file before exit.
+    assert!(
+        events(&dir)
+            .iter()
+            .any(|e| e["request_id"] == id.as_str() && e["status"] == 200)
+    );
+
+    let mut again = Host::start(&dir, &[]);
+    let (_, status) = again.request("GET", "/status", "");
+    assert_eq!(
+        status["models"][0]["cache"], "hit",
+        "a restart loads the cached code"
+    );
+    assert_eq!(
+        again.request("POST", "/predict", SEED_ROW).1["probabilities"],
+        prediction["probabilities"]
+    );
+    again.terminate();
+    assert!(again.wait().success());
+}
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish_and_refuses_new_ones() {
+    let dir = scratch("binary-drain");
+    let bank = wasml_guest_artifacts::component("bank-marketing", "v2");
+    let hostile = wasml_guest_artifacts::HOSTILE;
+    let mut host = Host::start(
+        &dir,
+        &["--model", bank, "--model", hostile, "--deadline-ms", "1500"],
+    );
+    let address = host.address;
+    // A request that runs until its 1.5 s deadline, in flight when SIGTERM arrives.
+    let slow = std::thread::spawn(move || {
+        request(
+            address,
+            "POST",
+            "/models/hostile/predict",
+            r#"{"mode": "loop"}"#,
+        )
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    host.terminate();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        request(address, "GET", "/health", "").is_err(),
+        "no new connections once shutting down"
+    );
+    let (status, body) = slow
+        .join()
+        .unwrap()
+        .expect("the in-flight request got its answer");
+    assert_eq!(status, 504, "{body}");
+    assert!(host.wait().success());
+    let id = body["request_id"].as_str().unwrap();
+    assert!(
+        events(&dir)
+            .iter()
+            .any(|e| e["request_id"] == id && e["status"] == 504)
+    );
+}
+
+#[test]
+fn help_explains_every_flag_with_its_environment_variable() {
+    let output = Command::new(env!("CARGO_BIN_EXE_wasml-host"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for (flag, env) in [
+        ("--listen", "WASML_LISTEN"),
+        ("--model", "WASML_MODEL"),
+        ("--models-dir", "WASML_MODELS_DIR"),
+        ("--cache-dir", "WASML_CACHE_DIR"),
+        ("--deadline-ms", "WASML_DEADLINE_MS"),
+        ("--memory-mib", "WASML_MEMORY_MIB"),
+        ("--pool-size", "WASML_POOL_SIZE"),
+        ("--max-concurrent", "WASML_MAX_CONCURRENT"),
+        ("--max-body-bytes", "WASML_MAX_BODY_BYTES"),
+        ("--events", "WASML_EVENTS"),
+        ("--log-format", "WASML_LOG_FORMAT"),
+    ] {
+        assert!(
+            help.contains(flag) && help.contains(env),
+            "{flag} / {env} in --help"
+        );
+    }
+}
+
+#[test]
+fn a_bad_configuration_fails_at_start_with_the_cause() {
+    let dir = scratch("binary-bad");
+    let output = Command::new(env!("CARGO_BIN_EXE_wasml-host"))
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--model"])
+        .arg(dir.join("missing.wasm"))
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("missing.wasm"), "{log}");
+    let not_a_component = dir.join("junk.wasm");
+    std::fs::write(&not_a_component, b"\0asm junk").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_wasml-host"))
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--model"])
+        .arg(&not_a_component)
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("compiling the component"));
+}

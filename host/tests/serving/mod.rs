@@ -1,0 +1,220 @@
+//! Shared by the API tests: a host serving real components (bank-marketing v2 and,
+//! on request, the hostile test component), driven through `app(state)` without a socket.
+//! Each test binary uses part of it.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt as _;
+use serde_json::Value;
+use tower::ServiceExt as _;
+use wasml_host::api::body::BodyLimits;
+use wasml_host::api::{AppState, app};
+use wasml_host::engine::new_engine;
+use wasml_host::event_sink::{Event, EventWriter};
+use wasml_host::metrics::Metrics;
+use wasml_host::registry::{LoadedModel, ModelRegistry};
+use wasml_host::{ComponentCache, SandboxLimits};
+use wasmtime::Engine;
+
+/// The seed's example request.
+pub const SEED_ROW: &str = r#"{"age": 30, "job": "admin.", "marital": "single",
+    "education": "secondary", "housing": "yes", "loan": "no", "duration": 200, "campaign": 2}"#;
+
+/// How a test host is set up.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub with_hostile: bool,
+    pub max_concurrent: usize,
+    pub body_limits: BodyLimits,
+    pub limits: SandboxLimits,
+    pub pool_size: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            with_hostile: false,
+            max_concurrent: 64,
+            body_limits: BodyLimits {
+                max_bytes: 64 << 10,
+                max_batch_rows: 100,
+            },
+            limits: SandboxLimits::default(),
+            pool_size: 2,
+        }
+    }
+}
+
+/// One engine per test binary; compiled components come from a cache shared by all.
+pub fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| new_engine().unwrap())
+}
+
+/// Loads a component file, through the shared `.cwasm` cache.
+pub fn load(path: &str, limits: SandboxLimits, pool_size: usize) -> LoadedModel {
+    let cache = ComponentCache::new(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cwasm"));
+    let wasm = std::fs::read(path).unwrap();
+    LoadedModel::load(engine(), &wasm, path, &cache, limits, pool_size).unwrap()
+}
+
+/// A fresh directory under the target's temp dir.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A host over real components with its event sink writing to a scratch directory.
+pub struct TestHost {
+    pub state: AppState,
+    pub router: Router,
+    pub events_dir: PathBuf,
+    writer: EventWriter,
+}
+
+/// A response, fully read.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The `X-Request-Id` header.
+    pub fn request_id(&self) -> &str {
+        self.headers["x-request-id"].to_str().unwrap()
+    }
+}
+
+impl TestHost {
+    pub fn start(options: Options) -> Self {
+        let bank = wasml_guest_artifacts::component("bank-marketing", "v2");
+        let mut models = vec![load(bank, options.limits, options.pool_size)];
+        if options.with_hostile {
+            models.push(load(wasml_guest_artifacts::HOSTILE, options.limits, 1));
+        }
+        let registry = ModelRegistry::new(models, None).unwrap();
+        let metrics = Arc::new(Metrics::new());
+        let events_dir = scratch_dir("events");
+        let (events, writer) = EventWriter::start(
+            events_dir.clone().into(),
+            1 << 16,
+            metrics.events_written.clone(),
+            metrics.events_dropped.clone(),
+        )
+        .unwrap();
+        let state = AppState::new(
+            registry,
+            metrics,
+            events,
+            options.body_limits,
+            options.max_concurrent,
+        );
+        Self {
+            router: app(state.clone()),
+            state,
+            events_dir,
+            writer,
+        }
+    }
+
+    pub async fn call(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn post_json(&self, uri: &str, body: &str) -> Reply {
+        self.call(
+            Request::post(uri)
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_owned()))
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.call(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    /// The value of one series in `/metrics`, if present.
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let text = String::from_utf8(self.get("/metrics").await.body.to_vec()).unwrap();
+        metric(&text, name, labels)
+    }
+
+    /// Stops the event writer and returns every event written.
+    pub async fn finish_events(self) -> Vec<Event> {
+        drop(self.router);
+        self.writer.finish().await;
+        let mut events = Vec::new();
+        for entry in std::fs::read_dir(&self.events_dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            events.extend(
+                text.lines()
+                    .map(|l| serde_json::from_str::<Event>(l).unwrap()),
+            );
+        }
+        events
+    }
+}
+
+/// The value of the series `name{labels}` in a Prometheus text exposition (labels given
+/// must match; others may be present).
+pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (series_name, series_labels) = match series.split_once('{') {
+                Some((n, rest)) => (n, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let matches = series_name == name
+                && labels.iter().all(|(k, v)| {
+                    series_labels
+                        .split(',')
+                        .any(|l| l == format!("{k}=\"{v}\""))
+                });
+            matches.then(|| value.parse().unwrap())
+        })
+}
+
+/// Polls `check` until it holds, for up to five seconds.
+pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    for _ in 0..500 {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
