@@ -12,8 +12,16 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --release --workspace --all-targets -- -D warnings
 
-# Criterion benches: predict native vs. in wasm, instantiation.
+# Serve the bundled model on 0.0.0.0:5000 (the README's run command).
+run:
+    cargo run --release -p wasml-host
+
+# Load generator against the release host: throughput at 64 connections, latency at 1,000 req/s.
 bench:
+    cargo bench -p wasml-host --bench load
+
+# Criterion micro-benches: predict native vs. in wasm, instantiation.
+bench-micro:
     cargo bench -p wasml-host --bench predict
 
 # Build the bundled model components only (they land in target/release/build/wasml-guest-artifacts-*/out).

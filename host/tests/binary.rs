@@ -212,6 +212,14 @@ fn sigterm_lets_in_flight_requests_finish_and_refuses_new_ones() {
             .iter()
             .any(|e| e["request_id"] == id && e["status"] == 504)
     );
+    // Log lines written while serving carry the request's ID (its span).
+    let log = host.log.lock().unwrap();
+    let failure = log
+        .iter()
+        .find(|l| l.contains("model call failed"))
+        .expect("the trap is logged");
+    let failure: Value = serde_json::from_str(failure).unwrap();
+    assert_eq!(failure["span"]["request_id"], id, "{failure}");
 }
 
 #[test]
