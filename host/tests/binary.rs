@@ -127,7 +127,11 @@ fn scratch(name: &str) -> PathBuf {
 fn events(dir: &Path) -> Vec<Value> {
     let mut events = Vec::new();
     for file in std::fs::read_dir(dir.join("events")).unwrap() {
-        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        let path = file.unwrap().path();
+        if path.extension().is_none_or(|e| e != "ndjson") {
+            continue; // the collector's WAL and bookkeeping
+        }
+        let text = std::fs::read_to_string(path).unwrap();
         events.extend(
             text.lines()
                 .map(|l| serde_json::from_str::<Value>(l).unwrap()),

@@ -16,6 +16,9 @@ pub struct Event {
     /// When it happened, RFC 3339 UTC with milliseconds.
     #[serde(rename = "@timestamp")]
     pub timestamp: String,
+    /// A unique ID, the document ID downstream: delivering an event twice stores it once.
+    #[serde(default)]
+    pub event_id: String,
     /// `debug`, `info`, `warn` or `error`.
     pub level: String,
     /// The emitting service: [`SERVICE`], or `model` for events a model component reported.
@@ -77,6 +80,7 @@ impl Event {
     pub fn now(level: &str, service: &str, message: impl Into<String>) -> Self {
         Self {
             timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            event_id: uuid::Uuid::new_v4().simple().to_string(),
             level: level.to_owned(),
             service: service.to_owned(),
             message: message.into(),

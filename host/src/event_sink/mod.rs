@@ -3,9 +3,9 @@
 //!
 //! Requests never wait for the sink: [`EventSender::send`] puts an event into a bounded
 //! channel or, when it is full, counts it as dropped. A writer thread drains the channel
-//! into daily NDJSON files (`ml-pipeline-YYYY.MM.DD.ndjson`) or stdout; on shutdown
-//! [`EventWriter::finish`] writes everything queued before returning. (Issue #4 replaces the
-//! file writer with the collector's durable pipeline.)
+//! into the embedded collector (`wasml-collector`: fsync'd write-ahead log, then daily
+//! NDJSON files `ml-pipeline-YYYY.MM.DD.ndjson`, exactly once) or onto stdout; on shutdown
+//! [`EventWriter::finish`] makes everything queued durable before returning.
 
 mod event;
 mod writer;

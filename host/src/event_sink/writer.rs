@@ -1,14 +1,26 @@
-//! The writer thread: drains the event channel into daily NDJSON files or stdout.
+//! The writer thread: drains the event channel a burst at a time into the embedded
+//! collector (its write-ahead log, then daily NDJSON files) or onto stdout.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::io::{self, Write};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use prometheus::{IntCounter, IntCounterVec};
 use tokio::sync::mpsc;
+use wasml_collector::{Pipeline, PipelineOptions};
 
 use super::{Event, EventSender, EventTarget, Message};
+
+/// Most events handed to the collector in one submission (one fsync).
+const MAX_BURST: usize = 10_000;
+
+/// How long the writer lets events gather after the first of a burst: one fsync for many
+/// events instead of one per request at low rates.
+const LINGER: Duration = Duration::from_millis(5);
+
+/// How long shutdown waits for the collector to write what its WAL holds into the files;
+/// anything left stays in the WAL and is written at the next start.
+const DRAIN: Duration = Duration::from_secs(10);
 
 /// The running writer; [`EventWriter::finish`] flushes it and waits for it.
 pub struct EventWriter {
@@ -18,35 +30,37 @@ pub struct EventWriter {
 
 impl EventWriter {
     /// Starts a writer for `target` with room for `capacity` queued events. `written`
-    /// counts events written, `dropped` those lost (by reason).
+    /// counts events made durable (or printed), `dropped` those lost (by reason).
     pub fn start(
         target: EventTarget,
         capacity: usize,
         written: IntCounter,
         dropped: IntCounterVec,
     ) -> io::Result<(EventSender, Self)> {
-        if let EventTarget::Directory(dir) = &target {
-            std::fs::create_dir_all(dir)?;
-        }
+        let output = match target {
+            EventTarget::Stdout => Output::Stdout,
+            EventTarget::Directory(dir) => {
+                Output::Collector(Pipeline::to_files(&dir, PipelineOptions::default())?)
+            }
+        };
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let sender = EventSender {
             tx: tx.clone(),
             dropped: dropped.clone(),
         };
-        let mut output = Output {
-            target,
-            file: None,
+        let mut writer = Writer {
+            output: Some(output),
             written,
             dropped,
         };
         let thread = std::thread::Builder::new()
             .name("wasml-events".into())
-            .spawn(move || output.run(rx))?;
+            .spawn(move || writer.run(rx))?;
         Ok((sender, Self { tx, thread }))
     }
 
-    /// Writes every event queued so far, then stops the writer. Events sent afterwards
-    /// are counted as dropped (`closed`).
+    /// Makes every event queued so far durable and written, then stops the writer.
+    /// Events sent afterwards are counted as dropped (`closed`).
     pub async fn finish(self) {
         if self.tx.send(Message::Finish).await.is_ok() {
             let _ = tokio::task::spawn_blocking(move || self.thread.join()).await;
@@ -54,74 +68,83 @@ impl EventWriter {
     }
 }
 
-struct Output {
-    target: EventTarget,
-    /// The open daily file and its day.
-    file: Option<(String, BufWriter<File>)>,
+enum Output {
+    Stdout,
+    Collector(Pipeline),
+}
+
+struct Writer {
+    output: Option<Output>,
     written: IntCounter,
     dropped: IntCounterVec,
 }
 
-impl Output {
+impl Writer {
     fn run(&mut self, mut rx: mpsc::Receiver<Message>) {
         let mut finishing = false;
         while let Some(first) = rx.blocking_recv() {
-            // Write this burst (what else is queued), then flush once.
+            if !finishing && !matches!(first, Message::Finish) {
+                std::thread::sleep(LINGER);
+            }
+            let mut burst = Vec::new();
             let mut next = Some(first);
             while let Some(message) = next {
                 match message {
-                    Message::Event(event) => self.write(&event),
+                    Message::Event(event) => burst.push(document(&event)),
                     Message::Finish if !finishing => {
-                        // Refuse new events; what was queued before still gets written.
+                        // Refuse new events; what was queued before is still written.
                         finishing = true;
                         rx.close();
                     }
                     Message::Finish => {}
                 }
-                next = rx.try_recv().ok();
+                next = if burst.len() < MAX_BURST {
+                    rx.try_recv().ok()
+                } else {
+                    None
+                };
             }
-            self.flush();
+            self.write(burst);
             if finishing && rx.is_empty() {
-                return;
+                break;
             }
+        }
+        if let Some(Output::Collector(pipeline)) = self.output.take() {
+            pipeline.shutdown(DRAIN);
         }
     }
 
-    fn write(&mut self, event: &Event) {
-        match self.write_event(event) {
-            Ok(()) => self.written.inc(),
+    fn write(&mut self, burst: Vec<Vec<u8>>) {
+        let count = burst.len() as u64;
+        if count == 0 {
+            return;
+        }
+        let result = match self.output.as_ref().expect("present until run ends") {
+            Output::Collector(pipeline) => pipeline.submit(burst).map(drop),
+            Output::Stdout => {
+                let mut stdout = io::stdout().lock();
+                burst
+                    .iter()
+                    .try_for_each(|line| {
+                        stdout
+                            .write_all(line)
+                            .and_then(|()| stdout.write_all(b"\n"))
+                    })
+                    .and_then(|()| stdout.flush())
+            }
+        };
+        match result {
+            Ok(()) => self.written.inc_by(count),
             Err(error) => {
-                self.dropped.with_label_values(&["write_failed"]).inc();
-                tracing::warn!(%error, "could not write an event");
+                self.dropped
+                    .with_label_values(&["write_failed"])
+                    .inc_by(count);
+                tracing::warn!(%error, events = count, "could not write events");
             }
         }
     }
+}
 
-    fn write_event(&mut self, event: &Event) -> io::Result<()> {
-        let mut line = serde_json::to_vec(event).map_err(io::Error::other)?;
-        line.push(b'\n');
-        let dir = match &self.target {
-            EventTarget::Stdout => return io::stdout().lock().write_all(&line),
-            EventTarget::Directory(dir) => dir.clone(),
-        };
-        let day = event.day();
-        if self.file.as_ref().is_none_or(|(open, _)| *open != day) {
-            self.flush();
-            let path: PathBuf = dir.join(format!("ml-pipeline-{day}.ndjson"));
-            let file = OpenOptions::new().create(true).append(true).open(path)?;
-            self.file = Some((day, BufWriter::new(file)));
-        }
-        let (_, file) = self.file.as_mut().expect("opened above");
-        file.write_all(&line)
-    }
-
-    fn flush(&mut self) {
-        let result = match &mut self.file {
-            Some((_, file)) => file.flush(),
-            None => io::stdout().flush(),
-        };
-        if let Err(error) = result {
-            tracing::warn!(%error, "could not flush events");
-        }
-    }
+fn document(event: &Event) -> Vec<u8> {
+    serde_json::to_vec(event).expect("an event serializes")
 }

@@ -74,7 +74,7 @@ pub struct Metrics {
     pub requests_shed: IntCounter,
     /// Events not delivered, by reason (`buffer_full`, `guest_flood`, `write_failed`).
     pub events_dropped: IntCounterVec,
-    /// Events written by the event sink.
+    /// Events made durable (collector WAL) or printed.
     pub events_written: IntCounter,
     error_windows: Mutex<HashMap<(String, String), SlidingWindow>>,
     users: Mutex<ActiveUsers>,
@@ -213,7 +213,7 @@ impl Metrics {
                 &registry,
                 IntCounter::new(
                     "wasml_events_written_total",
-                    "Events written by the event sink.",
+                    "Events made durable by the embedded collector (or printed to stdout).",
                 ),
             ),
             error_windows: Mutex::new(HashMap::new()),

@@ -177,7 +177,11 @@ impl TestHost {
         self.writer.finish().await;
         let mut events = Vec::new();
         for entry in std::fs::read_dir(&self.events_dir).unwrap() {
-            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "ndjson") {
+                continue; // the collector's WAL and bookkeeping
+            }
+            let text = std::fs::read_to_string(path).unwrap();
             events.extend(
                 text.lines()
                     .map(|l| serde_json::from_str::<Event>(l).unwrap()),

@@ -1,0 +1,15 @@
+//! The wasml log collector: takes the host's structured events and delivers each one
+//! exactly once, as far as its sink can tell, to Elasticsearch or daily NDJSON files.
+//!
+//! - [`wal`]: the write-ahead log every acknowledged event is fsync'd into first, and the
+//!   buffer the sink reads from;
+//! - [`pipeline`]: group commit into the WAL, and the shipper from the WAL to a sink;
+//! - [`sink`]: destinations; [`sink::file`] writes daily NDJSON files exactly once.
+//!
+//! Still to come (issue #4): the Elasticsearch sink, HTTP ingest, the `collector` binary.
+
+pub mod pipeline;
+pub mod sink;
+pub mod wal;
+
+pub use pipeline::{Pipeline, PipelineOptions};
