@@ -1,0 +1,82 @@
+//! An Elasticsearch-API test server for the collector's tests.
+//!
+//! Elasticsearch cannot be installed where this project is built and tested, so the
+//! collector is tested against this: it speaks the wire format of the parts the collector
+//! uses — index templates (their mappings are enforced), ILM policies, `_bulk` NDJSON with
+//! `create` (409 on an existing `_id`) and `index`, gzip bodies, per-item errors,
+//! `_refresh`, `_cat/indices`, `_count` and `_search` with `term`/`range`/`bool` — and
+//! injects faults on demand (`POST /_fault`, see [`faults::Fault`]): statuses such as 429
+//! and 503, delays, dropped connections before or after applying a bulk, failing items.
+
+pub mod bulk;
+pub mod faults;
+pub mod query;
+mod routes;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+pub use faults::Fault;
+pub use routes::app;
+pub use store::Store;
+
+/// The shared state of a server.
+pub type Shared = Arc<Mutex<Store>>;
+
+/// A server on a loopback port, stopped when dropped.
+pub struct EsTestServer {
+    /// Where it listens.
+    pub address: SocketAddr,
+    /// Its state, for assertions.
+    pub store: Shared,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EsTestServer {
+    /// Starts a server on `127.0.0.1` (an ephemeral port) on the current tokio runtime.
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let store = Shared::default();
+        let router = app(Arc::clone(&store));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Ok(Self {
+            address,
+            store,
+            task,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Queues `fault` for the next `times` matching requests.
+    pub fn inject(&self, fault: Fault, times: usize) {
+        let mut store = self.store.lock().expect("store lock");
+        store.faults.extend(std::iter::repeat_n(fault, times));
+    }
+
+    /// Every document in the indices matching `pattern`, with its `_id`.
+    pub fn documents(&self, pattern: &str) -> Vec<(String, Value)> {
+        let store = self.store.lock().expect("store lock");
+        store
+            .matching(pattern)
+            .into_iter()
+            .flat_map(|(_, index)| index.docs.iter().map(|(id, doc)| (id.clone(), doc.clone())))
+            .collect()
+    }
+}
+
+impl Drop for EsTestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -1,0 +1,298 @@
+//! The HTTP routes, answering in Elasticsearch's JSON shapes.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use http_body::Frame;
+use serde_json::{Value, json};
+
+use crate::faults::Fault;
+use crate::store::Store;
+use crate::{Shared, bulk, query};
+
+/// The server's routes over `store`.
+pub fn app(store: Shared) -> Router {
+    Router::new()
+        .route("/", get(info))
+        .route("/_bulk", post(bulk_all).put(bulk_all))
+        .route("/{index}/_bulk", post(bulk_index).put(bulk_index))
+        .route(
+            "/_index_template/{name}",
+            put(put_template).get(get_template),
+        )
+        .route("/_ilm/policy/{name}", put(put_policy).get(get_policy))
+        .route("/_refresh", post(refresh).get(refresh))
+        .route("/{index}/_refresh", post(refresh).get(refresh))
+        .route("/_cat/indices", get(cat_indices))
+        .route("/{index}/_count", get(count).post(count))
+        .route("/{index}/_search", get(search).post(search))
+        .route("/_fault", post(add_fault))
+        .layer(DefaultBodyLimit::max(256 << 20))
+        .with_state(store)
+}
+
+async fn info() -> Json<Value> {
+    Json(json!({
+        "name": "wasml-es-test-server",
+        "cluster_name": "test",
+        "version": {"number": "8.15.0", "build_flavor": "default"},
+        "tagline": "You Know, for Search"
+    }))
+}
+
+async fn bulk_all(State(store): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    bulk(store, None, headers, body).await
+}
+
+async fn bulk_index(
+    State(store): State<Shared>,
+    Path(index): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    bulk(store, Some(index), headers, body).await
+}
+
+async fn bulk(store: Shared, index: Option<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let fault = store.lock().expect("store lock").faults.pop_front();
+    if let Some(Fault::Delay(ms)) = fault {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    match fault {
+        Some(Fault::Status(status)) => {
+            return es_error(status, status_type(status), "injected by the test server");
+        }
+        Some(Fault::Drop {
+            after_applying: false,
+        }) => return dropped(),
+        _ => {}
+    }
+    let gzip = headers
+        .get("content-encoding")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let text = if gzip {
+        let mut text = String::new();
+        if let Err(e) = flate2::read::GzDecoder::new(&body[..]).read_to_string(&mut text) {
+            return es_error(400, "parse_exception", &format!("bad gzip body: {e}"));
+        }
+        text
+    } else {
+        match String::from_utf8(body.to_vec()) {
+            Ok(text) => text,
+            Err(e) => return es_error(400, "parse_exception", &e.to_string()),
+        }
+    };
+    let result = {
+        let mut store = store.lock().expect("store lock");
+        store.bulk_requests += 1;
+        store.gzip_bulk_requests += u64::from(gzip);
+        bulk::apply(&mut store, &text, index.as_deref(), fault.as_ref())
+    };
+    match result {
+        Ok(_)
+            if matches!(
+                fault,
+                Some(Fault::Drop {
+                    after_applying: true
+                })
+            ) =>
+        {
+            dropped()
+        }
+        Ok(response) => Json(response).into_response(),
+        Err(reason) => es_error(400, "illegal_argument_exception", &reason),
+    }
+}
+
+async fn put_template(
+    State(store): State<Shared>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    put_named(&store, name, &body, |store| &mut store.templates)
+}
+
+async fn get_template(State(store): State<Shared>, Path(name): Path<String>) -> Response {
+    match store.lock().expect("store lock").templates.get(&name) {
+        Some(t) => {
+            Json(json!({"index_templates": [{"name": name, "index_template": t}]})).into_response()
+        }
+        None => es_error(
+            404,
+            "resource_not_found_exception",
+            &format!("index template matching [{name}] not found"),
+        ),
+    }
+}
+
+async fn put_policy(
+    State(store): State<Shared>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    put_named(&store, name, &body, |store| &mut store.policies)
+}
+
+/// Stores a named JSON object (template, policy) in the map `of` selects.
+fn put_named(
+    store: &Shared,
+    name: String,
+    body: &Bytes,
+    of: fn(&mut Store) -> &mut BTreeMap<String, Value>,
+) -> Response {
+    match json_body(body) {
+        Ok(value) => {
+            of(&mut store.lock().expect("store lock")).insert(name, value);
+            Json(json!({"acknowledged": true})).into_response()
+        }
+        Err(reason) => es_error(400, "parse_exception", &reason),
+    }
+}
+
+async fn get_policy(State(store): State<Shared>, Path(name): Path<String>) -> Response {
+    match store.lock().expect("store lock").policies.get(&name) {
+        Some(p) => Json(json!({ name: {"version": 1, "policy": p["policy"]} })).into_response(),
+        None => es_error(
+            404,
+            "resource_not_found_exception",
+            &format!("Lifecycle policy not found: {name}"),
+        ),
+    }
+}
+
+async fn refresh() -> Json<Value> {
+    Json(json!({"_shards": {"total": 1, "successful": 1, "failed": 0}}))
+}
+
+async fn cat_indices(State(store): State<Shared>) -> Json<Value> {
+    let store = store.lock().expect("store lock");
+    let rows: Vec<Value> = store
+        .indices
+        .iter()
+        .map(|(name, index)| {
+            json!({"health": "green", "status": "open", "index": name,
+                   "docs.count": index.docs.len().to_string()})
+        })
+        .collect();
+    Json(Value::Array(rows))
+}
+
+async fn count(State(store): State<Shared>, Path(target): Path<String>, body: Bytes) -> Response {
+    let request = parse_optional(&body);
+    let query = request.as_ref().and_then(|r| r.get("query"));
+    if let Err(reason) = query::check(query) {
+        return es_error(400, "parsing_exception", &reason);
+    }
+    let store = store.lock().expect("store lock");
+    let count = store
+        .matching(&target)
+        .iter()
+        .flat_map(|(_, index)| index.docs.values())
+        .filter(|doc| query::matches(query, doc))
+        .count();
+    Json(json!({"count": count, "_shards": {"total": 1, "successful": 1, "failed": 0}}))
+        .into_response()
+}
+
+async fn search(State(store): State<Shared>, Path(target): Path<String>, body: Bytes) -> Response {
+    let request = parse_optional(&body);
+    let query = request.as_ref().and_then(|r| r.get("query"));
+    if let Err(reason) = query::check(query) {
+        return es_error(400, "parsing_exception", &reason);
+    }
+    let size = request
+        .as_ref()
+        .and_then(|r| r["size"].as_u64())
+        .unwrap_or(10) as usize;
+    let store = store.lock().expect("store lock");
+    let hits: Vec<Value> = store
+        .matching(&target)
+        .iter()
+        .flat_map(|(name, index)| index.docs.iter().map(move |(id, doc)| (name, id, doc)))
+        .filter(|(_, _, doc)| query::matches(query, doc))
+        .map(|(name, id, doc)| json!({"_index": name, "_id": id, "_score": 1.0, "_source": doc}))
+        .collect();
+    let total = hits.len();
+    let hits: Vec<Value> = hits.into_iter().take(size).collect();
+    Json(json!({"took": 1, "timed_out": false,
+                "hits": {"total": {"value": total, "relation": "eq"}, "hits": hits}}))
+    .into_response()
+}
+
+async fn add_fault(State(store): State<Shared>, body: Bytes) -> Response {
+    let spec = match json_body(&body) {
+        Ok(spec) => spec,
+        Err(reason) => return es_error(400, "parse_exception", &reason),
+    };
+    match Fault::parse(&spec) {
+        Ok((fault, times)) => {
+            let mut store = store.lock().expect("store lock");
+            store.faults.extend(std::iter::repeat_n(fault, times));
+            Json(json!({"acknowledged": true, "queued": store.faults.len()})).into_response()
+        }
+        Err(reason) => es_error(400, "illegal_argument_exception", &reason),
+    }
+}
+
+/// A JSON request body, whatever its declared content type (as Elasticsearch accepts).
+fn json_body(body: &Bytes) -> Result<Value, String> {
+    serde_json::from_slice(body).map_err(|e| e.to_string())
+}
+
+fn parse_optional(body: &Bytes) -> Option<Value> {
+    if body.is_empty() {
+        None
+    } else {
+        serde_json::from_slice(body).ok()
+    }
+}
+
+fn status_type(status: u16) -> &'static str {
+    match status {
+        429 => "es_rejected_execution_exception",
+        503 => "unavailable_shards_exception",
+        _ => "exception",
+    }
+}
+
+/// An error in Elasticsearch's shape.
+fn es_error(status: u16, kind: &str, reason: &str) -> Response {
+    let body = json!({
+        "error": {"root_cause": [{"type": kind, "reason": reason}], "type": kind, "reason": reason},
+        "status": status
+    });
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(body)).into_response()
+}
+
+/// A response whose body fails at once: hyper aborts the connection, as a dropped link
+/// or a crashed node would.
+fn dropped() -> Response {
+    Response::new(Body::new(Broken))
+}
+
+struct Broken;
+
+impl HttpBody for Broken {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Poll::Ready(Some(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "fault injected: connection dropped",
+        ))))
+    }
+}

@@ -1,0 +1,198 @@
+//! What the test server holds: indices of documents, index templates (whose mappings are
+//! enforced on matching indices), ILM policies, queued faults and request counters.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde_json::Value;
+
+use crate::faults::Fault;
+
+/// One index: documents by `_id`, and the mapped field types it was created with.
+#[derive(Debug, Default, Clone)]
+pub struct Index {
+    /// Documents by `_id`.
+    pub docs: BTreeMap<String, Value>,
+    /// Field name → mapped type (`integer`, `float`, `date`, `keyword`...), from the
+    /// matching index template when the index was created.
+    pub mappings: BTreeMap<String, String>,
+}
+
+/// The server's state.
+#[derive(Debug, Default)]
+pub struct Store {
+    /// Indices by name.
+    pub indices: BTreeMap<String, Index>,
+    /// Index templates by name, as sent.
+    pub templates: BTreeMap<String, Value>,
+    /// ILM policies by name, as sent.
+    pub policies: BTreeMap<String, Value>,
+    /// Faults waiting for the next requests.
+    pub faults: VecDeque<Fault>,
+    /// `_bulk` requests received, and how many of them were gzip-compressed.
+    pub bulk_requests: u64,
+    /// `_bulk` requests with `Content-Encoding: gzip`.
+    pub gzip_bulk_requests: u64,
+    /// Generated `_id`s so far.
+    pub next_auto_id: u64,
+}
+
+impl Store {
+    /// The index `name`, created with the mappings of the first matching template.
+    pub fn index_or_create(&mut self, name: &str) -> &mut Index {
+        if !self.indices.contains_key(name) {
+            let mappings = self
+                .templates
+                .values()
+                .find(|t| patterns_of(t).iter().any(|p| glob(p, name)))
+                .map(mapped_types)
+                .unwrap_or_default();
+            self.indices.insert(
+                name.to_owned(),
+                Index {
+                    docs: BTreeMap::new(),
+                    mappings,
+                },
+            );
+        }
+        self.indices.get_mut(name).expect("inserted above")
+    }
+
+    /// Indices matching a comma-separated list of names or `*` patterns.
+    pub fn matching(&self, target: &str) -> Vec<(&String, &Index)> {
+        let patterns: Vec<&str> = target.split(',').collect();
+        self.indices
+            .iter()
+            .filter(|(name, _)| patterns.iter().any(|p| *p == "_all" || glob(p, name)))
+            .collect()
+    }
+}
+
+fn patterns_of(template: &Value) -> Vec<String> {
+    match &template["index_patterns"] {
+        Value::String(p) => vec![p.clone()],
+        Value::Array(ps) => ps
+            .iter()
+            .filter_map(|p| p.as_str().map(String::from))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn mapped_types(template: &Value) -> BTreeMap<String, String> {
+    let properties = &template["template"]["mappings"]["properties"];
+    properties
+        .as_object()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter_map(|(name, spec)| Some((name.clone(), spec["type"].as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `*` matches any run of characters.
+pub fn glob(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((prefix, rest)) => {
+            let Some(tail) = name.strip_prefix(prefix) else {
+                return false;
+            };
+            (0..=tail.len()).any(|i| tail.is_char_boundary(i) && glob(rest, &tail[i..]))
+        }
+    }
+}
+
+/// Why a document does not fit an index's mappings, as Elasticsearch words it.
+pub fn mapping_violation(index: &Index, id: &str, doc: &Value) -> Option<String> {
+    for (field, kind) in &index.mappings {
+        let Some(value) = doc.get(field) else {
+            continue;
+        };
+        if value.is_null() || fits(kind, value) {
+            continue;
+        }
+        return Some(format!(
+            "[1:1] failed to parse field [{field}] of type [{kind}] in document with id '{id}'. Preview of field's value: '{}'",
+            value
+                .as_str()
+                .map_or_else(|| value.to_string(), String::from)
+        ));
+    }
+    None
+}
+
+fn fits(kind: &str, value: &Value) -> bool {
+    let numeric_text = |v: &Value| v.as_str().is_some_and(|s| s.trim().parse::<f64>().is_ok());
+    match kind {
+        "integer" | "long" | "short" | "byte" => {
+            value.as_i64().is_some()
+                || value.as_f64().is_some_and(|f| f.fract() == 0.0)
+                || value
+                    .as_str()
+                    .is_some_and(|s| s.trim().parse::<i64>().is_ok())
+        }
+        "float" | "double" | "half_float" | "scaled_float" => {
+            value.is_number() || numeric_text(value)
+        }
+        "boolean" => value.is_boolean() || matches!(value.as_str(), Some("true" | "false")),
+        "date" => {
+            value.is_i64()
+                || value.as_str().is_some_and(|s| {
+                    let b = s.as_bytes();
+                    b.len() >= 10
+                        && b[..4].iter().all(u8::is_ascii_digit)
+                        && b[4] == b'-'
+                        && b[7] == b'-'
+                })
+        }
+        "keyword" | "text" | "wildcard" => !value.is_object(),
+        "object" | "flattened" => value.is_object(),
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn globs_match_like_index_patterns() {
+        assert!(glob("ml-pipeline-*", "ml-pipeline-2026.11.26"));
+        assert!(!glob("ml-pipeline-*", "other"));
+        assert!(glob("*", "x"));
+        assert!(glob("a*c", "abbbc"));
+        assert!(!glob("a*c", "abbbd"));
+    }
+
+    #[test]
+    fn mappings_reject_what_elasticsearch_would() {
+        let index = Index {
+            docs: BTreeMap::new(),
+            mappings: [
+                ("prediction", "integer"),
+                ("@timestamp", "date"),
+                ("level", "keyword"),
+            ]
+            .map(|(f, k)| (f.to_owned(), k.to_owned()))
+            .into(),
+        };
+        assert_eq!(
+            mapping_violation(&index, "1", &json!({"prediction": 1, "level": "info"})),
+            None
+        );
+        assert_eq!(
+            mapping_violation(&index, "1", &json!({"prediction": "2"})),
+            None
+        );
+        let bad = mapping_violation(&index, "7", &json!({"prediction": "yes"})).unwrap();
+        assert!(
+            bad.contains("failed to parse field [prediction] of type [integer]"),
+            "{bad}"
+        );
+        assert!(mapping_violation(&index, "1", &json!({"@timestamp": "yesterday"})).is_some());
+        assert!(mapping_violation(&index, "1", &json!({"level": {"a": 1}})).is_some());
+    }
+}
