@@ -4,9 +4,11 @@
 //! - [`wal`]: the write-ahead log every acknowledged event is fsync'd into first, and the
 //!   buffer the sink reads from;
 //! - [`pipeline`]: group commit into the WAL, and the shipper from the WAL to a sink;
-//! - [`sink`]: destinations; [`sink::file`] writes daily NDJSON files exactly once.
+//! - [`sink`]: destinations; [`sink::file`] writes daily NDJSON files exactly once,
+//!   [`sink::elasticsearch`] bulk-indexes with `create` and stable IDs.
 //!
-//! Still to come (issue #4): the Elasticsearch sink, HTTP ingest, the `collector` binary.
+//! Still to come (issue #4): HTTP ingest, the `collector` binary (`replay`, `/health`,
+//! `/metrics`), the index template and ILM policy, TLS and credentials.
 
 pub mod pipeline;
 pub mod sink;

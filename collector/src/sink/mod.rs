@@ -3,6 +3,7 @@
 //! past it. A sink must make redelivery of a batch harmless (after a crash between its
 //! write and the checkpoint), so delivery is exactly-once as far as the sink can tell.
 
+pub mod elasticsearch;
 pub mod file;
 
 use thiserror::Error;
