@@ -136,51 +136,49 @@ impl Run {
 }
 
 async fn closed_loop(address: SocketAddr, connections: u64, length: Duration) -> Run {
-    let started = Instant::now();
-    let end = started + length;
-    let tasks: Vec<_> = (0..connections)
-        .map(|_| {
-            tokio::spawn(async move {
-                let mut connection = Connection::open(address).await;
-                let mut latencies = Vec::new();
-                let mut failures = 0;
-                while Instant::now() < end {
-                    let sent = Instant::now();
-                    if connection.predict().await != 200 {
-                        failures += 1;
-                    }
-                    latencies.push(sent.elapsed().as_micros() as u64);
-                }
-                (latencies, failures)
-            })
-        })
-        .collect();
-    let mut runs = Vec::new();
-    for task in tasks {
-        runs.push(task.await.unwrap());
-    }
-    Run::merge(runs, started.elapsed())
+    let end = Instant::now() + length;
+    // Each request is due the moment the previous one is answered.
+    drive(address, connections, move |_, _| {
+        let now = Instant::now();
+        (now < end).then_some(now)
+    })
+    .await
 }
 
 async fn open_loop(address: SocketAddr, rate: u64, connections: u64, length: Duration) -> Run {
     let started = Instant::now();
     let interval = Duration::from_secs_f64(connections as f64 / rate as f64);
     let per_connection = (length.as_secs_f64() / interval.as_secs_f64()) as u32;
+    // Connection `i` sends every `interval`, staggered evenly over one interval.
+    drive(address, connections, move |i, k| {
+        (k < per_connection)
+            .then(|| started + interval.mul_f64(i as f64 / connections as f64) + interval * k)
+    })
+    .await
+}
+
+/// Runs `connections` connections; `due(i, k)` is when connection `i`'s `k`-th request is
+/// due (`None`: that connection is done). Latency runs from the due time.
+async fn drive(
+    address: SocketAddr,
+    connections: u64,
+    due: impl Fn(u64, u32) -> Option<Instant> + Copy + Send + 'static,
+) -> Run {
+    let started = Instant::now();
     let tasks: Vec<_> = (0..connections)
         .map(|i| {
             tokio::spawn(async move {
                 let mut connection = Connection::open(address).await;
-                // Stagger the connections evenly over one interval.
-                let first = started + interval.mul_f64(i as f64 / connections as f64);
                 let mut latencies = Vec::new();
                 let mut failures = 0;
-                for k in 0..per_connection {
-                    let due = first + interval * k;
-                    tokio::time::sleep_until(due.into()).await;
+                let mut k = 0;
+                while let Some(at) = due(i, k) {
+                    tokio::time::sleep_until(at.into()).await;
                     if connection.predict().await != 200 {
                         failures += 1;
                     }
-                    latencies.push(due.elapsed().as_micros() as u64);
+                    latencies.push(at.elapsed().as_micros() as u64);
+                    k += 1;
                 }
                 (latencies, failures)
             })
