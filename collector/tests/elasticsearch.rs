@@ -73,6 +73,15 @@ fn documents_land_once_under_their_event_ids_even_when_delivered_twice() {
     expected.sort();
     assert_eq!(sorted_ids(&server), expected);
     let store = server.store.lock().unwrap();
+    // The template and policy from observability/elasticsearch/ were installed first.
+    let template: Value =
+        serde_json::from_str(wasml_collector::sink::elasticsearch::INDEX_TEMPLATE).unwrap();
+    assert_eq!(store.templates["ml-pipeline"], template);
+    assert!(store.policies.contains_key("ml-pipeline"));
+    assert_eq!(
+        store.indices["ml-pipeline-2026.11.26"].mappings["prediction"], "integer",
+        "the daily index was created with the template's mappings"
+    );
     assert_eq!(store.bulk_requests, 2);
     assert_eq!(
         store.gzip_bulk_requests, 2,
@@ -84,11 +93,6 @@ fn documents_land_once_under_their_event_ids_even_when_delivered_twice() {
 #[test]
 fn failed_items_are_retried_alone_and_rejected_ones_dead_lettered() {
     let (_runtime, server) = start_server();
-    server.store.lock().unwrap().templates.insert(
-        "ml-pipeline".into(),
-        json!({"index_patterns": ["ml-pipeline-*"],
-               "template": {"mappings": {"properties": {"prediction": {"type": "integer"}}}}}),
-    );
     server.inject(
         Fault::FailItems {
             every: 2,

@@ -7,6 +7,20 @@
 //! backoff; anything else (a mapping error, 400) is rejected for good and written to the
 //! dead-letter file with its reason, so it never blocks the queue. A failed request as a
 //! whole (connection error, 429, 5xx) fails the delivery: the pipeline retries the batch.
+//!
+//! Before the first delivery the sink installs (idempotently, `PUT`) the index template and
+//! the ILM policy from `observability/elasticsearch/`: the operator's copy and the
+//! collector's are the same file.
+
+/// The index template for `ml-pipeline-*`: explicit mappings of every field the host emits.
+pub const INDEX_TEMPLATE: &str =
+    include_str!("../../../observability/elasticsearch/index-template.json");
+
+/// The retention policy the template names.
+pub const ILM_POLICY: &str = include_str!("../../../observability/elasticsearch/ilm-policy.json");
+
+/// The name of both.
+pub const SETUP_NAME: &str = "ml-pipeline";
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -41,6 +55,7 @@ pub struct ElasticsearchSink {
     pub dead_lettered: u64,
     /// Items retried after a 429/5xx so far.
     pub retried_items: u64,
+    installed: bool,
 }
 
 impl ElasticsearchSink {
@@ -67,7 +82,42 @@ impl ElasticsearchSink {
             config,
             dead_lettered: 0,
             retried_items: 0,
+            installed: false,
         })
+    }
+
+    /// Installs the ILM policy and the index template (both `PUT`, so repeating is
+    /// harmless).
+    fn install(&self) -> Result<(), SinkError> {
+        for (path, body) in [
+            (format!("/_ilm/policy/{SETUP_NAME}"), ILM_POLICY),
+            (format!("/_index_template/{SETUP_NAME}"), INDEX_TEMPLATE),
+        ] {
+            self.runtime.block_on(async {
+                let response = self
+                    .client
+                    .send(
+                        elasticsearch::http::Method::Put,
+                        &path,
+                        elasticsearch::http::headers::HeaderMap::new(),
+                        None::<&()>,
+                        Some(body.as_bytes().to_vec()),
+                        None,
+                    )
+                    .await
+                    .map_err(|e| SinkError::Unavailable(format!("PUT {path}: {e}")))?;
+                let status = response.status_code().as_u16();
+                if status >= 300 {
+                    let reason = response.text().await.unwrap_or_default();
+                    return Err(SinkError::Unavailable(format!(
+                        "PUT {path} answered {status}: {reason}"
+                    )));
+                }
+                Ok(())
+            })?;
+        }
+        tracing::info!(name = SETUP_NAME, "index template and ILM policy installed");
+        Ok(())
     }
 
     /// Sends one bulk request; returns each item's status and error.
@@ -157,6 +207,10 @@ impl ElasticsearchSink {
 
 impl Sink for ElasticsearchSink {
     fn deliver(&mut self, batch: &[Entry]) -> Result<(), SinkError> {
+        if !self.installed {
+            self.install()?;
+            self.installed = true;
+        }
         let mut pending: Vec<&Entry> = batch.iter().collect();
         let mut backoff = Duration::from_millis(50);
         while !pending.is_empty() {

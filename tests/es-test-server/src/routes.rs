@@ -7,8 +7,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -36,8 +37,35 @@ pub fn app(store: Shared) -> Router {
         .route("/{index}/_count", get(count).post(count))
         .route("/{index}/_search", get(search).post(search))
         .route("/_fault", post(add_fault))
+        .layer(middleware::from_fn(gunzip))
         .layer(DefaultBodyLimit::max(256 << 20))
         .with_state(store)
+}
+
+/// Decompresses `Content-Encoding: gzip` request bodies for every route, as
+/// Elasticsearch does (the header stays, so `_bulk` can count compressed requests).
+async fn gunzip(request: Request, next: Next) -> Response {
+    if !is_gzip(request.headers()) {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let compressed = match axum::body::to_bytes(body, 256 << 20).await {
+        Ok(bytes) => bytes,
+        Err(e) => return es_error(400, "parse_exception", &format!("reading the body: {e}")),
+    };
+    let mut plain = Vec::new();
+    if let Err(e) = flate2::read::GzDecoder::new(&compressed[..]).read_to_end(&mut plain) {
+        return es_error(400, "parse_exception", &format!("bad gzip body: {e}"));
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    next.run(Request::from_parts(parts, Body::from(plain)))
+        .await
+}
+
+fn is_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"))
 }
 
 async fn info() -> Json<Value> {
@@ -76,20 +104,11 @@ async fn bulk(store: Shared, index: Option<String>, headers: HeaderMap, body: By
         }) => return dropped(),
         _ => {}
     }
-    let gzip = headers
-        .get("content-encoding")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-    let text = if gzip {
-        let mut text = String::new();
-        if let Err(e) = flate2::read::GzDecoder::new(&body[..]).read_to_string(&mut text) {
-            return es_error(400, "parse_exception", &format!("bad gzip body: {e}"));
-        }
-        text
-    } else {
-        match String::from_utf8(body.to_vec()) {
-            Ok(text) => text,
-            Err(e) => return es_error(400, "parse_exception", &e.to_string()),
-        }
+    // The `gunzip` layer already decompressed the body; the header says it was sent so.
+    let gzip = is_gzip(&headers);
+    let text = match String::from_utf8(body.to_vec()) {
+        Ok(text) => text,
+        Err(e) => return es_error(400, "parse_exception", &e.to_string()),
     };
     let result = {
         let mut store = store.lock().expect("store lock");
