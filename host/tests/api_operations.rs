@@ -34,6 +34,10 @@ async fn status_describes_the_build_the_models_and_their_traffic() {
     let status = &first["models"][0];
     let wasm = std::fs::read(wasml_guest_artifacts::component("bank-marketing", "v2")).unwrap();
     assert_eq!(status["component_sha256"], sha256_hex(&wasm));
+    assert_eq!(
+        status["source"],
+        wasml_guest_artifacts::component("bank-marketing", "v2")
+    );
     assert_eq!(status["onnx_sha256"], model.info.onnx_sha256.as_str());
     assert_eq!(status["version"], "2.0.0");
     assert_eq!(status["model_type"], "gradient-boosted-trees");
@@ -222,12 +226,7 @@ async fn a_full_event_queue_drops_and_counts_instead_of_blocking() {
         sent,
         "every event is either written or counted"
     );
-    let lines: usize = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|f| f.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ndjson"))
-        .map(|p| std::fs::read_to_string(p).unwrap().lines().count())
-        .sum();
+    let lines = serving::read_events(&dir).len();
     assert_eq!(lines as u64, written);
     // After finishing, sending is refused and counted, never a panic or a wait.
     sender.send(Event::now("info", "test", "late"));

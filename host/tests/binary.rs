@@ -10,6 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use wasml_host::event_sink::Event;
+
+mod serving;
 
 const SEED_ROW: &str = r#"{"age": 30, "job": "admin.", "marital": "single", "education": "secondary", "housing": "yes", "loan": "no", "duration": 200, "campaign": 2}"#;
 
@@ -124,20 +127,8 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn events(dir: &Path) -> Vec<Value> {
-    let mut events = Vec::new();
-    for file in std::fs::read_dir(dir.join("events")).unwrap() {
-        let path = file.unwrap().path();
-        if path.extension().is_none_or(|e| e != "ndjson") {
-            continue; // the collector's WAL and bookkeeping
-        }
-        let text = std::fs::read_to_string(path).unwrap();
-        events.extend(
-            text.lines()
-                .map(|l| serde_json::from_str::<Value>(l).unwrap()),
-        );
-    }
-    events
+fn events(dir: &Path) -> Vec<Event> {
+    serving::read_events(&dir.join("events"))
 }
 
 #[test]
@@ -161,7 +152,7 @@ fn serves_caches_across_restarts_and_stops_cleanly() {
     assert!(
         events(&dir)
             .iter()
-            .any(|e| e["request_id"] == id.as_str() && e["status"] == 200)
+            .any(|e| e.request_id.as_deref() == Some(id.as_str()) && e.status == Some(200))
     );
 
     let mut again = Host::start(&dir, &[]);
@@ -214,7 +205,7 @@ fn sigterm_lets_in_flight_requests_finish_and_refuses_new_ones() {
     assert!(
         events(&dir)
             .iter()
-            .any(|e| e["request_id"] == id && e["status"] == 504)
+            .any(|e| e.request_id.as_deref() == Some(id) && e.status == Some(504))
     );
     // Log lines written while serving carry the request's ID (its span).
     let log = host.log.lock().unwrap();

@@ -35,6 +35,8 @@ pub struct ModelStatus {
     pub version: String,
     /// Model type from the card.
     pub model_type: String,
+    /// Where the component was loaded from.
+    pub source: String,
     /// sha256 of the component file.
     pub component_sha256: String,
     /// sha256 of the ONNX model inside it.
@@ -123,6 +125,7 @@ fn model_status(model: &LoadedModel) -> ModelStatus {
         name: model.name().to_owned(),
         version: model.version().to_owned(),
         model_type: model.info.model_type.clone(),
+        source: model.source.clone(),
         component_sha256: model.component_sha256.clone(),
         onnx_sha256: model.info.onnx_sha256.clone(),
         labels: model.info.labels.clone(),

@@ -3,7 +3,7 @@
 //! Each test binary uses part of it.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -175,20 +175,25 @@ impl TestHost {
     pub async fn finish_events(self) -> Vec<Event> {
         drop(self.router);
         self.writer.finish().await;
-        let mut events = Vec::new();
-        for entry in std::fs::read_dir(&self.events_dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_none_or(|e| e != "ndjson") {
-                continue; // the collector's WAL and bookkeeping
-            }
+        read_events(&self.events_dir)
+    }
+}
+
+/// Every event in the daily NDJSON files of an events directory (the collector's WAL and
+/// bookkeeping beside them are skipped).
+pub fn read_events(dir: &Path) -> Vec<Event> {
+    let mut events = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "ndjson") {
             let text = std::fs::read_to_string(path).unwrap();
             events.extend(
                 text.lines()
                     .map(|l| serde_json::from_str::<Event>(l).unwrap()),
             );
         }
-        events
     }
+    events
 }
 
 /// The value of the series `name{labels}` in a Prometheus text exposition (labels given
