@@ -10,8 +10,10 @@
 //! Still to come (issue #4): HTTP ingest, the `collector` binary (`replay`, `/health`,
 //! `/metrics`), the index template and ILM policy, TLS and credentials.
 
+pub mod metrics;
 pub mod pipeline;
 pub mod sink;
 pub mod wal;
 
-pub use pipeline::{Pipeline, PipelineOptions};
+pub use metrics::CollectorMetrics;
+pub use pipeline::{Pipeline, PipelineOptions, PipelineStatus};

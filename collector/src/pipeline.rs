@@ -6,14 +6,16 @@
 //! thread reads the WAL from disk in batches, hands each to the sink until it succeeds
 //! (exponential backoff with jitter, forever), and only then moves the WAL's checkpoint.
 
+use std::collections::VecDeque;
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use crate::metrics::CollectorMetrics;
 use crate::sink::Sink;
 use crate::wal::{Wal, WalReader, WalStats};
 
@@ -50,15 +52,20 @@ impl Default for PipelineOptions {
     }
 }
 
-/// Counters of the pipeline, for metrics and health.
-#[derive(Debug, Default)]
-pub struct PipelineCounters {
-    /// Events acknowledged (fsync'd in the WAL).
-    pub persisted: AtomicU64,
-    /// Events the sink accepted.
-    pub delivered: AtomicU64,
-    /// Failed delivery attempts.
-    pub delivery_failures: AtomicU64,
+/// What `/health` reports of a pipeline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PipelineStatus {
+    /// Events acknowledged and not yet delivered.
+    pub pending_events: u64,
+    /// Bytes of the WAL's segment files.
+    pub wal_bytes: u64,
+    /// Seconds since the oldest undelivered event was acknowledged (for events recovered
+    /// from an earlier run: since this run opened the WAL); `None` when nothing is pending.
+    pub oldest_unshipped_seconds: Option<f64>,
+    /// Whether the last delivery attempt succeeded.
+    pub sink_up: bool,
+    /// Whether both threads still run (they stop only on a WAL I/O error, or at shutdown).
+    pub running: bool,
 }
 
 struct Submission {
@@ -66,14 +73,18 @@ struct Submission {
     ack: mpsc::Sender<io::Result<(u64, u64)>>,
 }
 
-struct Shared {
+pub(crate) struct Shared {
     wal: Mutex<Wal>,
     /// The last durable sequence number, and a signal when it moves (or on stop).
     durable: Mutex<u64>,
     appended: Condvar,
     stopping: AtomicBool,
-    counters: PipelineCounters,
-    sink_healthy: AtomicBool,
+    /// The last sequence number of each group commit not yet delivered, and when it was
+    /// acknowledged: the front is the oldest unshipped event's group.
+    unshipped: Mutex<VecDeque<(u64, SystemTime)>>,
+    metrics: CollectorMetrics,
+    sink_up: AtomicBool,
+    failed: AtomicBool,
 }
 
 /// A running pipeline.
@@ -86,21 +97,29 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Opens the WAL in `wal_dir` and starts delivering to `sink`, beginning with what a
-    /// previous run left undelivered.
+    /// previous run left undelivered. `metrics` are updated as events move.
     pub fn start(
         wal_dir: impl Into<PathBuf>,
         sink: Box<dyn Sink>,
         options: PipelineOptions,
+        metrics: CollectorMetrics,
     ) -> io::Result<Self> {
         let wal = Wal::open(wal_dir, options.segment_bytes)?;
         let durable = wal.last_seq();
+        let mut unshipped = VecDeque::new();
+        if wal.stats().pending_events > 0 {
+            unshipped.push_back((durable, SystemTime::now()));
+        }
+        metrics.sink_up.set(1);
         let shared = Arc::new(Shared {
             wal: Mutex::new(wal),
             durable: Mutex::new(durable),
             appended: Condvar::new(),
             stopping: AtomicBool::new(false),
-            counters: PipelineCounters::default(),
-            sink_healthy: AtomicBool::new(true),
+            unshipped: Mutex::new(unshipped),
+            metrics,
+            sink_up: AtomicBool::new(true),
+            failed: AtomicBool::new(false),
         });
         let (tx, rx) = mpsc::channel();
         let appender = {
@@ -143,14 +162,21 @@ impl Pipeline {
         self.shared.wal.lock().expect("wal lock").stats()
     }
 
-    /// The pipeline's counters.
-    pub fn counters(&self) -> &PipelineCounters {
-        &self.shared.counters
+    /// The pipeline's metrics.
+    pub fn metrics(&self) -> &CollectorMetrics {
+        &self.shared.metrics
     }
 
-    /// Whether the last delivery attempt succeeded.
-    pub fn sink_healthy(&self) -> bool {
-        self.shared.sink_healthy.load(Ordering::Relaxed)
+    /// The state `/health` reports.
+    pub fn status(&self) -> PipelineStatus {
+        self.shared.status()
+    }
+
+    /// A Prometheus collector reading the WAL's state at scrape time:
+    /// `wasml_collector_wal_events`, `wasml_collector_wal_bytes` and
+    /// `wasml_collector_oldest_unshipped_seconds`.
+    pub fn gauges(&self) -> crate::metrics::WalGauges {
+        crate::metrics::WalGauges::new(Arc::downgrade(&self.shared))
     }
 
     /// Stops accepting events, gives the shipper up to `drain` to deliver what the WAL
@@ -206,10 +232,12 @@ fn append_loop(shared: &Shared, rx: &mpsc::Receiver<Submission>, group_events: u
         let result = shared.wal.lock().expect("wal lock").append(&payloads);
         match result {
             Ok((first_seq, last_seq)) => {
+                shared.metrics.persisted.inc_by(payloads.len() as u64);
                 shared
-                    .counters
-                    .persisted
-                    .fetch_add(payloads.len() as u64, Ordering::Relaxed);
+                    .unshipped
+                    .lock()
+                    .expect("unshipped lock")
+                    .push_back((last_seq, SystemTime::now()));
                 *shared.durable.lock().expect("durable lock") = last_seq;
                 shared.appended.notify_all();
                 let mut seq = first_seq;
@@ -221,6 +249,7 @@ fn append_loop(shared: &Shared, rx: &mpsc::Receiver<Submission>, group_events: u
             }
             Err(error) => {
                 tracing::error!(%error, "WAL append failed; nothing of this group is acknowledged");
+                shared.failed.store(true, Ordering::Relaxed);
                 for submission in group {
                     let _ = submission
                         .ack
@@ -268,7 +297,7 @@ fn ship_loop(shared: &Shared, mut sink: Box<dyn Sink>, options: PipelineOptions)
             Ok(batch) => batch,
             Err(error) => {
                 tracing::error!(%error, "reading the WAL failed; the shipper stops");
-                shared.sink_healthy.store(false, Ordering::Relaxed);
+                shared.failed.store(true, Ordering::Relaxed);
                 return;
             }
         };
@@ -279,15 +308,12 @@ fn ship_loop(shared: &Shared, mut sink: Box<dyn Sink>, options: PipelineOptions)
         loop {
             match sink.deliver(&batch) {
                 Ok(()) => {
-                    shared.sink_healthy.store(true, Ordering::Relaxed);
+                    shared.set_sink_up(true);
                     break;
                 }
                 Err(error) => {
-                    shared.sink_healthy.store(false, Ordering::Relaxed);
-                    shared
-                        .counters
-                        .delivery_failures
-                        .fetch_add(1, Ordering::Relaxed);
+                    shared.set_sink_up(false);
+                    shared.metrics.delivery_failures.inc();
                     tracing::warn!(%error, retry_in = ?backoff, "delivery failed; retrying");
                     if shared.stopping.load(Ordering::Relaxed) {
                         return; // the WAL keeps the batch for the next start
@@ -297,12 +323,40 @@ fn ship_loop(shared: &Shared, mut sink: Box<dyn Sink>, options: PipelineOptions)
                 }
             }
         }
-        shared
-            .counters
-            .delivered
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        shared.metrics.delivered.inc_by(batch.len() as u64);
         if let Err(error) = shared.wal.lock().expect("wal lock").delivered_through(last) {
             tracing::error!(%error, "could not move the WAL checkpoint; events may be redelivered");
+        }
+        let mut unshipped = shared.unshipped.lock().expect("unshipped lock");
+        while unshipped
+            .front()
+            .is_some_and(|(group_last, _)| *group_last <= last)
+        {
+            unshipped.pop_front();
+        }
+    }
+}
+
+impl Shared {
+    fn set_sink_up(&self, up: bool) {
+        self.sink_up.store(up, Ordering::Relaxed);
+        self.metrics.sink_up.set(i64::from(up));
+    }
+
+    pub(crate) fn status(&self) -> PipelineStatus {
+        let stats = self.wal.lock().expect("wal lock").stats();
+        let oldest = self
+            .unshipped
+            .lock()
+            .expect("unshipped lock")
+            .front()
+            .map(|(_, since)| since.elapsed().unwrap_or_default().as_secs_f64());
+        PipelineStatus {
+            pending_events: stats.pending_events,
+            wal_bytes: stats.bytes,
+            oldest_unshipped_seconds: oldest.filter(|_| stats.pending_events > 0),
+            sink_up: self.sink_up.load(Ordering::Relaxed),
+            running: !self.failed.load(Ordering::Relaxed),
         }
     }
 }
@@ -319,11 +373,15 @@ fn jitter(delay: Duration) -> Duration {
 impl Pipeline {
     /// The embedded default: a WAL in `<dir>/.wal` delivering into daily NDJSON files in
     /// `dir`, resuming whatever a previous run left undelivered.
-    pub fn to_files(dir: &std::path::Path, options: PipelineOptions) -> io::Result<Self> {
+    pub fn to_files(
+        dir: &std::path::Path,
+        options: PipelineOptions,
+        metrics: CollectorMetrics,
+    ) -> io::Result<Self> {
         let wal_dir = dir.join(".wal");
         std::fs::create_dir_all(&wal_dir)?;
         let delivered = crate::wal::checkpoint::read(&wal_dir)?;
         let sink = crate::sink::file::FileSink::open(dir, delivered)?;
-        Self::start(wal_dir, Box::new(sink), options)
+        Self::start(wal_dir, Box::new(sink), options, metrics)
     }
 }

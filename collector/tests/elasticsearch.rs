@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use wasml_collector::sink::Sink;
-use wasml_collector::sink::elasticsearch::{ElasticsearchConfig, ElasticsearchSink};
-use wasml_collector::{Pipeline, PipelineOptions};
+use wasml_collector::sink::elasticsearch::{Credentials, ElasticsearchConfig, ElasticsearchSink};
+use wasml_collector::{CollectorMetrics, Pipeline, PipelineOptions};
 use wasml_es_test_server::{EsTestServer, Fault};
 
 /// The test server on a runtime of its own, so the sink (which blocks) runs outside it.
@@ -30,14 +30,16 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn sink(server: &EsTestServer, dir: &Path) -> ElasticsearchSink {
-    ElasticsearchSink::new(ElasticsearchConfig {
-        url: server.url(),
-        dead_letter_dir: dir.join("dead-letter"),
+fn config(server: &EsTestServer, dir: &Path) -> ElasticsearchConfig {
+    ElasticsearchConfig {
         max_backoff: Duration::from_millis(20),
         timeout: Duration::from_secs(10),
-    })
-    .unwrap()
+        ..ElasticsearchConfig::new(server.url(), dir.join("dead-letter"))
+    }
+}
+
+fn sink(server: &EsTestServer, dir: &Path, metrics: &CollectorMetrics) -> ElasticsearchSink {
+    ElasticsearchSink::new(config(server, dir), metrics.clone()).unwrap()
 }
 
 fn event(i: usize, extra: Value) -> Vec<u8> {
@@ -63,7 +65,8 @@ fn sorted_ids(server: &EsTestServer) -> Vec<String> {
 fn documents_land_once_under_their_event_ids_even_when_delivered_twice() {
     let (_runtime, server) = start_server();
     let dir = scratch("once");
-    let mut sink = sink(&server, &dir);
+    let metrics = CollectorMetrics::new();
+    let mut sink = sink(&server, &dir, &metrics);
     let batch: Vec<(u64, Vec<u8>)> = (0..10)
         .map(|i| (i as u64 + 1, event(i, json!({}))))
         .collect();
@@ -72,6 +75,13 @@ fn documents_land_once_under_their_event_ids_even_when_delivered_twice() {
     let mut expected: Vec<String> = (0..10).map(|i| format!("e{i}")).collect();
     expected.sort();
     assert_eq!(sorted_ids(&server), expected);
+    assert_eq!(metrics.indexed.get(), 10);
+    assert_eq!(
+        metrics.already_indexed.get(),
+        10,
+        "the second delivery met 409s"
+    );
+    assert_eq!(metrics.bulk_seconds.get_sample_count(), 2);
     let store = server.store.lock().unwrap();
     // The template and policy from observability/elasticsearch/ were installed first.
     let template: Value =
@@ -101,7 +111,8 @@ fn failed_items_are_retried_alone_and_rejected_ones_dead_lettered() {
         1,
     );
     let dir = scratch("items");
-    let mut sink = sink(&server, &dir);
+    let metrics = CollectorMetrics::new();
+    let mut sink = sink(&server, &dir, &metrics);
     // Item 1 breaks the mapping; items 2, 4 and 6 meet an injected 429.
     let batch: Vec<(u64, Vec<u8>)> = (0..6)
         .map(|i| {
@@ -111,8 +122,9 @@ fn failed_items_are_retried_alone_and_rejected_ones_dead_lettered() {
         .collect();
     sink.deliver(&batch).unwrap();
     assert_eq!(sorted_ids(&server), ["e1", "e2", "e3", "e4", "e5"]);
-    assert_eq!(sink.retried_items, 3);
-    assert_eq!(sink.dead_lettered, 1);
+    assert_eq!(metrics.retried.get(), 3);
+    assert_eq!(metrics.dead_lettered.get(), 1);
+    assert_eq!(metrics.indexed.get(), 5);
     assert_eq!(
         server.store.lock().unwrap().bulk_requests,
         2,
@@ -149,8 +161,14 @@ fn outages_and_dropped_connections_lose_nothing_and_duplicate_nothing() {
         max_backoff: Duration::from_millis(10),
         ..PipelineOptions::default()
     };
-    let pipeline =
-        Pipeline::start(dir.join("wal"), Box::new(sink(&server, &dir)), options).unwrap();
+    let metrics = CollectorMetrics::new();
+    let pipeline = Pipeline::start(
+        dir.join("wal"),
+        Box::new(sink(&server, &dir, &metrics)),
+        options,
+        metrics.clone(),
+    )
+    .unwrap();
     for chunk in 0..5 {
         pipeline
             .submit(
@@ -174,15 +192,100 @@ fn outages_and_dropped_connections_lose_nothing_and_duplicate_nothing() {
     let mut expected: Vec<String> = (0..100).map(|i| format!("e{i}")).collect();
     expected.sort();
     assert_eq!(sorted_ids(&server), expected, "each event exactly once");
-    assert!(
-        pipeline
-            .counters()
-            .delivery_failures
-            .load(std::sync::atomic::Ordering::Relaxed)
-            >= 6
-    );
+    assert!(metrics.delivery_failures.get() >= 6);
+    assert_eq!(metrics.sink_up.get(), 1, "reachable again");
     assert!(
         server.store.lock().unwrap().faults.is_empty(),
         "every fault was met"
     );
+}
+
+#[test]
+fn batches_are_split_into_bulk_requests_sent_several_at_a_time() {
+    let (_runtime, server) = start_server();
+    // Every bulk takes a while, so requests overlap if the sink sends them concurrently.
+    server.inject(Fault::Delay(100), 10);
+    let dir = scratch("in-flight");
+    let metrics = CollectorMetrics::new();
+    let config = ElasticsearchConfig {
+        bulk_max_events: 10,
+        bulk_max_in_flight: 3,
+        ..config(&server, &dir)
+    };
+    let mut sink = ElasticsearchSink::new(config, metrics.clone()).unwrap();
+    let batch: Vec<(u64, Vec<u8>)> = (0..100)
+        .map(|i| (i as u64 + 1, event(i, json!({}))))
+        .collect();
+    sink.deliver(&batch).unwrap();
+    assert_eq!(sorted_ids(&server).len(), 100);
+    let store = server.store.lock().unwrap();
+    assert_eq!(store.bulk_requests, 10, "100 events at 10 per request");
+    assert_eq!(
+        store.max_bulk_in_flight, 3,
+        "three requests in flight, never more"
+    );
+}
+
+#[test]
+fn credentials_are_sent_and_refused_ones_fail_the_delivery() {
+    let (_runtime, server) = start_server();
+    server.store.lock().unwrap().required_authorization = Some("ApiKey c2VjcmV0OmtleQ==".into());
+    let dir = scratch("auth");
+    let batch = vec![(1, event(1, json!({})))];
+
+    let mut anonymous = sink(&server, &dir, &CollectorMetrics::new());
+    let error = anonymous.deliver(&batch).unwrap_err().to_string();
+    assert!(error.contains("401"), "{error}");
+    assert!(sorted_ids(&server).is_empty());
+
+    let with_key = ElasticsearchConfig {
+        credentials: Some(Credentials::EncodedApiKey("c2VjcmV0OmtleQ==".into())),
+        ..config(&server, &dir)
+    };
+    ElasticsearchSink::new(with_key, CollectorMetrics::new())
+        .unwrap()
+        .deliver(&batch)
+        .unwrap();
+    assert_eq!(sorted_ids(&server), ["e1"]);
+
+    server.store.lock().unwrap().required_authorization = None;
+    let with_password = ElasticsearchConfig {
+        credentials: Some(Credentials::Basic("elastic".into(), "changeme".into())),
+        ..config(&server, &dir)
+    };
+    ElasticsearchSink::new(with_password, CollectorMetrics::new())
+        .unwrap()
+        .deliver(&batch)
+        .unwrap();
+    assert_eq!(
+        server.store.lock().unwrap().last_authorization.as_deref(),
+        Some("Basic ZWxhc3RpYzpjaGFuZ2VtZQ==")
+    );
+}
+
+#[test]
+fn unusable_configurations_are_refused_up_front_with_the_reason() {
+    let dir = scratch("config");
+    let refused = |bad: ElasticsearchConfig| {
+        ElasticsearchSink::new(bad, CollectorMetrics::new())
+            .err()
+            .expect("refused")
+            .to_string()
+    };
+    let error = refused(ElasticsearchConfig::new("localhost:9200", &dir));
+    assert!(error.contains("bad Elasticsearch URL"), "{error}");
+    let error = refused(ElasticsearchConfig::new("ftp://127.0.0.1:9200", &dir));
+    assert!(error.contains("http or https"), "{error}");
+    let error = refused(ElasticsearchConfig {
+        ca_cert: Some(dir.join("missing.pem")),
+        ..ElasticsearchConfig::new("https://127.0.0.1:9200", &dir)
+    });
+    assert!(error.contains("missing.pem"), "{error}");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("garbage.pem"), "not a certificate").unwrap();
+    let error = refused(ElasticsearchConfig {
+        ca_cert: Some(dir.join("garbage.pem")),
+        ..ElasticsearchConfig::new("https://127.0.0.1:9200", &dir)
+    });
+    assert!(error.contains("garbage.pem"), "{error}");
 }

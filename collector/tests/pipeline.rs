@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use wasml_collector::sink::file::FileSink;
 use wasml_collector::sink::{Entry, Sink, SinkError};
-use wasml_collector::{Pipeline, PipelineOptions};
+use wasml_collector::{CollectorMetrics, Pipeline, PipelineOptions};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
@@ -70,7 +70,15 @@ fn concurrent_submitters_are_group_committed_and_delivered_once_into_daily_files
     let dir = scratch("daily");
     let files = dir.join("files");
     let sink = FileSink::open(&files, 0).unwrap();
-    let pipeline = Arc::new(Pipeline::start(dir.join("wal"), Box::new(sink), options()).unwrap());
+    let pipeline = Arc::new(
+        Pipeline::start(
+            dir.join("wal"),
+            Box::new(sink),
+            options(),
+            CollectorMetrics::new(),
+        )
+        .unwrap(),
+    );
     std::thread::scope(|scope| {
         for t in 0..4 {
             let pipeline = Arc::clone(&pipeline);
@@ -99,9 +107,12 @@ fn concurrent_submitters_are_group_committed_and_delivered_once_into_daily_files
             "ml-pipeline-2026.11.26.ndjson"
         ]
     );
-    let counters = pipeline.counters();
-    assert_eq!(counters.persisted.load(Ordering::Relaxed), 1000);
-    assert_eq!(counters.delivered.load(Ordering::Relaxed), 1000);
+    let metrics = pipeline.metrics();
+    assert_eq!(metrics.persisted.get(), 1000);
+    assert_eq!(metrics.delivered.get(), 1000);
+    let status = pipeline.status();
+    assert_eq!(status.pending_events, 0);
+    assert_eq!(status.oldest_unshipped_seconds, None);
 }
 
 /// A sink that fails its first `failures` attempts, then records what it gets.
@@ -133,7 +144,13 @@ fn an_unavailable_sink_is_retried_until_it_takes_everything_in_order() {
         failures: Arc::clone(&failures),
         got: Arc::clone(&got),
     };
-    let pipeline = Pipeline::start(dir.join("wal"), Box::new(sink), options()).unwrap();
+    let pipeline = Pipeline::start(
+        dir.join("wal"),
+        Box::new(sink),
+        options(),
+        CollectorMetrics::new(),
+    )
+    .unwrap();
     for i in 0..3 {
         pipeline
             .submit((0..100).map(|k| event(i * 100 + k, 26)).collect())
@@ -141,14 +158,9 @@ fn an_unavailable_sink_is_retried_until_it_takes_everything_in_order() {
     }
     wait_delivered(&pipeline);
     assert_eq!(*got.lock().unwrap(), (1..=300).collect::<Vec<u64>>());
-    assert_eq!(
-        pipeline
-            .counters()
-            .delivery_failures
-            .load(Ordering::Relaxed),
-        5
-    );
-    assert!(pipeline.sink_healthy());
+    assert_eq!(pipeline.metrics().delivery_failures.get(), 5);
+    assert!(pipeline.status().sink_up);
+    assert_eq!(pipeline.metrics().sink_up.get(), 1);
 }
 
 #[test]
@@ -160,15 +172,46 @@ fn what_was_not_delivered_before_a_stop_is_delivered_after_the_restart() {
         failures: Arc::new(AtomicUsize::new(usize::MAX)),
         got: Arc::default(),
     };
-    let pipeline = Pipeline::start(dir.join("wal"), Box::new(sink), options()).unwrap();
+    let pipeline = Pipeline::start(
+        dir.join("wal"),
+        Box::new(sink),
+        options(),
+        CollectorMetrics::new(),
+    )
+    .unwrap();
     pipeline
         .submit((0..500).map(|i| event(i, 26)).collect())
         .unwrap();
     assert_eq!(pipeline.wal_stats().pending_events, 500);
+    std::thread::sleep(Duration::from_millis(20));
+    let status = pipeline.status();
+    assert!(!status.sink_up);
+    assert_eq!(status.pending_events, 500);
+    assert!(status.oldest_unshipped_seconds.unwrap() >= 0.02);
+    // The same figures as Prometheus gauges, read at scrape time.
+    let registry = prometheus::Registry::new();
+    registry.register(Box::new(pipeline.gauges())).unwrap();
+    let families = registry.gather();
+    let gauge = |name: &str| {
+        families
+            .iter()
+            .find(|f| f.name() == name)
+            .map(|f| f.get_metric()[0].get_gauge().get_value())
+            .unwrap()
+    };
+    assert_eq!(gauge("wasml_collector_wal_events"), 500.0);
+    assert!(gauge("wasml_collector_wal_bytes") > 500.0 * 50.0);
+    assert!(gauge("wasml_collector_oldest_unshipped_seconds") >= 0.02);
     pipeline.shutdown(Duration::from_millis(50));
 
     let sink = FileSink::open(&files, 0).unwrap();
-    let pipeline = Pipeline::start(dir.join("wal"), Box::new(sink), options()).unwrap();
+    let pipeline = Pipeline::start(
+        dir.join("wal"),
+        Box::new(sink),
+        options(),
+        CollectorMetrics::new(),
+    )
+    .unwrap();
     wait_delivered(&pipeline);
     assert_eq!(ids_in(&files), expected(500));
 }
@@ -181,6 +224,7 @@ fn a_crash_between_writing_files_and_the_checkpoint_does_not_duplicate() {
         dir.join("wal"),
         Box::new(FileSink::open(&files, 0).unwrap()),
         options(),
+        CollectorMetrics::new(),
     )
     .unwrap();
     pipeline
@@ -196,6 +240,7 @@ fn a_crash_between_writing_files_and_the_checkpoint_does_not_duplicate() {
         &wal_dir,
         Box::new(FileSink::open(&files, 50).unwrap()),
         options(),
+        CollectorMetrics::new(),
     )
     .unwrap();
     pipeline
@@ -213,7 +258,8 @@ fn a_crash_between_writing_files_and_the_checkpoint_does_not_duplicate() {
         .parse()
         .unwrap();
     let sink = FileSink::open(&files, delivered).unwrap();
-    let pipeline = Pipeline::start(&wal_dir, Box::new(sink), options()).unwrap();
+    let pipeline =
+        Pipeline::start(&wal_dir, Box::new(sink), options(), CollectorMetrics::new()).unwrap();
     wait_delivered(&pipeline);
     assert_eq!(ids_in(&files), expected(60));
 }

@@ -39,9 +39,11 @@ impl EventWriter {
     ) -> io::Result<(EventSender, Self)> {
         let output = match target {
             EventTarget::Stdout => Output::Stdout,
-            EventTarget::Directory(dir) => {
-                Output::Collector(Pipeline::to_files(&dir, PipelineOptions::default())?)
-            }
+            EventTarget::Directory(dir) => Output::Collector(Pipeline::to_files(
+                &dir,
+                PipelineOptions::default(),
+                wasml_collector::CollectorMetrics::new(),
+            )?),
         };
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let sender = EventSender {

@@ -38,8 +38,36 @@ pub fn app(store: Shared) -> Router {
         .route("/{index}/_search", get(search).post(search))
         .route("/_fault", post(add_fault))
         .layer(middleware::from_fn(gunzip))
+        .layer(middleware::from_fn_with_state(store.clone(), authorize))
         .layer(DefaultBodyLimit::max(256 << 20))
         .with_state(store)
+}
+
+/// Records each request's `Authorization` header and, when the store requires one,
+/// answers 401 (as a secured cluster does) to requests without it.
+async fn authorize(State(store): State<Shared>, request: Request, next: Next) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let allowed = {
+        let mut store = store.lock().expect("store lock");
+        store.last_authorization.clone_from(&given);
+        store
+            .required_authorization
+            .as_ref()
+            .is_none_or(|required| given.as_ref() == Some(required))
+    };
+    if allowed {
+        next.run(request).await
+    } else {
+        es_error(
+            401,
+            "security_exception",
+            "missing authentication credentials for REST request",
+        )
+    }
 }
 
 /// Decompresses `Content-Encoding: gzip` request bodies for every route, as
@@ -91,6 +119,7 @@ async fn bulk_index(
 }
 
 async fn bulk(store: Shared, index: Option<String>, headers: HeaderMap, body: Bytes) -> Response {
+    let _in_flight = InFlight::enter(&store);
     let fault = store.lock().expect("store lock").faults.pop_front();
     if let Some(Fault::Delay(ms)) = fault {
         tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -129,6 +158,25 @@ async fn bulk(store: Shared, index: Option<String>, headers: HeaderMap, body: By
         }
         Ok(response) => Json(response).into_response(),
         Err(reason) => es_error(400, "illegal_argument_exception", &reason),
+    }
+}
+
+/// Counts a `_bulk` request as in flight until dropped.
+struct InFlight(Shared);
+
+impl InFlight {
+    fn enter(store: &Shared) -> Self {
+        let mut guard = store.lock().expect("store lock");
+        guard.bulk_in_flight += 1;
+        guard.max_bulk_in_flight = guard.max_bulk_in_flight.max(guard.bulk_in_flight);
+        drop(guard);
+        Self(store.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.lock().expect("store lock").bulk_in_flight -= 1;
     }
 }
 

@@ -34,6 +34,14 @@ pub struct Store {
     pub gzip_bulk_requests: u64,
     /// Generated `_id`s so far.
     pub next_auto_id: u64,
+    /// `_bulk` requests being handled now, and the most there ever were at once.
+    pub bulk_in_flight: u64,
+    /// The most `_bulk` requests handled at the same time.
+    pub max_bulk_in_flight: u64,
+    /// When set, every request must carry exactly this `Authorization` header (else 401).
+    pub required_authorization: Option<String>,
+    /// The `Authorization` header of the last request, if it had one.
+    pub last_authorization: Option<String>,
 }
 
 impl Store {

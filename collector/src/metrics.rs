@@ -1,0 +1,183 @@
+//! The collector's Prometheus metrics, shared by ingest, the pipeline and the sinks.
+//!
+//! Counters and the bulk latency histogram live in [`CollectorMetrics`], cloned into each
+//! part (a clone shares the same series). The WAL's state (pending events, bytes, age of
+//! the oldest unshipped event) is read at scrape time by [`crate::Pipeline::gauges`], so
+//! it is never stale. Whoever owns the registry (the collector binary, or the host when
+//! the pipeline is embedded) registers both.
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+/// Every series the collector maintains itself, prefixed `wasml_collector_`.
+#[derive(Clone)]
+pub struct CollectorMetrics {
+    /// Events in ingest requests that were accepted for the WAL.
+    pub received: IntCounter,
+    /// Ingest requests refused, by reason (`malformed`, `too_large`, `overloaded`, ...).
+    pub rejected_requests: IntCounterVec,
+    /// Events acknowledged: fsync'd in the WAL.
+    pub persisted: IntCounter,
+    /// Events the sink took for good (indexed, already present, written or dead-lettered).
+    pub delivered: IntCounter,
+    /// Events Elasticsearch created.
+    pub indexed: IntCounter,
+    /// Events Elasticsearch already had (409 on `create`): a redelivery, not a duplicate.
+    pub already_indexed: IntCounter,
+    /// Bulk items retried after a 429 or 5xx.
+    pub retried: IntCounter,
+    /// Events rejected for good and written to the dead-letter file.
+    pub dead_lettered: IntCounter,
+    /// Failed delivery attempts of a whole batch (the pipeline retries them).
+    pub delivery_failures: IntCounter,
+    /// Duration of bulk requests, by outcome.
+    pub bulk_seconds: Histogram,
+    /// 1 when the last request to the sink got an answer, 0 when it could not reach it.
+    pub sink_up: IntGauge,
+}
+
+impl CollectorMetrics {
+    /// Fresh series, not registered anywhere yet.
+    pub fn new() -> Self {
+        let counter = |name: &str, help: &str| {
+            IntCounter::new(format!("wasml_collector_{name}"), help).expect("valid metric")
+        };
+        Self {
+            received: counter(
+                "events_received_total",
+                "Events in accepted ingest requests.",
+            ),
+            rejected_requests: IntCounterVec::new(
+                Opts::new(
+                    "wasml_collector_ingest_rejected_total",
+                    "Ingest requests refused, by reason.",
+                ),
+                &["reason"],
+            )
+            .expect("valid metric"),
+            persisted: counter(
+                "events_persisted_total",
+                "Events fsync'd in the write-ahead log (acknowledged).",
+            ),
+            delivered: counter(
+                "events_delivered_total",
+                "Events the sink took for good (indexed, already present, written or dead-lettered).",
+            ),
+            indexed: counter("events_indexed_total", "Events Elasticsearch created."),
+            already_indexed: counter(
+                "events_already_indexed_total",
+                "Events Elasticsearch already had (409 on create): redeliveries, not duplicates.",
+            ),
+            retried: counter(
+                "events_retried_total",
+                "Bulk items retried after a 429 or 5xx.",
+            ),
+            dead_lettered: counter(
+                "events_dead_lettered_total",
+                "Events rejected for good and written to the dead-letter file.",
+            ),
+            delivery_failures: counter(
+                "delivery_failures_total",
+                "Failed deliveries of a whole batch; each is retried with backoff.",
+            ),
+            bulk_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "wasml_collector_bulk_request_seconds",
+                    "Duration of bulk requests to Elasticsearch.",
+                )
+                .buckets(vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ]),
+            )
+            .expect("valid metric"),
+            sink_up: IntGauge::new(
+                "wasml_collector_sink_up",
+                "1 when the last request to the sink was answered, 0 when the sink could not be reached.",
+            )
+            .expect("valid metric"),
+        }
+    }
+
+    /// Registers every series in `registry`.
+    pub fn register(&self, registry: &Registry) -> prometheus::Result<()> {
+        for counter in [
+            &self.received,
+            &self.persisted,
+            &self.delivered,
+            &self.indexed,
+            &self.already_indexed,
+            &self.retried,
+            &self.dead_lettered,
+            &self.delivery_failures,
+        ] {
+            registry.register(Box::new(counter.clone()))?;
+        }
+        registry.register(Box::new(self.rejected_requests.clone()))?;
+        registry.register(Box::new(self.bulk_seconds.clone()))?;
+        registry.register(Box::new(self.sink_up.clone()))
+    }
+}
+
+impl Default for CollectorMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The WAL's state as gauges, read from a running pipeline at each scrape (a stopped
+/// pipeline reports nothing).
+pub struct WalGauges {
+    pipeline: std::sync::Weak<crate::pipeline::Shared>,
+    events: IntGauge,
+    bytes: IntGauge,
+    oldest: prometheus::Gauge,
+}
+
+impl WalGauges {
+    pub(crate) fn new(pipeline: std::sync::Weak<crate::pipeline::Shared>) -> Self {
+        Self {
+            pipeline,
+            events: IntGauge::new(
+                "wasml_collector_wal_events",
+                "Events acknowledged and not yet delivered.",
+            )
+            .expect("valid metric"),
+            bytes: IntGauge::new(
+                "wasml_collector_wal_bytes",
+                "Bytes of the write-ahead log's segment files.",
+            )
+            .expect("valid metric"),
+            oldest: prometheus::Gauge::new(
+                "wasml_collector_oldest_unshipped_seconds",
+                "Age of the oldest acknowledged event not yet delivered (0 when none).",
+            )
+            .expect("valid metric"),
+        }
+    }
+}
+
+impl prometheus::core::Collector for WalGauges {
+    fn desc(&self) -> Vec<&prometheus::core::Desc> {
+        [&self.events.desc(), &self.bytes.desc(), &self.oldest.desc()]
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect()
+    }
+
+    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
+        let Some(pipeline) = self.pipeline.upgrade() else {
+            return Vec::new();
+        };
+        let status = pipeline.status();
+        self.events.set(status.pending_events as i64);
+        self.bytes.set(status.wal_bytes as i64);
+        self.oldest
+            .set(status.oldest_unshipped_seconds.unwrap_or_default());
+        [
+            self.events.collect(),
+            self.bytes.collect(),
+            self.oldest.collect(),
+        ]
+        .concat()
+    }
+}

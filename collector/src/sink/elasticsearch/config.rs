@@ -1,0 +1,219 @@
+//! How the Elasticsearch sink is configured: flags shared by the collector binary and the
+//! host (which embeds the same sink), and the transport built from them (URL, API key or
+//! basic credentials, a CA certificate for TLS, gzip, timeout).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use elasticsearch::Elasticsearch;
+use elasticsearch::auth::Credentials;
+use elasticsearch::cert::{Certificate, CertificateValidation};
+use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
+use thiserror::Error;
+
+/// The `--elasticsearch-*` and `--bulk-*` flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ElasticsearchArgs {
+    /// Elasticsearch base URL, e.g. `https://es.example:9200`. Without it, events go to
+    /// daily NDJSON files instead.
+    #[arg(
+        long = "elasticsearch-url",
+        env = "WASML_ELASTICSEARCH_URL",
+        value_name = "URL"
+    )]
+    pub url: Option<String>,
+    /// API key, as Elasticsearch returns it encoded (`base64(id:key)`); sent as
+    /// `Authorization: ApiKey ...`.
+    #[arg(
+        long = "elasticsearch-api-key",
+        env = "WASML_ELASTICSEARCH_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY",
+        conflicts_with = "username"
+    )]
+    pub api_key: Option<String>,
+    /// User for basic authentication (with `--elasticsearch-password`).
+    #[arg(
+        long = "elasticsearch-username",
+        env = "WASML_ELASTICSEARCH_USERNAME",
+        value_name = "USER",
+        requires = "password"
+    )]
+    pub username: Option<String>,
+    /// Password for basic authentication.
+    #[arg(
+        long = "elasticsearch-password",
+        env = "WASML_ELASTICSEARCH_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub password: Option<String>,
+    /// PEM file of the CA that signed the cluster's certificate (for a private CA, such
+    /// as the one Elasticsearch generates at first start).
+    #[arg(
+        long = "elasticsearch-ca-cert",
+        env = "WASML_ELASTICSEARCH_CA_CERT",
+        value_name = "PEM"
+    )]
+    pub ca_cert: Option<PathBuf>,
+    /// Most events in one bulk request.
+    #[arg(
+        long,
+        env = "WASML_BULK_MAX_EVENTS",
+        default_value_t = 2_000,
+        value_name = "N"
+    )]
+    pub bulk_max_events: usize,
+    /// About the most bytes (before gzip) in one bulk request.
+    #[arg(long, env = "WASML_BULK_MAX_BYTES", default_value_t = 4 << 20, value_name = "BYTES")]
+    pub bulk_max_bytes: usize,
+    /// Most bulk requests in flight at once.
+    #[arg(
+        long,
+        env = "WASML_BULK_MAX_IN_FLIGHT",
+        default_value_t = 4,
+        value_name = "N"
+    )]
+    pub bulk_max_in_flight: usize,
+    /// Seconds before a request to Elasticsearch is abandoned (and retried).
+    #[arg(
+        long = "elasticsearch-timeout-secs",
+        env = "WASML_ELASTICSEARCH_TIMEOUT_SECS",
+        default_value_t = 30,
+        value_name = "SECS"
+    )]
+    pub timeout_secs: u64,
+}
+
+impl ElasticsearchArgs {
+    /// The sink's configuration, or `None` when no URL was given.
+    pub fn config(&self, dead_letter_dir: PathBuf) -> Option<ElasticsearchConfig> {
+        let url = self.url.clone()?;
+        let credentials = match (&self.api_key, &self.username, &self.password) {
+            (Some(key), _, _) => Some(Credentials::EncodedApiKey(key.clone())),
+            (None, Some(user), Some(password)) => {
+                Some(Credentials::Basic(user.clone(), password.clone()))
+            }
+            _ => None,
+        };
+        Some(ElasticsearchConfig {
+            url,
+            credentials,
+            ca_cert: self.ca_cert.clone(),
+            dead_letter_dir,
+            bulk_max_events: self.bulk_max_events.max(1),
+            bulk_max_bytes: self.bulk_max_bytes.max(1),
+            bulk_max_in_flight: self.bulk_max_in_flight.max(1),
+            timeout: Duration::from_secs(self.timeout_secs.max(1)),
+            max_backoff: Duration::from_secs(30),
+        })
+    }
+}
+
+/// Everything the sink needs to reach Elasticsearch.
+#[derive(Debug, Clone)]
+pub struct ElasticsearchConfig {
+    /// Base URL, e.g. `http://127.0.0.1:9200`.
+    pub url: String,
+    /// API key or basic credentials, if the cluster wants them.
+    pub credentials: Option<Credentials>,
+    /// A CA certificate (PEM) to trust for TLS.
+    pub ca_cert: Option<PathBuf>,
+    /// Where rejected documents go (`dead-letter.ndjson` in it).
+    pub dead_letter_dir: PathBuf,
+    /// Most events in one bulk request.
+    pub bulk_max_events: usize,
+    /// About the most bytes in one bulk request.
+    pub bulk_max_bytes: usize,
+    /// Most bulk requests in flight at once.
+    pub bulk_max_in_flight: usize,
+    /// Request timeout.
+    pub timeout: Duration,
+    /// Longest wait before retrying failed items.
+    pub max_backoff: Duration,
+}
+
+impl ElasticsearchConfig {
+    /// A configuration for `url` with the defaults of the flags and no credentials.
+    pub fn new(url: impl Into<String>, dead_letter_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            url: url.into(),
+            credentials: None,
+            ca_cert: None,
+            dead_letter_dir: dead_letter_dir.into(),
+            bulk_max_events: 2_000,
+            bulk_max_bytes: 4 << 20,
+            bulk_max_in_flight: 4,
+            timeout: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+
+    /// The client for this configuration.
+    pub(super) fn client(&self) -> Result<Elasticsearch, ConfigError> {
+        let url = elasticsearch::http::Url::parse(&self.url).map_err(|e| ConfigError::Url {
+            url: self.url.clone(),
+            reason: e.to_string(),
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ConfigError::Url {
+                url: self.url.clone(),
+                reason: "the scheme must be http or https".into(),
+            });
+        }
+        let mut transport = TransportBuilder::new(SingleNodeConnectionPool::new(url))
+            .request_body_compression(true)
+            .timeout(self.timeout)
+            .disable_proxy();
+        if let Some(credentials) = &self.credentials {
+            transport = transport.auth(credentials.clone());
+        }
+        if let Some(path) = &self.ca_cert {
+            let pem = std::fs::read(path).map_err(|e| ConfigError::CaCert {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            let certificate = Certificate::from_pem(&pem).map_err(|e| ConfigError::CaCert {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            transport = transport.cert_validation(CertificateValidation::Full(certificate));
+        }
+        let transport = transport
+            .build()
+            .map_err(|e| ConfigError::Transport(e.to_string()))?;
+        Ok(Elasticsearch::new(transport))
+    }
+}
+
+/// A configuration that cannot work; reported at start-up, before any event is taken.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The URL does not parse or is not HTTP(S).
+    #[error("bad Elasticsearch URL {url:?}: {reason}")]
+    Url {
+        /// The URL given.
+        url: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The CA certificate cannot be read or is not PEM.
+    #[error("cannot use the CA certificate {}: {reason}", path.display())]
+    CaCert {
+        /// The file given.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build the Elasticsearch client: {0}")]
+    Transport(String),
+    /// The dead-letter directory cannot be created.
+    #[error("cannot create the dead-letter directory {}: {reason}", path.display())]
+    DeadLetterDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
