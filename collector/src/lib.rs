@@ -10,8 +10,13 @@
 //! Still to come (issue #4): HTTP ingest, the `collector` binary (`replay`, `/health`,
 //! `/metrics`), the index template and ILM policy, TLS and credentials.
 
+pub mod config;
+pub mod ingest;
 pub mod metrics;
 pub mod pipeline;
+pub mod process;
+pub mod replay;
+pub mod server;
 pub mod sink;
 pub mod wal;
 

@@ -4,8 +4,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
+pub use wasml_collector::process::LogFormat;
+use wasml_collector::sink::elasticsearch::ElasticsearchArgs;
 
+use crate::event_sink::EventTarget;
 use crate::limits::SandboxLimits;
 
 /// Serve WebAssembly model components over REST, sandboxed and observable.
@@ -61,9 +64,27 @@ pub struct Config {
     #[arg(long, env = "WASML_MAX_BATCH_ROWS", default_value_t = 1000)]
     pub max_batch_rows: usize,
 
-    /// Where request events go: a directory of daily NDJSON files, or `-` for stdout.
+    /// Where request events go: a directory of daily NDJSON files (through the embedded
+    /// collector's write-ahead log in `<dir>/.wal`), or `-` for stdout. With
+    /// `--elasticsearch-url`, the directory holds only the WAL and dead letters.
     #[arg(long, env = "WASML_EVENTS", default_value = "wasml-data/events")]
     pub events: PathBuf,
+
+    /// Send events to a collector process (`wasml-collector serve`) at this URL, e.g.
+    /// `http://127.0.0.1:5080`, instead of the embedded collector. While it is
+    /// unreachable, events wait in the `--event-buffer` queue (then are dropped and
+    /// counted); predictions never wait.
+    #[arg(
+        long,
+        env = "WASML_COLLECTOR_URL",
+        value_name = "URL",
+        conflicts_with = "url"
+    )]
+    pub collector_url: Option<String>,
+
+    /// Deliver events from the embedded collector to Elasticsearch.
+    #[command(flatten)]
+    pub elasticsearch: ElasticsearchArgs,
 
     /// Events buffered between requests and the event writer; past it they are counted
     /// as dropped, never waited for.
@@ -79,16 +100,25 @@ pub struct Config {
     pub log: String,
 }
 
-/// How the host's own log lines look.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// One JSON object per line, for machines.
-    Json,
-    /// Human-readable lines.
-    Pretty,
-}
-
 impl Config {
+    /// Where events go: a remote collector, stdout, or the embedded collector delivering
+    /// to Elasticsearch or to daily files.
+    pub fn event_target(&self) -> EventTarget {
+        if let Some(url) = &self.collector_url {
+            return EventTarget::Collector(url.clone());
+        }
+        if self.events.as_os_str() == "-" {
+            return EventTarget::Stdout;
+        }
+        match self.elasticsearch.config(self.events.clone()) {
+            Some(config) => EventTarget::Elasticsearch {
+                dir: self.events.clone(),
+                config,
+            },
+            None => EventTarget::Files(self.events.clone()),
+        }
+    }
+
     /// The sandbox limits the flags describe.
     pub fn sandbox_limits(&self) -> SandboxLimits {
         SandboxLimits {

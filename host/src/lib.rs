@@ -16,7 +16,8 @@
 //! - [`api`]: the REST API (`fn app(state) -> Router`);
 //! - [`metrics`]: Prometheus metrics;
 //! - [`event_sink`]: structured events, from requests to NDJSON files or stdout;
-//! - [`config`], [`logging`], [`server`]: flags, the host's own log, the server's life.
+//! - [`config`], [`server`]: flags, and the server's life (its log and signals come from
+//!   `wasml_collector::process`).
 
 pub mod api;
 pub mod bindings;
@@ -29,7 +30,6 @@ pub mod event_sink;
 pub mod events;
 pub mod instance;
 pub mod limits;
-pub mod logging;
 pub mod metrics;
 pub mod pool;
 pub mod registry;

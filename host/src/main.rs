@@ -4,12 +4,13 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use wasml_collector::process::init_logging;
 use wasml_host::config::Config;
-use wasml_host::{logging, server};
+use wasml_host::server;
 
 fn main() -> ExitCode {
     let config = Config::parse();
-    if let Err(error) = logging::init(config.log_format, &config.log) {
+    if let Err(error) = init_logging(config.log_format, &config.log) {
         eprintln!("wasml-host: {error}");
         return ExitCode::FAILURE;
     }

@@ -61,13 +61,9 @@ pub fn load_models(config: &Config) -> wasmtime::Result<ModelRegistry> {
 /// requests and writes every queued event before returning.
 pub async fn serve(config: &Config, models: ModelRegistry) -> wasmtime::Result<()> {
     let metrics = Arc::new(Metrics::new());
-    let (events, writer) = EventWriter::start(
-        config.events.clone().into(),
-        config.event_buffer,
-        metrics.events_written.clone(),
-        metrics.events_dropped.clone(),
-    )
-    .with_context(|| format!("opening the event sink {}", config.events.display()))?;
+    let target = config.event_target();
+    let (events, writer) = EventWriter::start(target.clone(), config.event_buffer, &metrics)
+        .with_context(|| format!("opening the event sink {target:?}"))?;
     let limits = BodyLimits {
         max_bytes: config.max_body_bytes,
         max_batch_rows: config.max_batch_rows,
@@ -82,33 +78,10 @@ pub async fn serve(config: &Config, models: ModelRegistry) -> wasmtime::Result<(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(wasml_collector::process::shutdown_signal())
     .await?;
     tracing::info!("in-flight requests done; writing queued events");
     writer.finish().await;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = interrupt => tracing::info!("SIGINT: shutting down"),
-        _ = terminate => tracing::info!("SIGTERM: shutting down"),
-    }
 }

@@ -3,37 +3,49 @@
 //!
 //! Requests never wait for the sink: [`EventSender::send`] puts an event into a bounded
 //! channel or, when it is full, counts it as dropped. A writer thread drains the channel
-//! into the embedded collector (`wasml-collector`: fsync'd write-ahead log, then daily
-//! NDJSON files `ml-pipeline-YYYY.MM.DD.ndjson`, exactly once) or onto stdout; on shutdown
-//! [`EventWriter::finish`] makes everything queued durable before returning.
+//! into one [`EventTarget`]: the embedded collector (`wasml-collector`'s pipeline: an
+//! fsync'd write-ahead log, then daily NDJSON files or Elasticsearch), a remote collector
+//! over HTTP, or stdout. On shutdown [`EventWriter::finish`] makes everything queued
+//! durable (or hands it to the remote collector) before returning.
 
 mod event;
+mod remote;
 mod writer;
 
 use std::path::PathBuf;
 
 use prometheus::IntCounterVec;
 use tokio::sync::mpsc;
+use wasml_collector::sink::elasticsearch::ElasticsearchConfig;
 
 pub use event::{Event, SERVICE};
 pub use writer::EventWriter;
 
 /// Where events go.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum EventTarget {
     /// One JSON object per line on stdout.
     Stdout,
-    /// Daily NDJSON files in this directory.
-    Directory(PathBuf),
+    /// The embedded collector, into daily NDJSON files in this directory (WAL in `.wal`).
+    Files(PathBuf),
+    /// The embedded collector, into Elasticsearch; WAL and dead letters in `dir`.
+    Elasticsearch {
+        /// Directory of the WAL (`.wal`) and the dead-letter file.
+        dir: PathBuf,
+        /// How to reach Elasticsearch.
+        config: ElasticsearchConfig,
+    },
+    /// A collector process, at this base URL (`POST /v1/events`).
+    Collector(String),
 }
 
 impl From<PathBuf> for EventTarget {
-    /// `-` means stdout; anything else a directory.
+    /// `-` means stdout; anything else a directory of daily files.
     fn from(path: PathBuf) -> Self {
         if path.as_os_str() == "-" {
             Self::Stdout
         } else {
-            Self::Directory(path)
+            Self::Files(path)
         }
     }
 }

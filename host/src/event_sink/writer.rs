@@ -1,15 +1,21 @@
 //! The writer thread: drains the event channel a burst at a time into the embedded
-//! collector (its write-ahead log, then daily NDJSON files) or onto stdout.
+//! collector (its write-ahead log, then daily files or Elasticsearch), a remote collector,
+//! or stdout.
 
 use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use prometheus::{IntCounter, IntCounterVec};
 use tokio::sync::mpsc;
-use wasml_collector::{Pipeline, PipelineOptions};
+use wasml_collector::sink::Sink;
+use wasml_collector::sink::elasticsearch::ElasticsearchSink;
+use wasml_collector::{CollectorMetrics, Pipeline, PipelineOptions};
 
+use super::remote::RemoteCollector;
 use super::{Event, EventSender, EventTarget, Message};
+use crate::metrics::Metrics;
 
 /// Most events handed to the collector in one submission (one fsync).
 const MAX_BURST: usize = 10_000;
@@ -18,67 +24,123 @@ const MAX_BURST: usize = 10_000;
 /// events instead of one per request at low rates.
 const LINGER: Duration = Duration::from_millis(5);
 
-/// How long shutdown waits for the collector to write what its WAL holds into the files;
-/// anything left stays in the WAL and is written at the next start.
+/// How long shutdown waits for the sink to take what the WAL holds (anything left stays
+/// in the WAL for the next start), or for an unreachable remote collector to come back.
 const DRAIN: Duration = Duration::from_secs(10);
 
 /// The running writer; [`EventWriter::finish`] flushes it and waits for it.
 pub struct EventWriter {
     tx: mpsc::Sender<Message>,
+    finishing: Arc<AtomicBool>,
     thread: JoinHandle<()>,
 }
 
 impl EventWriter {
-    /// Starts a writer for `target` with room for `capacity` queued events. `written`
-    /// counts events made durable (or printed), `dropped` those lost (by reason).
+    /// Starts a writer for `target` with room for `capacity` queued events; `metrics`
+    /// count events written and dropped, and get the embedded collector's series.
     pub fn start(
         target: EventTarget,
         capacity: usize,
-        written: IntCounter,
-        dropped: IntCounterVec,
+        metrics: &Metrics,
     ) -> io::Result<(EventSender, Self)> {
-        let output = match target {
-            EventTarget::Stdout => Output::Stdout,
-            EventTarget::Directory(dir) => Output::Collector(Pipeline::to_files(
-                &dir,
-                PipelineOptions::default(),
-                wasml_collector::CollectorMetrics::new(),
-            )?),
-        };
+        let finishing = Arc::new(AtomicBool::new(false));
+        let output = open(target, metrics, &finishing)?;
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let sender = EventSender {
             tx: tx.clone(),
-            dropped: dropped.clone(),
+            dropped: metrics.events_dropped.clone(),
         };
         let mut writer = Writer {
             output: Some(output),
-            written,
-            dropped,
+            metrics: WriterMetrics {
+                written: metrics.events_written.clone(),
+                dropped: metrics.events_dropped.clone(),
+            },
         };
         let thread = std::thread::Builder::new()
             .name("wasml-events".into())
             .spawn(move || writer.run(rx))?;
-        Ok((sender, Self { tx, thread }))
+        Ok((
+            sender,
+            Self {
+                tx,
+                finishing,
+                thread,
+            },
+        ))
     }
 
     /// Makes every event queued so far durable and written, then stops the writer.
     /// Events sent afterwards are counted as dropped (`closed`).
     pub async fn finish(self) {
+        self.finishing.store(true, Ordering::Relaxed);
         if self.tx.send(Message::Finish).await.is_ok() {
             let _ = tokio::task::spawn_blocking(move || self.thread.join()).await;
         }
     }
 }
 
+/// Opens the output for `target`, registering the embedded collector's metrics.
+fn open(target: EventTarget, metrics: &Metrics, finishing: &Arc<AtomicBool>) -> io::Result<Output> {
+    let embedded = |pipeline: Pipeline| -> io::Result<Output> {
+        let registry = metrics.registry();
+        pipeline
+            .metrics()
+            .register(registry)
+            .and_then(|()| registry.register(Box::new(pipeline.gauges())))
+            .map_err(io::Error::other)?;
+        Ok(Output::Pipeline(pipeline))
+    };
+    match target {
+        EventTarget::Stdout => Ok(Output::Stdout),
+        EventTarget::Files(dir) => embedded(Pipeline::to_files(
+            &dir,
+            PipelineOptions::default(),
+            CollectorMetrics::new(),
+        )?),
+        EventTarget::Elasticsearch { dir, config } => {
+            let options = PipelineOptions {
+                batch_events: config.bulk_max_events * config.bulk_max_in_flight,
+                batch_bytes: config.bulk_max_bytes * config.bulk_max_in_flight,
+                ..PipelineOptions::default()
+            };
+            let collector_metrics = CollectorMetrics::new();
+            let sink: Box<dyn Sink> = Box::new(
+                ElasticsearchSink::new(config, collector_metrics.clone())
+                    .map_err(io::Error::other)?,
+            );
+            embedded(Pipeline::start(
+                dir.join(".wal"),
+                sink,
+                options,
+                collector_metrics,
+            )?)
+        }
+        EventTarget::Collector(url) => Ok(Output::Remote(RemoteCollector::new(
+            &url,
+            Arc::clone(finishing),
+            DRAIN,
+            metrics.events_written.clone(),
+            metrics.events_dropped.clone(),
+            metrics.events_send_retries.clone(),
+        )?)),
+    }
+}
+
 enum Output {
     Stdout,
-    Collector(Pipeline),
+    Pipeline(Pipeline),
+    Remote(RemoteCollector),
+}
+
+struct WriterMetrics {
+    written: prometheus::IntCounter,
+    dropped: prometheus::IntCounterVec,
 }
 
 struct Writer {
     output: Option<Output>,
-    written: IntCounter,
-    dropped: IntCounterVec,
+    metrics: WriterMetrics,
 }
 
 impl Writer {
@@ -111,7 +173,7 @@ impl Writer {
                 break;
             }
         }
-        if let Some(Output::Collector(pipeline)) = self.output.take() {
+        if let Some(Output::Pipeline(pipeline)) = self.output.take() {
             pipeline.shutdown(DRAIN);
         }
     }
@@ -122,7 +184,12 @@ impl Writer {
             return;
         }
         let result = match self.output.as_ref().expect("present until run ends") {
-            Output::Collector(pipeline) => pipeline.submit(burst).map(drop),
+            Output::Remote(remote) => {
+                // Counts written and dropped itself, chunk by chunk.
+                remote.send(&burst);
+                return;
+            }
+            Output::Pipeline(pipeline) => pipeline.submit(burst).map(drop),
             Output::Stdout => {
                 let mut stdout = io::stdout().lock();
                 burst
@@ -136,9 +203,10 @@ impl Writer {
             }
         };
         match result {
-            Ok(()) => self.written.inc_by(count),
+            Ok(()) => self.metrics.written.inc_by(count),
             Err(error) => {
-                self.dropped
+                self.metrics
+                    .dropped
                     .with_label_values(&["write_failed"])
                     .inc_by(count);
                 tracing::warn!(%error, events = count, "could not write events");

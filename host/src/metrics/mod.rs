@@ -76,6 +76,8 @@ pub struct Metrics {
     pub events_dropped: IntCounterVec,
     /// Events made durable (collector WAL) or printed.
     pub events_written: IntCounter,
+    /// Failed attempts to hand events to a remote collector (each is retried).
+    pub events_send_retries: IntCounter,
     error_windows: Mutex<HashMap<(String, String), SlidingWindow>>,
     users: Mutex<ActiveUsers>,
 }
@@ -213,7 +215,14 @@ impl Metrics {
                 &registry,
                 IntCounter::new(
                     "wasml_events_written_total",
-                    "Events made durable by the embedded collector (or printed to stdout).",
+                    "Events made durable by the collector, embedded or remote (or printed to stdout).",
+                ),
+            ),
+            events_send_retries: register(
+                &registry,
+                IntCounter::new(
+                    "wasml_events_send_retries_total",
+                    "Failed attempts to hand events to a remote collector; each is retried.",
                 ),
             ),
             error_windows: Mutex::new(HashMap::new()),
@@ -274,6 +283,11 @@ impl Metrics {
     pub fn user_seen(&self, user: &str) {
         let now = self.now();
         self.users.lock().expect("metrics lock").seen(user, now);
+    }
+
+    /// The registry, for parts that bring their own series (the embedded collector).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// The Prometheus text exposition, with state gauges read now.

@@ -116,13 +116,8 @@ impl TestHost {
         let registry = ModelRegistry::new(models, None).unwrap();
         let metrics = Arc::new(Metrics::new());
         let events_dir = scratch_dir("events");
-        let (events, writer) = EventWriter::start(
-            events_dir.clone().into(),
-            1 << 16,
-            metrics.events_written.clone(),
-            metrics.events_dropped.clone(),
-        )
-        .unwrap();
+        let (events, writer) =
+            EventWriter::start(events_dir.clone().into(), 1 << 16, &metrics).unwrap();
         let state = AppState::new(
             registry,
             metrics,

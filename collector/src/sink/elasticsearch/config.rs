@@ -13,6 +13,7 @@ use thiserror::Error;
 
 /// The `--elasticsearch-*` and `--bulk-*` flags.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Elasticsearch")]
 pub struct ElasticsearchArgs {
     /// Elasticsearch base URL, e.g. `https://es.example:9200`. Without it, events go to
     /// daily NDJSON files instead.

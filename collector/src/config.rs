@@ -1,0 +1,108 @@
+//! The `wasml-collector` command line: `serve` (ingest over HTTP, deliver to Elasticsearch
+//! or daily files) and `replay` (ship daily files into Elasticsearch). Every flag has a
+//! `WASML_*` environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::PipelineOptions;
+use crate::ingest::IngestLimits;
+use crate::process::LogFormat;
+use crate::sink::elasticsearch::ElasticsearchArgs;
+
+/// The wasml log collector: takes structured events over HTTP (NDJSON), makes them
+/// durable in a write-ahead log, and delivers each one once to Elasticsearch (or to daily
+/// NDJSON files when no Elasticsearch URL is given).
+#[derive(Debug, Parser)]
+#[command(name = "wasml-collector", version, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Format of the collector's own log (stderr).
+    #[arg(long, global = true, env = "WASML_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+    /// Log filter, in `tracing`'s `RUST_LOG` syntax.
+    #[arg(long, global = true, env = "WASML_LOG", default_value = "info")]
+    pub log: String,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Receive events on `POST /v1/events` and deliver them.
+    Serve(ServeArgs),
+    /// Ship daily NDJSON files (as the file sink writes them) into Elasticsearch.
+    /// Idempotent: events already indexed are skipped (409), so a replay can be re-run.
+    Replay(ReplayArgs),
+}
+
+/// `serve`'s flags.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "WASML_COLLECTOR_LISTEN", default_value = "127.0.0.1:5080")]
+    pub listen: SocketAddr,
+    /// Directory for the write-ahead log (`wal/`), the dead-letter file and, without
+    /// Elasticsearch, the daily files (`events/`).
+    #[arg(
+        long,
+        env = "WASML_COLLECTOR_DATA_DIR",
+        default_value = "wasml-data/collector"
+    )]
+    pub data_dir: PathBuf,
+    /// Largest ingest body, in bytes.
+    #[arg(long, env = "WASML_COLLECTOR_MAX_BODY_BYTES", default_value_t = 8 << 20)]
+    pub max_body_bytes: usize,
+    /// Most ingest requests handled at once (more are answered 503).
+    #[arg(long, env = "WASML_COLLECTOR_MAX_IN_FLIGHT", default_value_t = 8)]
+    pub max_in_flight_requests: usize,
+    /// Milliseconds the shipper waits for a batch to fill before sending a partial one.
+    #[arg(long, env = "WASML_COLLECTOR_LINGER_MS", default_value_t = 20)]
+    pub linger_ms: u64,
+    /// Seconds a shutdown waits for the sink to take what the WAL holds (the rest is
+    /// delivered after the next start).
+    #[arg(long, env = "WASML_COLLECTOR_DRAIN_SECS", default_value_t = 10)]
+    pub drain_secs: u64,
+    /// Where and how to deliver to Elasticsearch.
+    #[command(flatten)]
+    pub elasticsearch: ElasticsearchArgs,
+}
+
+impl ServeArgs {
+    /// The ingest limits the flags describe.
+    pub fn ingest_limits(&self) -> IngestLimits {
+        IngestLimits {
+            max_body_bytes: self.max_body_bytes,
+            max_in_flight: self.max_in_flight_requests,
+        }
+    }
+
+    /// Pipeline options: a shipper batch fills every bulk request in flight.
+    pub fn pipeline_options(&self) -> PipelineOptions {
+        let es = &self.elasticsearch;
+        PipelineOptions {
+            batch_events: es.bulk_max_events.max(1) * es.bulk_max_in_flight.max(1),
+            batch_bytes: es.bulk_max_bytes.max(1) * es.bulk_max_in_flight.max(1),
+            linger: Duration::from_millis(self.linger_ms),
+            ..PipelineOptions::default()
+        }
+    }
+}
+
+/// `replay`'s flags.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The NDJSON files to ship (e.g. `wasml-data/events/ml-pipeline-*.ndjson`).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Where documents Elasticsearch rejects for good are written (`dead-letter.ndjson`).
+    #[arg(long, default_value = ".")]
+    pub dead_letter_dir: PathBuf,
+    /// Where and how to deliver to Elasticsearch.
+    #[command(flatten)]
+    pub elasticsearch: ElasticsearchArgs,
+}
