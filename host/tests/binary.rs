@@ -2,121 +2,44 @@
 //! components across restarts, and on SIGTERM finishes in-flight requests, refuses new
 //! ones and writes its queued events before exiting 0.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 use wasml_host::event_sink::Event;
+use wasml_test_support::http;
+use wasml_test_support::process::Process;
 
 mod serving;
 
 const SEED_ROW: &str = r#"{"age": 30, "job": "admin.", "marital": "single", "education": "secondary", "housing": "yes", "loan": "no", "duration": 200, "campaign": 2}"#;
 
-/// A host process on a loopback port, killed if the test fails before stopping it.
-struct Host {
-    child: Child,
-    address: SocketAddr,
-    log: Arc<Mutex<Vec<String>>>,
+/// A host process on a loopback port, with its cache and events in `dir`.
+fn start_host(dir: &Path, extra: &[&str]) -> Process {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasml-host"));
+    command
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .arg("--events")
+        .arg(dir.join("events"))
+        .args(extra);
+    Process::start(command, Duration::from_secs(120))
 }
 
-impl Host {
-    fn start(dir: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wasml-host"))
-            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
-            .arg("--cache-dir")
-            .arg(dir.join("cache"))
-            .arg("--events")
-            .arg(dir.join("events"))
-            .args(extra)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let lines = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                if let Ok(entry) = serde_json::from_str::<Value>(&line)
-                    && entry["fields"]["message"] == "listening"
-                {
-                    let _ = tx.send(entry["fields"]["address"].as_str().unwrap().to_owned());
-                }
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let address = rx
-            .recv_timeout(Duration::from_secs(120))
-            .unwrap_or_else(|_| panic!("no 'listening' line: {:?}", log.lock().unwrap()))
-            .parse()
-            .unwrap();
-        Self {
-            child,
-            address,
-            log,
-        }
-    }
-
-    fn request(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
-        request(self.address, method, path, body).expect("the host answers")
-    }
-
-    fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn wait(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the host did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn logged(&self, message: &str) -> bool {
-        self.log.lock().unwrap().iter().any(|l| l.contains(message))
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One HTTP/1.1 request on its own connection.
 fn request(
     address: SocketAddr,
     method: &str,
     path: &str,
     body: &str,
 ) -> std::io::Result<(u16, Value)> {
-    let mut stream = TcpStream::connect(address)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other(format!("no response: {response:?}")))?;
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    Ok((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+    http::json(address, method, path, body)
+}
+
+fn call(host: &Process, method: &str, path: &str, body: &str) -> (u16, Value) {
+    request(host.address, method, path, body).expect("the host answers")
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -134,13 +57,13 @@ fn events(dir: &Path) -> Vec<Event> {
 #[test]
 fn serves_caches_across_restarts_and_stops_cleanly() {
     let dir = scratch("binary-restart");
-    let mut host = Host::start(&dir, &[]);
-    let (status, prediction) = host.request("POST", "/predict", SEED_ROW);
+    let mut host = start_host(&dir, &[]);
+    let (status, prediction) = call(&host, "POST", "/predict", SEED_ROW);
     assert_eq!(status, 200, "{prediction}");
     assert_eq!(prediction["model"]["name"], "bank-marketing");
     let id = prediction["request_id"].as_str().unwrap().to_owned();
     assert_eq!(
-        host.request("GET", "/status", "").1["models"][0]["cache"],
+        call(&host, "GET", "/status", "").1["models"][0]["cache"],
         "compiled"
     );
     assert!(host.logged("still compiling") || host.logged("compiled and cached"));
@@ -155,14 +78,14 @@ fn serves_caches_across_restarts_and_stops_cleanly() {
             .any(|e| e.request_id.as_deref() == Some(id.as_str()) && e.status == Some(200))
     );
 
-    let mut again = Host::start(&dir, &[]);
-    let (_, status) = again.request("GET", "/status", "");
+    let mut again = start_host(&dir, &[]);
+    let (_, status) = call(&again, "GET", "/status", "");
     assert_eq!(
         status["models"][0]["cache"], "hit",
         "a restart loads the cached code"
     );
     assert_eq!(
-        again.request("POST", "/predict", SEED_ROW).1["probabilities"],
+        call(&again, "POST", "/predict", SEED_ROW).1["probabilities"],
         prediction["probabilities"]
     );
     again.terminate();
@@ -174,7 +97,7 @@ fn sigterm_lets_in_flight_requests_finish_and_refuses_new_ones() {
     let dir = scratch("binary-drain");
     let bank = wasml_guest_artifacts::component("bank-marketing", "v2");
     let hostile = wasml_guest_artifacts::HOSTILE;
-    let mut host = Host::start(
+    let mut host = start_host(
         &dir,
         &["--model", bank, "--model", hostile, "--deadline-ms", "1500"],
     );
@@ -208,7 +131,7 @@ fn sigterm_lets_in_flight_requests_finish_and_refuses_new_ones() {
             .any(|e| e.request_id.as_deref() == Some(id) && e.status == Some(504))
     );
     // Log lines written while serving carry the request's ID (its span).
-    let log = host.log.lock().unwrap();
+    let log = host.log();
     let failure = log
         .iter()
         .find(|l| l.contains("model call failed"))

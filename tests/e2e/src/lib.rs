@@ -1,0 +1,69 @@
+//! End-to-end tests across processes (in `tests/`): the real `wasml-host` and
+//! `wasml-collector` binaries, and the Elasticsearch-API test server in the test process.
+//! This library starts them.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use wasml_es_test_server::EsTestServer;
+use wasml_test_support::process::Process;
+use wasml_test_support::workspace_binary;
+
+pub use wasml_test_support::{http, scratch_dir};
+
+/// The test server on a runtime of its own (two threads), so it keeps answering while
+/// the test blocks.
+pub fn start_es() -> (tokio::runtime::Runtime, EsTestServer) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let server = runtime
+        .block_on(EsTestServer::start())
+        .expect("the test server starts");
+    (runtime, server)
+}
+
+/// `wasml-collector serve` with its data in `data_dir`, delivering to `es_url` (or to
+/// files without one), on an ephemeral port.
+pub fn start_collector(data_dir: &Path, es_url: Option<&str>, extra: &[&str]) -> Process {
+    let mut command = Command::new(workspace_binary("wasml-collector"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(extra);
+    if let Some(url) = es_url {
+        command.args(["--elasticsearch-url", url]);
+    }
+    Process::start(command, Duration::from_secs(30))
+}
+
+/// `wasml-host` serving the bundled model, cache and events under `dir`.
+pub fn start_host(dir: &Path, extra: &[&str]) -> Process {
+    let mut command = Command::new(workspace_binary("wasml-host"));
+    command
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .arg("--cache-dir")
+        .arg(dir.join("cache"))
+        .arg("--events")
+        .arg(dir.join("events"))
+        .args(extra);
+    Process::start(command, Duration::from_secs(120))
+}
+
+/// Polls `condition` every 20 ms for up to `timeout`; whether it came true.
+pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
