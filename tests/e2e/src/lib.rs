@@ -27,31 +27,40 @@ pub fn start_es() -> (tokio::runtime::Runtime, EsTestServer) {
 }
 
 /// `wasml-collector serve` with its data in `data_dir`, delivering to `es_url` (or to
-/// files without one), on an ephemeral port.
+/// files without one), on an ephemeral port unless `extra` has a `--listen`.
 pub fn start_collector(data_dir: &Path, es_url: Option<&str>, extra: &[&str]) -> Process {
     let mut command = Command::new(workspace_binary("wasml-collector"));
-    command
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(extra);
+    command.args(["serve", "--log-format", "json"]);
+    if !extra.contains(&"--listen") {
+        command.args(["--listen", "127.0.0.1:0"]);
+    }
+    command.arg("--data-dir").arg(data_dir).args(extra);
     if let Some(url) = es_url {
         command.args(["--elasticsearch-url", url]);
     }
     Process::start(command, Duration::from_secs(30))
 }
 
-/// `wasml-host` serving the bundled model, cache and events under `dir`.
+/// `wasml-host` serving the bundled model, events under `dir`. The compiled-component
+/// cache is shared by all e2e tests (its writes are atomic), so only the first compiles.
 pub fn start_host(dir: &Path, extra: &[&str]) -> Process {
     let mut command = Command::new(workspace_binary("wasml-host"));
     command
         .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
         .arg("--cache-dir")
-        .arg(dir.join("cache"))
+        .arg(shared_cache_dir())
         .arg("--events")
         .arg(dir.join("events"))
         .args(extra);
     Process::start(command, Duration::from_secs(120))
+}
+
+/// `target/tmp/e2e-component-cache`, next to where cargo puts test scratch files.
+fn shared_cache_dir() -> std::path::PathBuf {
+    let test = std::env::current_exe().expect("the test's own path");
+    // target/<profile>/deps/<test> → target/tmp
+    let target = test.ancestors().nth(3).expect("a target directory");
+    target.join("tmp").join("e2e-component-cache")
 }
 
 /// Polls `condition` every 20 ms for up to `timeout`; whether it came true.
