@@ -25,20 +25,39 @@ pub trait Sink: Send {
     fn deliver(&mut self, batch: &[Entry]) -> Result<(), SinkError>;
 }
 
+/// What the sinks read from a document: its `@timestamp` (for the daily name) and its
+/// `event_id` (for a stable `_id`), in one pass over it.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct DocumentMeta<'a> {
+    #[serde(rename = "@timestamp", borrow, default)]
+    timestamp: Option<std::borrow::Cow<'a, str>>,
+    /// The event's ID, if it has one (the host always sets it).
+    #[serde(borrow, default)]
+    pub event_id: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl<'a> DocumentMeta<'a> {
+    /// Reads `document`; a document that is not a JSON object has neither field.
+    pub fn read(document: &'a [u8]) -> Self {
+        serde_json::from_slice(document).unwrap_or_default()
+    }
+
+    /// The daily index (or file) name: `ml-pipeline-YYYY.MM.DD` from `@timestamp`, or
+    /// `ml-pipeline-undated` without a readable one.
+    pub fn daily_name(&self) -> String {
+        let day = self
+            .timestamp
+            .as_deref()
+            .filter(|t| t.len() >= 10 && t.as_bytes()[4] == b'-' && t.as_bytes()[7] == b'-')
+            .map(|t| t[..10].replace('-', "."));
+        format!("ml-pipeline-{}", day.as_deref().unwrap_or("undated"))
+    }
+}
+
 /// The daily index (or file) name of a document, from its `@timestamp`:
 /// `ml-pipeline-YYYY.MM.DD`; documents without a readable one go to `ml-pipeline-undated`.
 pub fn daily_name(document: &[u8]) -> String {
-    #[derive(serde::Deserialize)]
-    struct Stamp<'a> {
-        #[serde(rename = "@timestamp", borrow)]
-        timestamp: Option<&'a str>,
-    }
-    let day = serde_json::from_slice::<Stamp>(document)
-        .ok()
-        .and_then(|s| s.timestamp)
-        .filter(|t| t.len() >= 10 && t.as_bytes()[4] == b'-' && t.as_bytes()[7] == b'-')
-        .map(|t| t[..10].replace('-', "."));
-    format!("ml-pipeline-{}", day.as_deref().unwrap_or("undated"))
+    DocumentMeta::read(document).daily_name()
 }
 
 #[cfg(test)]

@@ -1,19 +1,24 @@
 //! `_bulk`: NDJSON pairs of action and source, applied item by item, answered the way
 //! Elasticsearch answers (per-item status and error, `errors: true` if any failed).
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::faults::Fault;
 use crate::store::{Store, mapping_violation};
 
-/// Applies a bulk body to `store`. `default_index` comes from `/{index}/_bulk`;
-/// `fail_items` is a queued item fault. Returns the response body, or a 400 message.
-pub fn apply(
-    store: &mut Store,
-    body: &str,
-    default_index: Option<&str>,
-    fail_items: Option<&Fault>,
-) -> Result<Value, String> {
+/// One parsed item of a bulk body.
+pub struct Item {
+    op: String,
+    index: String,
+    id: Option<String>,
+    source: Value,
+}
+
+/// Parses a bulk body into its items (no store needed, so it runs outside the store's
+/// lock and concurrent bulks parse in parallel). `default_index` comes from
+/// `/{index}/_bulk`. A malformed body is a 400 message.
+pub fn parse(body: &str, default_index: Option<&str>) -> Result<Vec<Item>, String> {
     let mut lines = body.lines().filter(|l| !l.trim().is_empty()).enumerate();
     let mut items = Vec::new();
     while let Some((line_no, action_line)) = lines.next() {
@@ -38,13 +43,71 @@ pub fn apply(
             .ok_or_else(|| format!("the [{op}] action on line {} has no source", line_no + 1))?;
         let source: Value = serde_json::from_str(source_line)
             .map_err(|e| format!("failed to parse the source of item {}: {e}", items.len()))?;
-        let id = match meta["_id"].as_str() {
-            Some(id) => id.to_owned(),
-            None => {
-                store.next_auto_id += 1;
-                format!("auto-{}", store.next_auto_id)
-            }
-        };
+        items.push(Item {
+            op,
+            index,
+            id: meta["_id"].as_str().map(str::to_owned),
+            source,
+        });
+    }
+    Ok(items)
+}
+
+/// One item of a bulk answer: `{"create": {...}}` or `{"index": {...}}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemAnswer {
+    /// A `create` action's outcome.
+    Create(ItemOutcome),
+    /// An `index` action's outcome.
+    Index(ItemOutcome),
+}
+
+impl ItemAnswer {
+    fn outcome(&self) -> &ItemOutcome {
+        match self {
+            Self::Create(outcome) | Self::Index(outcome) => outcome,
+        }
+    }
+}
+
+/// What happened to one item, in Elasticsearch's field names.
+#[derive(Debug, Serialize)]
+pub struct ItemOutcome {
+    _index: String,
+    _id: String,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    _version: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<Value>,
+}
+
+/// A bulk answer: `errors` is true when any item failed.
+#[derive(Debug, Serialize)]
+pub struct BulkAnswer {
+    took: u64,
+    errors: bool,
+    items: Vec<ItemAnswer>,
+}
+
+/// Applies parsed items to `store`; `fail_items` is a queued item fault. Returns the
+/// answer the way Elasticsearch gives it (typed, so a large bulk answers cheaply).
+pub fn apply(store: &mut Store, parsed: Vec<Item>, fail_items: Option<&Fault>) -> BulkAnswer {
+    let mut items = Vec::with_capacity(parsed.len());
+    for Item {
+        op,
+        index,
+        id,
+        source,
+    } in parsed
+    {
+        let id = id.unwrap_or_else(|| {
+            store.next_auto_id += 1;
+            format!("auto-{}", store.next_auto_id)
+        });
         let position = items.len() + 1;
         let injected = match fail_items {
             Some(Fault::FailItems { every, status }) if position % every == 0 => Some(*status),
@@ -54,22 +117,30 @@ pub fn apply(
             Some(status) => (status, Err(injected_error(status))),
             None => store_item(store, &op, &index, &id, source),
         };
-        let mut item = json!({"_index": index, "_id": id, "status": status});
-        match outcome {
-            Ok(result) => {
-                item["result"] = json!(result);
-                item["_version"] = json!(1);
-            }
-            Err(error) => item["error"] = error,
-        }
-        items.push(json!({ op: item }));
+        let (result, error) = match outcome {
+            Ok(result) => (Some(result), None),
+            Err(error) => (None, Some(error)),
+        };
+        let outcome = ItemOutcome {
+            _index: index,
+            _id: id,
+            status,
+            result,
+            _version: result.map(|_| 1),
+            error,
+        };
+        items.push(if op == "create" {
+            ItemAnswer::Create(outcome)
+        } else {
+            ItemAnswer::Index(outcome)
+        });
     }
-    let errors = items.iter().any(|i| {
-        i.as_object()
-            .and_then(|o| o.values().next())
-            .is_some_and(|v| v["status"].as_u64().unwrap_or(0) >= 300)
-    });
-    Ok(json!({"took": 1, "errors": errors, "items": items}))
+    let errors = items.iter().any(|i| i.outcome().status >= 300);
+    BulkAnswer {
+        took: 1,
+        errors,
+        items,
+    }
 }
 
 fn store_item(

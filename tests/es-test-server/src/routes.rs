@@ -135,30 +135,29 @@ async fn bulk(store: Shared, index: Option<String>, headers: HeaderMap, body: By
     }
     // The `gunzip` layer already decompressed the body; the header says it was sent so.
     let gzip = is_gzip(&headers);
-    let text = match String::from_utf8(body.to_vec()) {
+    let text = match std::str::from_utf8(&body) {
         Ok(text) => text,
         Err(e) => return es_error(400, "parse_exception", &e.to_string()),
     };
-    let result = {
-        let mut store = store.lock().expect("store lock");
-        store.bulk_requests += 1;
-        store.gzip_bulk_requests += u64::from(gzip);
-        bulk::apply(&mut store, &text, index.as_deref(), fault.as_ref())
+    let items = bulk::parse(text, index.as_deref());
+    let mut guard = store.lock().expect("store lock");
+    guard.bulk_requests += 1;
+    guard.gzip_bulk_requests += u64::from(gzip);
+    let items = match items {
+        Ok(items) => items,
+        Err(reason) => return es_error(400, "illegal_argument_exception", &reason),
     };
-    match result {
-        Ok(_)
-            if matches!(
-                fault,
-                Some(Fault::Drop {
-                    after_applying: true
-                })
-            ) =>
-        {
-            dropped()
-        }
-        Ok(response) => Json(response).into_response(),
-        Err(reason) => es_error(400, "illegal_argument_exception", &reason),
+    let response = bulk::apply(&mut guard, items, fault.as_ref());
+    drop(guard);
+    if matches!(
+        fault,
+        Some(Fault::Drop {
+            after_applying: true
+        })
+    ) {
+        return dropped();
     }
+    Json(response).into_response()
 }
 
 /// Counts a `_bulk` request as in flight until dropped.
@@ -281,11 +280,16 @@ async fn search(State(store): State<Shared>, Path(target): Path<String>, body: B
         .and_then(|r| r["size"].as_u64())
         .unwrap_or(10) as usize;
     let store = store.lock().expect("store lock");
-    let hits: Vec<Value> = store
+    let mut found: Vec<(&String, &String, &Value)> = store
         .matching(&target)
-        .iter()
+        .into_iter()
         .flat_map(|(name, index)| index.docs.iter().map(move |(id, doc)| (name, id, doc)))
         .filter(|(_, _, doc)| query::matches(query, doc))
+        .collect();
+    // Documents are kept in hash maps; hits come in a stable order: index, then `_id`.
+    found.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let hits: Vec<Value> = found
+        .into_iter()
         .map(|(name, id, doc)| json!({"_index": name, "_id": id, "_score": 1.0, "_source": doc}))
         .collect();
     let total = hits.len();

@@ -1,7 +1,7 @@
 //! What the test server holds: indices of documents, index templates (whose mappings are
 //! enforced on matching indices), ILM policies, queued faults and request counters.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde_json::Value;
 
@@ -11,7 +11,7 @@ use crate::faults::Fault;
 #[derive(Debug, Default, Clone)]
 pub struct Index {
     /// Documents by `_id`.
-    pub docs: BTreeMap<String, Value>,
+    pub docs: HashMap<String, Value>,
     /// Field name → mapped type (`integer`, `float`, `date`, `keyword`...), from the
     /// matching index template when the index was created.
     pub mappings: BTreeMap<String, String>,
@@ -57,7 +57,7 @@ impl Store {
             self.indices.insert(
                 name.to_owned(),
                 Index {
-                    docs: BTreeMap::new(),
+                    docs: HashMap::new(),
                     mappings,
                 },
             );
@@ -178,7 +178,7 @@ mod tests {
     #[test]
     fn mappings_reject_what_elasticsearch_would() {
         let index = Index {
-            docs: BTreeMap::new(),
+            docs: HashMap::new(),
             mappings: [
                 ("prediction", "integer"),
                 ("@timestamp", "date"),

@@ -163,7 +163,8 @@ impl ElasticsearchConfig {
             });
         }
         let mut transport = TransportBuilder::new(SingleNodeConnectionPool::new(url))
-            .request_body_compression(true)
+            // Bulk bodies are gzip'd by the sink itself (see `service`).
+            .request_body_compression(false)
             .timeout(self.timeout)
             .disable_proxy();
         if let Some(credentials) = &self.credentials {

@@ -2,9 +2,12 @@
 //! limits, each document preceded by its `create` action naming the daily index and the
 //! event's stable `_id`.
 
-use serde_json::json;
+use std::io::Write;
 
-use crate::sink::{Entry, daily_name};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+use crate::sink::{DocumentMeta, Entry};
 
 /// Splits `batch` into chunks of at most `max_events` events and about `max_bytes` bytes
 /// (a single larger document still gets a chunk of its own).
@@ -27,30 +30,52 @@ pub(super) fn chunks(batch: &[Entry], max_events: usize, max_bytes: usize) -> Ve
     chunks
 }
 
-/// The NDJSON lines of a bulk request creating `items`.
-pub(super) fn bulk_body(items: &[&Entry]) -> Vec<Vec<u8>> {
-    let mut body = Vec::with_capacity(items.len() * 2);
-    for (seq, document) in items {
-        let action =
-            json!({"create": {"_index": daily_name(document), "_id": document_id(*seq, document)}});
-        body.push(action.to_string().into_bytes());
-        body.push(document.clone());
+/// Gzip level of bulk bodies: 1, as Filebeat uses: most of the size gain of higher
+/// levels on JSON at a fraction of the CPU.
+const GZIP_LEVEL: u32 = 1;
+
+/// The gzip'd NDJSON body of a bulk request creating `items`.
+pub(super) fn bulk_body(items: &[&Entry]) -> std::io::Result<Vec<u8>> {
+    #[derive(serde::Serialize)]
+    struct Action<'a> {
+        create: Target<'a>,
     }
-    body
+    #[derive(serde::Serialize)]
+    struct Target<'a> {
+        _index: &'a str,
+        _id: &'a str,
+    }
+    let size = items.iter().map(|(_, d)| d.len() + 100).sum();
+    let mut plain = Vec::with_capacity(size);
+    for (seq, document) in items {
+        let meta = DocumentMeta::read(document);
+        let id = document_id(*seq, &meta);
+        let action = Action {
+            create: Target {
+                _index: &meta.daily_name(),
+                _id: &id,
+            },
+        };
+        serde_json::to_writer(&mut plain, &action)?;
+        plain.push(b'\n');
+        plain.extend_from_slice(document);
+        plain.push(b'\n');
+    }
+    let mut encoder = GzEncoder::new(
+        Vec::with_capacity(plain.len() / 4),
+        Compression::new(GZIP_LEVEL),
+    );
+    encoder.write_all(&plain)?;
+    encoder.finish()
 }
 
-/// The event's `event_id` if it has one (the host always sets it), else one derived from
-/// its WAL sequence number, stable across redeliveries.
-pub(super) fn document_id(seq: u64, document: &[u8]) -> String {
-    #[derive(serde::Deserialize)]
-    struct Id<'a> {
-        #[serde(borrow)]
-        event_id: Option<&'a str>,
-    }
-    serde_json::from_slice::<Id>(document)
-        .ok()
-        .and_then(|d| d.event_id.filter(|id| !id.is_empty()).map(String::from))
-        .unwrap_or_else(|| format!("wal-{seq}"))
+/// The event's `event_id` if it has one, else one derived from its WAL sequence number,
+/// stable across redeliveries.
+pub(super) fn document_id(seq: u64, meta: &DocumentMeta<'_>) -> String {
+    meta.event_id
+        .as_deref()
+        .filter(|id| !id.is_empty())
+        .map_or_else(|| format!("wal-{seq}"), str::to_owned)
 }
 
 #[cfg(test)]
@@ -83,8 +108,11 @@ mod tests {
 
     #[test]
     fn ids_are_event_ids_or_stable_fallbacks() {
-        assert_eq!(document_id(7, br#"{"event_id":"abc"}"#), "abc");
-        assert_eq!(document_id(7, br#"{"event_id":""}"#), "wal-7");
-        assert_eq!(document_id(7, b"{}"), "wal-7");
+        let id = |doc: &[u8]| document_id(7, &DocumentMeta::read(doc));
+        assert_eq!(id(br#"{"event_id":"abc"}"#), "abc");
+        assert_eq!(id(br#"{"event_id":"a\"b"}"#), "a\"b", "escapes are read");
+        assert_eq!(id(br#"{"event_id":""}"#), "wal-7");
+        assert_eq!(id(b"{}"), "wal-7");
+        assert_eq!(id(b"not json"), "wal-7");
     }
 }
