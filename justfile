@@ -24,6 +24,18 @@ bench:
 bench-micro:
     cargo bench -p wasml-host --bench predict
 
+# A collector process: HTTP ingest on 127.0.0.1:5080, delivering to $WASML_ELASTICSEARCH_URL (or to daily files).
+collector:
+    cargo run --release -p wasml-collector -- serve
+
+# The Elasticsearch-API test server on 127.0.0.1:9200, to try the collector without an Elasticsearch.
+es-test-server:
+    cargo run --release -p wasml-es-test-server
+
+# Collector throughput: ingest → fsync'd WAL → bulk into the test server; events/s and peak RSS.
+bench-collector:
+    cargo bench -p wasml-collector --bench throughput
+
 # Build the bundled model components only (they land in target/release/build/wasml-guest-artifacts-*/out).
 guests:
     cargo build --release -p wasml-guest-artifacts

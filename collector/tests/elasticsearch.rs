@@ -289,3 +289,145 @@ fn unusable_configurations_are_refused_up_front_with_the_reason() {
     });
     assert!(error.contains("garbage.pem"), "{error}");
 }
+
+/// A private CA and a certificate it signed for `127.0.0.1`, made with the `openssl` CLI
+/// (PEM files in `dir`): the situation of a cluster with Elasticsearch's own generated CA.
+fn private_ca(dir: &Path) -> (PathBuf, Vec<u8>, Vec<u8>) {
+    std::fs::create_dir_all(dir).unwrap();
+    let openssl = |args: &[&str]| {
+        let output = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the openssl CLI (Debian package openssl)");
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=wasml test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.pem",
+    ]);
+    (
+        dir.join("ca.pem"),
+        std::fs::read(dir.join("server.pem")).unwrap(),
+        std::fs::read(dir.join("server.key")).unwrap(),
+    )
+}
+
+#[test]
+fn https_with_a_private_ca_given_by_file() {
+    let dir = scratch("tls");
+    let (ca, cert, key) = private_ca(&dir.join("pki"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime
+        .block_on(EsTestServer::start_tls(&cert, &key))
+        .unwrap();
+    assert!(server.url().starts_with("https://"));
+    let batch = vec![(1, event(1, json!({})))];
+
+    let error = sink(&server, &dir, &CollectorMetrics::new())
+        .deliver(&batch)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        sorted_ids(&server).is_empty(),
+        "an unknown CA is not trusted: {error}"
+    );
+
+    let trusting = ElasticsearchConfig {
+        ca_cert: Some(ca),
+        ..config(&server, &dir)
+    };
+    ElasticsearchSink::new(trusting, CollectorMetrics::new())
+        .unwrap()
+        .deliver(&batch)
+        .unwrap();
+    assert_eq!(sorted_ids(&server), ["e1"]);
+}
+
+#[test]
+fn a_response_slower_than_the_timeout_is_retried_without_duplicates() {
+    let (_runtime, server) = start_server();
+    // The first bulk is applied, but only answered after the client gave up on it.
+    server.inject(Fault::Delay(600), 1);
+    let dir = scratch("slow");
+    let metrics = CollectorMetrics::new();
+    let config = ElasticsearchConfig {
+        timeout: Duration::from_millis(200),
+        ..config(&server, &dir)
+    };
+    let options = PipelineOptions {
+        linger: Duration::from_millis(1),
+        min_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(10),
+        ..PipelineOptions::default()
+    };
+    let sink = ElasticsearchSink::new(config, metrics.clone()).unwrap();
+    let pipeline =
+        Pipeline::start(dir.join("wal"), Box::new(sink), options, metrics.clone()).unwrap();
+    pipeline
+        .submit((0..50).map(|i| event(i, json!({}))).collect())
+        .unwrap();
+    for _ in 0..1000 {
+        if pipeline.wal_stats().pending_events == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(pipeline.wal_stats().pending_events, 0);
+    assert!(
+        metrics.delivery_failures.get() >= 1,
+        "the slow answer timed out"
+    );
+    let mut expected: Vec<String> = (0..50).map(|i| format!("e{i}")).collect();
+    expected.sort();
+    assert_eq!(sorted_ids(&server), expected, "each event exactly once");
+}

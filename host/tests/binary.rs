@@ -159,6 +159,11 @@ fn help_explains_every_flag_with_its_environment_variable() {
         ("--max-concurrent", "WASML_MAX_CONCURRENT"),
         ("--max-body-bytes", "WASML_MAX_BODY_BYTES"),
         ("--events", "WASML_EVENTS"),
+        ("--collector-url", "WASML_COLLECTOR_URL"),
+        ("--elasticsearch-url", "WASML_ELASTICSEARCH_URL"),
+        ("--elasticsearch-api-key", "WASML_ELASTICSEARCH_API_KEY"),
+        ("--elasticsearch-ca-cert", "WASML_ELASTICSEARCH_CA_CERT"),
+        ("--bulk-max-in-flight", "WASML_BULK_MAX_IN_FLIGHT"),
         ("--log-format", "WASML_LOG_FORMAT"),
     ] {
         assert!(

@@ -13,6 +13,7 @@ pub mod faults;
 pub mod query;
 mod routes;
 pub mod store;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -34,12 +35,18 @@ pub struct EsTestServer {
     /// Its state, for assertions.
     pub store: Shared,
     task: tokio::task::JoinHandle<()>,
+    tls: bool,
 }
 
 impl EsTestServer {
     /// Starts a server on `127.0.0.1` (an ephemeral port) on the current tokio runtime.
     pub async fn start() -> std::io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        Self::start_on("127.0.0.1:0".parse().expect("an address")).await
+    }
+
+    /// Starts a server on `address` on the current tokio runtime.
+    pub async fn start_on(address: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(address).await?;
         let address = listener.local_addr()?;
         let store = Shared::default();
         let router = app(Arc::clone(&store));
@@ -50,12 +57,31 @@ impl EsTestServer {
             address,
             store,
             task,
+            tls: false,
         })
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// Starts a server speaking HTTPS on `127.0.0.1` (an ephemeral port), presenting
+    /// `cert_chain_pem` (leaf first) with the key in `key_pem`.
+    pub async fn start_tls(cert_chain_pem: &[u8], key_pem: &[u8]) -> std::io::Result<Self> {
+        let acceptor = tls::acceptor(cert_chain_pem, key_pem)?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let store = Shared::default();
+        let router = app(Arc::clone(&store));
+        let task = tokio::spawn(tls::serve(listener, acceptor, router));
+        Ok(Self {
+            address,
+            store,
+            task,
+            tls: true,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>` (`https://` for a TLS server).
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.address)
     }
 
     /// Queues `fault` for the next `times` matching requests.
