@@ -5,10 +5,13 @@
 //!   buffer the sink reads from;
 //! - [`pipeline`]: group commit into the WAL, and the shipper from the WAL to a sink;
 //! - [`sink`]: destinations; [`sink::file`] writes daily NDJSON files exactly once,
-//!   [`sink::elasticsearch`] bulk-indexes with `create` and stable IDs.
-//!
-//! Still to come (issue #4): HTTP ingest, the `collector` binary (`replay`, `/health`,
-//! `/metrics`), the index template and ILM policy, TLS and credentials.
+//!   [`sink::elasticsearch`] bulk-indexes with `create` and stable IDs;
+//! - [`ingest`]: the HTTP front door (`POST /v1/events`, `/health`, `/metrics`) and the
+//!   client the host sends with;
+//! - [`metrics`]: the `wasml_collector_*` Prometheus series;
+//! - [`replay`]: daily files into Elasticsearch;
+//! - [`config`], [`server`], [`process`]: the `wasml-collector` binary (the host embeds the
+//!   pipeline and shares [`process`]).
 
 pub mod config;
 pub mod ingest;
