@@ -82,6 +82,20 @@ pub struct Config {
     )]
     pub collector_url: Option<String>,
 
+    /// Turns the admin API (`/admin/...`: upload, activate, canary, roll back, retire
+    /// model versions) on; requests must send `Authorization: Bearer <token>`.
+    #[arg(
+        long,
+        env = "WASML_ADMIN_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub admin_token: Option<String>,
+
+    /// Largest component the admin API accepts, in bytes.
+    #[arg(long, env = "WASML_MAX_UPLOAD_BYTES", default_value_t = 128 << 20)]
+    pub max_upload_bytes: usize,
+
     /// Deliver events from the embedded collector to Elasticsearch.
     #[command(flatten)]
     pub elasticsearch: ElasticsearchArgs,

@@ -12,10 +12,12 @@
 //! - [`convert`]: between the WIT types and `wasml-predictor`'s.
 //!
 //! Serving:
-//! - [`registry`]: the models served, each with its pool, card and counters;
+//! - [`registry`]: the models served and their versions (active, canary, ready, ...),
+//!   each loaded version with its pool, card and counters;
+//! - [`swap`]: bringing a new version in: background compile, the validation gate;
 //! - [`api`]: the REST API (`fn app(state) -> Router`);
 //! - [`metrics`]: Prometheus metrics;
-//! - [`event_sink`]: structured events, from requests to NDJSON files or stdout;
+//! - [`event_sink`]: structured events, through the collector to files or Elasticsearch;
 //! - [`config`], [`server`]: flags, and the server's life (its log and signals come from
 //!   `wasml_collector::process`).
 
@@ -34,6 +36,7 @@ pub mod metrics;
 pub mod pool;
 pub mod registry;
 pub mod server;
+pub mod swap;
 
 pub use cache::{CacheOutcome, ComponentCache};
 pub use component::ModelComponent;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use wasmtime::error::Context as _;
 
+use crate::api::admin::Admin;
 use crate::api::body::BodyLimits;
 use crate::api::{AppState, app};
 use crate::cache::ComponentCache;
@@ -15,6 +16,7 @@ use crate::engine::new_engine;
 use crate::event_sink::EventWriter;
 use crate::metrics::Metrics;
 use crate::registry::{LoadedModel, ModelRegistry, component_files};
+use crate::swap::ModelLoader;
 
 /// The bundled model served when none is configured.
 pub const BUNDLED_MODEL: (&str, &str) = ("bank-marketing", "v2");
@@ -35,8 +37,17 @@ pub fn component_paths(config: &Config) -> wasmtime::Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
+/// The models loaded at start, and the engine that compiled them (new versions must use
+/// the same engine: instances of both share the epoch clock and the cache).
+pub struct Loaded {
+    /// The models.
+    pub models: ModelRegistry,
+    /// Their engine.
+    pub engine: wasmtime::Engine,
+}
+
 /// Compiles (or loads from the cache) and warms every configured model.
-pub fn load_models(config: &Config) -> wasmtime::Result<ModelRegistry> {
+pub fn load_models(config: &Config) -> wasmtime::Result<Loaded> {
     let engine = new_engine()?;
     let cache = ComponentCache::new(&config.cache_dir);
     let mut models = Vec::new();
@@ -54,12 +65,14 @@ pub fn load_models(config: &Config) -> wasmtime::Result<ModelRegistry> {
         .with_context(|| format!("loading {}", path.display()))?;
         models.push(model);
     }
-    Ok(ModelRegistry::new(models, config.default_model.as_deref())?)
+    let models = ModelRegistry::new(models, config.default_model.as_deref())?;
+    Ok(Loaded { models, engine })
 }
 
 /// Serves `models` as `config` says until SIGINT or SIGTERM, then finishes in-flight
 /// requests and writes every queued event before returning.
-pub async fn serve(config: &Config, models: ModelRegistry) -> wasmtime::Result<()> {
+pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
+    let Loaded { models, engine } = loaded;
     let metrics = Arc::new(Metrics::new());
     let target = config.event_target();
     let (events, writer) = EventWriter::start(target.clone(), config.event_buffer, &metrics)
@@ -68,7 +81,17 @@ pub async fn serve(config: &Config, models: ModelRegistry) -> wasmtime::Result<(
         max_bytes: config.max_body_bytes,
         max_batch_rows: config.max_batch_rows,
     };
-    let state = AppState::new(models, metrics, events, limits, config.max_concurrent);
+    let mut state = AppState::new(models, metrics, events, limits, config.max_concurrent);
+    if let Some(token) = &config.admin_token {
+        let loader = ModelLoader::new(
+            engine,
+            ComponentCache::new(&config.cache_dir),
+            config.sandbox_limits(),
+            config.pool_size(),
+        );
+        state = state.with_admin(Admin::new(token, loader, config.max_upload_bytes));
+        tracing::info!("admin API on /admin (bearer token)");
+    }
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;

@@ -17,7 +17,7 @@ async fn value(host: &TestHost, name: &str, labels: &[(&str, &str)]) -> f64 {
 #[tokio::test]
 async fn card_figures_and_load_time_come_from_the_model() {
     let host = TestHost::start(Options::default());
-    let model = host.state.models.default_model().clone();
+    let model = host.state.models.default_model().unwrap();
     let card = &model.info.evaluation;
     for (name, expected) in [
         ("ml_model_accuracy", card.accuracy),

@@ -25,7 +25,7 @@ async fn health_is_200_when_every_model_answers() {
 #[tokio::test]
 async fn status_describes_the_build_the_models_and_their_traffic() {
     let host = TestHost::start(Options::default());
-    let model = host.state.models.default_model().clone();
+    let model = host.state.models.default_model().unwrap();
     host.post_json("/predict", SEED_ROW).await;
     host.post_json("/predict", "{}").await;
     let first = host.get("/status").await.json();
@@ -99,7 +99,8 @@ async fn the_openapi_document_covers_every_route_and_the_models_schema() {
     }
     // The row schema is the model's: its fields, ranges and categories.
     let row = &doc["components"]["schemas"]["Features"];
-    let info = &host.state.models.default_model().info;
+    let model = host.state.models.default_model().unwrap();
+    let info = &model.info;
     let required: BTreeSet<&str> = row["required"]
         .as_array()
         .unwrap()

@@ -11,6 +11,7 @@ use thiserror::Error;
 use utoipa::ToSchema;
 
 use super::request_id;
+use crate::registry::RegistryError;
 
 /// Why a request failed.
 #[derive(Debug, Error)]
@@ -72,6 +73,18 @@ pub enum AppError {
     /// The model failed: a trap, its memory cap, or an internal error it reported.
     #[error("the model failed: {0}")]
     ModelFailed(String),
+    /// An admin request without a bearer token.
+    #[error("admin requests need an `Authorization: Bearer <token>` header")]
+    Unauthorized,
+    /// An admin request with the wrong token.
+    #[error("the admin token is not valid")]
+    Forbidden,
+    /// A model version operation the registry refused.
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
+    /// An admin request body that cannot be used (e.g. a conformance set that does not parse).
+    #[error("{0}")]
+    BadRequest(String),
 }
 
 /// One rejected input field.
@@ -131,6 +144,16 @@ impl AppError {
             Self::Overloaded(_) | Self::ModelUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::DeadlineExceeded(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::ModelFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Registry(error) => match error {
+                RegistryError::UnknownModel(_) | RegistryError::UnknownVersion(..) => {
+                    StatusCode::NOT_FOUND
+                }
+                RegistryError::BadWeight(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                _ => StatusCode::CONFLICT,
+            },
         }
     }
 
@@ -150,6 +173,17 @@ impl AppError {
             Self::ModelUnavailable(_) => "model_unavailable",
             Self::DeadlineExceeded(_) => "deadline_exceeded",
             Self::ModelFailed(_) => "model_failed",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::BadRequest(_) => "bad_request",
+            Self::Registry(error) => match error {
+                RegistryError::UnknownModel(_) => "model_not_found",
+                RegistryError::UnknownVersion(..) => "version_not_found",
+                RegistryError::BadWeight(_) => "bad_weight",
+                RegistryError::VersionExists(..) => "version_exists",
+                RegistryError::NothingToRollBack(_) => "nothing_to_roll_back",
+                _ => "wrong_state",
+            },
         }
     }
 }
@@ -172,6 +206,11 @@ impl IntoResponse for AppError {
             request_id: request_id::current().map(|id| id.to_string()),
         };
         let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()

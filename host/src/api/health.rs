@@ -47,7 +47,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthBo
     for model in state.models.models() {
         let answer = match model.call(|instance| instance.info().map(drop)).await {
             Ok(output) => output.result.map_err(|error| {
-                state.metrics.wasm_trap(model, &error);
+                state.metrics.wasm_trap(&model, &error);
                 tracing::warn!(model = model.name(), %error, "health check: the model trapped");
                 error.to_string()
             }),

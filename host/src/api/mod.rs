@@ -7,11 +7,13 @@
 //! | `GET /status` | [`status`] |
 //! | `GET /metrics` | [`scrape`] |
 //! | `GET /openapi.json` | [`openapi`] |
+//! | `/admin/...` (with `--admin-token`) | [`admin`] |
 //!
 //! Every request passes [`observe`] (request ID, span, latency histogram, event);
 //! prediction routes also pass [`overload`] (503 past the concurrency limit). Request
 //! bodies are read by [`body`]; failures are [`error::AppError`]s.
 
+pub mod admin;
 pub mod body;
 pub mod error;
 pub mod health;
@@ -58,6 +60,8 @@ pub struct AppState {
     pub started: Instant,
     /// When the host started, wall clock.
     pub started_at: DateTime<Utc>,
+    /// The admin API's token and loader; `None` keeps `/admin` unmounted.
+    pub admin: Option<admin::Admin>,
 }
 
 impl AppState {
@@ -70,7 +74,7 @@ impl AppState {
         max_concurrent: usize,
     ) -> Self {
         for model in models.models() {
-            metrics.model_loaded(model);
+            metrics.model_loaded(&model);
         }
         Self {
             models: Arc::new(models),
@@ -80,7 +84,14 @@ impl AppState {
             concurrency: Arc::new(ConcurrencyLimit::new(max_concurrent)),
             started: Instant::now(),
             started_at: Utc::now(),
+            admin: None,
         }
+    }
+
+    /// Turns the admin API on (`/admin/...`), behind `admin`'s token.
+    pub fn with_admin(mut self, admin: admin::Admin) -> Self {
+        self.admin = Some(admin);
+        self
     }
 }
 
@@ -90,8 +101,13 @@ pub fn app(state: AppState) -> Router {
         .route("/predict", post(predict::predict))
         .route("/models/{name}/predict", post(predict::predict_named))
         .route_layer(from_fn_with_state(state.clone(), overload::limit));
+    let admin = match &state.admin {
+        Some(admin) => admin::routes(&state, admin),
+        None => Router::new(),
+    };
     Router::new()
         .merge(predictions)
+        .merge(admin)
         .route("/health", get(health::health))
         .route("/status", get(status::status))
         .route("/metrics", get(scrape::metrics))

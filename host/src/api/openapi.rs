@@ -121,10 +121,12 @@ pub async fn document(State(state): State<AppState>) -> Json<Value> {
 /// The generated document with the models' schemas filled in.
 pub fn served_document(models: &ModelRegistry) -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
-    let default = models.default_model();
-    doc["components"]["schemas"]["Features"] = row_schema(&default.info.inputs);
+    if let Some(default) = models.default_model() {
+        doc["components"]["schemas"]["Features"] = row_schema(&default.info.inputs);
+    }
     doc["info"]["version"] = json!(env!("CARGO_PKG_VERSION"));
-    let names: Vec<&str> = models.models().iter().map(|m| m.name()).collect();
+    let served = models.models();
+    let names: Vec<&str> = served.iter().map(|m| m.name()).collect();
     if let Some(params) =
         doc["paths"]["/models/{name}/predict"]["post"]["parameters"].as_array_mut()
     {

@@ -92,8 +92,10 @@ pub struct BatchPredictionBody {
     tag = "predict"
 )]
 pub async fn predict(State(state): State<AppState>, request: Request) -> Response {
-    let model = Arc::clone(state.models.default_model());
-    serve(&state, model, request).await
+    match state.models.default_model() {
+        Some(model) => serve(&state, model, request).await,
+        None => AppError::ModelNotFound(state.models.default_name().to_owned()).into_response(),
+    }
 }
 
 /// Predict with a named model.
@@ -120,8 +122,8 @@ pub async fn predict_named(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
-    match state.models.get(&name) {
-        Some(model) => serve(&state, Arc::clone(model), request).await,
+    match state.models.route(&name) {
+        Some(model) => serve(&state, model, request).await,
         None => AppError::ModelNotFound(name).into_response(),
     }
 }

@@ -109,7 +109,7 @@ pub async fn status(State(state): State<AppState>) -> Json<StatusBody> {
         version: env!("CARGO_PKG_VERSION"),
         started_at: state.started_at.to_rfc3339(),
         uptime_seconds: state.started.elapsed().as_secs_f64(),
-        default_model: state.models.default_model().name().to_owned(),
+        default_model: state.models.default_name().to_owned(),
         models: state
             .models
             .models()

@@ -78,6 +78,11 @@ pub struct Metrics {
     pub events_written: IntCounter,
     /// Failed attempts to hand events to a remote collector (each is retried).
     pub events_send_retries: IntCounter,
+    /// Version changes by model and result (`activated`, `canary`, `rolled_back`,
+    /// `retired`, `failed`).
+    pub model_swaps: IntCounterVec,
+    /// 1 for every model version the host knows, labelled with its state.
+    pub model_info: IntGaugeVec,
     error_windows: Mutex<HashMap<(String, String), SlidingWindow>>,
     users: Mutex<ActiveUsers>,
 }
@@ -225,6 +230,16 @@ impl Metrics {
                     "Failed attempts to hand events to a remote collector; each is retried.",
                 ),
             ),
+            model_swaps: counter(
+                "ml_model_swaps_total",
+                "Model version changes, by result (activated, canary, rolled_back, retired, failed).",
+                &["model", "result"],
+            ),
+            model_info: int_gauge(
+                "ml_model_info",
+                "1 per model version the host knows, with its component's sha256 and its state.",
+                &["model", "version", "sha256", "state"],
+            ),
             error_windows: Mutex::new(HashMap::new()),
             users: Mutex::new(ActiveUsers::new(WINDOW_SECS)),
             started: Instant::now(),
@@ -307,6 +322,18 @@ impl Metrics {
         }
         let users = self.users.lock().expect("metrics lock").count(now);
         self.active_users.set(users as i64);
+        self.model_info.reset();
+        for version in models.versions() {
+            let sha256 = version.sha256.as_deref().unwrap_or_default();
+            self.model_info
+                .with_label_values(&[
+                    &version.name,
+                    &version.version,
+                    sha256,
+                    version.state.name(),
+                ])
+                .set(1);
+        }
         let windows = self.error_windows.lock().expect("metrics lock");
         for model in models.models() {
             let labels = [model.name(), model.version()];

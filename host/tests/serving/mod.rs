@@ -14,12 +14,14 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt as _;
 use serde_json::Value;
 use tower::ServiceExt as _;
+use wasml_host::api::admin::Admin;
 use wasml_host::api::body::BodyLimits;
 use wasml_host::api::{AppState, app};
 use wasml_host::engine::new_engine;
 use wasml_host::event_sink::{Event, EventWriter};
 use wasml_host::metrics::Metrics;
 use wasml_host::registry::{LoadedModel, ModelRegistry};
+use wasml_host::swap::ModelLoader;
 use wasml_host::{ComponentCache, SandboxLimits};
 use wasmtime::Engine;
 
@@ -35,6 +37,10 @@ pub struct Options {
     pub body_limits: BodyLimits,
     pub limits: SandboxLimits,
     pub pool_size: usize,
+    /// Serve bank-marketing v1 instead of v2 (to swap in v2).
+    pub start_with_v1: bool,
+    /// Turn the admin API on with this token.
+    pub admin_token: Option<&'static str>,
 }
 
 impl Default for Options {
@@ -48,6 +54,8 @@ impl Default for Options {
             },
             limits: SandboxLimits::default(),
             pool_size: 2,
+            start_with_v1: false,
+            admin_token: None,
         }
     }
 }
@@ -108,7 +116,8 @@ impl Reply {
 
 impl TestHost {
     pub fn start(options: Options) -> Self {
-        let bank = wasml_guest_artifacts::component("bank-marketing", "v2");
+        let version = if options.start_with_v1 { "v1" } else { "v2" };
+        let bank = wasml_guest_artifacts::component("bank-marketing", version);
         let mut models = vec![load(bank, options.limits, options.pool_size)];
         if options.with_hostile {
             models.push(load(wasml_guest_artifacts::HOSTILE, options.limits, 1));
@@ -118,13 +127,22 @@ impl TestHost {
         let events_dir = scratch_dir("events");
         let (events, writer) =
             EventWriter::start(events_dir.clone().into(), 1 << 16, &metrics).unwrap();
-        let state = AppState::new(
+        let mut state = AppState::new(
             registry,
             metrics,
             events,
             options.body_limits,
             options.max_concurrent,
         );
+        if let Some(token) = options.admin_token {
+            let loader = ModelLoader::new(
+                engine().clone(),
+                ComponentCache::new(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cwasm")),
+                options.limits,
+                options.pool_size,
+            );
+            state = state.with_admin(Admin::new(token, loader, 128 << 20));
+        }
         Self {
             router: app(state.clone()),
             state,

@@ -1,9 +1,6 @@
-//! The models the host serves: each loaded component with its pool, card and counters.
-//!
-//! Issue #5 turns this into a registry of versions with hot swap; today it is the set of
-//! models loaded at start, looked up by name.
+//! One loaded version of a model: its component's instance pool, what it says it is,
+//! and its request counters.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -181,90 +178,4 @@ impl LoadedModel {
     pub fn version(&self) -> &str {
         &self.info.version
     }
-}
-
-/// Why the set of models cannot be served.
-#[derive(Debug, Error)]
-pub enum RegistryError {
-    /// Nothing to serve.
-    #[error("no model to serve")]
-    Empty,
-    /// Two components claim the same name.
-    #[error("two components are named {0:?}; serve one version per model (hot swap is issue #5)")]
-    DuplicateName(String),
-    /// `--default-model` names no loaded model.
-    #[error("the default model {0:?} is not among the loaded models")]
-    UnknownDefault(String),
-}
-
-/// The models being served, by name.
-pub struct ModelRegistry {
-    models: Vec<Arc<LoadedModel>>,
-    default: usize,
-}
-
-impl ModelRegistry {
-    /// The registry of `models`; `default` names the model `POST /predict` uses (the
-    /// first one if `None`).
-    pub fn new(models: Vec<LoadedModel>, default: Option<&str>) -> Result<Self, RegistryError> {
-        if models.is_empty() {
-            return Err(RegistryError::Empty);
-        }
-        for (i, model) in models.iter().enumerate() {
-            if models[..i].iter().any(|m| m.name() == model.name()) {
-                return Err(RegistryError::DuplicateName(model.name().to_owned()));
-            }
-        }
-        let default = match default {
-            None => 0,
-            Some(name) => models
-                .iter()
-                .position(|m| m.name() == name)
-                .ok_or_else(|| RegistryError::UnknownDefault(name.to_owned()))?,
-        };
-        Ok(Self {
-            models: models.into_iter().map(Arc::new).collect(),
-            default,
-        })
-    }
-
-    /// The model named `name`.
-    pub fn get(&self, name: &str) -> Option<&Arc<LoadedModel>> {
-        self.models.iter().find(|m| m.name() == name)
-    }
-
-    /// The model `POST /predict` uses.
-    pub fn default_model(&self) -> &Arc<LoadedModel> {
-        &self.models[self.default]
-    }
-
-    /// Every model, in load order.
-    pub fn models(&self) -> &[Arc<LoadedModel>] {
-        &self.models
-    }
-}
-
-/// The component files in `dir`: `*.wasm` directly in it or one directory below
-/// (`<name>/<version>.wasm`), sorted so load order is stable.
-pub fn component_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            for inner in std::fs::read_dir(&path)? {
-                let inner = inner?.path();
-                if is_wasm(&inner) {
-                    files.push(inner);
-                }
-            }
-        } else if is_wasm(&path) {
-            files.push(path);
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
-fn is_wasm(path: &Path) -> bool {
-    path.is_file() && path.extension().is_some_and(|e| e == "wasm")
 }

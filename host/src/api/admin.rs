@@ -1,0 +1,315 @@
+//! The admin API (`/admin/...`): model versions in and out while the host serves. Mounted
+//! only when an admin token is configured; every request needs `Authorization: Bearer
+//! <token>` (401 without, 403 with a wrong one; compared in constant time).
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /admin/models` | every model and version with its state and gate checks |
+//! | `PUT /admin/models/{name}/versions/{version}/conformance` | the version's conformance set (JSON), before its component |
+//! | `PUT /admin/models/{name}/versions/{version}[?force=true]` | upload a component (202; compiled and gated in the background) |
+//! | `GET /admin/models/{name}/versions/{version}` | one version |
+//! | `POST /admin/models/{name}/versions/{version}/activate` | make a ready version active |
+//! | `PUT /admin/models/{name}/canary` `{"version", "percent"}` | send a share of traffic to a ready version |
+//! | `DELETE /admin/models/{name}/canary` | stop the canary |
+//! | `POST /admin/models/{name}/rollback` | re-activate the previous version |
+//! | `DELETE /admin/models/{name}/versions/{version}` | retire a version |
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use super::error::AppError;
+use crate::registry::{GateCheck, VersionState, VersionView};
+use crate::swap::{self, ModelLoader, Upload};
+
+/// What the admin routes need beyond the app's state.
+#[derive(Clone)]
+pub struct Admin {
+    /// sha256 of the token: compared digest to digest, in constant time.
+    token_digest: [u8; 32],
+    /// Compiles uploads.
+    pub loader: Arc<ModelLoader>,
+    /// Largest component accepted.
+    pub max_upload_bytes: usize,
+}
+
+impl Admin {
+    /// Admin access with `token`, compiling uploads with `loader`.
+    pub fn new(token: &str, loader: ModelLoader, max_upload_bytes: usize) -> Self {
+        Self {
+            token_digest: Sha256::digest(token.as_bytes()).into(),
+            loader: Arc::new(loader),
+            max_upload_bytes,
+        }
+    }
+
+    fn accepts(&self, given: &str) -> bool {
+        let digest: [u8; 32] = Sha256::digest(given.as_bytes()).into();
+        digest
+            .iter()
+            .zip(self.token_digest.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+}
+
+/// The admin routes (to merge into the app when a token is configured).
+pub fn routes(state: &AppState, admin: &Admin) -> Router<AppState> {
+    Router::new()
+        .route("/admin/models", get(list))
+        .route(
+            "/admin/models/{name}/versions/{version}",
+            put(upload).get(show).delete(retire),
+        )
+        .route(
+            "/admin/models/{name}/versions/{version}/conformance",
+            put(conformance),
+        )
+        .route(
+            "/admin/models/{name}/versions/{version}/activate",
+            post(activate),
+        )
+        .route(
+            "/admin/models/{name}/canary",
+            put(canary).delete(stop_canary),
+        )
+        .route("/admin/models/{name}/rollback", post(rollback))
+        .layer(DefaultBodyLimit::max(admin.max_upload_bytes))
+        .route_layer(from_fn_with_state(state.clone(), authorize))
+}
+
+async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(admin) = &state.admin else {
+        return AppError::NotFound(request.uri().path().to_owned()).into_response();
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        None => AppError::Unauthorized.into_response(),
+        Some(token) if !admin.accepts(token.trim()) => {
+            tracing::warn!("admin request with a wrong token");
+            AppError::Forbidden.into_response()
+        }
+        Some(_) => next.run(request).await,
+    }
+}
+
+/// One version, as the admin API shows it.
+#[derive(Debug, Serialize)]
+pub struct VersionBody {
+    model: String,
+    version: String,
+    #[serde(flatten)]
+    state: VersionState,
+    since: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    canary_percent: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    component_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    load_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    checks: Vec<GateCheck>,
+}
+
+impl From<VersionView> for VersionBody {
+    fn from(view: VersionView) -> Self {
+        Self {
+            component_sha256: view.sha256.clone(),
+            load_seconds: view.model.as_ref().map(|m| m.load_seconds),
+            model: view.name,
+            version: view.version,
+            state: view.state,
+            since: view.since.to_rfc3339(),
+            canary_percent: view.canary_percent,
+            checks: view.checks,
+        }
+    }
+}
+
+fn admin(state: &AppState) -> Result<&Admin, AppError> {
+    state
+        .admin
+        .as_ref()
+        .ok_or_else(|| AppError::NotFound("/admin".into()))
+}
+
+async fn list(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let versions: Vec<VersionBody> = state
+        .models
+        .versions()
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    Json(serde_json::json!({ "default_model": state.models.default_name(), "versions": versions }))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Json<VersionBody>, AppError> {
+    state
+        .models
+        .versions()
+        .into_iter()
+        .find(|v| v.name == name && v.version == version)
+        .map(|v| Json(v.into()))
+        .ok_or_else(|| crate::registry::RegistryError::UnknownVersion(name, version).into())
+}
+
+/// Whether the query string asks to accept a schema change (`force=true`).
+fn forced(uri: &Uri) -> bool {
+    uri.query()
+        .is_some_and(|q| q.split('&').any(|kv| kv == "force=true" || kv == "force=1"))
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let admin = admin(&state)?;
+    if body.is_empty() {
+        return Err(AppError::BadRequest(
+            "the body must be the component's bytes".into(),
+        ));
+    }
+    let upload = Upload {
+        name: name.clone(),
+        version: version.clone(),
+        wasm: body.to_vec(),
+        force: forced(&uri),
+    };
+    swap::start(&state, Arc::clone(&admin.loader), upload)?;
+    let location = format!("/admin/models/{name}/versions/{version}");
+    let body = serde_json::json!({"model": name, "version": version, "state": "compiling", "location": location});
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+        .into_response())
+}
+
+async fn conformance(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let admin = admin(&state)?;
+    let text = std::str::from_utf8(&body).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let set = wasml_predictor::ConformanceSet::from_json(text)
+        .map_err(|e| AppError::BadRequest(format!("not a conformance set: {e}")))?;
+    if set.model != name || set.version != version {
+        return Err(AppError::BadRequest(format!(
+            "the set is for {} {}, not {name} {version}",
+            set.model, set.version
+        )));
+    }
+    let cases = set.cases.len();
+    admin
+        .loader
+        .add_conformance_set(&name, &version, set)
+        .map_err(AppError::BadRequest)?;
+    Ok(Json(
+        serde_json::json!({"model": name, "version": version, "cases": cases}),
+    ))
+}
+
+async fn activate(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let previous = state.models.activate(&name, &version)?;
+    swapped(&state, &name, &version, "activated");
+    if let Some(previous) = &previous {
+        swap::record(&state, &name, previous, "ready", None);
+    }
+    Ok(Json(
+        serde_json::json!({"model": name, "active": version, "previous": previous}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct CanaryBody {
+    version: String,
+    percent: u32,
+}
+
+async fn canary(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let request: CanaryBody = serde_json::from_slice(&body)
+        .map_err(|e| AppError::BadRequest(format!("expected {{\"version\", \"percent\"}}: {e}")))?;
+    let replaced = state
+        .models
+        .set_canary(&name, &request.version, request.percent)?;
+    swapped(&state, &name, &request.version, "canary");
+    if let Some(replaced) = &replaced {
+        swap::record(&state, &name, replaced, "ready", None);
+    }
+    Ok(Json(serde_json::json!({
+        "model": name, "canary": request.version, "percent": request.percent, "replaced": replaced
+    })))
+}
+
+async fn stop_canary(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let cleared = state.models.clear_canary(&name)?;
+    if let Some(version) = &cleared {
+        swap::record(&state, &name, version, "ready", None);
+    }
+    Ok(Json(serde_json::json!({"model": name, "stopped": cleared})))
+}
+
+async fn rollback(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let (from, to) = state.models.rollback(&name)?;
+    swapped(&state, &name, &to, "rolled_back");
+    swap::record(&state, &name, &from, "ready", None);
+    Ok(Json(
+        serde_json::json!({"model": name, "active": to, "previous": from}),
+    ))
+}
+
+async fn retire(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    state.models.retire(&name, &version)?;
+    swapped(&state, &name, &version, "retired");
+    Ok(Json(serde_json::json!({"model": name, "retired": version})))
+}
+
+/// Counts and records a successful swap operation.
+fn swapped(state: &AppState, name: &str, version: &str, result: &str) {
+    state
+        .metrics
+        .model_swaps
+        .with_label_values(&[name, result])
+        .inc();
+    let new_state = state
+        .models
+        .state(name, version)
+        .map_or("unknown", |s| s.name());
+    swap::record(state, name, version, new_state, None);
+}

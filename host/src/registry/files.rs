@@ -1,0 +1,28 @@
+//! Where components are found on disk.
+
+use std::path::{Path, PathBuf};
+
+/// The component files in `dir`: `*.wasm` directly in it or one directory below
+/// (`<name>/<version>.wasm`), sorted so load order is stable.
+pub fn component_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            for inner in std::fs::read_dir(&path)? {
+                let inner = inner?.path();
+                if is_wasm(&inner) {
+                    files.push(inner);
+                }
+            }
+        } else if is_wasm(&path) {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn is_wasm(path: &Path) -> bool {
+    path.is_file() && path.extension().is_some_and(|e| e == "wasm")
+}

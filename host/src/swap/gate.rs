@@ -1,0 +1,316 @@
+//! The validation gate a new version passes before it may serve: each check gives a
+//! verdict and a detail, and the first failure is the version's reason for `failed`.
+//!
+//! 1. `identity`: the component says it is the model and version it was uploaded as;
+//! 2. `info`: its `info()` is well-formed (labels, unique fields, sane ranges and
+//!    categories, card figures in [0, 1], the card is JSON);
+//! 3. `schema`: its inputs accept everything the active version's accept (unless forced);
+//! 4. `conformance`: it reproduces the conformance set shipped with the version within
+//!    the set's tolerance (skipped, and said so, when none was given);
+//! 5. `deadline`: a prediction of a row built from its schema answers within the
+//!    sandbox's deadline, without trapping.
+
+use wasml_predictor::ConformanceSet;
+
+use crate::bindings::types::{Feature, FeatureValue, FieldKind, FieldSpec, ModelInfo};
+use crate::convert;
+use crate::registry::{GateCheck as Check, LoadedModel};
+
+/// What the gate needs besides the candidate.
+pub struct GateInput<'a> {
+    /// The name the version was uploaded as.
+    pub name: &'a str,
+    /// The version it was uploaded as.
+    pub version: &'a str,
+    /// The active version's schema, if the model has one.
+    pub active_inputs: Option<&'a [FieldSpec]>,
+    /// Accept a schema change.
+    pub force: bool,
+    /// The conformance set shipped with the version.
+    pub conformance: Option<&'a ConformanceSet>,
+}
+
+/// One check: a detail when it passes, the reason when it fails.
+type Step<'a> = dyn Fn() -> Result<String, String> + 'a;
+
+/// Runs every check on `candidate`, stopping at the first failure. Blocking: it calls
+/// into the component.
+pub fn run(candidate: &LoadedModel, input: &GateInput<'_>) -> Vec<Check> {
+    let info = &candidate.info;
+    let mut checks = Vec::new();
+    let steps: [(&'static str, &Step<'_>); 5] = [
+        ("identity", &|| identity(info, input)),
+        ("info", &|| well_formed(info)),
+        ("schema", &|| schema(info, input)),
+        ("conformance", &|| conformance(candidate, input.conformance)),
+        ("deadline", &|| smoke_prediction(candidate)),
+    ];
+    for (check, step) in steps {
+        let outcome = step();
+        let passed = outcome.is_ok();
+        checks.push(Check {
+            check,
+            passed,
+            detail: outcome.unwrap_or_else(|e| e),
+        });
+        if !passed {
+            break;
+        }
+    }
+    checks
+}
+
+/// The first failed check, as a reason: `"schema: field age was removed"`.
+pub fn failure(checks: &[Check]) -> Option<String> {
+    checks
+        .iter()
+        .find(|c| !c.passed)
+        .map(|c| format!("{}: {}", c.check, c.detail))
+}
+
+fn identity(info: &ModelInfo, input: &GateInput<'_>) -> Result<String, String> {
+    if info.name != input.name {
+        return Err(format!(
+            "the component says it is model {:?}, uploaded as {:?}",
+            info.name, input.name
+        ));
+    }
+    if info.version != input.version {
+        return Err(format!(
+            "the component says it is version {:?}, uploaded as {:?}",
+            info.version, input.version
+        ));
+    }
+    Ok(format!("{} {}", info.name, info.version))
+}
+
+fn well_formed(info: &ModelInfo) -> Result<String, String> {
+    if info.labels.len() < 2 {
+        return Err(format!(
+            "{} labels; a classifier needs at least 2",
+            info.labels.len()
+        ));
+    }
+    if info.inputs.is_empty() {
+        return Err("the schema has no input fields".into());
+    }
+    for (i, spec) in info.inputs.iter().enumerate() {
+        if spec.name.is_empty() || info.inputs[..i].iter().any(|s| s.name == spec.name) {
+            return Err(format!("input field {:?} is empty or repeated", spec.name));
+        }
+        match &spec.kind {
+            FieldKind::Number(r) if !(r.min.is_finite() && r.max.is_finite() && r.min <= r.max) => {
+                return Err(format!(
+                    "field {}: range {}..{} is not a range",
+                    spec.name, r.min, r.max
+                ));
+            }
+            FieldKind::Category(values) if values.is_empty() => {
+                return Err(format!("field {}: no categories", spec.name));
+            }
+            _ => {}
+        }
+    }
+    let e = &info.evaluation;
+    for (figure, value) in [
+        ("accuracy", e.accuracy),
+        ("precision", e.precision),
+        ("recall", e.recall),
+        ("f1_score", e.f1_score),
+        ("roc_auc", e.roc_auc),
+    ] {
+        if !(0.0..=1.0).contains(&value) {
+            return Err(format!("card figure {figure} = {value} is not in [0, 1]"));
+        }
+    }
+    serde_json::from_str::<serde_json::Value>(&info.card_json)
+        .map_err(|e| format!("the model card is not JSON: {e}"))?;
+    Ok(format!(
+        "{} inputs, {} labels, card accuracy {:.4}",
+        info.inputs.len(),
+        info.labels.len(),
+        e.accuracy
+    ))
+}
+
+fn schema(info: &ModelInfo, input: &GateInput<'_>) -> Result<String, String> {
+    let Some(active) = input.active_inputs else {
+        return Ok("no active version to compare with".into());
+    };
+    let problems = schema_changes(active, &info.inputs);
+    match (problems.is_empty(), input.force) {
+        (true, _) => Ok("accepts every input the active version accepts".into()),
+        (false, true) => Ok(format!(
+            "changed, accepted by force: {}",
+            problems.join("; ")
+        )),
+        (false, false) => Err(format!(
+            "{} (upload with force=true to accept)",
+            problems.join("; ")
+        )),
+    }
+}
+
+/// What the candidate would refuse, or newly require, of the active version's inputs.
+fn schema_changes(active: &[FieldSpec], candidate: &[FieldSpec]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for old in active {
+        let Some(new) = candidate.iter().find(|s| s.name == old.name) else {
+            problems.push(format!("field {} was removed", old.name));
+            continue;
+        };
+        match (&old.kind, &new.kind) {
+            (FieldKind::Number(a), FieldKind::Number(b)) => {
+                if b.min > a.min || b.max < a.max || (b.integer && !a.integer) {
+                    problems.push(format!(
+                        "field {}: range {}..{} no longer covers {}..{}",
+                        old.name, b.min, b.max, a.min, a.max
+                    ));
+                }
+            }
+            (FieldKind::Category(a), FieldKind::Category(b)) => {
+                let lost: Vec<&String> = a.iter().filter(|v| !b.contains(v)).collect();
+                if !lost.is_empty() {
+                    problems.push(format!(
+                        "field {}: categories {lost:?} were removed",
+                        old.name
+                    ));
+                }
+            }
+            _ => problems.push(format!("field {} changed kind", old.name)),
+        }
+    }
+    for new in candidate {
+        if new.required && !active.iter().any(|s| s.name == new.name) {
+            problems.push(format!("field {} is new and required", new.name));
+        }
+    }
+    problems
+}
+
+fn conformance(candidate: &LoadedModel, set: Option<&ConformanceSet>) -> Result<String, String> {
+    let Some(set) = set else {
+        return Ok("skipped: no conformance set was given with the version".into());
+    };
+    if set.model != candidate.info.name || set.version != candidate.info.version {
+        return Err(format!(
+            "the set is for {} {}, not {} {}",
+            set.model, set.version, candidate.info.name, candidate.info.version
+        ));
+    }
+    let rows = set.rows()?;
+    let rows: Vec<_> = rows.iter().map(|row| convert::features(row)).collect();
+    let mut instance = candidate.pool.checkout().map_err(|e| e.to_string())?;
+    let results = instance.predict_batch(&rows).map_err(|e| e.to_string())?;
+    let results: Vec<_> = results
+        .into_iter()
+        .map(convert::prediction_result)
+        .collect();
+    let report = set.check(&results);
+    if report.passed() {
+        Ok(format!(
+            "{} cases within {:e} (largest difference {:.2e})",
+            report.cases, set.tolerance, report.max_abs_diff
+        ))
+    } else {
+        Err(format!(
+            "{} of {} cases differ from the reference, e.g. {}",
+            report.failures.len(),
+            report.cases,
+            report.failures[0]
+        ))
+    }
+}
+
+fn smoke_prediction(candidate: &LoadedModel) -> Result<String, String> {
+    let row: Vec<Feature> = candidate
+        .info
+        .inputs
+        .iter()
+        .map(|spec| Feature {
+            name: spec.name.clone(),
+            value: match &spec.kind {
+                FieldKind::Number(r) => FeatureValue::Number(r.min),
+                FieldKind::Category(values) => FeatureValue::Text(values[0].clone()),
+            },
+        })
+        .collect();
+    let mut instance = candidate.pool.checkout().map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    match instance.predict(&row) {
+        Ok(Ok(p)) => Ok(format!(
+            "answered {:?} in {:.2} ms",
+            p.label,
+            started.elapsed().as_secs_f64() * 1e3
+        )),
+        Ok(Err(e)) => Err(format!("refused a row built from its own schema: {e:?}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::types::NumberRange;
+
+    fn number(name: &str, min: f64, max: f64, required: bool) -> FieldSpec {
+        FieldSpec {
+            name: name.into(),
+            description: String::new(),
+            kind: FieldKind::Number(NumberRange {
+                min,
+                max,
+                integer: true,
+            }),
+            required,
+        }
+    }
+
+    fn category(name: &str, values: &[&str]) -> FieldSpec {
+        FieldSpec {
+            name: name.into(),
+            description: String::new(),
+            kind: FieldKind::Category(values.iter().map(|v| (*v).to_owned()).collect()),
+            required: true,
+        }
+    }
+
+    #[test]
+    fn a_schema_that_accepts_more_is_compatible() {
+        let active = [
+            number("age", 18.0, 95.0, true),
+            category("job", &["admin.", "retired"]),
+        ];
+        let wider = [
+            number("age", 16.0, 100.0, true),
+            category("job", &["admin.", "retired", "student"]),
+            number("campaign", 1.0, 60.0, false),
+        ];
+        assert!(schema_changes(&active, &wider).is_empty());
+    }
+
+    #[test]
+    fn removed_narrowed_or_newly_required_fields_are_named() {
+        let active = [
+            number("age", 18.0, 95.0, true),
+            category("job", &["admin.", "retired"]),
+        ];
+        let narrower = [
+            number("age", 21.0, 95.0, true),
+            category("job", &["admin."]),
+            number("balance", 0.0, 1e6, true),
+        ];
+        assert_eq!(
+            schema_changes(&active, &narrower),
+            [
+                "field age: range 21..95 no longer covers 18..95",
+                "field job: categories [\"retired\"] were removed",
+                "field balance is new and required",
+            ]
+        );
+        assert_eq!(
+            schema_changes(&active, &[category("age", &["young"])]),
+            ["field age changed kind", "field job was removed"]
+        );
+    }
+}

@@ -1,0 +1,467 @@
+//! Hot swap through the admin API, driven without a socket: a new version compiles and
+//! passes the gate while the old one serves; activation, canary, rollback and retirement
+//! happen under continuous concurrent load with no failed request, each response showing
+//! the version the API said was serving; every way a candidate can fail is refused with
+//! its reason; the admin routes need the token.
+
+mod serving;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::Request;
+use serde_json::{Value, json};
+use serving::{Options, Reply, SEED_ROW, TestHost};
+
+const TOKEN: &str = "test-admin-token";
+const MODEL: &str = "bank-marketing";
+
+fn conformance_json(version_dir: &str) -> String {
+    let path = format!(
+        "{}/../guest/models/bank-marketing/{version_dir}/conformance.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(path).unwrap()
+}
+
+async fn admin(host: &TestHost, method: &str, uri: &str, body: Vec<u8>) -> Reply {
+    host.call(
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await
+}
+
+/// Uploads `wasm` as `version` (with `conformance`, if any) and waits for the gate's
+/// verdict; returns the version's final listing.
+async fn upload(
+    host: &TestHost,
+    name: &str,
+    version: &str,
+    wasm: Vec<u8>,
+    conformance: Option<String>,
+) -> Value {
+    let base = format!("/admin/models/{name}/versions/{version}");
+    if let Some(set) = conformance {
+        let reply = admin(
+            host,
+            "PUT",
+            &format!("{base}/conformance"),
+            set.into_bytes(),
+        )
+        .await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+    }
+    let reply = admin(host, "PUT", &base, wasm).await;
+    assert_eq!(
+        reply.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.headers["location"], base.as_str());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let listing = admin(host, "GET", &base, Vec::new()).await.json();
+        if !matches!(listing["state"].as_str(), Some("compiling" | "validating")) {
+            return listing;
+        }
+        assert!(Instant::now() < deadline, "still {listing}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn read(path: &str) -> Vec<u8> {
+    std::fs::read(path).unwrap()
+}
+
+/// One request's outcome, with when it started and ended.
+struct Sample {
+    started: Instant,
+    ended: Instant,
+    status: u16,
+    version: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn versions_swap_under_load_without_a_failed_request() {
+    let host = Arc::new(TestHost::start(Options {
+        start_with_v1: true,
+        admin_token: Some(TOKEN),
+        max_concurrent: 256,
+        ..Options::default()
+    }));
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let host = Arc::clone(&host);
+            let stop = Arc::clone(&stop);
+            tokio::spawn(async move {
+                let mut samples = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    let reply = host.post_json("/predict", SEED_ROW).await;
+                    let version = if reply.status == 200 {
+                        reply.json()["model"]["version"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned()
+                    } else {
+                        String::from_utf8_lossy(&reply.body).into_owned()
+                    };
+                    samples.push(Sample {
+                        started,
+                        ended: Instant::now(),
+                        status: reply.status.as_u16(),
+                        version,
+                    });
+                }
+                samples
+            })
+        })
+        .collect();
+
+    let wasm = read(wasml_guest_artifacts::component(MODEL, "v2"));
+    let listing = upload(&host, MODEL, "2.0.0", wasm, Some(conformance_json("v2"))).await;
+    assert_eq!(listing["state"], "ready", "{listing}");
+    let checks: Vec<&str> = listing["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        checks,
+        ["identity", "info", "schema", "conformance", "deadline"]
+    );
+    assert!(
+        listing["checks"][3]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cases within")
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let pause = Duration::from_millis(300);
+    let before_activate = Instant::now();
+    let reply = admin(
+        &host,
+        "POST",
+        "/admin/models/bank-marketing/versions/2.0.0/activate",
+        Vec::new(),
+    )
+    .await;
+    let activated = Instant::now();
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.json(),
+        json!({"model": MODEL, "active": "2.0.0", "previous": "1.0.0"})
+    );
+    tokio::time::sleep(pause).await;
+
+    let before_canary = Instant::now();
+    let body = json!({"version": "1.0.0", "percent": 50})
+        .to_string()
+        .into_bytes();
+    let reply = admin(&host, "PUT", "/admin/models/bank-marketing/canary", body).await;
+    let canaried = Instant::now();
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    tokio::time::sleep(pause).await;
+
+    let before_rollback = Instant::now();
+    let reply = admin(
+        &host,
+        "POST",
+        "/admin/models/bank-marketing/rollback",
+        Vec::new(),
+    )
+    .await;
+    let rolled_back = Instant::now();
+    assert_eq!(
+        reply.json(),
+        json!({"model": MODEL, "active": "1.0.0", "previous": "2.0.0"})
+    );
+    tokio::time::sleep(pause).await;
+
+    let reply = admin(
+        &host,
+        "DELETE",
+        "/admin/models/bank-marketing/versions/2.0.0",
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    tokio::time::sleep(pause).await;
+    stop.store(true, Ordering::Relaxed);
+
+    let mut samples = Vec::new();
+    for client in clients {
+        samples.extend(client.await.unwrap());
+    }
+    assert!(
+        samples.len() > 500,
+        "continuous load: {} requests",
+        samples.len()
+    );
+    let failed: Vec<_> = samples
+        .iter()
+        .filter(|s| s.status != 200)
+        .map(|s| &s.version)
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} failed requests: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(3)]
+    );
+
+    let versions_between = |from: Instant, to: Instant| -> Vec<&str> {
+        samples
+            .iter()
+            .filter(|s| s.started >= from && s.ended <= to)
+            .map(|s| s.version.as_str())
+            .collect()
+    };
+    let only = |versions: &[&str], expected: &str, phase: &str| {
+        assert!(!versions.is_empty(), "requests during {phase}");
+        assert!(
+            versions.iter().all(|v| *v == expected),
+            "{phase}: {versions:?}"
+        );
+    };
+    let start = samples.iter().map(|s| s.started).min().unwrap();
+    only(
+        &versions_between(start, before_activate),
+        "1.0.0",
+        "before activation",
+    );
+    only(
+        &versions_between(activated, before_canary),
+        "2.0.0",
+        "after activation",
+    );
+    let canary = versions_between(canaried, before_rollback);
+    let on_v1 = canary.iter().filter(|v| **v == "1.0.0").count();
+    assert!(
+        on_v1 * 10 >= canary.len() * 4 && on_v1 * 10 <= canary.len() * 6,
+        "a 50 % canary got {on_v1} of {} requests",
+        canary.len()
+    );
+    only(
+        &versions_between(rolled_back, Instant::now()),
+        "1.0.0",
+        "after rollback",
+    );
+
+    let listing = admin(&host, "GET", "/admin/models", Vec::new())
+        .await
+        .json();
+    let states: Vec<(String, String)> = listing["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["version"].as_str().unwrap().into(),
+                v["state"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("1.0.0".into(), "active".into()),
+            ("2.0.0".into(), "retired".into())
+        ]
+    );
+    for result in ["activated", "canary", "rolled_back", "retired"] {
+        assert_eq!(
+            host.metric(
+                "ml_model_swaps_total",
+                &[("model", MODEL), ("result", result)]
+            )
+            .await,
+            Some(1.0),
+            "{result}"
+        );
+    }
+    assert_eq!(
+        host.metric(
+            "ml_model_info",
+            &[("version", "2.0.0"), ("state", "retired")]
+        )
+        .await,
+        Some(1.0)
+    );
+    let host = Arc::into_inner(host).expect("clients are done");
+    let events = host.finish_events().await;
+    let changes: Vec<String> = events
+        .iter()
+        .filter(|e| {
+            e.message.starts_with("model version ") && e.model_version.as_deref() == Some("2.0.0")
+        })
+        .map(|e| e.message.trim_start_matches("model version ").to_owned())
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            "compiling",
+            "validating",
+            "ready",
+            "active",
+            "ready",
+            "retired"
+        ],
+        "every state change of 2.0.0 is an event"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_kind_of_bad_candidate_is_refused_with_its_reason_while_the_model_serves() {
+    let host = TestHost::start(Options {
+        start_with_v1: true,
+        admin_token: Some(TOKEN),
+        ..Options::default()
+    });
+    let refused = |listing: &Value| -> String {
+        assert_eq!(listing["state"], "failed", "{listing}");
+        listing["reason"].as_str().unwrap().to_owned()
+    };
+
+    // Not a component: a core wasm module, and garbage.
+    let module = b"\0asm\x01\0\0\0".to_vec();
+    let reason = refused(&upload(&host, MODEL, "9.0.0", module, None).await);
+    assert!(
+        reason.starts_with("not a usable model component"),
+        "{reason}"
+    );
+    // A component of another world: it exports no predictor.
+    let empty_component = b"\0asm\x0d\0\x01\0".to_vec();
+    let reason = refused(&upload(&host, MODEL, "9.0.1", empty_component, None).await);
+    assert!(
+        reason.starts_with("not a usable model component"),
+        "{reason}"
+    );
+    // The right model under the wrong version.
+    let v2 = read(wasml_guest_artifacts::component(MODEL, "v2"));
+    let reason = refused(&upload(&host, MODEL, "3.0.0", v2.clone(), None).await);
+    assert!(
+        reason.starts_with("identity:") && reason.contains("\"2.0.0\""),
+        "{reason}"
+    );
+    // Wrong outputs: a conformance set whose references moved.
+    let mut set: Value = serde_json::from_str(&conformance_json("v2")).unwrap();
+    set["cases"][7]["probabilities"][0] = json!(0.5);
+    set["cases"][7]["probabilities"][1] = json!(0.5);
+    let reply = admin(
+        &host,
+        "DELETE",
+        "/admin/models/bank-marketing/versions/3.0.0",
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "a failed version can be retired");
+    let again = upload(&host, MODEL, "2.0.0", v2, Some(set.to_string())).await;
+    let reason = refused(&again);
+    assert!(reason.starts_with("conformance: 1 of"), "{reason}");
+    // A model that runs past the deadline: the hostile component's first mode loops.
+    let hostile = read(wasml_guest_artifacts::HOSTILE);
+    let reason = refused(&upload(&host, "hostile", "0.0.0", hostile, None).await);
+    assert!(
+        reason.starts_with("deadline:") && reason.contains("deadline"),
+        "{reason}"
+    );
+
+    // Through all of it the active version served, and nothing else ever did.
+    let reply = host.post_json("/predict", SEED_ROW).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["model"]["version"], "1.0.0");
+    let reply = host
+        .post_json("/models/hostile/predict", r#"{"mode": "ok"}"#)
+        .await;
+    assert_eq!(reply.status, 404, "a failed version never receives traffic");
+    let reply = admin(
+        &host,
+        "POST",
+        "/admin/models/hostile/versions/0.0.0/activate",
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(reply.status, 409);
+    assert_eq!(reply.json()["error"]["code"], "wrong_state");
+    assert_eq!(
+        host.metric(
+            "ml_model_swaps_total",
+            &[("model", MODEL), ("result", "failed")]
+        )
+        .await,
+        Some(4.0)
+    );
+}
+
+#[tokio::test]
+async fn admin_routes_need_the_token() {
+    let closed = TestHost::start(Options::default());
+    assert_eq!(
+        closed.get("/admin/models").await.status,
+        404,
+        "off without a token"
+    );
+
+    let host = TestHost::start(Options {
+        admin_token: Some(TOKEN),
+        ..Options::default()
+    });
+    let reply = host.get("/admin/models").await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.headers["www-authenticate"], "Bearer");
+    assert_eq!(reply.json()["error"]["code"], "unauthorized");
+    for wrong in [
+        "Bearer nope",
+        "Bearer test-admin-token-",
+        "Basic dGVzdA==",
+        "test-admin-token",
+    ] {
+        let reply = host
+            .call(
+                Request::get("/admin/models")
+                    .header("authorization", wrong)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert!(
+            matches!(reply.status.as_u16(), 401 | 403),
+            "{wrong}: {}",
+            reply.status
+        );
+    }
+    let reply = host
+        .call(
+            Request::post("/admin/models/bank-marketing/rollback")
+                .header("authorization", "Bearer wrong")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, 403);
+    let listing = admin(&host, "GET", "/admin/models", Vec::new()).await;
+    assert_eq!(listing.status, 200);
+    assert_eq!(listing.json()["versions"][0]["state"], "active");
+}
