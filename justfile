@@ -20,6 +20,10 @@ run:
 bench:
     cargo bench -p wasml-host --bench load
 
+# Hot swap: upload → active (cold and warm cache) and /predict latency during swaps.
+bench-swap:
+    cargo bench -p wasml-host --bench swap
+
 # Criterion micro-benches: predict native vs. in wasm, instantiation.
 bench-micro:
     cargo bench -p wasml-host --bench predict

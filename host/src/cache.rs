@@ -44,7 +44,18 @@ impl ComponentCache {
         engine: &Engine,
         wasm: &[u8],
     ) -> wasmtime::Result<(Component, CacheOutcome)> {
-        let path = self.entry_path(engine, wasm);
+        self.load_or_compile_digested(engine, wasm, &sha256_hex(wasm))
+    }
+
+    /// [`load_or_compile`](Self::load_or_compile) for a caller that already has the
+    /// wasm's sha256 (hex): hashing a large component costs tens of milliseconds.
+    pub fn load_or_compile_digested(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+        sha256: &str,
+    ) -> wasmtime::Result<(Component, CacheOutcome)> {
+        let path = self.path_for(engine, sha256);
         // Read, not mapped (`deserialize_file`): a mapped entry truncated by anyone later
         // would crash the host with SIGBUS; a copy costs a few milliseconds once.
         if let Ok(bytes) = std::fs::read(&path) {
@@ -73,13 +84,14 @@ impl ComponentCache {
 
     /// The entry path for `wasm` under `engine`.
     pub fn entry_path(&self, engine: &Engine, wasm: &[u8]) -> PathBuf {
+        self.path_for(engine, &sha256_hex(wasm))
+    }
+
+    fn path_for(&self, engine: &Engine, sha256: &str) -> PathBuf {
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        self.dir.join(format!(
-            "{}-{:016x}.cwasm",
-            sha256_hex(wasm),
-            hasher.finish()
-        ))
+        self.dir
+            .join(format!("{sha256}-{:016x}.cwasm", hasher.finish()))
     }
 
     /// Writes an entry atomically: a reader never sees half a file.

@@ -32,7 +32,17 @@ impl ModelComponent {
         wasm: &[u8],
         cache: &ComponentCache,
     ) -> wasmtime::Result<(Self, CacheOutcome)> {
-        let (component, outcome) = cache.load_or_compile(engine, wasm)?;
+        Self::load_digested(engine, wasm, &crate::cache::sha256_hex(wasm), cache)
+    }
+
+    /// [`load`](Self::load) with the wasm's sha256 (hex) already computed.
+    pub fn load_digested(
+        engine: &Engine,
+        wasm: &[u8],
+        sha256: &str,
+        cache: &ComponentCache,
+    ) -> wasmtime::Result<(Self, CacheOutcome)> {
+        let (component, outcome) = cache.load_or_compile_digested(engine, wasm, sha256)?;
         Ok((Self::link(engine, component)?, outcome))
     }
 

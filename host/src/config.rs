@@ -92,6 +92,12 @@ pub struct Config {
     )]
     pub admin_token: Option<String>,
 
+    /// How often the models directory is scanned for new `<name>/<version>.wasm` files,
+    /// in milliseconds (0: never). A new file goes through the validation gate and is
+    /// activated if it passes.
+    #[arg(long, env = "WASML_WATCH_INTERVAL_MS", default_value_t = 2000)]
+    pub watch_interval_ms: u64,
+
     /// Largest component the admin API accepts, in bytes.
     #[arg(long, env = "WASML_MAX_UPLOAD_BYTES", default_value_t = 128 << 20)]
     pub max_upload_bytes: usize,

@@ -15,6 +15,7 @@
 //! - [`registry`]: the models served and their versions (active, canary, ready, ...),
 //!   each loaded version with its pool, card and counters;
 //! - [`swap`]: bringing a new version in: background compile, the validation gate;
+//! - [`feedback`]: ground truth for earlier predictions, for live accuracy per version;
 //! - [`api`]: the REST API (`fn app(state) -> Router`);
 //! - [`metrics`]: Prometheus metrics;
 //! - [`event_sink`]: structured events, through the collector to files or Elasticsearch;
@@ -30,6 +31,7 @@ pub mod convert;
 pub mod engine;
 pub mod event_sink;
 pub mod events;
+pub mod feedback;
 pub mod instance;
 pub mod limits;
 pub mod metrics;

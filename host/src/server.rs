@@ -18,6 +18,15 @@ use crate::metrics::Metrics;
 use crate::registry::{LoadedModel, ModelRegistry, component_files};
 use crate::swap::ModelLoader;
 
+/// Aborts a background task when dropped (when serving ends).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// The bundled model served when none is configured.
 pub const BUNDLED_MODEL: (&str, &str) = ("bank-marketing", "v2");
 
@@ -82,16 +91,33 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         max_batch_rows: config.max_batch_rows,
     };
     let mut state = AppState::new(models, metrics, events, limits, config.max_concurrent);
+    let loader = Arc::new(ModelLoader::new(
+        engine,
+        ComponentCache::new(&config.cache_dir),
+        config.sandbox_limits(),
+        config.pool_size(),
+    ));
     if let Some(token) = &config.admin_token {
-        let loader = ModelLoader::new(
-            engine,
-            ComponentCache::new(&config.cache_dir),
-            config.sandbox_limits(),
-            config.pool_size(),
-        );
-        state = state.with_admin(Admin::new(token, loader, config.max_upload_bytes));
+        state = state.with_admin(Admin::new(
+            token,
+            Arc::clone(&loader),
+            config.max_upload_bytes,
+        ));
         tracing::info!("admin API on /admin (bearer token)");
     }
+    let _watcher = match (&config.models_dir, config.watch_interval_ms) {
+        (Some(dir), ms) if ms > 0 => {
+            tracing::info!(dir = %dir.display(), every_ms = ms, "watching the models directory");
+            let watch = crate::swap::watch::watch(
+                state.clone(),
+                Arc::clone(&loader),
+                dir.clone(),
+                std::time::Duration::from_millis(ms),
+            );
+            Some(AbortOnDrop(tokio::spawn(watch)))
+        }
+        _ => None,
+    };
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;

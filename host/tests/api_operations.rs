@@ -72,6 +72,7 @@ async fn the_openapi_document_covers_every_route_and_the_models_schema() {
     let routes = BTreeSet::from([
         "/predict",
         "/models/{name}/predict",
+        "/feedback",
         "/health",
         "/status",
         "/metrics",

@@ -465,3 +465,76 @@ async fn admin_routes_need_the_token() {
     assert_eq!(listing.status, 200);
     assert_eq!(listing.json()["versions"][0]["state"], "active");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_dropped_into_the_models_directory_is_gated_then_activated() {
+    let host = TestHost::start(Options {
+        start_with_v1: true,
+        admin_token: Some(TOKEN),
+        ..Options::default()
+    });
+    let dir = serving::scratch_dir("models-dir");
+    let model_dir = dir.join(MODEL);
+    std::fs::create_dir_all(&model_dir).unwrap();
+    std::fs::copy(
+        wasml_guest_artifacts::component(MODEL, "v1"),
+        model_dir.join("1.0.0.wasm"),
+    )
+    .unwrap();
+    let loader = std::sync::Arc::clone(&host.state.admin.as_ref().unwrap().loader);
+    let watcher = tokio::spawn(wasml_host::swap::watch::watch(
+        host.state.clone(),
+        loader,
+        dir.clone(),
+        Duration::from_millis(50),
+    ));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // A broken file is refused and never serves; a good one is gated, then activated.
+    std::fs::write(model_dir.join("3.0.0.wasm"), b"not a component").unwrap();
+    std::fs::write(
+        model_dir.join("2.0.0.conformance.json"),
+        conformance_json("v2"),
+    )
+    .unwrap();
+    std::fs::copy(
+        wasml_guest_artifacts::component(MODEL, "v2"),
+        model_dir.join("2.0.0.wasm"),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let reply = host.post_json("/predict", SEED_ROW).await;
+        assert_eq!(reply.status, 200);
+        if reply.json()["model"]["version"] == "2.0.0" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "2.0.0 never became active");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let version = admin(
+        &host,
+        "GET",
+        "/admin/models/bank-marketing/versions/2.0.0",
+        Vec::new(),
+    )
+    .await
+    .json();
+    assert_eq!(version["state"], "active");
+    assert!(
+        version["checks"][3]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("300 cases")
+    );
+    let broken = admin(
+        &host,
+        "GET",
+        "/admin/models/bank-marketing/versions/3.0.0",
+        Vec::new(),
+    )
+    .await
+    .json();
+    assert_eq!(broken["state"], "failed", "{broken}");
+    watcher.abort();
+}

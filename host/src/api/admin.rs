@@ -44,10 +44,10 @@ pub struct Admin {
 
 impl Admin {
     /// Admin access with `token`, compiling uploads with `loader`.
-    pub fn new(token: &str, loader: ModelLoader, max_upload_bytes: usize) -> Self {
+    pub fn new(token: &str, loader: Arc<ModelLoader>, max_upload_bytes: usize) -> Self {
         Self {
             token_digest: Sha256::digest(token.as_bytes()).into(),
-            loader: Arc::new(loader),
+            loader,
             max_upload_bytes,
         }
     }
@@ -192,6 +192,7 @@ async fn upload(
         version: version.clone(),
         wasm: body.to_vec(),
         force: forced(&uri),
+        activate_when_ready: false,
     };
     swap::start(&state, Arc::clone(&admin.loader), upload)?;
     let location = format!("/admin/models/{name}/versions/{version}");

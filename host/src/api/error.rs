@@ -11,6 +11,7 @@ use thiserror::Error;
 use utoipa::ToSchema;
 
 use super::request_id;
+use crate::feedback::FeedbackError;
 use crate::registry::RegistryError;
 
 /// Why a request failed.
@@ -82,6 +83,9 @@ pub enum AppError {
     /// A model version operation the registry refused.
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
+    /// Feedback for an unknown prediction, or given twice.
+    #[error(transparent)]
+    Feedback(#[from] crate::feedback::FeedbackError),
     /// An admin request body that cannot be used (e.g. a conformance set that does not parse).
     #[error("{0}")]
     BadRequest(String),
@@ -147,6 +151,8 @@ impl AppError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Feedback(FeedbackError::Unknown(..)) => StatusCode::NOT_FOUND,
+            Self::Feedback(FeedbackError::AlreadyGiven(_)) => StatusCode::CONFLICT,
             Self::Registry(error) => match error {
                 RegistryError::UnknownModel(_) | RegistryError::UnknownVersion(..) => {
                     StatusCode::NOT_FOUND
@@ -176,6 +182,8 @@ impl AppError {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::BadRequest(_) => "bad_request",
+            Self::Feedback(FeedbackError::Unknown(..)) => "prediction_not_found",
+            Self::Feedback(FeedbackError::AlreadyGiven(_)) => "feedback_exists",
             Self::Registry(error) => match error {
                 RegistryError::UnknownModel(_) => "model_not_found",
                 RegistryError::UnknownVersion(..) => "version_not_found",

@@ -3,6 +3,7 @@
 //! | route | module |
 //! |---|---|
 //! | `POST /predict`, `POST /models/{name}/predict` | [`predict`] |
+//! | `POST /feedback` | [`feedback`] |
 //! | `GET /health` | [`health`] |
 //! | `GET /status` | [`status`] |
 //! | `GET /metrics` | [`scrape`] |
@@ -16,6 +17,7 @@
 pub mod admin;
 pub mod body;
 pub mod error;
+pub mod feedback;
 pub mod health;
 pub mod input;
 pub mod observe;
@@ -60,6 +62,8 @@ pub struct AppState {
     pub started: Instant,
     /// When the host started, wall clock.
     pub started_at: DateTime<Utc>,
+    /// Recent single-row predictions, for ground-truth feedback.
+    pub predictions: Arc<crate::feedback::PredictionLog>,
     /// The admin API's token and loader; `None` keeps `/admin` unmounted.
     pub admin: Option<admin::Admin>,
 }
@@ -85,6 +89,9 @@ impl AppState {
             started: Instant::now(),
             started_at: Utc::now(),
             admin: None,
+            predictions: Arc::new(crate::feedback::PredictionLog::new(
+                crate::feedback::DEFAULT_CAPACITY,
+            )),
         }
     }
 
@@ -108,6 +115,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(predictions)
         .merge(admin)
+        .route("/feedback", post(feedback::feedback))
         .route("/health", get(health::health))
         .route("/status", get(status::status))
         .route("/metrics", get(scrape::metrics))

@@ -13,6 +13,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::AppState;
 use super::error::{ErrorBody, ErrorDetail, FieldIssue};
+use super::feedback::{self, FeedbackBody, FeedbackRequest};
 use super::health::{self, HealthBody, ModelHealth};
 use super::predict::{self, BatchPredictionBody, ModelRef, PredictionBody, RowPrediction};
 use super::scrape;
@@ -74,12 +75,15 @@ pub enum PredictResponse {
     paths(
         predict::predict,
         predict::predict_named,
+        feedback::feedback,
         health::health,
         status::status,
         scrape::metrics,
         document
     ),
     components(schemas(
+        FeedbackRequest,
+        FeedbackBody,
         Features,
         FeatureValue,
         BatchRequest,

@@ -130,6 +130,7 @@ pub async fn predict_named(
 
 /// Serves one prediction request and accounts for it, whatever its fate.
 async fn serve(state: &AppState, model: Arc<LoadedModel>, request: Request) -> Response {
+    let started = std::time::Instant::now();
     state.metrics.user_seen(&user_of(&request));
     let (parts, body) = request.into_parts();
     let mut outcome = Outcome::default();
@@ -143,6 +144,11 @@ async fn serve(state: &AppState, model: Arc<LoadedModel>, request: Request) -> R
         count_rejected_fields(state, &model, &error);
         error.into_response()
     });
+    state
+        .metrics
+        .request_duration
+        .with_label_values(&[model.name(), model.version()])
+        .observe(started.elapsed().as_secs_f64());
     outcome.model = Some(model);
     response.extensions_mut().insert(outcome);
     response
@@ -166,6 +172,16 @@ async fn run(
                 (Err(error), _) => return Err(rejected(input::merge(held_back, error, None))),
             };
             count_prediction(state, model, &prediction);
+            if let Some(id) = request_id::current() {
+                state.predictions.remember(
+                    &id.to_string(),
+                    crate::feedback::Remembered {
+                        model: model.name().to_owned(),
+                        version: model.version().to_owned(),
+                        label: prediction.label.clone(),
+                    },
+                );
+            }
             outcome.prediction = Some((
                 prediction.class_index,
                 prediction.label.clone(),

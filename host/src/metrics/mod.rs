@@ -83,6 +83,13 @@ pub struct Metrics {
     pub model_swaps: IntCounterVec,
     /// 1 for every model version the host knows, labelled with its state.
     pub model_info: IntGaugeVec,
+    /// Prediction request latency per model version (the route histogram has no version).
+    pub request_duration: HistogramVec,
+    /// Ground-truth reports, by model version and outcome (`correct`, `wrong`).
+    pub feedback_total: IntCounterVec,
+    /// Share of correct predictions among the feedback of the last [`WINDOW_SECS`].
+    pub live_accuracy: GaugeVec,
+    accuracy_windows: Mutex<HashMap<(String, String), SlidingWindow>>,
     error_windows: Mutex<HashMap<(String, String), SlidingWindow>>,
     users: Mutex<ActiveUsers>,
 }
@@ -240,6 +247,25 @@ impl Metrics {
                 "1 per model version the host knows, with its component's sha256 and its state.",
                 &["model", "version", "sha256", "state"],
             ),
+            request_duration: histogram(
+                "ml_request_duration_seconds",
+                "Prediction request latency per model version, from the body read to the answer.",
+                MODEL,
+                vec![
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                    0.5, 1.0,
+                ],
+            ),
+            feedback_total: counter(
+                "ml_feedback_total",
+                "Ground-truth reports (POST /feedback), by model version and outcome (correct, wrong).",
+                &["model", "version", "outcome"],
+            ),
+            live_accuracy: gauge(
+                "ml_model_live_accuracy",
+                "Correct share of the predictions given feedback over the last 5 minutes (set once there is feedback).",
+            ),
+            accuracy_windows: Mutex::new(HashMap::new()),
             error_windows: Mutex::new(HashMap::new()),
             users: Mutex::new(ActiveUsers::new(WINDOW_SECS)),
             started: Instant::now(),
@@ -280,6 +306,21 @@ impl Metrics {
             .entry(key)
             .or_insert_with(|| SlidingWindow::new(WINDOW_SECS as usize))
             .record(now, failed);
+    }
+
+    /// Counts one ground-truth report for `model` `version`.
+    pub fn feedback(&self, model: &str, version: &str, correct: bool) {
+        let outcome = if correct { "correct" } else { "wrong" };
+        self.feedback_total
+            .with_label_values(&[model, version, outcome])
+            .inc();
+        let now = self.now();
+        self.accuracy_windows
+            .lock()
+            .expect("metrics lock")
+            .entry((model.to_owned(), version.to_owned()))
+            .or_insert_with(|| SlidingWindow::new(WINDOW_SECS as usize))
+            .record(now, !correct);
     }
 
     /// Counts a call into `model` that trapped, by kind.
@@ -333,6 +374,14 @@ impl Metrics {
                     version.state.name(),
                 ])
                 .set(1);
+        }
+        for ((model, version), window) in self.accuracy_windows.lock().expect("metrics lock").iter()
+        {
+            if window.totals(now) != (0, 0) {
+                self.live_accuracy
+                    .with_label_values(&[model, version])
+                    .set(1.0 - window.failure_ratio(now));
+            }
         }
         let windows = self.error_windows.lock().expect("metrics lock");
         for model in models.models() {

@@ -98,7 +98,8 @@ impl LoadedModel {
     ) -> wasmtime::Result<Self> {
         let source = source.into();
         let started = Instant::now();
-        let (component, outcome) = ModelComponent::load(engine, wasm, cache)?;
+        let sha256 = sha256_hex(wasm);
+        let (component, outcome) = ModelComponent::load_digested(engine, wasm, &sha256, cache)?;
         let pool = InstancePool::new(component.with_limits(limits), pool_size)
             .with_context(|| format!("starting instances of {source}"))?;
         let info = pool
@@ -124,7 +125,7 @@ impl LoadedModel {
         );
         Ok(Self {
             info,
-            component_sha256: sha256_hex(wasm),
+            component_sha256: sha256,
             source,
             pool,
             loaded_at: Utc::now(),

@@ -9,6 +9,7 @@
 //! log stream and counts in `ml_model_swaps_total`.
 
 pub mod gate;
+pub mod watch;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -99,6 +100,8 @@ pub struct Upload {
     pub wasm: Vec<u8>,
     /// Accept a schema change.
     pub force: bool,
+    /// Activate the version as soon as it passes the gate (the models directory does).
+    pub activate_when_ready: bool,
 }
 
 /// Registers `upload` as compiling and starts its pipeline in the background.
@@ -120,6 +123,7 @@ async fn run(state: AppState, loader: Arc<ModelLoader>, upload: Upload) {
         version,
         wasm,
         force,
+        activate_when_ready,
     } = upload;
     let source = format!("upload of {name} {version}");
     let compiling = Arc::clone(&loader);
@@ -166,8 +170,29 @@ async fn run(state: AppState, loader: Arc<ModelLoader>, upload: Upload) {
         None => {
             state.metrics.model_loaded(&model);
             record(&state, &name, &version, "ready", None);
+            if activate_when_ready {
+                activate(&state, &name, &version);
+            }
         }
         Some(reason) => record_failure(&state, &name, &version, reason),
+    }
+}
+
+/// Activates a version that just became ready, recording both versions' changes.
+fn activate(state: &AppState, name: &str, version: &str) {
+    match state.models.activate(name, version) {
+        Ok(previous) => {
+            state
+                .metrics
+                .model_swaps
+                .with_label_values(&[name, "activated"])
+                .inc();
+            record(state, name, version, "active", None);
+            if let Some(previous) = previous {
+                record(state, name, &previous, "ready", None);
+            }
+        }
+        Err(error) => tracing::warn!(model = name, version, %error, "could not activate"),
     }
 }
 

@@ -141,7 +141,7 @@ impl TestHost {
                 options.limits,
                 options.pool_size,
             );
-            state = state.with_admin(Admin::new(token, loader, 128 << 20));
+            state = state.with_admin(Admin::new(token, Arc::new(loader), 128 << 20));
         }
         Self {
             router: app(state.clone()),

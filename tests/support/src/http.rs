@@ -31,11 +31,32 @@ pub fn request(
     content_type: &str,
     body: &[u8],
 ) -> std::io::Result<Response> {
+    request_with(
+        address,
+        method,
+        path,
+        &[("Content-Type", content_type)],
+        body,
+    )
+}
+
+/// Sends `method path` with `headers` and `body`, and reads the whole answer.
+pub fn request_with(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect(address)?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: localhost\r\n")?;
+    for (name, value) in headers {
+        write!(stream, "{name}: {value}\r\n")?;
+    }
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )?;
     stream.write_all(body)?;
