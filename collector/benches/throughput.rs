@@ -71,14 +71,7 @@ fn main() {
     let senders = env_usize("WASML_BENCH_SENDERS", 4);
     let batch = env_usize("WASML_BENCH_BATCH", 1_000);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let server = runtime
-        .block_on(EsTestServer::start())
-        .expect("the test server");
+    let (_runtime, server) = EsTestServer::start_in_background(2).expect("the test server");
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("collector-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

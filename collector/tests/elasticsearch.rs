@@ -14,13 +14,7 @@ use wasml_es_test_server::{EsTestServer, Fault};
 
 /// The test server on a runtime of its own, so the sink (which blocks) runs outside it.
 fn start_server() -> (tokio::runtime::Runtime, EsTestServer) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = runtime.block_on(EsTestServer::start()).unwrap();
-    (runtime, server)
+    EsTestServer::start_in_background(1).unwrap()
 }
 
 fn scratch(name: &str) -> PathBuf {

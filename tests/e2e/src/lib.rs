@@ -15,15 +15,7 @@ pub use wasml_test_support::{http, scratch_dir};
 /// The test server on a runtime of its own (two threads), so it keeps answering while
 /// the test blocks.
 pub fn start_es() -> (tokio::runtime::Runtime, EsTestServer) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let server = runtime
-        .block_on(EsTestServer::start())
-        .expect("the test server starts");
-    (runtime, server)
+    EsTestServer::start_in_background(2).expect("the test server starts")
 }
 
 /// `wasml-collector serve` with its data in `data_dir`, delivering to `es_url` (or to

@@ -39,6 +39,18 @@ pub struct EsTestServer {
 }
 
 impl EsTestServer {
+    /// Starts a server on `127.0.0.1` (an ephemeral port) on a tokio runtime of its own
+    /// with `workers` threads, for callers that block (the collector's sink, tests,
+    /// benches). The runtime must outlive the server.
+    pub fn start_in_background(workers: usize) -> std::io::Result<(tokio::runtime::Runtime, Self)> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers.max(1))
+            .enable_all()
+            .build()?;
+        let server = runtime.block_on(Self::start())?;
+        Ok((runtime, server))
+    }
+
     /// Starts a server on `127.0.0.1` (an ephemeral port) on the current tokio runtime.
     pub async fn start() -> std::io::Result<Self> {
         Self::start_on("127.0.0.1:0".parse().expect("an address")).await
