@@ -81,14 +81,16 @@ impl ServeArgs {
         }
     }
 
-    /// Pipeline options: a shipper batch fills every bulk request in flight.
+    /// Pipeline options: with Elasticsearch, a shipper batch fills every bulk request in
+    /// flight; the linger is the flag's.
     pub fn pipeline_options(&self) -> PipelineOptions {
-        let es = &self.elasticsearch;
+        let base = self
+            .elasticsearch
+            .config(self.data_dir.clone())
+            .map_or_else(PipelineOptions::default, |c| c.pipeline_options());
         PipelineOptions {
-            batch_events: es.bulk_max_events.max(1) * es.bulk_max_in_flight.max(1),
-            batch_bytes: es.bulk_max_bytes.max(1) * es.bulk_max_in_flight.max(1),
             linger: Duration::from_millis(self.linger_ms),
-            ..PipelineOptions::default()
+            ..base
         }
     }
 }

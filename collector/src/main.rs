@@ -31,7 +31,7 @@ async fn replay(
     let Some(config) = args.elasticsearch.config(args.dead_letter_dir.clone()) else {
         return Err("replay needs --elasticsearch-url (or WASML_ELASTICSEARCH_URL)".into());
     };
-    let batch = args.elasticsearch.bulk_max_events * args.elasticsearch.bulk_max_in_flight;
+    let batch = config.pipeline_options().batch_events;
     let report = tokio::task::spawn_blocking(move || {
         wasml_collector::replay::replay(&args.files, config, batch)
     })

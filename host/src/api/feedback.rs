@@ -70,10 +70,7 @@ pub async fn feedback(
     let remembered = state.predictions.peek(&request.request_id)?;
     let labels = state
         .models
-        .versions()
-        .into_iter()
-        .find(|v| v.name == remembered.model && v.version == remembered.version)
-        .and_then(|v| v.model)
+        .version(&remembered.model, &remembered.version)
         .or_else(|| state.models.active(&remembered.model))
         .map(|m| m.info.labels.clone())
         .unwrap_or_default();

@@ -99,11 +99,7 @@ fn open(target: EventTarget, metrics: &Metrics, finishing: &Arc<AtomicBool>) -> 
             CollectorMetrics::new(),
         )?),
         EventTarget::Elasticsearch { dir, config } => {
-            let options = PipelineOptions {
-                batch_events: config.bulk_max_events * config.bulk_max_in_flight,
-                batch_bytes: config.bulk_max_bytes * config.bulk_max_in_flight,
-                ..PipelineOptions::default()
-            };
+            let options = config.pipeline_options();
             let collector_metrics = CollectorMetrics::new();
             let sink: Box<dyn Sink> = Box::new(
                 ElasticsearchSink::new(config, collector_metrics.clone())

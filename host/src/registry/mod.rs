@@ -255,6 +255,15 @@ impl ModelRegistry {
             .collect()
     }
 
+    /// Version `version` of `name`, while it is loaded (not failed or retired).
+    pub fn version(&self, name: &str, version: &str) -> Option<Arc<LoadedModel>> {
+        self.models
+            .read()
+            .expect("registry lock")
+            .get(name)?
+            .model(version)
+    }
+
     /// The active version of `name`.
     pub fn active(&self, name: &str) -> Option<Arc<LoadedModel>> {
         let models = self.models.read().expect("registry lock");

@@ -150,6 +150,16 @@ impl ElasticsearchConfig {
         }
     }
 
+    /// Pipeline options whose shipper batch fills every bulk request allowed in flight,
+    /// so the sink can send them at once.
+    pub fn pipeline_options(&self) -> crate::PipelineOptions {
+        crate::PipelineOptions {
+            batch_events: self.bulk_max_events * self.bulk_max_in_flight,
+            batch_bytes: self.bulk_max_bytes * self.bulk_max_in_flight,
+            ..crate::PipelineOptions::default()
+        }
+    }
+
     /// The client for this configuration.
     pub(super) fn client(&self) -> Result<Elasticsearch, ConfigError> {
         let url = elasticsearch::http::Url::parse(&self.url).map_err(|e| ConfigError::Url {
