@@ -40,7 +40,7 @@ fn main() {
     );
     listing.push_str("pub const COMPONENTS: &[(&str, &str, &str)] = &[\n");
     for (model, version, dir) in model_versions(&models) {
-        let wasm = build_guest(&root, &target_dir, "wasml-guest", Some(&dir));
+        let wasm = build_guest(&root, &target_dir, "wasml-guest", Some(&dir), None);
         let dest = out_dir.join(format!("{model}-{version}.wasm"));
         fs::copy(&wasm, &dest).unwrap();
         writeln!(
@@ -51,19 +51,33 @@ fn main() {
         .unwrap();
     }
     listing.push_str("];\n");
-    let hostile = out_dir.join("hostile.wasm");
-    fs::copy(
-        build_guest(&root, &target_dir, "wasml-hostile-guest", None),
-        &hostile,
-    )
-    .unwrap();
-    listing.push_str("/// The hostile test component (`guest/hostile`): it loops, hoards memory, recurses or panics on request.\n");
-    writeln!(
-        listing,
-        "pub const HOSTILE: &str = {:?};",
-        hostile.display().to_string()
-    )
-    .unwrap();
+    for (constant, feature, doc) in [
+        (
+            "HOSTILE",
+            None,
+            "The hostile test component (`guest/hostile`): it loops, hoards memory, recurses or panics on request.",
+        ),
+        (
+            "HOSTILE_INFO_TRAPS",
+            Some("info-traps"),
+            "The hostile component built so that its `info()` always traps.",
+        ),
+        (
+            "HOSTILE_IMPOSTOR",
+            Some("impostor"),
+            "The hostile component built to say it is bank-marketing 9.9.9, with its own one-field schema.",
+        ),
+    ] {
+        let built = build_guest(&root, &target_dir, "wasml-hostile-guest", None, feature);
+        let dest = out_dir.join(format!("{}.wasm", constant.to_lowercase()));
+        fs::copy(built, &dest).unwrap();
+        writeln!(
+            listing,
+            "/// {doc}\npub const {constant}: &str = {:?};",
+            dest.display().to_string()
+        )
+        .unwrap();
+    }
     fs::write(out_dir.join("components.rs"), listing).unwrap();
 }
 
@@ -100,8 +114,15 @@ fn file_name(path: &Path) -> String {
 }
 
 /// Builds `package` for wasm and returns the path of its `.wasm`; `model_dir` is the
-/// model directory a `wasml-guest` build embeds.
-fn build_guest(root: &Path, target_dir: &Path, package: &str, model_dir: Option<&Path>) -> PathBuf {
+/// model directory a `wasml-guest` build embeds, `feature` a cargo feature to turn on.
+/// Each feature set stays cached in the target directory; the `.wasm` is the last build's.
+fn build_guest(
+    root: &Path,
+    target_dir: &Path,
+    package: &str,
+    model_dir: Option<&Path>,
+    feature: Option<&str>,
+) -> PathBuf {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
@@ -124,6 +145,9 @@ fn build_guest(root: &Path, target_dir: &Path, package: &str, model_dir: Option<
         .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1");
     if let Some(dir) = model_dir {
         cmd.env("WASML_MODEL_DIR", dir);
+    }
+    if let Some(feature) = feature {
+        cmd.args(["--features", feature]);
     }
     // Flags meant for the outer (native) build must not leak into the wasm one.
     for var in [

@@ -2,7 +2,7 @@
 //! API on, under an open loop of `/predict` requests. Reports the time from upload to
 //! active for version 2.0.0 with a cold `.cwasm` cache (first upload: compiled) and a
 //! warm one (retired, uploaded again: loaded from the cache), and `/predict` latency
-//! during the swaps next to steady state.
+//! during each kind of swap next to steady state.
 //!
 //! `cargo bench -p wasml-host --bench swap` (`just bench-swap`); `SWAP_RATE` (default
 //! 500 req/s) and `SWAP_WARM_ROUNDS` (default 5) override the defaults.
@@ -81,8 +81,9 @@ fn main() {
     let steady = runtime.block_on(open_loop(address, rate, 16, Duration::from_secs(10)));
     steady.print(&format!("steady state, {rate} req/s"));
 
-    // The swaps run while the open loop keeps going; it lasts long enough to cover them.
-    let during = runtime.spawn(open_loop(address, rate, 16, Duration::from_secs(25)));
+    // Each kind of swap runs while an open loop keeps going; it lasts long enough to
+    // cover it.
+    let during_cold = runtime.spawn(open_loop(address, rate, 16, Duration::from_secs(16)));
     std::thread::sleep(Duration::from_millis(500));
     let (ready, active) = swap_in(address, &v2, &conformance);
     println!(
@@ -90,6 +91,10 @@ fn main() {
         ready.as_secs_f64() * 1e3,
         active.as_secs_f64() * 1e3
     );
+    let during_cold = runtime.block_on(during_cold).unwrap();
+    during_cold.print(&format!("during the cold swap, {rate} req/s"));
+    let during = runtime.spawn(open_loop(address, rate, 16, Duration::from_secs(5)));
+    std::thread::sleep(Duration::from_millis(500));
     let mut warm = Vec::new();
     for _ in 0..warm_rounds {
         admin(
@@ -116,8 +121,22 @@ fn main() {
         warm[0].1.as_secs_f64() * 1e3,
         warm[warm.len() - 1].1.as_secs_f64() * 1e3,
     );
+    let listing = admin(
+        address,
+        "GET",
+        &format!("/admin/models/{MODEL}/versions/2.0.0"),
+        b"",
+    )
+    .json();
+    let checks: Vec<String> = listing["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| format!("{} {:.1} ms", c["check"], c["milliseconds"]))
+        .collect();
+    println!("last warm round's gate: {}", checks.join(", "));
     let during = runtime.block_on(during).unwrap();
-    during.print(&format!("during the swaps, {rate} req/s"));
+    during.print(&format!("during the warm swaps, {rate} req/s"));
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -11,10 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmtime::error::Context as _;
+
+use crate::digest::sha256_hex;
 
 /// Where a component came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,13 +57,15 @@ impl ComponentCache {
         sha256: &str,
     ) -> wasmtime::Result<(Component, CacheOutcome)> {
         let path = self.path_for(engine, sha256);
-        // Read, not mapped (`deserialize_file`): a mapped entry truncated by anyone later
-        // would crash the host with SIGBUS; a copy costs a few milliseconds once.
-        if let Ok(bytes) = std::fs::read(&path) {
-            // SAFETY: wasmtime checks the header and its engine compatibility; the contents
-            // are what this cache wrote with `Component::serialize` into a directory that
-            // belongs to the host.
-            match unsafe { Component::deserialize(engine, &bytes) } {
+        // Mapped, not read: a warm load costs about a millisecond instead of ~50 ms copying
+        // 50 MB, and wasmtime maps the data segments straight from the file copy-on-write.
+        if path.exists() {
+            // SAFETY: wasmtime checks the header and its engine compatibility. The mapping
+            // stays valid because entries are never changed in place: `store` writes a new
+            // read-only file and renames it over the old name, and a replaced or deleted
+            // file lives on while mapped. Only truncating an entry in place (which the
+            // README warns against, as for a shared library) could crash the host.
+            match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(component) => return Ok((component, CacheOutcome::Hit)),
                 Err(error) => {
                     tracing::warn!(path = %path.display(), %error, "ignoring unusable cache entry")
@@ -94,7 +97,8 @@ impl ComponentCache {
             .join(format!("{sha256}-{:016x}.cwasm", hasher.finish()))
     }
 
-    /// Writes an entry atomically: a reader never sees half a file.
+    /// Writes an entry atomically, as a new read-only file: a reader never sees half a
+    /// file, and a mapped older entry is never changed under its reader.
     fn store(&self, path: &Path, bytes: &[u8]) -> wasmtime::Result<()> {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating the cache directory {}", self.dir.display()))?;
@@ -104,18 +108,15 @@ impl ComponentCache {
         let partial = path.with_extension(format!("partial-{}-{writer}", std::process::id()));
         std::fs::write(&partial, bytes)
             .with_context(|| format!("writing {}", partial.display()))?;
+        // Read-only: entries are mapped while in use and must never be edited in place.
+        let mut permissions = std::fs::metadata(&partial)?.permissions();
+        permissions.set_readonly(true);
+        std::fs::set_permissions(&partial, permissions)
+            .with_context(|| format!("making {} read-only", partial.display()))?;
         std::fs::rename(&partial, path)
             .with_context(|| format!("renaming to {}", path.display()))?;
         Ok(())
     }
-}
-
-/// sha256 of `bytes`, lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// How often a long compilation says it is still going.

@@ -32,7 +32,7 @@ impl ModelComponent {
         wasm: &[u8],
         cache: &ComponentCache,
     ) -> wasmtime::Result<(Self, CacheOutcome)> {
-        Self::load_digested(engine, wasm, &crate::cache::sha256_hex(wasm), cache)
+        Self::load_digested(engine, wasm, &crate::digest::sha256_hex(wasm), cache)
     }
 
     /// [`load`](Self::load) with the wasm's sha256 (hex) already computed.

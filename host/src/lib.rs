@@ -28,6 +28,7 @@ pub mod cache;
 pub mod component;
 pub mod config;
 pub mod convert;
+pub mod digest;
 pub mod engine;
 pub mod event_sink;
 pub mod events;

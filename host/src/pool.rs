@@ -107,7 +107,7 @@ fn warm(component: &ModelComponent) -> wasmtime::Result<ModelInstance> {
     let mut instance = component.instantiate()?;
     instance
         .info()
-        .map_err(|e| wasmtime::format_err!("warming an instance: {e}"))?;
+        .map_err(|e| wasmtime::format_err!("warming an instance: its info() failed: {e}"))?;
     Ok(instance)
 }
 

@@ -12,6 +12,7 @@ use crate::api::body::BodyLimits;
 use crate::api::{AppState, app};
 use crate::cache::ComponentCache;
 use crate::config::Config;
+use crate::digest::DigestedWasm;
 use crate::engine::new_engine;
 use crate::event_sink::EventWriter;
 use crate::metrics::Metrics;
@@ -63,6 +64,7 @@ pub fn load_models(config: &Config) -> wasmtime::Result<Loaded> {
     for path in component_paths(config)? {
         let wasm = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         tracing::info!(path = %path.display(), bytes = wasm.len(), "loading model component");
+        let wasm = DigestedWasm::new(wasm);
         let model = LoadedModel::load(
             &engine,
             &wasm,

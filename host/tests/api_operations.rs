@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::Request;
 use serde_json::Value;
 use serving::{Options, SEED_ROW, TestHost};
-use wasml_host::cache::sha256_hex;
+use wasml_host::digest::sha256_hex;
 
 #[tokio::test]
 async fn health_is_200_when_every_model_answers() {

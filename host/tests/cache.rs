@@ -35,6 +35,8 @@ fn a_second_load_hits_the_cache_and_a_damaged_entry_is_recompiled() {
     assert_eq!(outcome, CacheOutcome::Compiled);
     let entry = cache.entry_path(&engine, &wasm);
     assert!(entry.exists());
+    let permissions = std::fs::metadata(&entry).unwrap().permissions();
+    assert!(permissions.readonly(), "entries are mapped: never edited");
     let expected = first.instantiate().unwrap().info().unwrap().card_json;
 
     let (second, outcome) = ModelComponent::load(&engine, &wasm, &cache).unwrap();
@@ -48,6 +50,9 @@ fn a_second_load_hits_the_cache_and_a_damaged_entry_is_recompiled() {
     let (_, outcome) = ModelComponent::load(&new_engine().unwrap(), &wasm, &cache).unwrap();
     assert_eq!(outcome, CacheOutcome::Hit);
 
+    // Damaged as a new file in its place: entries are mapped while in use (by `first`
+    // and `second` here), so nothing may change one in place.
+    std::fs::remove_file(&entry).unwrap();
     std::fs::write(&entry, b"not a compiled component").unwrap();
     let (third, outcome) = ModelComponent::load(&engine, &wasm, &cache).unwrap();
     assert_eq!(outcome, CacheOutcome::Compiled);

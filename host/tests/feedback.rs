@@ -4,6 +4,8 @@
 
 mod serving;
 
+use axum::body::Body;
+use axum::http::Request;
 use serde_json::json;
 use serving::{Options, SEED_ROW, TestHost};
 
@@ -20,7 +22,10 @@ async fn predicted(host: &TestHost) -> (String, String, String) {
 
 #[tokio::test]
 async fn feedback_counts_once_and_moves_live_accuracy() {
-    let host = TestHost::start(Options::default());
+    let host = TestHost::start(Options {
+        admin_token: Some("feedback-token"),
+        ..Options::default()
+    });
     let mut correct = 0;
     for i in 0..4 {
         let (id, label, version) = predicted(&host).await;
@@ -67,6 +72,22 @@ async fn feedback_counts_once_and_moves_live_accuracy() {
             >= Some(4.0),
         "latency per version"
     );
+    // The admin listing puts live accuracy next to the card's offline figure.
+    let listing = host
+        .call(
+            Request::get("/admin/models/bank-marketing/versions/2.0.0")
+                .header("authorization", "Bearer feedback-token")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .json();
+    assert_eq!(
+        listing["live_accuracy"],
+        json!({"accuracy": 0.5, "outcomes": 4, "window_seconds": 300})
+    );
+    let card = listing["card_accuracy"].as_f64().unwrap();
+    assert!(card > 0.8 && card < 1.0, "{listing}");
 }
 
 #[tokio::test]

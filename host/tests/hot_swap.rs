@@ -71,9 +71,14 @@ async fn upload(
         String::from_utf8_lossy(&reply.body)
     );
     assert_eq!(reply.headers["location"], base.as_str());
+    settled(host, &base).await
+}
+
+/// The listing of the version at `base` once it is no longer compiling or validating.
+async fn settled(host: &TestHost, base: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let listing = admin(host, "GET", &base, Vec::new()).await.json();
+        let listing = admin(host, "GET", base, Vec::new()).await.json();
         if !matches!(listing["state"].as_str(), Some("compiling" | "validating")) {
             return listing;
         }
@@ -388,6 +393,31 @@ async fn each_kind_of_bad_candidate_is_refused_with_its_reason_while_the_model_s
         "{reason}"
     );
 
+    // A candidate whose `info()` traps cannot say what it is.
+    let traps = read(wasml_guest_artifacts::HOSTILE_INFO_TRAPS);
+    let reason = refused(&upload(&host, MODEL, "9.0.2", traps, None).await);
+    assert!(
+        reason.starts_with("not a usable model component") && reason.contains("info()"),
+        "{reason}"
+    );
+    // A schema change: it says it is bank-marketing 9.9.9 but takes one field of its own.
+    let impostor = read(wasml_guest_artifacts::HOSTILE_IMPOSTOR);
+    let reason = refused(&upload(&host, MODEL, "9.9.9", impostor.clone(), None).await);
+    assert!(
+        reason.starts_with("schema: field age was removed") && reason.contains("force=true"),
+        "{reason}"
+    );
+    // Forced, the change passes the schema check (and the impostor fails the next one).
+    let base = "/admin/models/bank-marketing/versions/9.9.9";
+    assert_eq!(admin(&host, "DELETE", base, Vec::new()).await.status, 200);
+    let forced = format!("{base}?force=true");
+    assert_eq!(admin(&host, "PUT", &forced, impostor).await.status, 202);
+    let listing = settled(&host, base).await;
+    let schema = &listing["checks"][2];
+    assert_eq!(schema["check"], "schema", "{listing}");
+    assert_eq!(schema["passed"], true, "{listing}");
+    assert!(refused(&listing).starts_with("deadline:"), "{listing}");
+
     // Through all of it the active version served, and nothing else ever did.
     let reply = host.post_json("/predict", SEED_ROW).await;
     assert_eq!(reply.status, 200);
@@ -411,7 +441,7 @@ async fn each_kind_of_bad_candidate_is_refused_with_its_reason_while_the_model_s
             &[("model", MODEL), ("result", "failed")]
         )
         .await,
-        Some(4.0)
+        Some(7.0)
     );
 }
 

@@ -6,6 +6,10 @@
 //! but makes every later `info()` of this instance panic (a model that broke inside). Any
 //! other input gets a fixed, valid prediction, so a test can show the host keeps serving
 //! afterwards.
+//!
+//! Two variants are built with cargo features, for the hot-swap gate: `info-traps`, whose
+//! `info()` always panics, and `impostor`, which says it is `bank-marketing` 9.9.9 while
+//! keeping its own one-field schema.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,6 +30,13 @@ use bindings::wasml::model::types as wit;
 /// Events the `flood` mode logs in one call.
 const FLOOD_EVENTS: u32 = 10_000;
 
+/// The model and version this build says it is.
+const IDENTITY: (&str, &str) = if cfg!(feature = "impostor") {
+    ("bank-marketing", "9.9.9")
+} else {
+    ("hostile", "0.0.0")
+};
+
 /// Set by `break-info`: this instance's `info()` panics from then on.
 static INFO_BROKEN: AtomicBool = AtomicBool::new(false);
 
@@ -33,12 +44,15 @@ struct Hostile;
 
 impl Guest for Hostile {
     fn info() -> wit::ModelInfo {
+        if cfg!(feature = "info-traps") {
+            panic!("hostile guest: info() traps in this build");
+        }
         if INFO_BROKEN.load(Ordering::Relaxed) {
             panic!("hostile guest: info() broken on request");
         }
         wit::ModelInfo {
-            name: "hostile".into(),
-            version: "0.0.0".into(),
+            name: IDENTITY.0.into(),
+            version: IDENTITY.1.into(),
             model_type: "test".into(),
             inputs: vec![wit::FieldSpec {
                 name: "mode".into(),

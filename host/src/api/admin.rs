@@ -16,18 +16,21 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use http_body_util::BodyExt as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::AppError;
+use crate::digest::{DigestedWasm, DigestingBuffer};
+use crate::metrics::{LiveAccuracy, Metrics};
 use crate::registry::{GateCheck, VersionState, VersionView};
 use crate::swap::{self, ModelLoader, Upload};
 
@@ -122,13 +125,22 @@ pub struct VersionBody {
     load_seconds: Option<f64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     checks: Vec<GateCheck>,
+    /// The model card's accuracy on held-out data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    card_accuracy: Option<f64>,
+    /// Accuracy on reported ground truth (`POST /feedback`): how a canary and the active
+    /// version compare on real traffic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live_accuracy: Option<LiveAccuracy>,
 }
 
-impl From<VersionView> for VersionBody {
-    fn from(view: VersionView) -> Self {
+impl VersionBody {
+    fn new(view: VersionView, metrics: &Metrics) -> Self {
         Self {
             component_sha256: view.sha256.clone(),
             load_seconds: view.model.as_ref().map(|m| m.load_seconds),
+            card_accuracy: view.model.as_ref().map(|m| m.info.evaluation.accuracy),
+            live_accuracy: metrics.live_accuracy(&view.name, &view.version),
             model: view.name,
             version: view.version,
             state: view.state,
@@ -151,7 +163,7 @@ async fn list(State(state): State<AppState>) -> Json<serde_json::Value> {
         .models
         .versions()
         .into_iter()
-        .map(Into::into)
+        .map(|view| VersionBody::new(view, &state.metrics))
         .collect();
     Json(serde_json::json!({ "default_model": state.models.default_name(), "versions": versions }))
 }
@@ -165,7 +177,7 @@ async fn show(
         .versions()
         .into_iter()
         .find(|v| v.name == name && v.version == version)
-        .map(|v| Json(v.into()))
+        .map(|view| Json(VersionBody::new(view, &state.metrics)))
         .ok_or_else(|| crate::registry::RegistryError::UnknownVersion(name, version).into())
 }
 
@@ -179,18 +191,15 @@ async fn upload(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
     uri: Uri,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Response, AppError> {
     let admin = admin(&state)?;
-    if body.is_empty() {
-        return Err(AppError::BadRequest(
-            "the body must be the component's bytes".into(),
-        ));
-    }
+    let wasm = receive_component(&headers, body, admin.max_upload_bytes).await?;
     let upload = Upload {
         name: name.clone(),
         version: version.clone(),
-        wasm: body.to_vec(),
+        wasm,
         force: forced(&uri),
         activate_when_ready: false,
     };
@@ -203,6 +212,39 @@ async fn upload(
         Json(body),
     )
         .into_response())
+}
+
+/// Reads an uploaded component, hashing it while it arrives (the digest names its cache
+/// entry), within `limit` bytes.
+async fn receive_component(
+    headers: &HeaderMap,
+    mut body: Body,
+    limit: usize,
+) -> Result<DigestedWasm, AppError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(AppError::PayloadTooLarge { limit });
+    }
+    let mut buffer = DigestingBuffer::with_capacity(declared.unwrap_or(0));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| AppError::BodyUnreadable)?;
+        let Ok(chunk) = frame.into_data() else {
+            continue; // trailers
+        };
+        if buffer.len() + chunk.len() > limit {
+            return Err(AppError::PayloadTooLarge { limit });
+        }
+        buffer.push(&chunk);
+    }
+    if buffer.is_empty() {
+        return Err(AppError::BadRequest(
+            "the body must be the component's bytes".into(),
+        ));
+    }
+    Ok(buffer.finish())
 }
 
 async fn conformance(

@@ -94,6 +94,17 @@ pub struct Metrics {
     users: Mutex<ActiveUsers>,
 }
 
+/// Accuracy on the ground truth reported over the last [`WINDOW_SECS`] seconds.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct LiveAccuracy {
+    /// Correct / reported.
+    pub accuracy: f64,
+    /// Predictions whose true outcome was reported.
+    pub outcomes: u64,
+    /// The window's width.
+    pub window_seconds: u64,
+}
+
 impl Metrics {
     /// All metrics, registered and at zero.
     pub fn new() -> Self {
@@ -321,6 +332,21 @@ impl Metrics {
             .entry((model.to_owned(), version.to_owned()))
             .or_insert_with(|| SlidingWindow::new(WINDOW_SECS as usize))
             .record(now, !correct);
+    }
+
+    /// Ground truth reported for `model` `version` within the live-accuracy window, if any.
+    pub fn live_accuracy(&self, model: &str, version: &str) -> Option<LiveAccuracy> {
+        let now = self.now();
+        let windows = self.accuracy_windows.lock().expect("metrics lock");
+        let window = windows.get(&(model.to_owned(), version.to_owned()))?;
+        match window.totals(now) {
+            (0, 0) => None,
+            (correct, wrong) => Some(LiveAccuracy {
+                accuracy: correct as f64 / (correct + wrong) as f64,
+                outcomes: correct + wrong,
+                window_seconds: WINDOW_SECS,
+            }),
+        }
     }
 
     /// Counts a call into `model` that trapped, by kind.

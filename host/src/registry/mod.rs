@@ -65,6 +65,8 @@ pub struct GateCheck {
     pub passed: bool,
     /// What was found.
     pub detail: String,
+    /// How long the check took, in milliseconds.
+    pub milliseconds: f64,
 }
 
 /// One version as listed.

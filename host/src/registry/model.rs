@@ -12,8 +12,9 @@ use wasmtime::Engine;
 use wasmtime::error::Context as _;
 
 use crate::bindings::types::ModelInfo;
-use crate::cache::{CacheOutcome, ComponentCache, sha256_hex};
+use crate::cache::{CacheOutcome, ComponentCache};
 use crate::component::ModelComponent;
+use crate::digest::DigestedWasm;
 use crate::events::GuestEvent;
 use crate::instance::{CallError, ModelInstance};
 use crate::limits::SandboxLimits;
@@ -90,7 +91,7 @@ impl LoadedModel {
     /// instances and asks it what it is.
     pub fn load(
         engine: &Engine,
-        wasm: &[u8],
+        wasm: &DigestedWasm,
         source: impl Into<String>,
         cache: &ComponentCache,
         limits: SandboxLimits,
@@ -98,10 +99,13 @@ impl LoadedModel {
     ) -> wasmtime::Result<Self> {
         let source = source.into();
         let started = Instant::now();
-        let sha256 = sha256_hex(wasm);
-        let (component, outcome) = ModelComponent::load_digested(engine, wasm, &sha256, cache)?;
+        let sha256 = wasm.sha256().to_owned();
+        let (component, outcome) =
+            ModelComponent::load_digested(engine, wasm.bytes(), &sha256, cache)?;
+        let compiled = started.elapsed();
         let pool = InstancePool::new(component.with_limits(limits), pool_size)
             .with_context(|| format!("starting instances of {source}"))?;
+        let warmed = started.elapsed();
         let info = pool
             .checkout()?
             .info()
@@ -119,6 +123,8 @@ impl LoadedModel {
             model = %info.name,
             version = %info.version,
             seconds = load_seconds,
+            component_ms = compiled.as_millis() as u64,
+            instances_ms = (warmed - compiled).as_millis() as u64,
             cache = ?outcome,
             instances = pool.size(),
             "model loaded"

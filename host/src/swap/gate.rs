@@ -46,12 +46,14 @@ pub fn run(candidate: &LoadedModel, input: &GateInput<'_>) -> Vec<Check> {
         ("deadline", &|| smoke_prediction(candidate)),
     ];
     for (check, step) in steps {
+        let started = std::time::Instant::now();
         let outcome = step();
         let passed = outcome.is_ok();
         checks.push(Check {
             check,
             passed,
             detail: outcome.unwrap_or_else(|e| e),
+            milliseconds: started.elapsed().as_secs_f64() * 1e3,
         });
         if !passed {
             break;

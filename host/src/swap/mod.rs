@@ -19,6 +19,7 @@ use wasmtime::Engine;
 
 use crate::api::AppState;
 use crate::cache::ComponentCache;
+use crate::digest::DigestedWasm;
 use crate::event_sink::{Event, SERVICE};
 use crate::limits::SandboxLimits;
 use crate::registry::{LoadedModel, RegistryError};
@@ -78,7 +79,7 @@ impl ModelLoader {
             .remove(&(name.to_owned(), version.to_owned()))
     }
 
-    fn load(&self, wasm: &[u8], source: String) -> wasmtime::Result<LoadedModel> {
+    fn load(&self, wasm: &DigestedWasm, source: String) -> wasmtime::Result<LoadedModel> {
         LoadedModel::load(
             &self.engine,
             wasm,
@@ -96,8 +97,8 @@ pub struct Upload {
     pub name: String,
     /// Its version.
     pub version: String,
-    /// The component's bytes.
-    pub wasm: Vec<u8>,
+    /// The component's bytes and digest.
+    pub wasm: DigestedWasm,
     /// Accept a schema change.
     pub force: bool,
     /// Activate the version as soon as it passes the gate (the models directory does).

@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 
 use super::{ModelLoader, Upload};
 use crate::api::AppState;
+use crate::digest::DigestedWasm;
 use crate::registry::component_files;
 
 /// What a file looked like at a scan.
@@ -72,7 +73,12 @@ async fn take(state: &AppState, loader: &Arc<ModelLoader>, path: &Path) -> Resul
         .and_then(Path::parent)
         .ok_or("no models directory")?;
     let (name, version) = name_and_version(dir, path).ok_or("not <name>/<version>.wasm")?;
-    let wasm = tokio::fs::read(path).await.map_err(|e| e.to_string())?;
+    let file = path.to_owned();
+    // Reading and hashing 18 MB takes tens of milliseconds: not on a runtime thread.
+    let wasm = tokio::task::spawn_blocking(move || std::fs::read(file).map(DigestedWasm::new))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
     let set_path = path.with_file_name(format!("{version}.conformance.json"));
     if let Ok(text) = tokio::fs::read_to_string(&set_path).await {
         let set = wasml_predictor::ConformanceSet::from_json(&text)

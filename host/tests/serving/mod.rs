@@ -17,6 +17,7 @@ use tower::ServiceExt as _;
 use wasml_host::api::admin::Admin;
 use wasml_host::api::body::BodyLimits;
 use wasml_host::api::{AppState, app};
+use wasml_host::digest::DigestedWasm;
 use wasml_host::engine::new_engine;
 use wasml_host::event_sink::{Event, EventWriter};
 use wasml_host::metrics::Metrics;
@@ -69,7 +70,7 @@ pub fn engine() -> &'static Engine {
 /// Loads a component file, through the shared `.cwasm` cache.
 pub fn load(path: &str, limits: SandboxLimits, pool_size: usize) -> LoadedModel {
     let cache = ComponentCache::new(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cwasm"));
-    let wasm = std::fs::read(path).unwrap();
+    let wasm = DigestedWasm::new(std::fs::read(path).unwrap());
     LoadedModel::load(engine(), &wasm, path, &cache, limits, pool_size).unwrap()
 }
 
