@@ -94,6 +94,19 @@ pub struct Metrics {
     users: Mutex<ActiveUsers>,
 }
 
+/// `kind` label values of `wasml_wasm_traps_total`.
+const TRAP_KINDS: [&str; 3] = ["deadline", "memory", "trap"];
+
+/// `reason` label values of `wasml_events_dropped_total`.
+pub const DROP_REASONS: [&str; 6] = [
+    "buffer_full",
+    "closed",
+    "guest_flood",
+    "write_failed",
+    "rejected",
+    "collector_unreachable",
+];
+
 /// Accuracy on the ground truth reported over the last [`WINDOW_SECS`] seconds.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct LiveAccuracy {
@@ -130,7 +143,7 @@ impl Metrics {
                 1e-1,
             ]
         };
-        Self {
+        let metrics = Self {
             model_accuracy: gauge(
                 "ml_model_accuracy",
                 "Accuracy on the model card's held-out split.",
@@ -281,12 +294,27 @@ impl Metrics {
             users: Mutex::new(ActiveUsers::new(WINDOW_SECS)),
             started: Instant::now(),
             registry,
+        };
+        // At zero from the start, for the same reason as the trap counters.
+        for reason in DROP_REASONS {
+            metrics
+                .events_dropped
+                .with_label_values(&[reason])
+                .inc_by(0);
         }
+        metrics
     }
 
     /// Sets the series that come from a model's card and loading.
     pub fn model_loaded(&self, model: &LoadedModel) {
         let labels = [model.name(), model.version()];
+        // At zero from the start: `increase()` misses a counter's first step when the
+        // series only appears with it, and alerts would never see the first trap.
+        for kind in TRAP_KINDS {
+            self.wasm_traps
+                .with_label_values(&[model.name(), model.version(), kind])
+                .inc_by(0);
+        }
         let evaluation = &model.info.evaluation;
         self.model_accuracy
             .with_label_values(&labels)
@@ -352,9 +380,9 @@ impl Metrics {
     /// Counts a call into `model` that trapped, by kind.
     pub fn wasm_trap(&self, model: &LoadedModel, error: &CallError) {
         let kind = match error {
-            CallError::DeadlineExceeded(_) => "deadline",
-            CallError::MemoryExceeded(_) => "memory",
-            CallError::Trap(_) | CallError::Poisoned => "trap",
+            CallError::DeadlineExceeded(_) => TRAP_KINDS[0],
+            CallError::MemoryExceeded(_) => TRAP_KINDS[1],
+            CallError::Trap(_) | CallError::Poisoned => TRAP_KINDS[2],
         };
         self.wasm_traps
             .with_label_values(&[model.name(), model.version(), kind])
