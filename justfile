@@ -40,6 +40,22 @@ es-test-server:
 bench-collector:
     cargo bench -p wasml-collector --bench throughput
 
+# The whole monitoring stack in docker: host, collector, Prometheus, Alertmanager, Grafana, Elasticsearch, Kibana (copy observability/.env.example to observability/.env first).
+up:
+    docker compose -f observability/docker-compose.yml --env-file observability/.env up -d --build
+
+# Stop the monitoring stack (its named volumes stay; `docker compose ... down -v` drops them).
+down:
+    docker compose -f observability/docker-compose.yml --env-file observability/.env down
+
+# Load Kibana's saved objects and the error-rate rule into $KIBANA_URL (compose's kibana-init does it too).
+kibana-import:
+    set -a && . observability/.env && set +a && sh observability/kibana/import.sh
+
+# The observability checks alone: promtool/amtool, alert unit tests, dashboards and Kibana objects, queries against a real Prometheus.
+check-observability:
+    cargo test --release -p wasml-observability-tests
+
 # Build the bundled model components only (they land in target/release/build/wasml-guest-artifacts-*/out).
 guests:
     cargo build --release -p wasml-guest-artifacts

@@ -17,7 +17,7 @@ mod config;
 mod dead_letter;
 mod request_builder;
 mod service;
-mod setup;
+pub mod setup;
 
 use std::time::Duration;
 

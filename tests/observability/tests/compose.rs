@@ -1,0 +1,109 @@
+//! The deployment files (docker itself cannot run here): the compose file is valid YAML
+//! with the services, ports, health checks and volumes an operator expects, every secret
+//! it needs is documented in `.env.example` and has no default, the Dockerfile builds both
+//! binaries, and the index template is one file shared with the collector.
+
+use std::collections::BTreeSet;
+
+use wasml_observability_tests::{read, yaml};
+
+#[test]
+fn compose_wires_the_whole_stack_with_health_checks_and_volumes() {
+    let compose = yaml("docker-compose.yml");
+    let services = compose["services"].as_object().unwrap();
+    for (service, port) in [
+        ("host", "5000:5000"),
+        ("collector", "5080:5080"),
+        ("prometheus", "9090:9090"),
+        ("alertmanager", "9093:9093"),
+        ("grafana", "3000:3000"),
+        ("elasticsearch", "9200:9200"),
+        ("kibana", "5601:5601"),
+    ] {
+        let ports = services[service]["ports"].as_array().unwrap();
+        assert!(ports.iter().any(|p| p == port), "{service}: {ports:?}");
+    }
+    // Long-running services are checked by docker: a health check here or in the image.
+    for service in [
+        "prometheus",
+        "alertmanager",
+        "grafana",
+        "elasticsearch",
+        "kibana",
+    ] {
+        assert!(
+            services[service]["healthcheck"]["test"].is_array(),
+            "{service} has no health check"
+        );
+    }
+    let dockerfile = read("Dockerfile");
+    assert_eq!(dockerfile.matches("HEALTHCHECK").count(), 2);
+    // Named volumes, all declared.
+    let declared: BTreeSet<&str> = compose["volumes"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for (name, service) in services {
+        for volume in service["volumes"].as_array().into_iter().flatten() {
+            let source = volume.as_str().unwrap().split(':').next().unwrap();
+            if !source.starts_with('.') {
+                assert!(declared.contains(source), "{name}: volume {source}");
+            }
+        }
+    }
+    // The host sends events to the collector, which indexes into Elasticsearch, and
+    // Prometheus scrapes the names compose gives them.
+    assert_eq!(
+        services["host"]["environment"]["WASML_COLLECTOR_URL"],
+        "http://collector:5080"
+    );
+    assert_eq!(
+        services["collector"]["environment"]["WASML_ELASTICSEARCH_URL"],
+        "http://elasticsearch:9200"
+    );
+    let prometheus = read("prometheus/prometheus.yml");
+    assert!(prometheus.contains("\"host:5000\"") && prometheus.contains("\"collector:5080\""));
+    // Both images come from the one multi-stage Dockerfile.
+    for target in ["host", "collector"] {
+        assert_eq!(services[target]["build"]["target"], target);
+        assert!(dockerfile.contains(&format!("AS {target}")), "{target}");
+    }
+}
+
+#[test]
+fn every_secret_is_documented_and_has_no_default() {
+    let compose = read("docker-compose.yml");
+    let example = read(".env.example");
+    let documented: BTreeSet<&str> = example
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim()))
+        .collect();
+    let mut used = BTreeSet::new();
+    for (at, _) in compose.match_indices("${") {
+        // `$${X}` is escaped: the container's shell expands it, not compose.
+        if at > 0 && compose.as_bytes()[at - 1] == b'$' {
+            continue;
+        }
+        let part = &compose[at + 2..];
+        let end = part.find('}').unwrap();
+        let reference = &part[..end];
+        let (name, rest) = reference.split_at(reference.find([':', '-']).unwrap_or(end));
+        assert!(
+            rest.starts_with(":?"),
+            "${{{reference}}} must fail when unset, not default"
+        );
+        used.insert(name);
+    }
+    assert_eq!(used, documented);
+    assert!(used.contains("GRAFANA_ADMIN_PASSWORD") && used.contains("ELASTIC_PASSWORD"));
+}
+
+#[test]
+fn the_index_template_is_one_file_shared_with_the_collector() {
+    use wasml_collector::sink::elasticsearch::setup::{ILM_POLICY, INDEX_TEMPLATE};
+    assert_eq!(INDEX_TEMPLATE, read("elasticsearch/index-template.json"));
+    assert_eq!(ILM_POLICY, read("elasticsearch/ilm-policy.json"));
+}
