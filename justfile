@@ -68,6 +68,11 @@ train csv="../shared/data/bank-marketing/bank-train.csv": venv
 tract-fixtures: venv
     .venv/bin/python guest/training/tract_fixtures.py
 
+# Triton's Python HTTP client, for the Open Inference Protocol client test (.ci/run does this too).
+v2-client:
+    test -x .venv-v2-client/bin/python || {{python}} -m venv .venv-v2-client
+    .venv-v2-client/bin/pip install --quiet -r tests/v2-client/requirements.txt
+
 # The pinned training environment.
 venv:
     test -x .venv/bin/python || {{python}} -m venv .venv

@@ -3,7 +3,7 @@
 //! Done by hand rather than with axum's `Json` extractor so that each failure gets its own
 //! status and a message naming the cause (415, 413, 400 with line and column, 422).
 
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, Bytes, to_bytes};
 use axum::http::{HeaderMap, header};
 use serde_json::{Map, Value};
 
@@ -34,29 +34,35 @@ pub async fn read_predict_input(
     limits: BodyLimits,
 ) -> Result<PredictInput, AppError> {
     require_json(headers)?;
+    let bytes = read_limited(headers, body, limits.max_bytes).await?;
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|e| AppError::MalformedJson(e.to_string()))?;
+    parse_predict_input(value, limits.max_batch_rows)
+}
+
+/// The whole body, refused with 413 as soon as it (or its declared length) passes
+/// `max_bytes`.
+pub async fn read_limited(
+    headers: &HeaderMap,
+    body: Body,
+    max_bytes: usize,
+) -> Result<Bytes, AppError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > limits.max_bytes) {
-        return Err(AppError::PayloadTooLarge {
-            limit: limits.max_bytes,
-        });
+    if declared.is_some_and(|len| len > max_bytes) {
+        return Err(AppError::PayloadTooLarge { limit: max_bytes });
     }
-    let bytes = to_bytes(body, limits.max_bytes).await.map_err(|error| {
+    to_bytes(body, max_bytes).await.map_err(|error| {
         let over_limit = std::error::Error::source(&error)
             .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
         if over_limit {
-            AppError::PayloadTooLarge {
-                limit: limits.max_bytes,
-            }
+            AppError::PayloadTooLarge { limit: max_bytes }
         } else {
             AppError::BodyUnreadable
         }
-    })?;
-    let value: Value =
-        serde_json::from_slice(&bytes).map_err(|e| AppError::MalformedJson(e.to_string()))?;
-    parse_predict_input(value, limits.max_batch_rows)
+    })
 }
 
 /// `application/json`, with or without parameters, is required.

@@ -9,6 +9,7 @@
 //! | `GET /metrics` | [`scrape`] |
 //! | `GET /openapi.json` | [`openapi`] |
 //! | `/admin/...` (with `--admin-token`) | [`admin`] |
+//! | `/v2/...` (Open Inference Protocol) | [`v2`] |
 //!
 //! Every request passes [`observe`] (request ID, span, latency histogram, event);
 //! prediction routes also pass [`overload`] (503 past the concurrency limit). Request
@@ -27,6 +28,7 @@ pub mod predict;
 pub mod request_id;
 pub mod scrape;
 pub mod status;
+pub mod v2;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -107,6 +109,7 @@ pub fn app(state: AppState) -> Router {
     let predictions = Router::new()
         .route("/predict", post(predict::predict))
         .route("/models/{name}/predict", post(predict::predict_named))
+        .merge(v2::predict_routes())
         .route_layer(from_fn_with_state(state.clone(), overload::limit));
     let admin = match &state.admin {
         Some(admin) => admin::routes(&state, admin),
@@ -120,6 +123,7 @@ pub fn app(state: AppState) -> Router {
         .route("/status", get(status::status))
         .route("/metrics", get(scrape::metrics))
         .route("/openapi.json", get(openapi::document))
+        .merge(v2::routes())
         .route_layer(from_fn(observe::remember_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

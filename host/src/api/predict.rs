@@ -7,13 +7,15 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::body::{PredictInput, read_predict_input};
+use super::body::{BodyLimits, PredictInput, read_predict_input};
 use super::error::{AppError, ErrorBody, FieldIssue};
 use super::input::{self, Merged};
 use super::observe::{Outcome, StageTimes};
@@ -93,7 +95,7 @@ pub struct BatchPredictionBody {
 )]
 pub async fn predict(State(state): State<AppState>, request: Request) -> Response {
     match state.models.default_model() {
-        Some(model) => serve(&state, model, request).await,
+        Some(model) => serve(&state, model, request, Native).await,
         None => AppError::ModelNotFound(state.models.default_name().to_owned()).into_response(),
     }
 }
@@ -123,27 +125,96 @@ pub async fn predict_named(
     request: Request,
 ) -> Response {
     match state.models.route(&name) {
-        Some(model) => serve(&state, model, request).await,
+        Some(model) => serve(&state, model, request, Native).await,
         None => AppError::ModelNotFound(name).into_response(),
     }
 }
 
-/// Serves one prediction request and accounts for it, whatever its fate.
-async fn serve(state: &AppState, model: Arc<LoadedModel>, request: Request) -> Response {
+/// What a prediction request asked for, whatever protocol carried it.
+pub enum Answer {
+    /// One row's prediction.
+    Single(Prediction),
+    /// One prediction per row, in order.
+    Batch(Vec<Prediction>),
+}
+
+/// How a protocol reads a prediction request's body and writes its answer and errors:
+/// this API's own JSON, or the Open Inference Protocol's tensors (`super::v2`). Checking,
+/// predicting and accounting are the same for both.
+pub trait PredictProtocol: Send {
+    /// Reads the body into rows.
+    fn read(
+        &mut self,
+        headers: &HeaderMap,
+        body: Body,
+        limits: BodyLimits,
+    ) -> impl Future<Output = Result<PredictInput, AppError>> + Send;
+    /// The response for `answer`, from `model`.
+    fn answer(&self, model: &LoadedModel, answer: Answer) -> Response;
+    /// The response for a failed request.
+    fn error(&self, error: AppError) -> Response;
+}
+
+/// This API's own JSON: the seed's row, or `{"instances": [rows]}`.
+pub struct Native;
+
+impl PredictProtocol for Native {
+    async fn read(
+        &mut self,
+        headers: &HeaderMap,
+        body: Body,
+        limits: BodyLimits,
+    ) -> Result<PredictInput, AppError> {
+        read_predict_input(headers, body, limits).await
+    }
+
+    fn answer(&self, model: &LoadedModel, answer: Answer) -> Response {
+        match answer {
+            Answer::Single(prediction) => Json(PredictionBody {
+                result: row_prediction(prediction),
+                model: model_ref(model),
+                request_id: current_id(),
+            })
+            .into_response(),
+            Answer::Batch(predictions) => Json(BatchPredictionBody {
+                predictions: predictions.into_iter().map(row_prediction).collect(),
+                model: model_ref(model),
+                request_id: current_id(),
+            })
+            .into_response(),
+        }
+    }
+
+    fn error(&self, error: AppError) -> Response {
+        error.into_response()
+    }
+}
+
+/// Serves one prediction request through `protocol` and accounts for it, whatever its
+/// fate.
+pub async fn serve<P: PredictProtocol>(
+    state: &AppState,
+    model: Arc<LoadedModel>,
+    request: Request,
+    mut protocol: P,
+) -> Response {
     let started = std::time::Instant::now();
     state.metrics.user_seen(&user_of(&request));
     let (parts, body) = request.into_parts();
     let mut outcome = Outcome::default();
-    let result = match read_predict_input(&parts.headers, body, state.body_limits).await {
+    let result = match protocol.read(&parts.headers, body, state.body_limits).await {
         Ok(input) => run(state, &model, input, &mut outcome).await,
         Err(error) => Err(error),
     };
     state.metrics.prediction_request(&model, result.is_err());
     model.counters.record(result.is_ok());
-    let mut response = result.unwrap_or_else(|error| {
-        count_rejected_fields(state, &model, &error);
-        error.into_response()
-    });
+    let mut response = match result {
+        Ok(answer) => protocol.answer(&model, answer),
+        Err(error) => {
+            count_rejected_fields(state, &model, &error);
+            protocol.error(error)
+        }
+    };
     state
         .metrics
         .request_duration
@@ -160,7 +231,7 @@ async fn run(
     model: &Arc<LoadedModel>,
     input: PredictInput,
     outcome: &mut Outcome,
-) -> Result<Response, AppError> {
+) -> Result<Answer, AppError> {
     match input {
         PredictInput::Single(object) => {
             outcome.rows = Some(1);
@@ -187,12 +258,7 @@ async fn run(
                 prediction.label.clone(),
                 prediction.confidence,
             ));
-            let body = PredictionBody {
-                result: row_prediction(prediction),
-                model: model_ref(model),
-                request_id: current_id(),
-            };
-            Ok(Json(body).into_response())
+            Ok(Answer::Single(prediction))
         }
         PredictInput::Batch(objects) => {
             outcome.rows = Some(objects.len() as u32);
@@ -220,12 +286,7 @@ async fn run(
             for prediction in &predictions {
                 count_prediction(state, model, prediction);
             }
-            let body = BatchPredictionBody {
-                predictions: predictions.into_iter().map(row_prediction).collect(),
-                model: model_ref(model),
-                request_id: current_id(),
-            };
-            Ok(Json(body).into_response())
+            Ok(Answer::Batch(predictions))
         }
     }
 }
@@ -330,7 +391,8 @@ fn count_prediction(state: &AppState, model: &LoadedModel, prediction: &Predicti
 
 /// `ml_input_validation_failures_total`: per rejected field; fields outside the schema
 /// share `_unknown` (clients choose those names: they must not grow the series), and a
-/// body that is not JSON, too large or of the wrong shape counts as `_body`.
+/// body that is not JSON, too large or of the wrong shape (tensors included) counts as
+/// `_body`.
 fn count_rejected_fields(state: &AppState, model: &LoadedModel, error: &AppError) {
     let counter = &state.metrics.input_validation_failures;
     let count = |field: &str| {
@@ -356,7 +418,8 @@ fn count_rejected_fields(state: &AppState, model: &LoadedModel, error: &AppError
         AppError::MalformedJson(_)
         | AppError::UnsupportedMediaType(_)
         | AppError::PayloadTooLarge { .. }
-        | AppError::BatchTooLarge { .. } => count("_body"),
+        | AppError::BatchTooLarge { .. }
+        | AppError::BadRequest(_) => count("_body"),
         _ => {}
     }
 }
@@ -391,7 +454,8 @@ fn model_ref(model: &LoadedModel) -> ModelRef {
     }
 }
 
-fn current_id() -> String {
+/// The current request's ID, as text.
+pub(crate) fn current_id() -> String {
     request_id::current()
         .map(|id| id.to_string())
         .unwrap_or_default()

@@ -1,0 +1,118 @@
+//! Server and model metadata in the Open Inference Protocol's shapes: a model's inputs
+//! are its schema's fields as tensors of shape `[-1]` (one element per row), `BYTES` for
+//! categories, `INT64` for whole numbers and `FP64` for other numbers.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::error_response;
+use super::tensor::OUTPUTS;
+use crate::api::AppState;
+use crate::api::error::AppError;
+use crate::bindings::types::FieldKind;
+use crate::registry::{LoadedModel, RegistryError};
+
+/// `GET /v2`.
+#[derive(Debug, Serialize)]
+pub struct ServerMetadata {
+    name: &'static str,
+    version: &'static str,
+    extensions: Vec<&'static str>,
+}
+
+/// `GET /v2/models/{name}[/versions/{version}]`.
+#[derive(Debug, Serialize)]
+pub struct ModelMetadata {
+    name: String,
+    versions: Vec<String>,
+    platform: &'static str,
+    inputs: Vec<TensorMetadata>,
+    outputs: Vec<TensorMetadata>,
+}
+
+/// One tensor's name, datatype and shape (`-1`: any number of rows).
+#[derive(Debug, Serialize)]
+pub struct TensorMetadata {
+    name: String,
+    datatype: &'static str,
+    shape: Vec<i64>,
+}
+
+/// The server: name, version, supported extensions (none).
+pub async fn server() -> Json<ServerMetadata> {
+    Json(ServerMetadata {
+        name: "wasml",
+        version: env!("CARGO_PKG_VERSION"),
+        extensions: Vec::new(),
+    })
+}
+
+/// The active version's metadata.
+pub async fn model(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    match state.models.active(&name) {
+        Some(model) => Json(describe(&state, &model)).into_response(),
+        None => error_response(AppError::ModelNotFound(name)),
+    }
+}
+
+/// One version's metadata.
+pub async fn model_version(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Response {
+    match state.models.version(&name, &version) {
+        Some(model) => Json(describe(&state, &model)).into_response(),
+        None => error_response(RegistryError::UnknownVersion(name, version).into()),
+    }
+}
+
+fn describe(state: &AppState, model: &LoadedModel) -> ModelMetadata {
+    let versions = state
+        .models
+        .versions()
+        .into_iter()
+        .filter(|v| v.name == model.name() && v.model.is_some())
+        .filter(|v| state.models.version(&v.name, &v.version).is_some())
+        .map(|v| v.version)
+        .collect();
+    let inputs = model
+        .info
+        .inputs
+        .iter()
+        .map(|spec| TensorMetadata {
+            name: spec.name.clone(),
+            datatype: match &spec.kind {
+                FieldKind::Category(_) => "BYTES",
+                FieldKind::Number(range) if range.integer => "INT64",
+                FieldKind::Number(_) => "FP64",
+            },
+            shape: vec![-1],
+        })
+        .collect();
+    let labels = model.info.labels.len() as i64;
+    let outputs = OUTPUTS
+        .iter()
+        .map(|&name| {
+            let (datatype, shape) = match name {
+                "label" => ("BYTES", vec![-1]),
+                "class_index" => ("INT64", vec![-1]),
+                "confidence" => ("FP64", vec![-1]),
+                _ => ("FP64", vec![-1, labels]),
+            };
+            TensorMetadata {
+                name: name.to_owned(),
+                datatype,
+                shape,
+            }
+        })
+        .collect();
+    ModelMetadata {
+        name: model.name().to_owned(),
+        versions,
+        platform: "wasml_wasm_component",
+        inputs,
+        outputs,
+    }
+}

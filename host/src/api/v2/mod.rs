@@ -1,0 +1,200 @@
+//! The Open Inference Protocol (KServe V2 REST), so that Triton, KServe and MLServer
+//! clients can call the host as they call those servers.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /v2` | server metadata |
+//! | `GET /v2/health/live`, `GET /v2/health/ready` | `{"live": true}`, `{"ready": …}` (400 when not ready) |
+//! | `GET /v2/models/{name}[/versions/{version}]` | model metadata: inputs and outputs as tensors |
+//! | `GET /v2/models/{name}[/versions/{version}]/ready` | `{"name": …, "ready": …}` (400 when not ready) |
+//! | `POST /v2/models/{name}[/versions/{version}]/infer` | inference ([`tensor`]) |
+//!
+//! Inference goes through the same [`serve`] as `POST /predict` — same checks, limits,
+//! metrics, events and feedback — with the protocol's tensors in and out and its error
+//! format, `{"error": "<message>"}`, with this API's status codes. Without a version the
+//! request is routed like `/models/{name}/predict` (canary included).
+
+pub mod metadata;
+pub mod tensor;
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Map, Value};
+
+use super::AppState;
+use super::body::{BodyLimits, PredictInput, read_limited};
+use super::error::AppError;
+use super::predict::{Answer, PredictProtocol, serve};
+use crate::registry::{LoadedModel, RegistryError};
+use tensor::{InferenceRequest, InferenceResponse};
+
+/// The header of the binary tensor data extension, which this host does not speak.
+const BINARY_HEADER: &str = "inference-header-content-length";
+
+/// The protocol's prediction routes (behind the concurrency limit, like `/predict`).
+pub fn predict_routes() -> Router<AppState> {
+    Router::new()
+        .route("/v2/models/{name}/infer", post(infer))
+        .route(
+            "/v2/models/{name}/versions/{version}/infer",
+            post(infer_version),
+        )
+}
+
+/// The protocol's other routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v2", get(metadata::server))
+        .route("/v2/health/live", get(live))
+        .route("/v2/health/ready", get(ready))
+        .route("/v2/models/{name}", get(metadata::model))
+        .route("/v2/models/{name}/ready", get(model_ready))
+        .route(
+            "/v2/models/{name}/versions/{version}",
+            get(metadata::model_version),
+        )
+        .route(
+            "/v2/models/{name}/versions/{version}/ready",
+            get(version_ready),
+        )
+}
+
+async fn infer(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    request: Request,
+) -> Response {
+    match state.models.route(&name) {
+        Some(model) => serve(&state, model, request, OpenInference::default()).await,
+        None => error_response(AppError::ModelNotFound(name)),
+    }
+}
+
+async fn infer_version(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    match state.models.version(&name, &version) {
+        Some(model) => serve(&state, model, request, OpenInference::default()).await,
+        None => error_response(RegistryError::UnknownVersion(name, version).into()),
+    }
+}
+
+/// Liveness: the process answers.
+async fn live() -> Json<Value> {
+    Json(serde_json::json!({ "live": true }))
+}
+
+/// Readiness: every model has an active version.
+async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let ready = !state.models.models().is_empty();
+    (
+        readiness(ready),
+        Json(serde_json::json!({ "ready": ready })),
+    )
+}
+
+async fn model_ready(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> (StatusCode, Json<Value>) {
+    let ready = state.models.active(&name).is_some();
+    (
+        readiness(ready),
+        Json(serde_json::json!({ "name": name, "ready": ready })),
+    )
+}
+
+async fn version_ready(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> (StatusCode, Json<Value>) {
+    let ready = state.models.version(&name, &version).is_some();
+    (
+        readiness(ready),
+        Json(serde_json::json!({ "name": name, "ready": ready })),
+    )
+}
+
+/// The protocol answers "false" with a 4xx.
+fn readiness(ready: bool) -> StatusCode {
+    if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    }
+}
+
+/// The Open Inference Protocol as a [`PredictProtocol`].
+#[derive(Default)]
+struct OpenInference {
+    /// The request's `id`, repeated in the answer.
+    id: Option<String>,
+    /// The outputs asked for.
+    outputs: Vec<&'static str>,
+}
+
+impl PredictProtocol for OpenInference {
+    async fn read(
+        &mut self,
+        headers: &HeaderMap,
+        body: Body,
+        limits: BodyLimits,
+    ) -> Result<PredictInput, AppError> {
+        if headers.contains_key(BINARY_HEADER) {
+            return Err(AppError::BadRequest(
+                "the binary tensor data extension is not supported; send JSON tensors (binary_data false)".into(),
+            ));
+        }
+        let bytes = read_limited(headers, body, limits.max_bytes).await?;
+        let request: InferenceRequest = serde_json::from_slice(&bytes).map_err(|e| {
+            if e.is_data() {
+                AppError::BadRequest(format!("not an inference request: {e}"))
+            } else {
+                AppError::MalformedJson(e.to_string())
+            }
+        })?;
+        self.id = request.id.clone();
+        let rows = tensor::rows(&request, limits.max_batch_rows)?;
+        self.outputs = tensor::wanted_outputs(&request)?;
+        Ok(rows)
+    }
+
+    fn answer(&self, model: &LoadedModel, answer: Answer) -> Response {
+        let predictions = match answer {
+            Answer::Single(prediction) => vec![prediction],
+            Answer::Batch(predictions) => predictions,
+        };
+        let mut parameters = Map::new();
+        parameters.insert(
+            "request_id".into(),
+            Value::from(super::predict::current_id()),
+        );
+        Json(InferenceResponse {
+            model_name: model.name().to_owned(),
+            model_version: model.version().to_owned(),
+            id: self.id.clone(),
+            parameters,
+            outputs: tensor::outputs(&predictions, &self.outputs),
+        })
+        .into_response()
+    }
+
+    fn error(&self, error: AppError) -> Response {
+        error_response(error)
+    }
+}
+
+/// `error` in the protocol's format: its status (and headers such as `Retry-After`) with
+/// `{"error": "<message>"}`.
+pub fn error_response(error: AppError) -> Response {
+    let message = error.to_string();
+    let (parts, _) = error.into_response().into_parts();
+    let body = Json(serde_json::json!({ "error": message })).into_response();
+    Response::from_parts(parts, body.into_body())
+}

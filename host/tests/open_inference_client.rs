@@ -1,0 +1,94 @@
+//! A Triton/KServe user's view: Triton's own Python HTTP client (`tritonclient[http]`,
+//! installed by `.ci/run` into `.venv-v2-client/`) calls the release host over TCP —
+//! health, metadata, inference with an explicit request ID, and a bad row — and gets the
+//! same predictions as `POST /predict`.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wasml_test_support::http;
+use wasml_test_support::process::Process;
+
+/// The virtualenv's Python, or `$WASML_V2_CLIENT_PYTHON`.
+fn client_python() -> PathBuf {
+    if let Ok(python) = std::env::var("WASML_V2_CLIENT_PYTHON") {
+        return python.into();
+    }
+    let python = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../.venv-v2-client/bin/python"
+    ));
+    assert!(
+        python.exists(),
+        "{} is missing: `just v2-client` (or .ci/run) installs tests/v2-client/requirements.txt",
+        python.display()
+    );
+    python
+}
+
+#[test]
+fn tritonclient_calls_the_host_as_it_calls_triton() {
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cwasm");
+    let events = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("v2-client-events");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasml-host"));
+    command
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .arg("--cache-dir")
+        .arg(&cache)
+        .arg("--events")
+        .arg(&events);
+    let host = Process::start(command, Duration::from_secs(120));
+
+    let rows = json!([
+        {"age": 30, "job": "admin.", "marital": "single", "education": "secondary",
+         "housing": "yes", "loan": "no", "duration": 200, "campaign": 2},
+        {"age": 58, "job": "retired", "marital": "married", "education": "tertiary",
+         "housing": "no", "loan": "no", "duration": 1200, "campaign": 1}
+    ]);
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/v2-client/client_test.py"
+    );
+    let output = Command::new(client_python())
+        .arg(script)
+        .arg(host.address.to_string())
+        .arg(rows.to_string())
+        .output()
+        .expect("the client runs");
+    assert!(
+        output.status.success(),
+        "client failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("the client's JSON report");
+
+    for probe in ["server_live", "server_ready", "model_ready"] {
+        assert_eq!(report[probe], true, "{probe}: {report}");
+    }
+    assert_eq!(report["unknown_model_ready"], false);
+    assert_eq!(report["server_name"], "wasml");
+    assert_eq!(report["versions"], json!(["2.0.0"]));
+    assert_eq!(report["id"], "7", "the request ID comes back");
+    assert_eq!(report["model_version"], "2.0.0");
+
+    let (status, native) = http::json(
+        host.address,
+        "POST",
+        "/predict",
+        &json!({ "instances": rows }).to_string(),
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    let predictions = native["predictions"].as_array().unwrap();
+    for (i, prediction) in predictions.iter().enumerate() {
+        assert_eq!(report["labels"][i], prediction["label"]);
+        assert_eq!(report["probabilities"][i], prediction["probabilities"]);
+    }
+    // The bad row (age 250) is refused as /predict refuses it, and the client says why.
+    assert_eq!(report["bad_row"]["status"], "422", "{report}");
+    let message = report["bad_row"]["message"].as_str().unwrap();
+    assert!(message.contains("age"), "{message}");
+    host.terminate();
+}
