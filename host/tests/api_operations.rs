@@ -77,11 +77,28 @@ async fn the_openapi_document_covers_every_route_and_the_models_schema() {
         "/status",
         "/metrics",
         "/openapi.json",
+        "/v2",
+        "/v2/health/live",
+        "/v2/health/ready",
+        "/v2/models/{name}",
+        "/v2/models/{name}/ready",
+        "/v2/models/{name}/versions/{version}",
+        "/v2/models/{name}/versions/{version}/ready",
+        "/v2/models/{name}/infer",
+        "/v2/models/{name}/versions/{version}/infer",
     ]);
     assert_eq!(paths, routes);
+    // Every `{name}` parameter lists the served models.
+    let infer = &doc["paths"]["/v2/models/{name}/infer"]["post"]["parameters"][0];
+    assert_eq!(
+        infer["schema"]["enum"],
+        serde_json::json!(["bank-marketing"])
+    );
     // Every documented route answers something other than 404/405.
     for route in &routes {
-        let uri = route.replace("{name}", "bank-marketing");
+        let uri = route
+            .replace("{name}", "bank-marketing")
+            .replace("{version}", "2.0.0");
         let method = doc["paths"][route]
             .as_object()
             .unwrap()

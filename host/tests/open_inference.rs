@@ -276,7 +276,7 @@ async fn bad_requests_get_the_protocols_error_with_the_apis_status() {
     let reply = host
         .post_json(INFER, &with(0, tensor("age", "INT64", json!([30, 31]))))
         .await;
-    assert_protocol_error(&reply, 400, "holds 1 rows, the first input 2");
+    assert_protocol_error(&reply, 400, "has 1 element(s) but the first input has 2");
     let reply = host
         .post_json(INFER, &with(1, tensor("job", "BYTES", json!([7]))))
         .await;

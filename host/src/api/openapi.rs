@@ -20,6 +20,7 @@ use super::scrape;
 use super::status::{
     self, EvaluationFigures, InstanceCounts, ModelStatus, RequestCounts, StatusBody,
 };
+use super::v2;
 use crate::bindings::types::{FieldKind, FieldSpec};
 use crate::registry::ModelRegistry;
 
@@ -79,7 +80,16 @@ pub enum PredictResponse {
         health::health,
         status::status,
         scrape::metrics,
-        document
+        document,
+        v2::metadata::server,
+        v2::live,
+        v2::ready,
+        v2::metadata::model,
+        v2::model_ready,
+        v2::metadata::model_version,
+        v2::version_ready,
+        v2::infer,
+        v2::infer_version
     ),
     components(schemas(
         FeedbackRequest,
@@ -102,11 +112,21 @@ pub enum PredictResponse {
         ModelStatus,
         EvaluationFigures,
         InstanceCounts,
-        RequestCounts
+        RequestCounts,
+        v2::ProtocolError,
+        v2::tensor::InferenceRequest,
+        v2::tensor::RequestInput,
+        v2::tensor::RequestOutput,
+        v2::tensor::InferenceResponse,
+        v2::tensor::ResponseOutput,
+        v2::metadata::ServerMetadata,
+        v2::metadata::ModelMetadata,
+        v2::metadata::TensorMetadata
     )),
     tags(
         (name = "predict", description = "Predictions"),
-        (name = "operations", description = "Health, status, metrics, this document")
+        (name = "operations", description = "Health, status, metrics, this document"),
+        (name = "open-inference", description = "The Open Inference Protocol (KServe V2 REST)")
     )
 )]
 pub struct ApiDoc;
@@ -131,11 +151,18 @@ pub fn served_document(models: &ModelRegistry) -> Value {
     doc["info"]["version"] = json!(env!("CARGO_PKG_VERSION"));
     let served = models.models();
     let names: Vec<&str> = served.iter().map(|m| m.name()).collect();
-    if let Some(params) =
-        doc["paths"]["/models/{name}/predict"]["post"]["parameters"].as_array_mut()
-    {
-        for param in params.iter_mut().filter(|p| p["name"] == "name") {
-            param["schema"] = json!({"type": "string", "enum": names});
+    // Every `{name}` path parameter takes the served models' names.
+    let operations = doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(|path| path.as_object_mut())
+        .flat_map(|path| path.values_mut());
+    for operation in operations {
+        if let Some(params) = operation["parameters"].as_array_mut() {
+            for param in params.iter_mut().filter(|p| p["name"] == "name") {
+                param["schema"] = json!({"type": "string", "enum": names});
+            }
         }
     }
     doc

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::error_response;
 use super::tensor::OUTPUTS;
@@ -15,7 +16,7 @@ use crate::bindings::types::FieldKind;
 use crate::registry::{LoadedModel, RegistryError};
 
 /// `GET /v2`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ServerMetadata {
     name: &'static str,
     version: &'static str,
@@ -23,7 +24,7 @@ pub struct ServerMetadata {
 }
 
 /// `GET /v2/models/{name}[/versions/{version}]`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ModelMetadata {
     name: String,
     versions: Vec<String>,
@@ -33,7 +34,7 @@ pub struct ModelMetadata {
 }
 
 /// One tensor's name, datatype and shape (`-1`: any number of rows).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TensorMetadata {
     name: String,
     datatype: &'static str,
@@ -41,6 +42,12 @@ pub struct TensorMetadata {
 }
 
 /// The server: name, version, supported extensions (none).
+#[utoipa::path(
+    get,
+    path = "/v2",
+    responses((status = 200, description = "Server metadata", body = ServerMetadata)),
+    tag = "open-inference"
+)]
 pub async fn server() -> Json<ServerMetadata> {
     Json(ServerMetadata {
         name: "wasml",
@@ -50,6 +57,16 @@ pub async fn server() -> Json<ServerMetadata> {
 }
 
 /// The active version's metadata.
+#[utoipa::path(
+    get,
+    path = "/v2/models/{name}",
+    params(("name" = String, Path, description = "Model name")),
+    responses(
+        (status = 200, description = "Inputs and outputs as tensors", body = ModelMetadata),
+        (status = 404, description = "No such model", body = super::ProtocolError),
+    ),
+    tag = "open-inference"
+)]
 pub async fn model(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     match state.models.active(&name) {
         Some(model) => Json(describe(&state, &model)).into_response(),
@@ -58,6 +75,19 @@ pub async fn model(State(state): State<AppState>, Path(name): Path<String>) -> R
 }
 
 /// One version's metadata.
+#[utoipa::path(
+    get,
+    path = "/v2/models/{name}/versions/{version}",
+    params(
+        ("name" = String, Path, description = "Model name"),
+        ("version" = String, Path, description = "Model version"),
+    ),
+    responses(
+        (status = 200, description = "Inputs and outputs as tensors", body = ModelMetadata),
+        (status = 404, description = "No such model or version", body = super::ProtocolError),
+    ),
+    tag = "open-inference"
+)]
 pub async fn model_version(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,

@@ -63,7 +63,25 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-async fn infer(
+/// Inference with the routed version (canary included).
+#[utoipa::path(
+    post,
+    path = "/v2/models/{name}/infer",
+    params(("name" = String, Path, description = "Model name")),
+    request_body(content = InferenceRequest, description = "One tensor per model input, shape [N] or [N, 1]"),
+    responses(
+        (status = 200, description = "The output tensors", body = InferenceResponse),
+        (status = 400, description = "Not JSON, not an inference request, or tensors that do not fit", body = ProtocolError),
+        (status = 404, description = "No such model", body = ProtocolError),
+        (status = 413, description = "Body or rows over the limit", body = ProtocolError),
+        (status = 422, description = "Field values the model refuses", body = ProtocolError),
+        (status = 500, description = "The model failed", body = ProtocolError),
+        (status = 503, description = "Overloaded or model unavailable", body = ProtocolError),
+        (status = 504, description = "The model ran past its deadline", body = ProtocolError),
+    ),
+    tag = "open-inference"
+)]
+pub async fn infer(
     State(state): State<AppState>,
     Path(name): Path<String>,
     request: Request,
@@ -74,7 +92,25 @@ async fn infer(
     }
 }
 
-async fn infer_version(
+/// Inference with one version.
+#[utoipa::path(
+    post,
+    path = "/v2/models/{name}/versions/{version}/infer",
+    params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Model version")),
+    request_body(content = InferenceRequest, description = "One tensor per model input, shape [N] or [N, 1]"),
+    responses(
+        (status = 200, description = "The output tensors", body = InferenceResponse),
+        (status = 400, description = "Not JSON, not an inference request, or tensors that do not fit", body = ProtocolError),
+        (status = 404, description = "No such model or version", body = ProtocolError),
+        (status = 413, description = "Body or rows over the limit", body = ProtocolError),
+        (status = 422, description = "Field values the model refuses", body = ProtocolError),
+        (status = 500, description = "The model failed", body = ProtocolError),
+        (status = 503, description = "Overloaded or model unavailable", body = ProtocolError),
+        (status = 504, description = "The model ran past its deadline", body = ProtocolError),
+    ),
+    tag = "open-inference"
+)]
+pub async fn infer_version(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
     request: Request,
@@ -86,12 +122,27 @@ async fn infer_version(
 }
 
 /// Liveness: the process answers.
-async fn live() -> Json<Value> {
+#[utoipa::path(
+    get,
+    path = "/v2/health/live",
+    responses((status = 200, description = "`{\"live\": true}`", body = Object)),
+    tag = "open-inference"
+)]
+pub async fn live() -> Json<Value> {
     Json(serde_json::json!({ "live": true }))
 }
 
 /// Readiness: every model has an active version.
-async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+#[utoipa::path(
+    get,
+    path = "/v2/health/ready",
+    responses(
+        (status = 200, description = "`{\"ready\": true}`", body = Object),
+        (status = 400, description = "Not ready", body = Object),
+    ),
+    tag = "open-inference"
+)]
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let ready = !state.models.models().is_empty();
     (
         readiness(ready),
@@ -99,7 +150,18 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     )
 }
 
-async fn model_ready(
+/// Whether the model has an active version.
+#[utoipa::path(
+    get,
+    path = "/v2/models/{name}/ready",
+    params(("name" = String, Path, description = "Model name")),
+    responses(
+        (status = 200, description = "`{\"name\": …, \"ready\": true}`", body = Object),
+        (status = 400, description = "Not ready", body = Object),
+    ),
+    tag = "open-inference"
+)]
+pub async fn model_ready(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> (StatusCode, Json<Value>) {
@@ -110,7 +172,18 @@ async fn model_ready(
     )
 }
 
-async fn version_ready(
+/// Whether the version is loaded and can serve.
+#[utoipa::path(
+    get,
+    path = "/v2/models/{name}/versions/{version}/ready",
+    params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Model version")),
+    responses(
+        (status = 200, description = "`{\"name\": …, \"ready\": true}`", body = Object),
+        (status = 400, description = "Not ready", body = Object),
+    ),
+    tag = "open-inference"
+)]
+pub async fn version_ready(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
 ) -> (StatusCode, Json<Value>) {
@@ -190,11 +263,18 @@ impl PredictProtocol for OpenInference {
     }
 }
 
+/// The protocol's error body.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ProtocolError {
+    /// What went wrong.
+    pub error: String,
+}
+
 /// `error` in the protocol's format: its status (and headers such as `Retry-After`) with
 /// `{"error": "<message>"}`.
 pub fn error_response(error: AppError) -> Response {
     let message = error.to_string();
     let (parts, _) = error.into_response().into_parts();
-    let body = Json(serde_json::json!({ "error": message })).into_response();
+    let body = Json(ProtocolError { error: message }).into_response();
     Response::from_parts(parts, body.into_body())
 }

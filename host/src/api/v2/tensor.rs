@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use crate::api::body::PredictInput;
 use crate::api::error::AppError;
@@ -21,13 +22,14 @@ const DATATYPES: [&str; 13] = [
 pub const OUTPUTS: [&str; 4] = ["label", "class_index", "confidence", "probabilities"];
 
 /// `POST /v2/models/{name}[/versions/{version}]/infer`'s body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InferenceRequest {
     /// An identifier the answer repeats.
     pub id: Option<String>,
     /// Free-form request parameters (ignored).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub parameters: Option<Map<String, Value>>,
     /// One tensor per model input.
     pub inputs: Vec<RequestInput>,
@@ -37,7 +39,7 @@ pub struct InferenceRequest {
 }
 
 /// One input tensor.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestInput {
     /// The model input (field) it holds.
@@ -48,23 +50,26 @@ pub struct RequestInput {
     pub datatype: String,
     /// Per-tensor parameters (ignored).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub parameters: Option<Map<String, Value>>,
     /// Its elements in row-major order, flat or nested.
+    #[schema(value_type = Vec<crate::api::openapi::FeatureValue>)]
     pub data: Value,
 }
 
 /// One requested output.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RequestOutput {
     /// Its name.
     pub name: String,
     /// Per-output parameters; `binary_data: true` cannot be served.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub parameters: Option<Map<String, Value>>,
 }
 
 /// The answer to an inference request.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct InferenceResponse {
     /// The model that answered.
     pub model_name: String,
@@ -74,13 +79,14 @@ pub struct InferenceResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The host's request ID (for `POST /feedback` and the logs).
+    #[schema(value_type = Object)]
     pub parameters: Map<String, Value>,
     /// The output tensors.
     pub outputs: Vec<ResponseOutput>,
 }
 
 /// One output tensor.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ResponseOutput {
     /// Its name.
     pub name: &'static str,
@@ -89,6 +95,7 @@ pub struct ResponseOutput {
     /// Its datatype.
     pub datatype: &'static str,
     /// Its elements, row-major.
+    #[schema(value_type = Vec<crate::api::openapi::FeatureValue>)]
     pub data: Vec<Value>,
 }
 
@@ -107,7 +114,7 @@ pub fn rows(request: &InferenceRequest, max_rows: usize) -> Result<PredictInput,
         let rows = rows.get_or_insert_with(|| vec![Map::new(); values.len()]);
         if values.len() != rows.len() {
             return Err(bad(format!(
-                "input {:?} holds {} rows, the first input {}; every input needs one element per row",
+                "input {:?} has {} element(s) but the first input has {}; every input needs one element per row",
                 input.name,
                 values.len(),
                 rows.len()
@@ -310,7 +317,7 @@ mod tests {
                     {"name": "age", "shape": [1], "datatype": "INT64", "data": [1]},
                     {"name": "job", "shape": [2], "datatype": "BYTES", "data": ["a", "b"]}
                 ]),
-                "holds 2 rows, the first input 1",
+                "has 2 element(s) but the first input has 1",
             ),
         ];
         for (inputs, expected) in cases {
