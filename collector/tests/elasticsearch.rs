@@ -11,17 +11,15 @@ use wasml_collector::sink::Sink;
 use wasml_collector::sink::elasticsearch::{Credentials, ElasticsearchConfig, ElasticsearchSink};
 use wasml_collector::{CollectorMetrics, Pipeline, PipelineOptions};
 use wasml_es_test_server::{EsTestServer, Fault};
+use wasml_test_support::ScratchDir;
 
 /// The test server on a runtime of its own, so the sink (which blocks) runs outside it.
 fn start_server() -> (tokio::runtime::Runtime, EsTestServer) {
     EsTestServer::start_in_background(1).unwrap()
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("es-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+fn scratch(name: &str) -> ScratchDir {
+    ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), &format!("es-{name}"))
 }
 
 fn config(server: &EsTestServer, dir: &Path) -> ElasticsearchConfig {
@@ -266,20 +264,20 @@ fn unusable_configurations_are_refused_up_front_with_the_reason() {
             .expect("refused")
             .to_string()
     };
-    let error = refused(ElasticsearchConfig::new("localhost:9200", &dir));
+    let error = refused(ElasticsearchConfig::new("localhost:9200", dir.path()));
     assert!(error.contains("bad Elasticsearch URL"), "{error}");
-    let error = refused(ElasticsearchConfig::new("ftp://127.0.0.1:9200", &dir));
+    let error = refused(ElasticsearchConfig::new("ftp://127.0.0.1:9200", dir.path()));
     assert!(error.contains("http or https"), "{error}");
     let error = refused(ElasticsearchConfig {
         ca_cert: Some(dir.join("missing.pem")),
-        ..ElasticsearchConfig::new("https://127.0.0.1:9200", &dir)
+        ..ElasticsearchConfig::new("https://127.0.0.1:9200", dir.path())
     });
     assert!(error.contains("missing.pem"), "{error}");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("garbage.pem"), "not a certificate").unwrap();
     let error = refused(ElasticsearchConfig {
         ca_cert: Some(dir.join("garbage.pem")),
-        ..ElasticsearchConfig::new("https://127.0.0.1:9200", &dir)
+        ..ElasticsearchConfig::new("https://127.0.0.1:9200", dir.path())
     });
     assert!(error.contains("garbage.pem"), "{error}");
 }

@@ -2,7 +2,7 @@
 //! exactly once, through sink outages, restarts and a crash between a write and its
 //! checkpoint.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,12 +10,10 @@ use std::time::Duration;
 use wasml_collector::sink::file::FileSink;
 use wasml_collector::sink::{Entry, Sink, SinkError};
 use wasml_collector::{CollectorMetrics, Pipeline, PipelineOptions};
+use wasml_test_support::ScratchDir;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("pipeline-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+fn scratch(name: &str) -> ScratchDir {
+    ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), &format!("pipeline-{name}"))
 }
 
 fn event(i: usize, day: u32) -> Vec<u8> {

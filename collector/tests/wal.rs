@@ -3,22 +3,20 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::Path;
 
 use wasml_collector::wal::{Wal, WalReader, WalStats, segment};
+use wasml_test_support::ScratchDir;
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("wal-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+fn scratch(name: &str) -> ScratchDir {
+    ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), &format!("wal-{name}"))
 }
 
 fn payloads(range: std::ops::Range<u64>) -> Vec<String> {
     range.map(|i| format!("{{\"event\":{i}}}")).collect()
 }
 
-fn read_all(dir: &PathBuf, after: u64, through: u64) -> Vec<(u64, String)> {
+fn read_all(dir: &Path, after: u64, through: u64) -> Vec<(u64, String)> {
     let mut reader = WalReader::new(dir, after);
     let mut all = Vec::new();
     loop {

@@ -222,7 +222,7 @@ async fn a_full_event_queue_drops_and_counts_instead_of_blocking() {
 
     let metrics = Arc::new(Metrics::new());
     let dir = serving::scratch_dir("full-queue");
-    let (sender, writer) = EventWriter::start(dir.clone().into(), 1, &metrics).unwrap();
+    let (sender, writer) = EventWriter::start(dir.to_path_buf().into(), 1, &metrics).unwrap();
     let sent = 20_000;
     for i in 0..sent {
         sender.send(Event::now("info", "test", format!("event {i}")));

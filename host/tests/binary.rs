@@ -3,14 +3,14 @@
 //! ones and writes its queued events before exiting 0.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 use wasml_host::event_sink::Event;
-use wasml_test_support::http;
 use wasml_test_support::process::Process;
+use wasml_test_support::{ScratchDir, http};
 
 mod serving;
 
@@ -42,12 +42,8 @@ fn call(host: &Process, method: &str, path: &str, body: &str) -> (u16, Value) {
     request(host.address, method, path, body).expect("the host answers")
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir =
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch(name: &str) -> ScratchDir {
+    ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), name)
 }
 
 fn events(dir: &Path) -> Vec<Event> {

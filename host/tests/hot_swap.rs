@@ -515,7 +515,7 @@ async fn a_component_dropped_into_the_models_directory_is_gated_then_activated()
     let watcher = tokio::spawn(wasml_host::swap::watch::watch(
         host.state.clone(),
         loader,
-        dir.clone(),
+        dir.to_path_buf(),
         Duration::from_millis(50),
     ));
     tokio::time::sleep(Duration::from_millis(200)).await;

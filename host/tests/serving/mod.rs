@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -24,6 +23,7 @@ use wasml_host::metrics::Metrics;
 use wasml_host::registry::{LoadedModel, ModelRegistry};
 use wasml_host::swap::ModelLoader;
 use wasml_host::{ComponentCache, SandboxLimits};
+use wasml_test_support::ScratchDir;
 use wasmtime::Engine;
 
 /// The seed's example request.
@@ -74,24 +74,16 @@ pub fn load(path: &str, limits: SandboxLimits, pool_size: usize) -> LoadedModel 
     LoadedModel::load(engine(), &wasm, path, &cache, limits, pool_size).unwrap()
 }
 
-/// A fresh directory under the target's temp dir.
-pub fn scratch_dir(name: &str) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "{name}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory under the target's temp dir, removed with the guard.
+pub fn scratch_dir(name: &str) -> ScratchDir {
+    ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), name)
 }
 
 /// A host over real components with its event sink writing to a scratch directory.
 pub struct TestHost {
     pub state: AppState,
     pub router: Router,
-    pub events_dir: PathBuf,
+    pub events_dir: ScratchDir,
     writer: EventWriter,
 }
 
@@ -127,7 +119,7 @@ impl TestHost {
         let metrics = Arc::new(Metrics::new());
         let events_dir = scratch_dir("events");
         let (events, writer) =
-            EventWriter::start(events_dir.clone().into(), 1 << 16, &metrics).unwrap();
+            EventWriter::start(events_dir.to_path_buf().into(), 1 << 16, &metrics).unwrap();
         let mut state = AppState::new(
             registry,
             metrics,

@@ -10,7 +10,7 @@ use wasml_es_test_server::EsTestServer;
 use wasml_test_support::process::Process;
 use wasml_test_support::workspace_binary;
 
-pub use wasml_test_support::{http, scratch_dir};
+pub use wasml_test_support::{ScratchDir, http};
 
 /// The test server on a runtime of its own (two threads), so it keeps answering while
 /// the test blocks.

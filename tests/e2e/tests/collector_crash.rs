@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wasml_e2e::{eventually, http, scratch_dir, start_collector, start_es};
+use wasml_e2e::{ScratchDir, eventually, http, start_collector, start_es};
 use wasml_es_test_server::Fault;
 
 const BATCH: usize = 100;
@@ -103,7 +103,7 @@ fn elasticsearch_gets_every_acknowledged_event_once_across_a_kill_9() {
         },
         1,
     );
-    let dir = scratch_dir(env!("CARGO_TARGET_TMPDIR"), "crash-es");
+    let dir = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "crash-es");
     let url = es.url();
     let mut collector = start_collector(&dir, Some(&url), &["--bulk-max-events", "150"]);
     let address = collector.address;
@@ -182,7 +182,7 @@ fn file_ids(dir: &Path) -> BTreeMap<String, usize> {
 
 #[test]
 fn daily_files_get_every_acknowledged_event_once_across_a_kill_9() {
-    let dir = scratch_dir(env!("CARGO_TARGET_TMPDIR"), "crash-files");
+    let dir = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "crash-files");
     let mut collector = start_collector(&dir, None, &["--linger-ms", "1"]);
     let address = collector.address;
     let (mut acked, uncertain) = stream_until_killed(address, 0, || collector.kill9());

@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use serde_json::{Value, json};
-use wasml_e2e::{http, scratch_dir, start_collector, start_es};
+use wasml_e2e::{ScratchDir, http, start_collector, start_es};
 use wasml_test_support::workspace_binary;
 
 fn replay(files: &[std::path::PathBuf], es_url: &str, dead_letters: &std::path::Path) -> Value {
@@ -27,7 +27,7 @@ fn replay(files: &[std::path::PathBuf], es_url: &str, dead_letters: &std::path::
 
 #[test]
 fn files_written_without_elasticsearch_are_replayed_into_it_once() {
-    let dir = scratch_dir(env!("CARGO_TARGET_TMPDIR"), "replay");
+    let dir = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "replay");
     let mut collector = start_collector(&dir, None, &[]);
     let body: String = (0..300)
         .map(|i| {

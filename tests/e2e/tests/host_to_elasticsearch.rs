@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use wasml_e2e::{eventually, http, scratch_dir, start_collector, start_es, start_host};
+use wasml_e2e::{ScratchDir, eventually, http, start_collector, start_es, start_host};
 use wasml_es_test_server::EsTestServer;
 
 const ROW: &str = r#"{"age": 41, "job": "technician", "marital": "married", "education": "tertiary", "housing": "no", "loan": "no", "duration": 620, "campaign": 1}"#;
@@ -66,7 +66,7 @@ fn free_port() -> SocketAddr {
 #[test]
 fn predictions_reach_elasticsearch_through_a_collector_process_even_after_it_was_down() {
     let (_runtime, es) = start_es();
-    let dir = scratch_dir(env!("CARGO_TARGET_TMPDIR"), "e2e-remote");
+    let dir = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "e2e-remote");
     let collector_address = free_port().to_string();
     let collector_args = ["--listen", collector_address.as_str()];
     let mut collector = start_collector(&dir.join("collector"), Some(&es.url()), &collector_args);
@@ -119,7 +119,7 @@ fn predictions_reach_elasticsearch_through_a_collector_process_even_after_it_was
 #[test]
 fn the_embedded_collector_delivers_to_elasticsearch() {
     let (_runtime, es) = start_es();
-    let dir = scratch_dir(env!("CARGO_TARGET_TMPDIR"), "e2e-embedded");
+    let dir = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "e2e-embedded");
     let host = start_host(&dir, &["--elasticsearch-url", &es.url()]);
     let ids = predict(host.address, 10);
     assert!(eventually(Duration::from_secs(30), || all_indexed(

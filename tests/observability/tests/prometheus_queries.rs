@@ -13,8 +13,8 @@ use wasml_e2e::{eventually, start_collector, start_host};
 use wasml_observability_tests::grafana::{self, substitute};
 use wasml_observability_tests::prometheus::Prometheus;
 use wasml_observability_tests::prometheus_rules;
+use wasml_test_support::ScratchDir;
 use wasml_test_support::http::json as post;
-use wasml_test_support::scratch_dir;
 
 const ROW: &str = r#"{"age": 30, "job": "admin.", "marital": "single", "education": "secondary",
     "housing": "yes", "loan": "no", "duration": 200, "campaign": 2}"#;
@@ -22,7 +22,7 @@ const INVALID_ROW: &str = r#"{"age": "thirty", "job": "admin."}"#;
 
 #[test]
 fn every_dashboard_rule_and_alert_query_returns_data_from_a_real_prometheus() {
-    let dir = scratch_dir(env!("CARGO_TARGET_TMPDIR"), "prometheus-queries");
+    let dir = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "prometheus-queries");
     let collector = start_collector(&dir.join("collector"), None, &[]);
     let collector_url = format!("http://{}", collector.address);
     let host = start_host(&dir, &["--collector-url", &collector_url]);

@@ -1,18 +1,66 @@
 //! Test support for tests that run wasml binaries as processes: [`process::Process`]
 //! starts one on an ephemeral loopback port and stops it (SIGTERM, or SIGKILL to test
-//! crash recovery), [`http`] sends plain HTTP/1.1 requests without a client library.
+//! crash recovery), [`http`] sends plain HTTP/1.1 requests without a client library,
+//! [`ScratchDir`] gives a test a directory that goes away with it.
 
 pub mod http;
 pub mod process;
 
-use std::path::PathBuf;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// A fresh, empty directory under `base` for one test, unique to this test process.
-pub fn scratch_dir(base: &str, name: &str) -> PathBuf {
-    let dir = PathBuf::from(base).join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the scratch directory");
-    dir
+/// A fresh, empty directory for one test under `base` (the test crate's
+/// `CARGO_TARGET_TMPDIR`), removed when dropped so that repeated runs do not pile up
+/// gigabytes in a reused target directory — but kept when the test failed, for a look at
+/// what it left.
+#[derive(Debug)]
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    /// Creates `<base>/<name>-<pid>-<n>`.
+    pub fn new(base: &str, name: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = PathBuf::from(base).join(format!("{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the scratch directory");
+        Self(dir)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Deref for ScratchDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for ScratchDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+/// For APIs that take `impl Into<PathBuf>`.
+impl From<&ScratchDir> for PathBuf {
+    fn from(dir: &ScratchDir) -> PathBuf {
+        dir.0.clone()
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 /// A binary of this workspace, built by the same `cargo test` run, for tests in a package

@@ -103,7 +103,7 @@ fn describe(state: &AppState, model: &LoadedModel) -> ModelMetadata {
         .models
         .versions()
         .into_iter()
-        .filter(|v| v.name == model.name() && v.model.is_some())
+        .filter(|v| v.name == model.name())
         .filter(|v| state.models.version(&v.name, &v.version).is_some())
         .map(|v| v.version)
         .collect();
