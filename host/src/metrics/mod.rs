@@ -118,6 +118,21 @@ pub struct LiveAccuracy {
     pub window_seconds: u64,
 }
 
+impl LiveAccuracy {
+    /// The accuracy a feedback window (failures = wrong answers) holds at `now`; `None`
+    /// without feedback. The gauge and the admin listing both read it from here.
+    fn of(window: &SlidingWindow, now: u64) -> Option<Self> {
+        match window.totals(now) {
+            (0, 0) => None,
+            (correct, wrong) => Some(Self {
+                accuracy: correct as f64 / (correct + wrong) as f64,
+                outcomes: correct + wrong,
+                window_seconds: WINDOW_SECS,
+            }),
+        }
+    }
+}
+
 impl Metrics {
     /// All metrics, registered and at zero.
     pub fn new() -> Self {
@@ -366,15 +381,7 @@ impl Metrics {
     pub fn live_accuracy(&self, model: &str, version: &str) -> Option<LiveAccuracy> {
         let now = self.now();
         let windows = self.accuracy_windows.lock().expect("metrics lock");
-        let window = windows.get(&(model.to_owned(), version.to_owned()))?;
-        match window.totals(now) {
-            (0, 0) => None,
-            (correct, wrong) => Some(LiveAccuracy {
-                accuracy: correct as f64 / (correct + wrong) as f64,
-                outcomes: correct + wrong,
-                window_seconds: WINDOW_SECS,
-            }),
-        }
+        LiveAccuracy::of(windows.get(&(model.to_owned(), version.to_owned()))?, now)
     }
 
     /// Counts a call into `model` that trapped, by kind.
@@ -431,10 +438,10 @@ impl Metrics {
         }
         for ((model, version), window) in self.accuracy_windows.lock().expect("metrics lock").iter()
         {
-            if window.totals(now) != (0, 0) {
+            if let Some(live) = LiveAccuracy::of(window, now) {
                 self.live_accuracy
                     .with_label_values(&[model, version])
-                    .set(1.0 - window.failure_ratio(now));
+                    .set(live.accuracy);
             }
         }
         let windows = self.error_windows.lock().expect("metrics lock");

@@ -63,22 +63,43 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
+/// What the two inference routes answer, documented once.
+#[allow(dead_code)] // Only its derived OpenAPI description is used.
+#[derive(utoipa::IntoResponses)]
+enum InferResponses {
+    /// The output tensors.
+    #[response(status = 200)]
+    Ok(InferenceResponse),
+    /// Not JSON, not an inference request, or tensors that do not fit.
+    #[response(status = 400)]
+    BadRequest(ProtocolError),
+    /// No such model (or version).
+    #[response(status = 404)]
+    NotFound(ProtocolError),
+    /// Body or rows over the limit.
+    #[response(status = 413)]
+    TooLarge(ProtocolError),
+    /// Field values the model refuses.
+    #[response(status = 422)]
+    Invalid(ProtocolError),
+    /// The model failed.
+    #[response(status = 500)]
+    ModelFailed(ProtocolError),
+    /// Overloaded or model unavailable.
+    #[response(status = 503)]
+    Unavailable(ProtocolError),
+    /// The model ran past its deadline.
+    #[response(status = 504)]
+    Deadline(ProtocolError),
+}
+
 /// Inference with the routed version (canary included).
 #[utoipa::path(
     post,
     path = "/v2/models/{name}/infer",
     params(("name" = String, Path, description = "Model name")),
     request_body(content = InferenceRequest, description = "One tensor per model input, shape [N] or [N, 1]"),
-    responses(
-        (status = 200, description = "The output tensors", body = InferenceResponse),
-        (status = 400, description = "Not JSON, not an inference request, or tensors that do not fit", body = ProtocolError),
-        (status = 404, description = "No such model", body = ProtocolError),
-        (status = 413, description = "Body or rows over the limit", body = ProtocolError),
-        (status = 422, description = "Field values the model refuses", body = ProtocolError),
-        (status = 500, description = "The model failed", body = ProtocolError),
-        (status = 503, description = "Overloaded or model unavailable", body = ProtocolError),
-        (status = 504, description = "The model ran past its deadline", body = ProtocolError),
-    ),
+    responses(InferResponses),
     tag = "open-inference"
 )]
 pub async fn infer(
@@ -98,16 +119,7 @@ pub async fn infer(
     path = "/v2/models/{name}/versions/{version}/infer",
     params(("name" = String, Path, description = "Model name"), ("version" = String, Path, description = "Model version")),
     request_body(content = InferenceRequest, description = "One tensor per model input, shape [N] or [N, 1]"),
-    responses(
-        (status = 200, description = "The output tensors", body = InferenceResponse),
-        (status = 400, description = "Not JSON, not an inference request, or tensors that do not fit", body = ProtocolError),
-        (status = 404, description = "No such model or version", body = ProtocolError),
-        (status = 413, description = "Body or rows over the limit", body = ProtocolError),
-        (status = 422, description = "Field values the model refuses", body = ProtocolError),
-        (status = 500, description = "The model failed", body = ProtocolError),
-        (status = 503, description = "Overloaded or model unavailable", body = ProtocolError),
-        (status = 504, description = "The model ran past its deadline", body = ProtocolError),
-    ),
+    responses(InferResponses),
     tag = "open-inference"
 )]
 pub async fn infer_version(
