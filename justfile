@@ -60,6 +60,11 @@ check-observability:
 guests:
     cargo build --release -p wasml-guest-artifacts
 
+# The bundled model as a Spin app on 127.0.0.1:3000: `spin up` when Spin is installed, else the host's own wasi:http mode.
+spin: guests
+    if command -v spin >/dev/null; then spin up -f guest/spin/spin.toml --listen 127.0.0.1:3000; \
+    else cargo run --release -p wasml-host -- --wasi-http "${CARGO_TARGET_DIR:-target}/wasm-guests/wasm32-wasip2/release/wasml_spin.wasm" --listen 127.0.0.1:3000; fi
+
 # Retrain both model versions from the bank-marketing CSV and rewrite guest/models/ and the README's figures.
 train csv="../shared/data/bank-marketing/bank-train.csv": venv
     .venv/bin/python guest/training/train.py {{csv}} --out guest/models/bank-marketing

@@ -4,7 +4,9 @@
 //!
 //! The nested build gets its own target directory (`<target>/wasm-guests`): the outer build
 //! holds the lock on its own. It is built once per version with `WASML_MODEL_DIR` set;
-//! switching versions only recompiles the small guest crate, never tract.
+//! switching versions only recompiles the small guest crate, never tract. The hostile test
+//! components and the Spin flavour of the bundled model (`guest/spin`) come from the same
+//! nested target directory.
 
 use std::env;
 use std::fmt::Write as _;
@@ -25,6 +27,7 @@ fn main() {
         "wit",
         "guest/component",
         "guest/hostile",
+        "guest/spin",
         "guest/predictor/src",
         "guest/models",
         "vendor",
@@ -78,6 +81,16 @@ fn main() {
         )
         .unwrap();
     }
+    // The default model directory (`guest/component/build.rs`), as `spin build` builds it.
+    let spin = build_guest(&root, &target_dir, "wasml-spin", None, None);
+    let dest = out_dir.join("spin.wasm");
+    fs::copy(spin, &dest).unwrap();
+    writeln!(
+        listing,
+        "/// The bundled model's Spin HTTP component (`guest/spin`): a plain `wasi:http` component.\npub const SPIN: &str = {:?};",
+        dest.display().to_string()
+    )
+    .unwrap();
     fs::write(out_dir.join("components.rs"), listing).unwrap();
 }
 

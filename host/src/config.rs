@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Parser;
 pub use wasml_collector::process::LogFormat;
 use wasml_collector::sink::elasticsearch::ElasticsearchArgs;
+use wasml_predictor::api::input::{DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES};
 
 use crate::event_sink::EventTarget;
 use crate::limits::SandboxLimits;
@@ -30,6 +31,12 @@ pub struct Config {
     /// `<name>/<version>.wasm`) is served. Name and version come from each component.
     #[arg(long, env = "WASML_MODELS_DIR")]
     pub models_dir: Option<PathBuf>,
+
+    /// Serve this plain `wasi:http` component instead of model components, as `wasmtime
+    /// serve` does: every request goes to its `wasi:http/incoming-handler` (e.g. the Spin
+    /// flavour of a model, `guest/spin`). Same sandbox limits, no network.
+    #[arg(long, env = "WASML_WASI_HTTP", conflicts_with_all = ["models", "models_dir"])]
+    pub wasi_http: Option<PathBuf>,
 
     /// The model `POST /predict` uses; default: the first one loaded.
     #[arg(long, env = "WASML_DEFAULT_MODEL")]
@@ -57,11 +64,11 @@ pub struct Config {
     pub max_concurrent: usize,
 
     /// Largest request body accepted, in bytes (413 beyond).
-    #[arg(long, env = "WASML_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    #[arg(long, env = "WASML_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
 
     /// Most rows in one batch request (413 beyond).
-    #[arg(long, env = "WASML_MAX_BATCH_ROWS", default_value_t = 1000)]
+    #[arg(long, env = "WASML_MAX_BATCH_ROWS", default_value_t = DEFAULT_MAX_BATCH_ROWS)]
     pub max_batch_rows: usize,
 
     /// Where request events go: a directory of daily NDJSON files (through the embedded

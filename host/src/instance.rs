@@ -144,16 +144,26 @@ impl ModelInstance {
             .set_epoch_deadline(deadline_ticks(self.limits.deadline));
         f(&self.model, &mut self.store).map_err(|error| {
             self.poisoned = true;
-            if self.store.data().memory.exceeded {
-                CallError::MemoryExceeded(self.limits.memory_bytes)
-            } else {
-                match error.downcast_ref::<Trap>() {
-                    Some(Trap::Interrupt) => CallError::DeadlineExceeded(self.limits.deadline),
-                    // The trap's own description; the wasm backtrace stays out of messages.
-                    Some(trap) => CallError::Trap(trap.to_string()),
-                    None => CallError::Trap(error.to_string()),
-                }
-            }
+            CallError::classify(&error, &self.store.data().memory, &self.limits)
         })
+    }
+}
+
+impl CallError {
+    /// What a failed call into an instance limited by `limits` amounts to.
+    pub(crate) fn classify(
+        error: &wasmtime::Error,
+        memory: &MemoryCap,
+        limits: &SandboxLimits,
+    ) -> Self {
+        if memory.exceeded {
+            return Self::MemoryExceeded(limits.memory_bytes);
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => Self::DeadlineExceeded(limits.deadline),
+            // The trap's own description; the wasm backtrace stays out of messages.
+            Some(trap) => Self::Trap(trap.to_string()),
+            None => Self::Trap(error.to_string()),
+        }
     }
 }

@@ -19,6 +19,7 @@
 //! - [`api`]: the REST API (`fn app(state) -> Router`);
 //! - [`metrics`]: Prometheus metrics;
 //! - [`event_sink`]: structured events, through the collector to files or Elasticsearch;
+//! - [`wasi_http`]: serving a plain `wasi:http` component (`--wasi-http`), like `wasmtime serve`;
 //! - [`config`], [`server`]: flags, and the server's life (its log and signals come from
 //!   `wasml_collector::process`).
 
@@ -40,6 +41,7 @@ pub mod pool;
 pub mod registry;
 pub mod server;
 pub mod swap;
+pub mod wasi_http;
 
 pub use cache::{CacheOutcome, ComponentCache};
 pub use component::ModelComponent;

@@ -24,9 +24,13 @@ fn main() -> ExitCode {
 }
 
 fn run(config: &Config) -> wasmtime::Result<()> {
-    let models = server::load_models(config)?;
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?
-        .block_on(server::serve(config, models))
+        .build()?;
+    if let Some(path) = &config.wasi_http {
+        let component = server::load_wasi_http(config, path)?;
+        return runtime.block_on(server::serve_wasi_http(config, component));
+    }
+    let models = server::load_models(config)?;
+    runtime.block_on(server::serve(config, models))
 }

@@ -1,4 +1,5 @@
 //! The server's life: load the models, serve until SIGINT/SIGTERM, drain, flush events.
+//! Or, with `--wasi-http`, the same life for one plain `wasi:http` component.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use crate::event_sink::EventWriter;
 use crate::metrics::Metrics;
 use crate::registry::{LoadedModel, ModelRegistry, component_files};
 use crate::swap::ModelLoader;
+use crate::wasi_http::{self, GuestOutput, WasiHttpApp};
 
 /// Aborts a background task when dropped (when serving ends).
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -133,6 +135,35 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
     .await?;
     tracing::info!("in-flight requests done; writing queued events");
     writer.finish().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Compiles (or takes from the cache) the `wasi:http` component at `path`.
+pub fn load_wasi_http(config: &Config, path: &std::path::Path) -> wasmtime::Result<WasiHttpApp> {
+    let engine = new_engine()?;
+    let wasm = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let wasm = DigestedWasm::new(wasm);
+    let cache = ComponentCache::new(&config.cache_dir);
+    let (component, _) = cache.load_or_compile_digested(&engine, wasm.bytes(), wasm.sha256())?;
+    WasiHttpApp::new(
+        &engine,
+        &component,
+        config.sandbox_limits(),
+        GuestOutput::Inherit,
+    )
+    .with_context(|| format!("loading {}", path.display()))
+}
+
+/// Serves one `wasi:http` component until SIGINT or SIGTERM, finishing in-flight requests.
+pub async fn serve_wasi_http(config: &Config, component: WasiHttpApp) -> wasmtime::Result<()> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "listening (wasi:http component)");
+    axum::serve(listener, wasi_http::app(Arc::new(component)))
+        .with_graceful_shutdown(wasml_collector::process::shutdown_signal())
+        .await?;
     tracing::info!("stopped");
     Ok(())
 }

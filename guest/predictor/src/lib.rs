@@ -4,8 +4,10 @@
 //! into a [`Predictor`]: the card's schema validates request rows and encodes them
 //! ([`features`]), tract runs the ONNX model ([`model`]). It is plain Rust with no wasm in
 //! sight, so it builds and is tested natively, and the wasm component
-//! (`guest/component`) is a thin layer of WIT glue over it.
+//! (`guest/component`) is a thin layer of WIT glue over it. [`api`] is the JSON API every
+//! server of a model speaks (the host, and the Spin component in `guest/spin`).
 
+pub mod api;
 pub mod card;
 pub mod conformance;
 pub mod error;

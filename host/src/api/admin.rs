@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::AppState;
-use super::error::AppError;
+use super::error::{ApiError, AppError};
 use crate::digest::{DigestedWasm, DigestingBuffer};
 use crate::metrics::{LiveAccuracy, Metrics};
 use crate::registry::{GateCheck, VersionState, VersionView};
@@ -92,7 +92,7 @@ pub fn routes(state: &AppState, admin: &Admin) -> Router<AppState> {
 
 async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(admin) = &state.admin else {
-        return AppError::NotFound(request.uri().path().to_owned()).into_response();
+        return AppError::from(ApiError::NotFound(request.uri().path().to_owned())).into_response();
     };
     let given = request
         .headers()
@@ -155,7 +155,7 @@ fn admin(state: &AppState) -> Result<&Admin, AppError> {
     state
         .admin
         .as_ref()
-        .ok_or_else(|| AppError::NotFound("/admin".into()))
+        .ok_or_else(|| AppError::from(ApiError::NotFound("/admin".into())))
 }
 
 async fn list(State(state): State<AppState>) -> Json<serde_json::Value> {
@@ -226,7 +226,7 @@ async fn receive_component(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > limit) {
-        return Err(AppError::PayloadTooLarge { limit });
+        return Err(ApiError::PayloadTooLarge { limit }.into());
     }
     let mut buffer = DigestingBuffer::with_capacity(declared.unwrap_or(0));
     while let Some(frame) = body.frame().await {
@@ -235,7 +235,7 @@ async fn receive_component(
             continue; // trailers
         };
         if buffer.len() + chunk.len() > limit {
-            return Err(AppError::PayloadTooLarge { limit });
+            return Err(ApiError::PayloadTooLarge { limit }.into());
         }
         buffer.push(&chunk);
     }

@@ -11,7 +11,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::error::{AppError, ErrorBody, FieldIssue};
+use super::error::{ApiError, AppError, ErrorBody, FieldIssue};
 
 /// What the client says really happened.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -62,7 +62,7 @@ pub async fn feedback(
         if e.is_data() {
             invalid("_body", "invalid-body", e.to_string())
         } else {
-            AppError::MalformedJson(e.to_string())
+            ApiError::MalformedJson(e.to_string()).into()
         }
     })?;
     // The labels of the version that answered, if it is still loaded; else of the model's
@@ -109,7 +109,7 @@ fn unknown_label(labels: &[String], given: &Value) -> AppError {
 }
 
 fn invalid(field: &str, problem: &str, message: String) -> AppError {
-    AppError::InvalidInput {
+    ApiError::InvalidInput {
         message: format!("{field}: {message}"),
         fields: vec![FieldIssue {
             field: field.to_owned(),
@@ -118,4 +118,5 @@ fn invalid(field: &str, problem: &str, message: String) -> AppError {
             row: None,
         }],
     }
+    .into()
 }

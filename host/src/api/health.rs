@@ -4,33 +4,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Serialize;
-use utoipa::ToSchema;
+pub use wasml_predictor::api::{HealthBody, ModelHealth};
 
 use super::AppState;
-
-/// Health of the host and each model.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HealthBody {
-    /// `ok` or `unavailable`.
-    pub status: &'static str,
-    /// Each model's readiness.
-    pub models: Vec<ModelHealth>,
-}
-
-/// One model's readiness.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ModelHealth {
-    /// Model name.
-    pub name: String,
-    /// Model version.
-    pub version: String,
-    /// An instance answered.
-    pub ready: bool,
-    /// Why not, when not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
 
 /// Liveness and readiness.
 #[utoipa::path(

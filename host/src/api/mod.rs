@@ -20,7 +20,6 @@ pub mod body;
 pub mod error;
 pub mod feedback;
 pub mod health;
-pub mod input;
 pub mod observe;
 pub mod openapi;
 pub mod overload;
@@ -44,7 +43,7 @@ use crate::event_sink::EventSender;
 use crate::metrics::Metrics;
 use crate::registry::ModelRegistry;
 use body::BodyLimits;
-use error::AppError;
+use error::{ApiError, AppError};
 use overload::ConcurrencyLimit;
 
 /// What every handler shares.
@@ -132,13 +131,13 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn not_found(request: Request) -> Response {
-    AppError::NotFound(request.uri().path().to_owned()).into_response()
+    AppError::from(ApiError::NotFound(request.uri().path().to_owned())).into_response()
 }
 
 async fn method_not_allowed(request: Request) -> Response {
-    AppError::MethodNotAllowed {
+    AppError::from(ApiError::MethodNotAllowed {
         method: request.method().to_string(),
         path: request.uri().path().to_owned(),
-    }
+    })
     .into_response()
 }

@@ -11,18 +11,18 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use utoipa::ToSchema;
+use wasml_predictor::Prediction;
+use wasml_predictor::api::{ApiError, answer_json, settle};
+pub use wasml_predictor::api::{BatchPredictionBody, ModelRef, PredictionBody, RowPrediction};
 
 use super::AppState;
 use super::body::{BodyLimits, PredictInput, read_predict_input};
-use super::error::{AppError, ErrorBody, FieldIssue};
-use super::input::{self, Merged};
+use super::error::{AppError, ErrorBody};
 use super::observe::{Outcome, StageTimes};
 use super::openapi::{PredictRequest, PredictResponse};
 use super::request_id;
-use crate::bindings::types::{Features, Prediction};
 use crate::bindings::{Level, Stage};
+use crate::convert;
 use crate::event_sink::Event;
 use crate::events::GuestEvent;
 use crate::instance::{CallError, ModelInstance};
@@ -30,51 +30,6 @@ use crate::registry::LoadedModel;
 
 /// The header naming the user, for `ml_active_users`.
 pub const USER_HEADER: &str = "x-user-id";
-
-/// One row's prediction.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RowPrediction {
-    /// Index of the predicted class in the model's labels.
-    pub prediction: u32,
-    /// The predicted class's label.
-    pub label: String,
-    /// Probability of the predicted class.
-    pub confidence: f64,
-    /// One probability per label, in label order.
-    pub probabilities: Vec<f64>,
-}
-
-/// The model that answered.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ModelRef {
-    /// Model name.
-    pub name: String,
-    /// Model version.
-    pub version: String,
-}
-
-/// Answer to a one-row request.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PredictionBody {
-    /// The prediction.
-    #[serde(flatten)]
-    pub result: RowPrediction,
-    /// The model that answered.
-    pub model: ModelRef,
-    /// The request's ID.
-    pub request_id: String,
-}
-
-/// Answer to a batch request: one prediction per row, in order.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BatchPredictionBody {
-    /// The predictions.
-    pub predictions: Vec<RowPrediction>,
-    /// The model that answered.
-    pub model: ModelRef,
-    /// The request's ID.
-    pub request_id: String,
-}
 
 /// Predict with the default model.
 #[utoipa::path(
@@ -169,20 +124,17 @@ impl PredictProtocol for Native {
     }
 
     fn answer(&self, model: &LoadedModel, answer: Answer) -> Response {
-        match answer {
-            Answer::Single(prediction) => Json(PredictionBody {
-                result: row_prediction(prediction),
-                model: model_ref(model),
-                request_id: current_id(),
-            })
-            .into_response(),
-            Answer::Batch(predictions) => Json(BatchPredictionBody {
-                predictions: predictions.into_iter().map(row_prediction).collect(),
-                model: model_ref(model),
-                request_id: current_id(),
-            })
-            .into_response(),
-        }
+        let (predictions, batch) = match answer {
+            Answer::Single(prediction) => (vec![prediction], false),
+            Answer::Batch(predictions) => (predictions, true),
+        };
+        Json(answer_json(
+            predictions,
+            batch,
+            model_ref(model),
+            current_id(),
+        ))
+        .into_response()
     }
 
     fn error(&self, error: AppError) -> Response {
@@ -232,63 +184,50 @@ async fn run(
     input: PredictInput,
     outcome: &mut Outcome,
 ) -> Result<Answer, AppError> {
-    match input {
-        PredictInput::Single(object) => {
-            outcome.rows = Some(1);
-            let (features, held_back) = input::features(&object, None);
-            let result = call(state, model, move |i| i.predict(&features), outcome).await?;
-            let prediction = match (result, held_back.is_empty()) {
-                (Ok(prediction), true) => prediction,
-                (Ok(_), false) => return Err(invalid(held_back)),
-                (Err(error), _) => return Err(rejected(input::merge(held_back, error, None))),
-            };
-            count_prediction(state, model, &prediction);
-            if let Some(id) = request_id::current() {
-                state.predictions.remember(
-                    &id.to_string(),
-                    crate::feedback::Remembered {
-                        model: model.name().to_owned(),
-                        version: model.version().to_owned(),
-                        label: prediction.label.clone(),
-                    },
-                );
-            }
-            outcome.prediction = Some((
-                prediction.class_index,
-                prediction.label.clone(),
-                prediction.confidence,
-            ));
-            Ok(Answer::Single(prediction))
-        }
-        PredictInput::Batch(objects) => {
-            outcome.rows = Some(objects.len() as u32);
-            let (rows, held_back): (Vec<Features>, Vec<Vec<FieldIssue>>) = objects
-                .iter()
-                .enumerate()
-                .map(|(i, object)| input::features(object, Some(i)))
-                .unzip();
-            let results = call(state, model, move |i| i.predict_batch(&rows), outcome).await?;
-            let mut predictions = Vec::with_capacity(results.len());
-            let mut issues = Vec::new();
-            for (row, (result, held_back)) in results.into_iter().zip(held_back).enumerate() {
-                match (result, held_back.is_empty()) {
-                    (Ok(prediction), true) => predictions.push(prediction),
-                    (Ok(_), false) => issues.extend(held_back),
-                    (Err(error), _) => match input::merge(held_back, error, Some(row)) {
-                        Merged::Invalid(found) => issues.extend(found),
-                        internal => return Err(rejected(internal)),
-                    },
-                }
-            }
-            if !issues.is_empty() {
-                return Err(invalid(issues));
-            }
-            for prediction in &predictions {
-                count_prediction(state, model, prediction);
-            }
-            Ok(Answer::Batch(predictions))
-        }
+    let batch = input.is_batch();
+    let (rows, held_back): (Vec<_>, Vec<_>) = input
+        .rows()
+        .into_iter()
+        .map(|(features, held_back)| (convert::features(&features), held_back))
+        .unzip();
+    outcome.rows = Some(rows.len() as u32);
+    let results = if batch {
+        call(state, model, move |i| i.predict_batch(&rows), outcome).await?
+    } else {
+        let row = rows.into_iter().next().expect("one row");
+        vec![call(state, model, move |i| i.predict(&row), outcome).await?]
+    };
+    let results = results
+        .into_iter()
+        .map(convert::prediction_result)
+        .collect();
+    let predictions = settle(results, held_back, batch)?;
+    for prediction in &predictions {
+        count_prediction(state, model, prediction);
     }
+    if batch {
+        return Ok(Answer::Batch(predictions));
+    }
+    let prediction = predictions
+        .into_iter()
+        .next()
+        .expect("one row, one prediction");
+    if let Some(id) = request_id::current() {
+        state.predictions.remember(
+            &id.to_string(),
+            crate::feedback::Remembered {
+                model: model.name().to_owned(),
+                version: model.version().to_owned(),
+                label: prediction.label.clone(),
+            },
+        );
+    }
+    outcome.prediction = Some((
+        prediction.class_index,
+        prediction.label.clone(),
+        prediction.confidence,
+    ));
+    Ok(Answer::Single(prediction))
 }
 
 /// Runs `f` on a pooled instance, forwards what the guest reported (stage times into
@@ -313,7 +252,7 @@ where
         tracing::warn!(model = model.name(), version = model.version(), %error, "model call failed; instance replaced");
         match error {
             CallError::DeadlineExceeded(deadline) => AppError::DeadlineExceeded(deadline),
-            other => AppError::ModelFailed(other.to_string()),
+            other => ApiError::ModelFailed(other.to_string()).into(),
         }
     })
 }
@@ -401,7 +340,7 @@ fn count_rejected_fields(state: &AppState, model: &LoadedModel, error: &AppError
             .inc()
     };
     match error {
-        AppError::InvalidInput { fields, .. } => {
+        AppError::Api(ApiError::InvalidInput { fields, .. }) => {
             for issue in fields {
                 let known = model
                     .info
@@ -415,35 +354,14 @@ fn count_rejected_fields(state: &AppState, model: &LoadedModel, error: &AppError
                 }
             }
         }
-        AppError::MalformedJson(_)
-        | AppError::UnsupportedMediaType(_)
-        | AppError::PayloadTooLarge { .. }
-        | AppError::BatchTooLarge { .. }
+        AppError::Api(
+            ApiError::MalformedJson(_)
+            | ApiError::UnsupportedMediaType(_)
+            | ApiError::PayloadTooLarge { .. }
+            | ApiError::BatchTooLarge { .. },
+        )
         | AppError::BadRequest(_) => count("_body"),
         _ => {}
-    }
-}
-
-fn invalid(issues: Vec<FieldIssue>) -> AppError {
-    AppError::InvalidInput {
-        message: input::summary(&issues),
-        fields: issues,
-    }
-}
-
-fn rejected(merged: Merged) -> AppError {
-    match merged {
-        Merged::Invalid(issues) => invalid(issues),
-        Merged::Internal(message) => AppError::ModelFailed(message),
-    }
-}
-
-fn row_prediction(p: Prediction) -> RowPrediction {
-    RowPrediction {
-        prediction: p.class_index,
-        label: p.label,
-        confidence: p.confidence,
-        probabilities: p.probabilities,
     }
 }
 

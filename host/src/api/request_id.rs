@@ -7,11 +7,7 @@ use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderValue};
 
-/// The header carrying the request ID, both ways.
-pub const HEADER: &str = "x-request-id";
-
-/// Longest client-supplied request ID accepted.
-pub const MAX_LEN: usize = 128;
+pub use wasml_predictor::api::request_id::{HEADER, MAX_LEN, is_acceptable};
 
 /// A request's ID.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,13 +56,6 @@ impl fmt::Display for RequestId {
 /// The ID of the request being handled, if any.
 pub fn current() -> Option<RequestId> {
     CURRENT.try_with(Clone::clone).ok()
-}
-
-fn is_acceptable(id: &str) -> bool {
-    (1..=MAX_LEN).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 
 use super::AppState;
 use super::body::{BodyLimits, PredictInput, read_limited};
-use super::error::AppError;
+use super::error::{ApiError, AppError};
 use super::predict::{Answer, PredictProtocol, serve};
 use crate::registry::{LoadedModel, RegistryError};
 use tensor::{InferenceRequest, InferenceResponse};
@@ -241,7 +241,7 @@ impl PredictProtocol for OpenInference {
             if e.is_data() {
                 AppError::BadRequest(format!("not an inference request: {e}"))
             } else {
-                AppError::MalformedJson(e.to_string())
+                ApiError::MalformedJson(e.to_string()).into()
             }
         })?;
         self.id = request.id.clone();

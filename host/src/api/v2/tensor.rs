@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::api::body::PredictInput;
-use crate::api::error::AppError;
-use crate::bindings::types::Prediction;
+use crate::api::error::{ApiError, AppError};
+use wasml_predictor::Prediction;
 
 /// Datatypes the protocol defines.
 const DATATYPES: [&str; 13] = [
@@ -126,10 +126,11 @@ pub fn rows(request: &InferenceRequest, max_rows: usize) -> Result<PredictInput,
     }
     let mut rows = rows.unwrap_or_default();
     if rows.len() > max_rows {
-        return Err(AppError::BatchTooLarge {
+        return Err(ApiError::BatchTooLarge {
             rows: rows.len(),
             limit: max_rows,
-        });
+        }
+        .into());
     }
     if rows.len() == 1 {
         return Ok(PredictInput::Single(rows.pop().unwrap()));
@@ -329,7 +330,7 @@ mod tests {
         );
         assert!(matches!(
             rows(&big, 2),
-            Err(AppError::BatchTooLarge { rows: 3, limit: 2 })
+            Err(AppError::Api(ApiError::BatchTooLarge { rows: 3, limit: 2 }))
         ));
     }
 }

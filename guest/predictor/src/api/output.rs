@@ -1,0 +1,117 @@
+//! The answer's JSON: one row's prediction, or a batch's, with the model that answered.
+
+use serde::Serialize;
+
+use crate::model::Prediction;
+
+/// One row's prediction.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RowPrediction {
+    /// Index of the predicted class in the model's labels.
+    pub prediction: u32,
+    /// The predicted class's label.
+    pub label: String,
+    /// Probability of the predicted class.
+    pub confidence: f64,
+    /// One probability per label, in label order.
+    pub probabilities: Vec<f64>,
+}
+
+impl From<Prediction> for RowPrediction {
+    fn from(p: Prediction) -> Self {
+        Self {
+            prediction: p.class_index,
+            label: p.label,
+            confidence: p.confidence,
+            probabilities: p.probabilities,
+        }
+    }
+}
+
+/// The model that answered.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModelRef {
+    /// Model name.
+    pub name: String,
+    /// Model version.
+    pub version: String,
+}
+
+/// Answer to a one-row request.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PredictionBody {
+    /// The prediction.
+    #[serde(flatten)]
+    pub result: RowPrediction,
+    /// The model that answered.
+    pub model: ModelRef,
+    /// The request's ID.
+    pub request_id: String,
+}
+
+/// Answer to a batch request: one prediction per row, in order.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BatchPredictionBody {
+    /// The predictions.
+    pub predictions: Vec<RowPrediction>,
+    /// The model that answered.
+    pub model: ModelRef,
+    /// The request's ID.
+    pub request_id: String,
+}
+
+/// The JSON answer for `predictions` of a request that was a batch or not.
+pub fn answer_json(
+    predictions: Vec<Prediction>,
+    batch: bool,
+    model: ModelRef,
+    request_id: String,
+) -> serde_json::Value {
+    let body = if batch {
+        serde_json::to_value(BatchPredictionBody {
+            predictions: predictions.into_iter().map(RowPrediction::from).collect(),
+            model,
+            request_id,
+        })
+    } else {
+        let prediction = predictions
+            .into_iter()
+            .next()
+            .expect("one row, one prediction");
+        serde_json::to_value(PredictionBody {
+            result: prediction.into(),
+            model,
+            request_id,
+        })
+    };
+    body.expect("plain data serialises")
+}
+
+/// `GET /health`: the server and each model.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HealthBody {
+    /// `ok` or `unavailable`.
+    pub status: &'static str,
+    /// Each model's readiness.
+    pub models: Vec<ModelHealth>,
+}
+
+/// One model's readiness.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ModelHealth {
+    /// Model name.
+    pub name: String,
+    /// Model version.
+    pub version: String,
+    /// An instance answered.
+    pub ready: bool,
+    /// Why not, when not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
