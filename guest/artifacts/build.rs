@@ -27,6 +27,7 @@ fn main() {
         "wit",
         "guest/component",
         "guest/hostile",
+        "guest/hostile-http",
         "guest/spin",
         "guest/predictor/src",
         "guest/models",
@@ -54,24 +55,41 @@ fn main() {
         .unwrap();
     }
     listing.push_str("];\n");
-    for (constant, feature, doc) in [
+    // (constant, package, feature, doc). wasml-spin embeds the default model directory
+    // (`guest/component/build.rs`), as `spin build` builds it.
+    for (constant, package, feature, doc) in [
         (
             "HOSTILE",
+            "wasml-hostile-guest",
             None,
             "The hostile test component (`guest/hostile`): it loops, hoards memory, recurses or panics on request.",
         ),
         (
             "HOSTILE_INFO_TRAPS",
+            "wasml-hostile-guest",
             Some("info-traps"),
             "The hostile component built so that its `info()` always traps.",
         ),
         (
             "HOSTILE_IMPOSTOR",
+            "wasml-hostile-guest",
             Some("impostor"),
             "The hostile component built to say it is bank-marketing 9.9.9, with its own one-field schema.",
         ),
+        (
+            "HOSTILE_HTTP",
+            "wasml-hostile-http",
+            None,
+            "The hostile `wasi:http` component (`guest/hostile-http`): loops, hoards, panics, tries files, sockets and HTTP by path.",
+        ),
+        (
+            "SPIN",
+            "wasml-spin",
+            None,
+            "The bundled model's Spin HTTP component (`guest/spin`): a plain `wasi:http` component.",
+        ),
     ] {
-        let built = build_guest(&root, &target_dir, "wasml-hostile-guest", None, feature);
+        let built = build_guest(&root, &target_dir, package, None, feature);
         let dest = out_dir.join(format!("{}.wasm", constant.to_lowercase()));
         fs::copy(built, &dest).unwrap();
         writeln!(
@@ -81,16 +99,6 @@ fn main() {
         )
         .unwrap();
     }
-    // The default model directory (`guest/component/build.rs`), as `spin build` builds it.
-    let spin = build_guest(&root, &target_dir, "wasml-spin", None, None);
-    let dest = out_dir.join("spin.wasm");
-    fs::copy(spin, &dest).unwrap();
-    writeln!(
-        listing,
-        "/// The bundled model's Spin HTTP component (`guest/spin`): a plain `wasi:http` component.\npub const SPIN: &str = {:?};",
-        dest.display().to_string()
-    )
-    .unwrap();
     fs::write(out_dir.join("components.rs"), listing).unwrap();
 }
 

@@ -371,3 +371,64 @@ fn spin_toml_serves_the_built_component_on_every_route() {
         assert!(command.contains(part), "the build command lacks {part}");
     }
 }
+
+/// The hostile `wasi:http` component with a 100 ms deadline and a 64 MiB cap.
+fn hostile_app() -> Router {
+    let component = compile(wasml_guest_artifacts::HOSTILE_HTTP);
+    let app = WasiHttpApp::new(
+        engine(),
+        &component,
+        SandboxLimits::default(),
+        GuestOutput::Capture(MemoryOutputPipe::new(1 << 16)),
+    )
+    .unwrap();
+    wasi_http::app(Arc::new(app))
+}
+
+async fn get(router: &Router, path: &str) -> Reply {
+    call(router, Request::get(path).body(Body::empty()).unwrap()).await
+}
+
+#[tokio::test]
+async fn a_runaway_component_is_stopped_and_the_next_request_served() {
+    let hostile = hostile_app();
+    for (path, status, code, cause) in [
+        ("/loop", 504, "deadline_exceeded", "deadline"),
+        ("/hoard", 500, "model_failed", "memory limit"),
+        ("/panic", 500, "model_failed", "trapped"),
+    ] {
+        let reply = get(&hostile, path).await;
+        assert_eq!(reply.status, status, "{path}: {:?}", reply.body);
+        let error = &reply.json()["error"];
+        assert_eq!(error["code"], code, "{path}");
+        assert!(
+            error["message"].as_str().unwrap().contains(cause),
+            "{path}: {error}"
+        );
+        let next = get(&hostile, "/").await;
+        assert_eq!(
+            (next.status.as_u16(), &next.body[..]),
+            (200, &b"ok"[..]),
+            "after {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_component_gets_no_files_sockets_outgoing_http_or_environment() {
+    let hostile = hostile_app();
+    for path in ["/file", "/socket", "/outgoing"] {
+        let reply = get(&hostile, path).await;
+        assert_eq!(reply.status, 200, "{path}");
+        let text = String::from_utf8_lossy(&reply.body);
+        assert!(text.starts_with("denied: "), "{path} was allowed: {text}");
+    }
+    let outgoing = get(&hostile, "/outgoing").await;
+    assert!(
+        String::from_utf8_lossy(&outgoing.body).contains("HttpRequestDenied"),
+        "the host's hook, not a malformed request, refused it: {:?}",
+        outgoing.body
+    );
+    let env = get(&hostile, "/env").await;
+    assert_eq!(&env.body[..], b"0 variables");
+}
