@@ -12,10 +12,8 @@ use std::sync::{Arc, OnceLock};
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
-use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
-use serving::{Options, Reply, SEED_ROW, TestHost, engine};
-use tower::ServiceExt as _;
+use serving::{Options, Reply, SEED_ROW, TestHost, call, engine};
 use wasml_host::ComponentCache;
 use wasml_host::SandboxLimits;
 use wasml_host::api::body::BodyLimits;
@@ -57,18 +55,6 @@ fn native_host() -> TestHost {
         body_limits: BodyLimits::default(),
         ..Options::default()
     })
-}
-
-async fn call(router: &Router, request: Request<Body>) -> Reply {
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        body,
-    }
 }
 
 /// One request, as both servers get it.

@@ -145,15 +145,7 @@ impl TestHost {
     }
 
     pub async fn call(&self, request: Request<Body>) -> Reply {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        call(&self.router, request).await
     }
 
     pub async fn post_json(&self, uri: &str, body: &str) -> Reply {
@@ -182,6 +174,19 @@ impl TestHost {
         drop(self.router);
         self.writer.finish().await;
         read_events(&self.events_dir)
+    }
+}
+
+/// `request` through `router`, the response fully read.
+pub async fn call(router: &Router, request: Request<Body>) -> Reply {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body,
     }
 }
 
