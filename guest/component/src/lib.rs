@@ -112,26 +112,23 @@ impl Guest for Component {
             .map(|row| row.into_iter().map(feature).collect())
             .collect();
 
-        let started = Instant::now();
-        let encoded = model.encode_rows(&rows);
+        let batch = model.predict_batch_timed(&rows);
         events::timing(
             Stage::FeatureProcessing,
-            started.elapsed().as_secs_f64(),
+            batch.feature_processing_seconds,
             count,
         );
-
-        let started = Instant::now();
-        let inferred = model.infer(encoded.values());
-        events::timing(Stage::Inference, started.elapsed().as_secs_f64(), count);
-        if let Err(error) = &inferred {
-            log(
-                Level::Error,
-                "inference failed",
-                &[("error", &error.to_string())],
-            );
+        events::timing(Stage::Inference, batch.inference_seconds, count);
+        // Only the model run fails with `Internal`, and then for every valid row alike.
+        let failed = batch.results.iter().find_map(|result| match result {
+            Err(error @ predictor::PredictError::Internal(_)) => Some(error.to_string()),
+            _ => None,
+        });
+        if let Some(error) = failed {
+            log(Level::Error, "inference failed", &[("error", &error)]);
         }
-        encoded
-            .merge(inferred)
+        batch
+            .results
             .into_iter()
             .map(|result| result.map(prediction).map_err(|e| predict_error(&e)))
             .collect()

@@ -21,5 +21,5 @@ pub use conformance::{ConformanceReport, ConformanceSet};
 pub use error::{LoadError, PredictError};
 pub use features::{Feature, FeatureEncoder, FeatureValue, FieldError, FieldProblem};
 pub use json::{row_from_json, split_row};
-pub use model::{EncodedRows, Prediction, Predictor};
+pub use model::{EncodedRows, Prediction, Predictor, TimedBatch};
 pub use model_dir::ModelDir;

@@ -61,10 +61,16 @@ fn handle(request: Request) -> Response {
     let started = Instant::now();
     let id = request_id(&request);
     let mut timings = Timings::default();
-    let result = route(&request, &id, &mut timings);
-    let (status, body) = match result {
-        Ok(body) => (200, body),
-        Err(error) => (error.status(), to_json(&error.body(Some(id.clone())))),
+    let (status, body, error) = match route(&request, &id, &mut timings) {
+        Ok(body) => (200, body, None),
+        Err(error) => {
+            let (status, message) = (error.status(), error.to_string());
+            (
+                status,
+                to_json(&error.body(Some(id.clone()))),
+                Some(message),
+            )
+        }
     };
     let mut line = log::info("request")
         .with("request_id", id.as_str())
@@ -81,8 +87,8 @@ fn handle(request: Request) -> Response {
     if let Some(seconds) = timings.inference {
         line = line.with("inference_seconds", seconds);
     }
-    if status >= 400 {
-        line = line.level_for(status).with("error", error_message(&body));
+    if let Some(message) = error {
+        line = line.level_for(status).with("error", message);
     }
     line.write();
     Response::builder()
@@ -120,16 +126,13 @@ fn predict(request: &Request, id: &str, timings: &mut Timings) -> Result<String,
     let (rows, held_back): (Vec<_>, Vec<_>) = input.rows().into_iter().unzip();
     timings.rows = Some(rows.len());
 
-    let started = Instant::now();
-    let encoded = model.encode_rows(&rows);
-    timings.feature_processing = Some(started.elapsed().as_secs_f64());
-    let started = Instant::now();
-    let inferred = model.infer(encoded.values());
-    timings.inference = Some(started.elapsed().as_secs_f64());
+    let predicted = model.predict_batch_timed(&rows);
+    timings.feature_processing = Some(predicted.feature_processing_seconds);
+    timings.inference = Some(predicted.inference_seconds);
 
-    let predictions = api::settle(encoded.merge(inferred), held_back, batch)?;
+    let predictions = api::settle(predicted.results, held_back, batch)?;
     let card = model.card();
-    let answer = api::answer_json(
+    let answer = api::answer_body(
         predictions,
         batch,
         ModelRef {
@@ -138,7 +141,7 @@ fn predict(request: &Request, id: &str, timings: &mut Timings) -> Result<String,
         },
         id.to_owned(),
     );
-    Ok(answer.to_string())
+    Ok(to_json(&answer))
 }
 
 /// The host's `/health` body for its one model; a model that does not load is reported,
@@ -175,13 +178,6 @@ fn request_id(request: &Request) -> String {
 
 fn random_u64() -> u64 {
     wasi::random::random::get_random_u64()
-}
-
-fn error_message(body: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-        .unwrap_or_default()
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {

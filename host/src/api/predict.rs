@@ -12,7 +12,7 @@ use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use wasml_predictor::Prediction;
-use wasml_predictor::api::{ApiError, answer_json, settle};
+use wasml_predictor::api::{ApiError, answer_body, settle};
 pub use wasml_predictor::api::{BatchPredictionBody, ModelRef, PredictionBody, RowPrediction};
 
 use super::AppState;
@@ -86,11 +86,11 @@ pub async fn predict_named(
 }
 
 /// What a prediction request asked for, whatever protocol carried it.
-pub enum Answer {
-    /// One row's prediction.
-    Single(Prediction),
+pub struct Answer {
     /// One prediction per row, in order.
-    Batch(Vec<Prediction>),
+    pub predictions: Vec<Prediction>,
+    /// The request was a batch (a one-row batch is answered as a batch).
+    pub batch: bool,
 }
 
 /// How a protocol reads a prediction request's body and writes its answer and errors:
@@ -124,13 +124,9 @@ impl PredictProtocol for Native {
     }
 
     fn answer(&self, model: &LoadedModel, answer: Answer) -> Response {
-        let (predictions, batch) = match answer {
-            Answer::Single(prediction) => (vec![prediction], false),
-            Answer::Batch(predictions) => (predictions, true),
-        };
-        Json(answer_json(
-            predictions,
-            batch,
+        Json(answer_body(
+            answer.predictions,
+            answer.batch,
             model_ref(model),
             current_id(),
         ))
@@ -205,29 +201,25 @@ async fn run(
     for prediction in &predictions {
         count_prediction(state, model, prediction);
     }
-    if batch {
-        return Ok(Answer::Batch(predictions));
+    // A one-row request's prediction can get feedback and goes into its event.
+    if let (false, [prediction]) = (batch, predictions.as_slice()) {
+        if let Some(id) = request_id::current() {
+            state.predictions.remember(
+                &id.to_string(),
+                crate::feedback::Remembered {
+                    model: model.name().to_owned(),
+                    version: model.version().to_owned(),
+                    label: prediction.label.clone(),
+                },
+            );
+        }
+        outcome.prediction = Some((
+            prediction.class_index,
+            prediction.label.clone(),
+            prediction.confidence,
+        ));
     }
-    let prediction = predictions
-        .into_iter()
-        .next()
-        .expect("one row, one prediction");
-    if let Some(id) = request_id::current() {
-        state.predictions.remember(
-            &id.to_string(),
-            crate::feedback::Remembered {
-                model: model.name().to_owned(),
-                version: model.version().to_owned(),
-                label: prediction.label.clone(),
-            },
-        );
-    }
-    outcome.prediction = Some((
-        prediction.class_index,
-        prediction.label.clone(),
-        prediction.confidence,
-    ));
-    Ok(Answer::Single(prediction))
+    Ok(Answer { predictions, batch })
 }
 
 /// Runs `f` on a pooled instance, forwards what the guest reported (stage times into

@@ -17,6 +17,6 @@ pub use input::{
     require_json, row_features, settle,
 };
 pub use output::{
-    BatchPredictionBody, HealthBody, ModelHealth, ModelRef, PredictionBody, RowPrediction,
-    answer_json,
+    AnswerBody, BatchPredictionBody, HealthBody, ModelHealth, ModelRef, PredictionBody,
+    RowPrediction, answer_body,
 };

@@ -64,31 +64,39 @@ pub struct BatchPredictionBody {
     pub request_id: String,
 }
 
-/// The JSON answer for `predictions` of a request that was a batch or not.
-pub fn answer_json(
+/// The answer's body: one row's, or a batch's.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum AnswerBody {
+    /// A one-row request's.
+    Single(PredictionBody),
+    /// A batch request's.
+    Batch(BatchPredictionBody),
+}
+
+/// The body answering `predictions` of a request that was a batch or not.
+pub fn answer_body(
     predictions: Vec<Prediction>,
     batch: bool,
     model: ModelRef,
     request_id: String,
-) -> serde_json::Value {
-    let body = if batch {
-        serde_json::to_value(BatchPredictionBody {
+) -> AnswerBody {
+    if batch {
+        return AnswerBody::Batch(BatchPredictionBody {
             predictions: predictions.into_iter().map(RowPrediction::from).collect(),
             model,
             request_id,
-        })
-    } else {
-        let prediction = predictions
-            .into_iter()
-            .next()
-            .expect("one row, one prediction");
-        serde_json::to_value(PredictionBody {
-            result: prediction.into(),
-            model,
-            request_id,
-        })
-    };
-    body.expect("plain data serialises")
+        });
+    }
+    let prediction = predictions
+        .into_iter()
+        .next()
+        .expect("one row, one prediction");
+    AnswerBody::Single(PredictionBody {
+        result: prediction.into(),
+        model,
+        request_id,
+    })
 }
 
 /// `GET /health`: the server and each model.

@@ -177,11 +177,7 @@ pub async fn model_ready(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> (StatusCode, Json<Value>) {
-    let ready = state.models.active(&name).is_some();
-    (
-        readiness(ready),
-        Json(serde_json::json!({ "name": name, "ready": ready })),
-    )
+    named_readiness(&name, state.models.active(&name).is_some())
 }
 
 /// Whether the version is loaded and can serve.
@@ -199,7 +195,11 @@ pub async fn version_ready(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
 ) -> (StatusCode, Json<Value>) {
-    let ready = state.models.version(&name, &version).is_some();
+    named_readiness(&name, state.models.version(&name, &version).is_some())
+}
+
+/// `{"name": …, "ready": …}` with its status.
+fn named_readiness(name: &str, ready: bool) -> (StatusCode, Json<Value>) {
     (
         readiness(ready),
         Json(serde_json::json!({ "name": name, "ready": ready })),
@@ -251,10 +251,6 @@ impl PredictProtocol for OpenInference {
     }
 
     fn answer(&self, model: &LoadedModel, answer: Answer) -> Response {
-        let predictions = match answer {
-            Answer::Single(prediction) => vec![prediction],
-            Answer::Batch(predictions) => predictions,
-        };
         let mut parameters = Map::new();
         parameters.insert(
             "request_id".into(),
@@ -265,7 +261,7 @@ impl PredictProtocol for OpenInference {
             model_version: model.version().to_owned(),
             id: self.id.clone(),
             parameters,
-            outputs: tensor::outputs(&predictions, &self.outputs),
+            outputs: tensor::outputs(&answer.predictions, &self.outputs),
         })
         .into_response()
     }
