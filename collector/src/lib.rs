@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod process;
 pub mod replay;
+pub mod secret;
 pub mod server;
 pub mod sink;
 pub mod wal;

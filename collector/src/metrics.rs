@@ -6,7 +6,9 @@
 //! it is never stale. Whoever owns the registry (the collector binary, or the host when
 //! the pipeline is embedded) registers both.
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 /// Every series the collector maintains itself, prefixed `wasml_collector_`.
 #[derive(Clone)]
@@ -33,6 +35,9 @@ pub struct CollectorMetrics {
     pub bulk_seconds: Histogram,
     /// 1 when the last request to the sink got an answer, 0 when it could not reach it.
     pub sink_up: IntGauge,
+    /// 1, labelled with the I/O error's kind (`StorageFull`, `PermissionDenied`, ...),
+    /// once the WAL could not be written or read: the collector acknowledges nothing more.
+    pub wal_failure: IntGaugeVec,
 }
 
 impl CollectorMetrics {
@@ -94,6 +99,14 @@ impl CollectorMetrics {
                 "1 when the last request to the sink was answered, 0 when the sink could not be reached.",
             )
             .expect("valid metric"),
+            wal_failure: IntGaugeVec::new(
+                Opts::new(
+                    "wasml_collector_wal_failure",
+                    "1 once the write-ahead log failed (disk full, unwritable...), by I/O error kind; the collector then acknowledges nothing.",
+                ),
+                &["kind"],
+            )
+            .expect("valid metric"),
         }
     }
 
@@ -113,6 +126,7 @@ impl CollectorMetrics {
         }
         registry.register(Box::new(self.rejected_requests.clone()))?;
         registry.register(Box::new(self.bulk_seconds.clone()))?;
+        registry.register(Box::new(self.wal_failure.clone()))?;
         registry.register(Box::new(self.sink_up.clone()))
     }
 }

@@ -53,7 +53,7 @@ impl Default for PipelineOptions {
 }
 
 /// What `/health` reports of a pipeline.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PipelineStatus {
     /// Events acknowledged and not yet delivered.
     pub pending_events: u64,
@@ -66,6 +66,8 @@ pub struct PipelineStatus {
     pub sink_up: bool,
     /// Whether both threads still run (they stop only on a WAL I/O error, or at shutdown).
     pub running: bool,
+    /// The WAL error that stopped them, if one did.
+    pub wal_error: Option<String>,
 }
 
 struct Submission {
@@ -84,7 +86,8 @@ pub(crate) struct Shared {
     unshipped: Mutex<VecDeque<(u64, SystemTime)>>,
     metrics: CollectorMetrics,
     sink_up: AtomicBool,
-    failed: AtomicBool,
+    /// The WAL error that stopped the pipeline, if one did.
+    failure: Mutex<Option<String>>,
 }
 
 /// A running pipeline.
@@ -119,7 +122,7 @@ impl Pipeline {
             unshipped: Mutex::new(unshipped),
             metrics,
             sink_up: AtomicBool::new(true),
-            failed: AtomicBool::new(false),
+            failure: Mutex::new(None),
         });
         let (tx, rx) = mpsc::channel();
         let appender = {
@@ -249,7 +252,7 @@ fn append_loop(shared: &Shared, rx: &mpsc::Receiver<Submission>, group_events: u
             }
             Err(error) => {
                 tracing::error!(%error, "WAL append failed; nothing of this group is acknowledged");
-                shared.failed.store(true, Ordering::Relaxed);
+                shared.fail(&error);
                 for submission in group {
                     let _ = submission
                         .ack
@@ -297,7 +300,7 @@ fn ship_loop(shared: &Shared, mut sink: Box<dyn Sink>, options: PipelineOptions)
             Ok(batch) => batch,
             Err(error) => {
                 tracing::error!(%error, "reading the WAL failed; the shipper stops");
-                shared.failed.store(true, Ordering::Relaxed);
+                shared.fail(&error);
                 return;
             }
         };
@@ -343,7 +346,16 @@ impl Shared {
         self.metrics.sink_up.set(i64::from(up));
     }
 
+    /// Records a WAL error: health turns red (until a restart) and the metric names its
+    /// kind. Each refused request's answer names the error too.
+    fn fail(&self, error: &io::Error) {
+        let kind = format!("{:?}", error.kind());
+        self.metrics.wal_failure.with_label_values(&[&kind]).set(1);
+        *self.failure.lock().expect("failure lock") = Some(error.to_string());
+    }
+
     pub(crate) fn status(&self) -> PipelineStatus {
+        let failure = self.failure.lock().expect("failure lock").clone();
         let stats = self.wal.lock().expect("wal lock").stats();
         let oldest = self
             .unshipped
@@ -356,7 +368,8 @@ impl Shared {
             wal_bytes: stats.bytes,
             oldest_unshipped_seconds: oldest.filter(|_| stats.pending_events > 0),
             sink_up: self.sink_up.load(Ordering::Relaxed),
-            running: !self.failed.load(Ordering::Relaxed),
+            running: failure.is_none(),
+            wal_error: failure,
         }
     }
 }

@@ -77,6 +77,12 @@ fn main() {
             "The hostile component built to say it is bank-marketing 9.9.9, with its own one-field schema.",
         ),
         (
+            "HOSTILE_ALIEN",
+            "wasml-hostile-guest",
+            Some("alien-import"),
+            "The hostile component built to import `wasml:alien/vault`, an interface no host offers.",
+        ),
+        (
             "HOSTILE_HTTP",
             "wasml-hostile-http",
             None,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 pub use wasml_collector::process::LogFormat;
+use wasml_collector::secret::Secret;
 use wasml_collector::sink::elasticsearch::ElasticsearchArgs;
 use wasml_predictor::api::input::{DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES};
 
@@ -95,9 +96,21 @@ pub struct Config {
         long,
         env = "WASML_ADMIN_TOKEN",
         hide_env_values = true,
-        value_name = "TOKEN"
+        value_name = "TOKEN",
+        value_parser = Secret::parse
     )]
-    pub admin_token: Option<String>,
+    pub admin_token: Option<Secret>,
+
+    /// A file holding the admin token (a Docker or Kubernetes secret), instead of
+    /// `--admin-token`.
+    #[arg(
+        long,
+        env = "WASML_ADMIN_TOKEN_FILE",
+        value_name = "FILE",
+        value_parser = Secret::read_file,
+        conflicts_with = "admin_token"
+    )]
+    pub admin_token_file: Option<Secret>,
 
     /// How often the models directory is scanned for new `<name>/<version>.wasm` files,
     /// in milliseconds (0: never). A new file goes through the validation gate and is
@@ -146,6 +159,11 @@ impl Config {
         }
     }
 
+    /// The admin token, from `--admin-token` or `--admin-token-file`.
+    pub fn admin_token(&self) -> Option<&Secret> {
+        self.admin_token.as_ref().or(self.admin_token_file.as_ref())
+    }
+
     /// The sandbox limits the flags describe.
     pub fn sandbox_limits(&self) -> SandboxLimits {
         SandboxLimits {
@@ -161,5 +179,29 @@ impl Config {
                 .map(|n| n.get())
                 .unwrap_or(2)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show_in_the_printed_configuration() {
+        let config = Config::parse_from([
+            "wasml-host",
+            "--admin-token",
+            "admin-s3cret",
+            "--elasticsearch-url",
+            "http://127.0.0.1:9200",
+            "--elasticsearch-api-key",
+            "es-s3cret",
+        ]);
+        assert_eq!(config.admin_token().unwrap().expose(), "admin-s3cret");
+        let printed = format!("{config:?} {:?}", config.event_target());
+        assert!(printed.contains("API key (redacted)"), "{printed}");
+        for secret in ["admin-s3cret", "es-s3cret"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
     }
 }

@@ -63,3 +63,34 @@ fn field_error(error: wit::FieldError) -> predictor::FieldError {
         message: error.message,
     }
 }
+
+/// Why a guest's prediction must not reach a client, if it must not: a class index out
+/// of range, a label that is not its class's, not one probability per label, or a
+/// confidence outside [0, 1]. The reason never repeats the guest's strings, which a
+/// broken or hostile model can make arbitrarily large.
+pub fn malformed(p: &predictor::Prediction, labels: &[String]) -> Option<String> {
+    let class = p.class_index as usize;
+    if class >= labels.len() {
+        return Some(format!(
+            "class index {class} of a model with {} labels",
+            labels.len()
+        ));
+    }
+    if p.label != labels[class] {
+        return Some(format!(
+            "a label of {} bytes that is not class {class}'s",
+            p.label.len()
+        ));
+    }
+    if p.probabilities.len() != labels.len() {
+        return Some(format!(
+            "{} probabilities for {} labels",
+            p.probabilities.len(),
+            labels.len()
+        ));
+    }
+    if !(0.0..=1.0).contains(&p.confidence) {
+        return Some(format!("a confidence of {}", p.confidence));
+    }
+    None
+}

@@ -101,9 +101,9 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         config.sandbox_limits(),
         config.pool_size(),
     ));
-    if let Some(token) = &config.admin_token {
+    if let Some(token) = config.admin_token() {
         state = state.with_admin(Admin::new(
-            token,
+            token.expose(),
             Arc::clone(&loader),
             config.max_upload_bytes,
         ));

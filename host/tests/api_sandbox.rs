@@ -79,6 +79,37 @@ async fn each_failure_is_contained_and_counted_and_serving_goes_on() {
     }
 }
 
+#[tokio::test]
+async fn huge_or_malformed_output_is_refused_without_echoing_it() {
+    let host = TestHost::start(hostile_options());
+    let reply = hostile(&host, "huge").await;
+    assert_eq!(reply.status, 500);
+    assert_eq!(reply.json()["error"]["code"], "model_failed");
+    let message = reply.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.ends_with("malformed answer: a label of 16777216 bytes that is not class 0's"),
+        "{message}"
+    );
+    assert!(reply.body.len() < 1024, "the 16 MiB label is not echoed");
+    let failures = host
+        .metric(
+            "http_request_duration_seconds_count",
+            &[
+                ("method", "POST"),
+                ("route", "/models/{name}/predict"),
+                ("status", "500"),
+            ],
+        )
+        .await;
+    assert_eq!(failures, Some(1.0));
+    // Not a trap: the instance is sound and answers the next request, as does the real model.
+    assert_eq!(hostile(&host, "ok").await.status, 200);
+    assert_eq!(host.post_json("/predict", SEED_ROW).await.status, 200);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_instance_shows_in_the_pool_gauge() {
     let host = TestHost::start(hostile_options());

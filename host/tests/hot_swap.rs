@@ -400,6 +400,13 @@ async fn each_kind_of_bad_candidate_is_refused_with_its_reason_while_the_model_s
         reason.starts_with("not a usable model component") && reason.contains("info()"),
         "{reason}"
     );
+    // A component importing an interface the host does not offer is not linked at all.
+    let alien = read(wasml_guest_artifacts::HOSTILE_ALIEN);
+    let reason = refused(&upload(&host, MODEL, "9.0.3", alien, None).await);
+    assert!(
+        reason.starts_with("not a usable model component") && reason.contains("wasml:alien/vault"),
+        "{reason}"
+    );
     // A schema change: it says it is bank-marketing 9.9.9 but takes one field of its own.
     let impostor = read(wasml_guest_artifacts::HOSTILE_IMPOSTOR);
     let reason = refused(&upload(&host, MODEL, "9.9.9", impostor.clone(), None).await);
@@ -441,7 +448,7 @@ async fn each_kind_of_bad_candidate_is_refused_with_its_reason_while_the_model_s
             &[("model", MODEL), ("result", "failed")]
         )
         .await,
-        Some(7.0)
+        Some(8.0)
     );
 }
 

@@ -37,8 +37,8 @@ pub enum IngestError {
     #[error("could not read the body: {0}")]
     Body(String),
     /// The WAL could not persist the events (disk full, I/O error, shutting down).
-    #[error("the events could not be persisted; nothing was acknowledged")]
-    NotPersisted,
+    #[error("the events could not be persisted ({0}); nothing was acknowledged")]
+    NotPersisted(String),
 }
 
 impl IngestError {
@@ -53,7 +53,7 @@ impl IngestError {
             }
             Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             Self::Body(_) => (StatusCode::BAD_REQUEST, "unreadable_body"),
-            Self::NotPersisted => (StatusCode::SERVICE_UNAVAILABLE, "not_persisted"),
+            Self::NotPersisted(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_persisted"),
         }
     }
 }

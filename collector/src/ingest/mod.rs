@@ -145,10 +145,10 @@ async fn ingest(
     let pipeline = Arc::clone(&state.pipeline);
     let (first, last) = tokio::task::spawn_blocking(move || pipeline.submit(documents))
         .await
-        .map_err(|_| IngestError::NotPersisted)?
+        .map_err(|_| IngestError::NotPersisted("the WAL writer stopped".into()))?
         .map_err(|error| {
             tracing::error!(%error, "WAL append failed");
-            IngestError::NotPersisted
+            IngestError::NotPersisted(error.to_string())
         })?;
     state.metrics.received.inc_by(count);
     Ok(Json(
@@ -187,6 +187,7 @@ async fn health(State(state): State<IngestState>) -> Response {
         "pending_events": status.pending_events,
         "wal_bytes": status.wal_bytes,
         "oldest_unshipped_seconds": status.oldest_unshipped_seconds,
+        "wal_error": status.wal_error,
         "uptime_seconds": state.started.elapsed().as_secs_f64(),
     });
     (code, Json(body)).into_response()

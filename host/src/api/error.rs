@@ -50,6 +50,9 @@ pub enum AppError {
     /// An admin request body that cannot be used (e.g. a conformance set that does not parse).
     #[error("{0}")]
     BadRequest(String),
+    /// A bug: the handler panicked. The panic is logged; the client learns nothing more.
+    #[error("the server failed to handle the request; it has been logged")]
+    Internal,
 }
 
 /// The message of a failed request, left in the response's extensions for the request's
@@ -70,6 +73,7 @@ impl AppError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Feedback(FeedbackError::Unknown(..)) => StatusCode::NOT_FOUND,
             Self::Feedback(FeedbackError::AlreadyGiven(_)) => StatusCode::CONFLICT,
             Self::Registry(error) => match error {
@@ -94,6 +98,7 @@ impl AppError {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::BadRequest(_) => "bad_request",
+            Self::Internal => "internal",
             Self::Feedback(FeedbackError::Unknown(..)) => "prediction_not_found",
             Self::Feedback(FeedbackError::AlreadyGiven(_)) => "feedback_exists",
             Self::Registry(error) => match error {
@@ -130,5 +135,30 @@ impl IntoResponse for AppError {
         }
         response.extensions_mut().insert(ErrorMessage(message));
         response
+    }
+}
+
+/// The answer to a handler that panicked (`CatchPanicLayer`): the panic message goes to
+/// the log, the client gets a plain 500, and the connection and server live on.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    tracing::error!(panic = message, "a request handler panicked");
+    AppError::Internal.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_a_plain_500_without_its_message() {
+        let response = panic_response(Box::new(String::from("secret internals")));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let message = response.extensions().get::<ErrorMessage>().unwrap();
+        assert!(!message.0.contains("secret internals"), "{}", message.0);
     }
 }

@@ -19,7 +19,7 @@ pub struct FeedbackRequest {
     /// The `request_id` of the prediction (its response body or `X-Request-Id`).
     pub request_id: String,
     /// The true outcome: a label of the model, or its class index.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::api::openapi::Outcome)]
     pub actual: Value,
 }
 
@@ -76,8 +76,14 @@ pub async fn feedback(
         .unwrap_or_default();
     let actual = match &request.actual {
         Value::String(label) if labels.contains(label) => label.clone(),
+        // `1.0` is the integer 1 in JSON Schema, as in the row fields.
         Value::Number(n) => n
             .as_u64()
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| *f >= 0.0 && f.fract() == 0.0)
+                    .map(|f| f as u64)
+            })
             .and_then(|i| labels.get(i as usize))
             .cloned()
             .ok_or_else(|| unknown_label(&labels, &request.actual))?,

@@ -38,6 +38,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::event_sink::EventSender;
 use crate::metrics::Metrics;
@@ -126,6 +127,8 @@ pub fn app(state: AppState) -> Router {
         .route_layer(from_fn(observe::remember_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Inside `observe`, so a panic is still answered, counted and logged as a 500.
+        .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)
 }

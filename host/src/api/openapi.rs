@@ -41,9 +41,21 @@ pub enum FeatureValue {
 
 /// Many rows at once.
 #[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// The rows, at least one.
+    #[schema(min_items = 1)]
     pub instances: Vec<Features>,
+}
+
+/// The true outcome of a prediction: a label of the model, or its class index.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Outcome {
+    /// A label, e.g. `"yes"`.
+    Label(String),
+    /// A class index, e.g. `1`.
+    Index(u32),
 }
 
 /// A prediction request: one row, or a batch.
@@ -96,6 +108,7 @@ pub enum PredictResponse {
         FeedbackBody,
         Features,
         FeatureValue,
+        Outcome,
         BatchRequest,
         PredictRequest,
         PredictResponse,
@@ -146,12 +159,31 @@ pub async fn document(State(state): State<AppState>) -> Json<Value> {
 pub fn served_document(models: &ModelRegistry) -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
     if let Some(default) = models.default_model() {
-        doc["components"]["schemas"]["Features"] = row_schema(&default.info.inputs);
+        let inputs = &default.info.inputs;
+        let schemas = &mut doc["components"]["schemas"];
+        schemas["Features"] = row_schema(inputs);
+        // A V2 input tensor is named after a field and has one of the protocol's types.
+        let tensor = &mut schemas["RequestInput"]["properties"];
+        let fields: Vec<&str> = inputs.iter().map(|s| s.name.as_str()).collect();
+        tensor["name"]["enum"] = json!(fields);
+        tensor["datatype"]["enum"] = json!(v2::tensor::DATATYPES);
+        // Feedback names one of the model's labels or class indices.
+        let labels = &default.info.labels;
+        schemas["Outcome"] = json!({"oneOf": [
+            {"type": "string", "enum": labels},
+            {"type": "integer", "minimum": 0, "maximum": labels.len().saturating_sub(1)},
+        ]});
     }
     doc["info"]["version"] = json!(env!("CARGO_PKG_VERSION"));
     let served = models.models();
-    let names: Vec<&str> = served.iter().map(|m| m.name()).collect();
-    // Every `{name}` path parameter takes the served models' names.
+    let mut names: Vec<&str> = served.iter().map(|m| m.name()).collect();
+    let mut versions: Vec<&str> = served.iter().map(|m| m.version()).collect();
+    for values in [&mut names, &mut versions] {
+        values.sort_unstable();
+        values.dedup();
+    }
+    // Every `{name}` and `{version}` path parameter takes the served ones, so generated
+    // requests reach the models instead of 404s.
     let operations = doc["paths"]
         .as_object_mut()
         .into_iter()
@@ -159,10 +191,21 @@ pub fn served_document(models: &ModelRegistry) -> Value {
         .filter_map(|path| path.as_object_mut())
         .flat_map(|path| path.values_mut());
     for operation in operations {
-        if let Some(params) = operation["parameters"].as_array_mut() {
-            for param in params.iter_mut().filter(|p| p["name"] == "name") {
-                param["schema"] = json!({"type": "string", "enum": names});
-            }
+        // `get_mut`, not indexing: `operation["parameters"]` would insert a `null`, which
+        // is not a valid parameter list.
+        let Some(params) = operation
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        for param in params.iter_mut() {
+            let values = match param["name"].as_str() {
+                Some("name") => &names,
+                Some("version") => &versions,
+                _ => continue,
+            };
+            param["schema"] = json!({"type": "string", "enum": values});
         }
     }
     doc

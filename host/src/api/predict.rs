@@ -187,16 +187,18 @@ async fn run(
         .map(|(features, held_back)| (convert::features(&features), held_back))
         .unzip();
     outcome.rows = Some(rows.len() as u32);
+    let asked = rows.len();
     let results = if batch {
         call(state, model, move |i| i.predict_batch(&rows), outcome).await?
     } else {
         let row = rows.into_iter().next().expect("one row");
         vec![call(state, model, move |i| i.predict(&row), outcome).await?]
     };
-    let results = results
+    let results: Vec<_> = results
         .into_iter()
         .map(convert::prediction_result)
         .collect();
+    check_answers(model, &results, asked)?;
     let predictions = settle(results, held_back, batch)?;
     for prediction in &predictions {
         count_prediction(state, model, prediction);
@@ -220,6 +222,33 @@ async fn run(
         ));
     }
     Ok(Answer { predictions, batch })
+}
+
+/// Refuses a broken model's answers (too few or too many, or malformed predictions) with
+/// a 500 before any of them reaches the client.
+fn check_answers(
+    model: &LoadedModel,
+    results: &[Result<Prediction, wasml_predictor::PredictError>],
+    asked: usize,
+) -> Result<(), AppError> {
+    let why = if results.len() != asked {
+        Some(format!("{} answers for {asked} rows", results.len()))
+    } else {
+        results
+            .iter()
+            .flatten()
+            .find_map(|p| convert::malformed(p, &model.info.labels))
+    };
+    match why {
+        None => Ok(()),
+        Some(why) => {
+            tracing::error!(model = model.name(), version = model.version(), %why, "malformed model output");
+            Err(
+                ApiError::ModelFailed(format!("the model returned a malformed answer: {why}"))
+                    .into(),
+            )
+        }
+    }
 }
 
 /// Runs `f` on a pooled instance, forwards what the guest reported (stage times into

@@ -2,6 +2,8 @@
 //! `wasml-collector` binaries, and the Elasticsearch-API test server in the test process.
 //! This library starts them.
 
+pub mod load;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;

@@ -102,6 +102,11 @@ impl EsTestServer {
         store.faults.extend(std::iter::repeat_n(fault, times));
     }
 
+    /// Drops every queued fault: the server answers normally again.
+    pub fn heal(&self) {
+        self.store.lock().expect("store lock").faults.clear();
+    }
+
     /// Every document in the indices matching `pattern`, with its `_id`.
     pub fn documents(&self, pattern: &str) -> Vec<(String, Value)> {
         let store = self.store.lock().expect("store lock");

@@ -11,6 +11,8 @@ use elasticsearch::cert::{Certificate, CertificateValidation};
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use thiserror::Error;
 
+use crate::secret::Secret;
+
 /// The `--elasticsearch-*` and `--bulk-*` flags.
 #[derive(Debug, Clone, clap::Args)]
 #[command(next_help_heading = "Elasticsearch")]
@@ -30,9 +32,20 @@ pub struct ElasticsearchArgs {
         env = "WASML_ELASTICSEARCH_API_KEY",
         hide_env_values = true,
         value_name = "KEY",
+        value_parser = Secret::parse,
         conflicts_with = "username"
     )]
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
+    /// A file holding the API key (a Docker or Kubernetes secret), instead of
+    /// `--elasticsearch-api-key`.
+    #[arg(
+        long = "elasticsearch-api-key-file",
+        env = "WASML_ELASTICSEARCH_API_KEY_FILE",
+        value_name = "FILE",
+        value_parser = Secret::read_file,
+        conflicts_with_all = ["api_key", "username"]
+    )]
+    pub api_key_file: Option<Secret>,
     /// User for basic authentication (with `--elasticsearch-password`).
     #[arg(
         long = "elasticsearch-username",
@@ -46,9 +59,10 @@ pub struct ElasticsearchArgs {
         long = "elasticsearch-password",
         env = "WASML_ELASTICSEARCH_PASSWORD",
         hide_env_values = true,
-        value_name = "PASSWORD"
+        value_name = "PASSWORD",
+        value_parser = Secret::parse
     )]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// PEM file of the CA that signed the cluster's certificate (for a private CA, such
     /// as the one Elasticsearch generates at first start).
     #[arg(
@@ -90,11 +104,13 @@ impl ElasticsearchArgs {
     /// The sink's configuration, or `None` when no URL was given.
     pub fn config(&self, dead_letter_dir: PathBuf) -> Option<ElasticsearchConfig> {
         let url = self.url.clone()?;
-        let credentials = match (&self.api_key, &self.username, &self.password) {
-            (Some(key), _, _) => Some(Credentials::EncodedApiKey(key.clone())),
-            (None, Some(user), Some(password)) => {
-                Some(Credentials::Basic(user.clone(), password.clone()))
-            }
+        let api_key = self.api_key.as_ref().or(self.api_key_file.as_ref());
+        let credentials = match (api_key, &self.username, &self.password) {
+            (Some(key), _, _) => Some(Credentials::EncodedApiKey(key.expose().to_owned())),
+            (None, Some(user), Some(password)) => Some(Credentials::Basic(
+                user.clone(),
+                password.expose().to_owned(),
+            )),
             _ => None,
         };
         Some(ElasticsearchConfig {
@@ -112,7 +128,7 @@ impl ElasticsearchArgs {
 }
 
 /// Everything the sink needs to reach Elasticsearch.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ElasticsearchConfig {
     /// Base URL, e.g. `http://127.0.0.1:9200`.
     pub url: String,
@@ -132,6 +148,29 @@ pub struct ElasticsearchConfig {
     pub timeout: Duration,
     /// Longest wait before retrying failed items.
     pub max_backoff: Duration,
+}
+
+/// By hand, so that the credentials show as their kind only: the configuration is
+/// printed in error messages (e.g. "opening the event sink ...").
+impl std::fmt::Debug for ElasticsearchConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let credentials = self.credentials.as_ref().map(|c| match c {
+            Credentials::Basic(..) => "basic (redacted)",
+            Credentials::EncodedApiKey(..) | Credentials::ApiKey(..) => "API key (redacted)",
+            _ => "redacted",
+        });
+        f.debug_struct("ElasticsearchConfig")
+            .field("url", &self.url)
+            .field("credentials", &credentials)
+            .field("ca_cert", &self.ca_cert)
+            .field("dead_letter_dir", &self.dead_letter_dir)
+            .field("bulk_max_events", &self.bulk_max_events)
+            .field("bulk_max_bytes", &self.bulk_max_bytes)
+            .field("bulk_max_in_flight", &self.bulk_max_in_flight)
+            .field("timeout", &self.timeout)
+            .field("max_backoff", &self.max_backoff)
+            .finish()
+    }
 }
 
 impl ElasticsearchConfig {

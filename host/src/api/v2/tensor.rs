@@ -13,7 +13,7 @@ use crate::api::error::{ApiError, AppError};
 use wasml_predictor::Prediction;
 
 /// Datatypes the protocol defines.
-const DATATYPES: [&str; 13] = [
+pub const DATATYPES: [&str; 13] = [
     "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16",
     "FP32", "FP64", "BYTES",
 ];
@@ -32,6 +32,7 @@ pub struct InferenceRequest {
     #[schema(value_type = Option<Object>)]
     pub parameters: Option<Map<String, Value>>,
     /// One tensor per model input.
+    #[schema(min_items = 1)]
     pub inputs: Vec<RequestInput>,
     /// The outputs wanted (all when absent).
     #[serde(default)]
@@ -159,7 +160,9 @@ fn tensor_values(input: &RequestInput) -> Result<Vec<Value>, AppError> {
             )));
         }
     };
-    let mut values = Vec::with_capacity(rows);
+    // Not `with_capacity(rows)`: `rows` is the client's word, and a shape of [2^62]
+    // would abort the allocation (found by schemathesis).
+    let mut values = Vec::new();
     flatten(&input.data, &mut values);
     if values.len() != rows {
         return Err(bad(format!(
@@ -279,6 +282,18 @@ mod tests {
 
     fn request(inputs: Value) -> InferenceRequest {
         serde_json::from_value(serde_json::json!({ "inputs": inputs })).unwrap()
+    }
+
+    #[test]
+    fn a_huge_shape_is_refused_not_allocated() {
+        let r = request(serde_json::json!([
+            {"name": "age", "shape": [i64::MAX - 1], "datatype": "INT64", "data": [30]}
+        ]));
+        let error = rows(&r, 10).unwrap_err().to_string();
+        assert!(
+            error.contains("holds 9223372036854775806 elements, data has 1"),
+            "{error}"
+        );
     }
 
     #[test]
