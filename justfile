@@ -24,6 +24,19 @@ bench:
 bench-swap:
     cargo bench -p wasml-host --bench swap
 
+# Fuzz every decoder of untrusted bytes for `seconds` each (cargo-fuzz + libFuzzer on nightly), then minimise each corpus; new inputs in fuzz/corpus/ are replayed by `cargo test`.
+fuzz seconds="60":
+    command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+    for target in predict_body v2_infer collector_ingest component_upload; do \
+        cargo +nightly fuzz run --release "$target" -- -max_total_time={{seconds}} -max_len=65536 -rss_limit_mb=4096 -timeout=10 || exit 1; \
+        cargo +nightly fuzz cmin --release "$target"; \
+    done
+
+# Soak: 10 minutes at half the measured capacity, host → collector process; success rate, p99 and RSS per minute, dropped events (SOAK_SECONDS, SOAK_RATE override).
+soak:
+    cargo build --release -p wasml-collector
+    cargo bench -p wasml-host --bench soak
+
 # Criterion micro-benches: predict native vs. in wasm, instantiation.
 bench-micro:
     cargo bench -p wasml-host --bench predict

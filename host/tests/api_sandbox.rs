@@ -80,6 +80,25 @@ async fn each_failure_is_contained_and_counted_and_serving_goes_on() {
 }
 
 #[tokio::test]
+async fn a_model_gets_no_file_socket_or_environment() {
+    let host = TestHost::start(hostile_options());
+    for (mode, expected) in [
+        ("file", "denied: "),
+        ("socket", "denied: "),
+        ("env", "0 variables"),
+    ] {
+        let reply = hostile(&host, mode).await;
+        assert_eq!(reply.status, 500, "{mode}");
+        let message = reply.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(message.contains(expected), "{mode}: {message}");
+    }
+    assert_eq!(hostile(&host, "ok").await.status, 200);
+}
+
+#[tokio::test]
 async fn huge_or_malformed_output_is_refused_without_echoing_it() {
     let host = TestHost::start(hostile_options());
     let reply = hostile(&host, "huge").await;

@@ -14,8 +14,8 @@
 //! written or read) and `GET /metrics` (Prometheus text).
 
 pub mod client;
-mod error;
-mod ndjson;
+pub mod error;
+pub mod ndjson;
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -25,6 +25,14 @@ pub fn documents(body: &[u8]) -> Result<Vec<Vec<u8>>, IngestError> {
 }
 
 fn check_object(line: &[u8]) -> Result<(), String> {
+    // Checked apart: skipping over a string into `IgnoredAny`, serde_json does not
+    // validate its UTF-8, and such a line would pass here to fail in every sink.
+    if let Err(error) = std::str::from_utf8(line) {
+        return Err(format!(
+            "not valid UTF-8 at column {}",
+            error.valid_up_to() + 1
+        ));
+    }
     if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(line) {
         let message = error.to_string();
         let message = message
@@ -49,6 +57,14 @@ mod tests {
     fn objects_are_taken_blank_lines_skipped() {
         let docs = documents(b"{\"a\":1}\r\n\n  \n{\"b\":[1,2]}\n").unwrap();
         assert_eq!(docs, [b"{\"a\":1}".to_vec(), b"{\"b\":[1,2]}".to_vec()]);
+    }
+
+    #[test]
+    fn invalid_utf8_inside_a_string_is_refused() {
+        let error = documents(b"{\"a\": \"\xc3\x28\"}\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(error, "line 1: not valid UTF-8 at column 8");
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! asks: `loop` spins forever, `alloc` allocates until memory runs out, `recurse` overflows
 //! the stack, `panic` panics (a trap), `flood` logs 10,000 events, `huge` answers with a
 //! 16 MiB label and a million probabilities, `break-info` answers but makes every later
-//! `info()` of this instance panic (a model that broke inside). Any other input gets a
-//! fixed, valid prediction, so a test can show the host keeps serving afterwards.
+//! `info()` of this instance panic (a model that broke inside), `file`, `socket` and `env`
+//! try to read a host file, open a TCP connection and list the environment, and fail the
+//! prediction with what happened. Any other input gets a fixed, valid prediction, so a
+//! test can show the host keeps serving afterwards.
 //!
 //! Variants are built with cargo features, for the hot-swap gate: `info-traps`, whose
 //! `info()` always panics; `impostor`, which says it is `bank-marketing` 9.9.9 while
@@ -73,7 +75,7 @@ impl Guest for Hostile {
             model_type: "test".into(),
             inputs: vec![wit::FieldSpec {
                 name: "mode".into(),
-                description: "loop, alloc, recurse, panic, flood, huge, vault, break-info or ok"
+                description: "loop, alloc, recurse, panic, flood, huge, vault, file, socket, env, break-info or ok"
                     .into(),
                 kind: wit::FieldKind::Category(
                     [
@@ -84,6 +86,9 @@ impl Guest for Hostile {
                         "flood",
                         "huge",
                         "vault",
+                        "file",
+                        "socket",
+                        "env",
                         "break-info",
                         "ok",
                     ]
@@ -130,6 +135,20 @@ impl Guest for Hostile {
                     probabilities: vec![0.5; HUGE_PROBABILITIES],
                 });
             }
+            Some("file") => {
+                let read =
+                    std::fs::read("/etc/hostname").map(|b| format!("read {} bytes", b.len()));
+                return Err(wit::PredictError::Internal(outcome(read)));
+            }
+            Some("socket") => {
+                let connected =
+                    std::net::TcpStream::connect("127.0.0.1:9").map(|_| "connected".into());
+                return Err(wit::PredictError::Internal(outcome(connected)));
+            }
+            Some("env") => {
+                let count = std::env::vars().count();
+                return Err(wit::PredictError::Internal(format!("{count} variables")));
+            }
             #[cfg(feature = "alien-import")]
             Some("vault") => {
                 black_box(bindings::wasml::alien::vault::secret());
@@ -154,6 +173,11 @@ impl Guest for Hostile {
     ) -> Vec<Result<wit::Prediction, wit::PredictError>> {
         inputs.into_iter().map(Self::predict).collect()
     }
+}
+
+/// What an attempt at a host resource came to: `denied: <error>` when refused.
+fn outcome(result: std::io::Result<String>) -> String {
+    result.unwrap_or_else(|e| format!("denied: {e}"))
 }
 
 fn spin() -> ! {

@@ -64,22 +64,30 @@ pub struct Run {
 
 impl Run {
     pub fn print(mut self, name: &str) {
-        self.latencies_us.sort_unstable();
         let n = self.latencies_us.len();
-        let at = |q: f64| {
-            let i = ((n as f64 * q).ceil() as usize).clamp(1, n.max(1)) - 1;
-            self.latencies_us.get(i).copied().unwrap_or(0) as f64 / 1000.0
-        };
         println!(
             "{name}: {n} requests in {:.1} s = {:.0} req/s, p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms, non-200 {}",
             self.elapsed.as_secs_f64(),
-            n as f64 / self.elapsed.as_secs_f64(),
-            at(0.50),
-            at(0.90),
-            at(0.99),
-            at(1.0),
+            self.throughput(),
+            self.quantile_ms(0.50),
+            self.quantile_ms(0.90),
+            self.quantile_ms(0.99),
+            self.quantile_ms(1.0),
             self.failures
         );
+    }
+
+    /// Requests answered per second.
+    pub fn throughput(&self) -> f64 {
+        self.latencies_us.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The latency at quantile `q` (0.99: p99), in milliseconds.
+    pub fn quantile_ms(&mut self, q: f64) -> f64 {
+        self.latencies_us.sort_unstable();
+        let n = self.latencies_us.len();
+        let i = ((n as f64 * q).ceil() as usize).clamp(1, n.max(1)) - 1;
+        self.latencies_us.get(i).copied().unwrap_or(0) as f64 / 1000.0
     }
 
     fn merge(runs: Vec<(Vec<u64>, u64)>, elapsed: Duration) -> Self {

@@ -148,7 +148,7 @@ fn elasticsearch_down_for_30_seconds_then_every_event_is_indexed_once() {
     std::thread::sleep(Duration::from_secs(2));
 
     let sent = load.stop();
-    assert!(sent.len() > 5_000, "{} requests", sent.len());
+    assert!(sent.len() > 3_000, "{} requests", sent.len());
     pipeline.assert_indexed_exactly_once(&all_answered(&sent));
 }
 
@@ -216,7 +216,7 @@ fn host_sigterm_finishes_in_flight_requests_refuses_new_ones_and_flushes_events(
         }
     }
     let mut answered = request_ids(&sent);
-    assert!(answered.len() > 100, "{} answered", answered.len());
+    assert!(answered.len() > 50, "{} answered", answered.len());
     answered.push(in_flight_id);
     pipeline.assert_indexed_exactly_once(&answered);
 }

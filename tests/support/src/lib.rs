@@ -80,3 +80,22 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     );
     path
 }
+
+/// Every input kept in `fuzz/corpus/<target>/` (the seeds and what `just fuzz` found),
+/// with its path, for the tests that replay the corpus on stable.
+pub fn fuzz_corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
+    let mut inputs: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| {
+            let path = entry.expect("a corpus entry").path();
+            let bytes = std::fs::read(&path).expect("a corpus file");
+            (path, bytes)
+        })
+        .collect();
+    inputs.sort();
+    assert!(!inputs.is_empty(), "{} holds no inputs", dir.display());
+    inputs
+}

@@ -115,8 +115,16 @@ impl Drop for Process {
 
 /// Peak resident memory (`VmHWM`) of process `pid`, in bytes, from `/proc`.
 pub fn peak_rss_bytes(pid: u32) -> Option<u64> {
+    proc_status_kib(pid, "VmHWM:").map(|kib| kib * 1024)
+}
+
+/// Resident memory now (`VmRSS`) of process `pid`, in bytes, from `/proc`.
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    proc_status_kib(pid, "VmRSS:").map(|kib| kib * 1024)
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

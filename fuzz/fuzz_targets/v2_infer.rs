@@ -1,0 +1,13 @@
+//! Open Inference Protocol (V2) infer bodies: any bytes give rows and the outputs asked
+//! for, or an error, never a panic or an allocation sized by the client.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use wasml_host::api::v2::tensor::{InferenceRequest, rows, wanted_outputs};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(request) = serde_json::from_slice::<InferenceRequest>(data) {
+        let _ = rows(&request, 1_000);
+        let _ = wanted_outputs(&request);
+    }
+});
