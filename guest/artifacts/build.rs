@@ -37,7 +37,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 
-    ensure_wasm_target();
+    ensure_wasm_target(&root);
     let models = root.join("guest/models");
     let mut listing = String::from(
         "/// Every bundled model component: (model, version directory, path of the .wasm).\n",
@@ -150,26 +150,24 @@ fn build_guest(
     model_dir: Option<&Path>,
     feature: Option<&str>,
 ) -> PathBuf {
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            package,
-            "--target",
-            TARGET,
-        ])
-        .arg("--target-dir")
-        .arg(target_dir)
-        // Debug info would make the component 5x larger and slower to compile in the host;
-        // whole-program optimisation lets tract's kernels inline across crates.
-        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
-        .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo")
-        .env("CARGO_PROFILE_RELEASE_LTO", "fat")
-        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1");
+    let mut cmd = pinned_toolchain("cargo", root);
+    cmd.args([
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        package,
+        "--target",
+        TARGET,
+    ])
+    .arg("--target-dir")
+    .arg(target_dir)
+    // Debug info would make the component 5x larger and slower to compile in the host;
+    // whole-program optimisation lets tract's kernels inline across crates.
+    .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+    .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo")
+    .env("CARGO_PROFILE_RELEASE_LTO", "fat")
+    .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1");
     if let Some(dir) = model_dir {
         cmd.env("WASML_MODEL_DIR", dir);
     }
@@ -193,11 +191,28 @@ fn build_guest(
     target_dir.join(TARGET).join("release").join(file)
 }
 
+/// `program` (cargo, rustc, rustup) of the toolchain `rust-toolchain.toml` pins, whatever
+/// the outer build runs on: under `cargo +nightly fuzz` the guests are still built (and
+/// cached) by the pinned stable toolchain, which has the wasm target.
+fn pinned_toolchain(program: &str, root: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(root);
+    for var in [
+        "RUSTUP_TOOLCHAIN",
+        "RUSTC",
+        "RUSTDOC",
+        "RUSTC_WRAPPER",
+        "CARGO",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
 /// `rust-toolchain.toml` lists the target, but rustup installs listed targets only together
 /// with a missing toolchain; add it here so a fresh machine needs no manual step.
-fn ensure_wasm_target() {
-    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let sysroot = Command::new(&rustc)
+fn ensure_wasm_target(root: &Path) {
+    let sysroot = pinned_toolchain("rustc", root)
         .args(["--print", "sysroot"])
         .output()
         .expect("rustc --print sysroot");
@@ -206,7 +221,7 @@ fn ensure_wasm_target() {
         return;
     }
     println!("cargo:warning=installing the {TARGET} target with rustup");
-    let status = Command::new("rustup")
+    let status = pinned_toolchain("rustup", root)
         .args(["target", "add", TARGET])
         .status();
     assert!(

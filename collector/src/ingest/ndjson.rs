@@ -25,15 +25,15 @@ pub fn documents(body: &[u8]) -> Result<Vec<Vec<u8>>, IngestError> {
 }
 
 fn check_object(line: &[u8]) -> Result<(), String> {
-    // Checked apart: skipping over a string into `IgnoredAny`, serde_json does not
-    // validate its UTF-8, and such a line would pass here to fail in every sink.
+    // Checked apart: serde_json reads strings it is asked to skip without validating
+    // their UTF-8, and such a line would pass here to fail in every sink.
     if let Err(error) = std::str::from_utf8(line) {
         return Err(format!(
             "not valid UTF-8 at column {}",
             error.valid_up_to() + 1
         ));
     }
-    if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(line) {
+    if let Err(error) = serde_json::from_slice::<Parsed>(line) {
         let message = error.to_string();
         let message = message
             .rsplit_once(" at line ")
@@ -49,6 +49,61 @@ fn check_object(line: &[u8]) -> Result<(), String> {
     }
 }
 
+/// Any JSON value, parsed in full and kept nowhere. Unlike `IgnoredAny`, which skips over
+/// numbers, it parses each one, so a number no sink can represent (`1e400`) is refused
+/// here, at the line that holds it (found by the `collector_ingest` fuzz target).
+struct Parsed;
+
+impl<'de> serde::Deserialize<'de> for Parsed {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ParsedVisitor)
+    }
+}
+
+struct ParsedVisitor;
+
+impl<'de> serde::de::Visitor<'de> for ParsedVisitor {
+    type Value = Parsed;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Parsed, E> {
+        Ok(Parsed)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Parsed, E> {
+        Ok(Parsed)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Parsed, E> {
+        Ok(Parsed)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Parsed, E> {
+        Ok(Parsed)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Parsed, E> {
+        Ok(Parsed)
+    }
+
+    fn visit_unit<E>(self) -> Result<Parsed, E> {
+        Ok(Parsed)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Parsed, A::Error> {
+        while seq.next_element::<Parsed>()?.is_some() {}
+        Ok(Parsed)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Parsed, A::Error> {
+        while map.next_entry::<Parsed, Parsed>()?.is_some() {}
+        Ok(Parsed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,6 +112,13 @@ mod tests {
     fn objects_are_taken_blank_lines_skipped() {
         let docs = documents(b"{\"a\":1}\r\n\n  \n{\"b\":[1,2]}\n").unwrap();
         assert_eq!(docs, [b"{\"a\":1}".to_vec(), b"{\"b\":[1,2]}".to_vec()]);
+    }
+
+    #[test]
+    fn a_number_out_of_range_is_refused() {
+        let error = documents(b"{\"a\": 1e400}\n").unwrap_err().to_string();
+        assert!(error.starts_with("line 1: not valid JSON"), "{error}");
+        assert!(error.contains("number out of range"), "{error}");
     }
 
     #[test]

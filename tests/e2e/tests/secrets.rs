@@ -1,7 +1,8 @@
-//! Secrets given as files (as Docker and Kubernetes mount them) are used — the admin API
-//! takes the token, Elasticsearch gets the API key — and never appear in `/status`,
-//! `/metrics`, `/openapi.json`, error bodies, `--help` or the host's log, even at debug
-//! level and through a failed upload and wrong tokens.
+//! The admin API's guard and the host's secrets. Secrets given as files (as Docker and
+//! Kubernetes mount them) are used — the admin API takes the token, Elasticsearch gets the
+//! API key — and never appear in `/status`, `/metrics`, `/openapi.json`, error bodies,
+//! `--help` or the host's log, even at debug level and through a failed upload and wrong
+//! tokens. An upload over `--max-upload-bytes` is refused with 413 and registers nothing.
 
 use std::process::Command;
 use std::time::Duration;
@@ -119,4 +120,37 @@ fn secrets_from_files_are_used_and_never_shown() {
         let leaks: Vec<&String> = seen.iter().filter(|s| s.contains(secret)).collect();
         assert!(leaks.is_empty(), "{secret} shown in {leaks:?}");
     }
+}
+
+#[test]
+fn an_upload_over_the_limit_is_refused_with_413() {
+    let dir = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "upload-limit");
+    let host = start_host(
+        &dir,
+        &["--admin-token", ADMIN_TOKEN, "--max-upload-bytes", "4096"],
+    );
+    let bearer = format!("Bearer {ADMIN_TOKEN}");
+    let response = http::request_with(
+        host.address,
+        "PUT",
+        "/admin/models/bank-marketing/versions/9.0.0",
+        &[("Authorization", bearer.as_str())],
+        &[0u8; 8192],
+    )
+    .unwrap();
+    assert_eq!(response.status, 413, "{}", response.body);
+    assert_eq!(response.json()["error"]["code"], "payload_too_large");
+    let listing = http::request_with(
+        host.address,
+        "GET",
+        "/admin/models",
+        &[("Authorization", bearer.as_str())],
+        b"",
+    )
+    .unwrap();
+    assert!(
+        !listing.body.contains("9.0.0"),
+        "nothing was registered: {}",
+        listing.body
+    );
 }
