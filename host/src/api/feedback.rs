@@ -19,7 +19,7 @@ pub struct FeedbackRequest {
     /// The `request_id` of the prediction (its response body or `X-Request-Id`).
     pub request_id: String,
     /// The true outcome: a label of the model, or its class index.
-    #[schema(value_type = crate::api::openapi::Outcome)]
+    #[schema(value_type = crate::api::openapi::ActualOutcome)]
     pub actual: Value,
 }
 

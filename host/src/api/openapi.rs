@@ -51,7 +51,7 @@ pub struct BatchRequest {
 /// The true outcome of a prediction: a label of the model, or its class index.
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
-pub enum Outcome {
+pub enum ActualOutcome {
     /// A label, e.g. `"yes"`.
     Label(String),
     /// A class index, e.g. `1`.
@@ -108,7 +108,7 @@ pub enum PredictResponse {
         FeedbackBody,
         Features,
         FeatureValue,
-        Outcome,
+        ActualOutcome,
         BatchRequest,
         PredictRequest,
         PredictResponse,
@@ -169,7 +169,7 @@ pub fn served_document(models: &ModelRegistry) -> Value {
         tensor["datatype"]["enum"] = json!(v2::tensor::DATATYPES);
         // Feedback names one of the model's labels or class indices.
         let labels = &default.info.labels;
-        schemas["Outcome"] = json!({"oneOf": [
+        schemas["ActualOutcome"] = json!({"oneOf": [
             {"type": "string", "enum": labels},
             {"type": "integer", "minimum": 0, "maximum": labels.len().saturating_sub(1)},
         ]});
