@@ -51,37 +51,37 @@ fn main() {
     let (mut sent, mut failed) = (0usize, 0u64);
     let mut rss = Vec::new();
     runtime.block_on(async {
-        for length in [2, 10] {
-            let run = closed_loop(address, 64, Duration::from_secs(length)).await;
+        // Warm-up, then capacity: both count as requests sent (their events too).
+        let warm_up = closed_loop(address, 64, Duration::from_secs(2)).await;
+        let capacity_run = closed_loop(address, 64, Duration::from_secs(10)).await;
+        for run in [&warm_up, &capacity_run] {
             sent += run.latencies_us.len();
             failed += run.failures;
-            if length == 10 {
-                let capacity = run.throughput();
-                let rate = env_or("SOAK_RATE", (capacity / 2.0) as u64);
-                println!(
-                    "capacity {capacity:.0} req/s (closed loop, 64 connections); soak at {rate} req/s for {seconds} s"
-                );
-                println!("window  requests  success   p50 ms   p99 ms  host MiB  collector MiB");
-                for w in 1..=seconds / window {
-                    let mut run = open_loop(address, rate, 32, Duration::from_secs(window)).await;
-                    let n = run.latencies_us.len();
-                    sent += n;
-                    failed += run.failures;
-                    let memory = (
-                        rss_bytes(host.id()).unwrap_or(0) as f64 / MIB,
-                        rss_bytes(collector.pid()).unwrap_or(0) as f64 / MIB,
-                    );
-                    rss.push(memory);
-                    println!(
-                        "{w:>6}  {n:>8}  {:>6.2}%  {:>7.3}  {:>7.3}  {:>8.1}  {:>13.1}",
-                        100.0 * (n as f64 - run.failures as f64) / n.max(1) as f64,
-                        run.quantile_ms(0.50),
-                        run.quantile_ms(0.99),
-                        memory.0,
-                        memory.1
-                    );
-                }
-            }
+        }
+        let capacity = capacity_run.throughput();
+        let rate = env_or("SOAK_RATE", (capacity / 2.0) as u64);
+        println!(
+            "capacity {capacity:.0} req/s (closed loop, 64 connections); soak at {rate} req/s for {seconds} s"
+        );
+        println!("window  requests  success   p50 ms   p99 ms  host MiB  collector MiB");
+        for w in 1..=seconds / window {
+            let mut run = open_loop(address, rate, 32, Duration::from_secs(window)).await;
+            let n = run.latencies_us.len();
+            sent += n;
+            failed += run.failures;
+            let memory = (
+                rss_bytes(host.id()).unwrap_or(0) as f64 / MIB,
+                rss_bytes(collector.pid()).unwrap_or(0) as f64 / MIB,
+            );
+            rss.push(memory);
+            println!(
+                "{w:>6}  {n:>8}  {:>6.2}%  {:>7.3}  {:>7.3}  {:>8.1}  {:>13.1}",
+                100.0 * (n as f64 - run.failures as f64) / n.max(1) as f64,
+                run.quantile_ms(0.50),
+                run.quantile_ms(0.99),
+                memory.0,
+                memory.1
+            );
         }
     });
 

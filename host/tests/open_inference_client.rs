@@ -8,24 +8,17 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wasml_test_support::http;
 use wasml_test_support::process::Process;
+use wasml_test_support::{http, venv_program};
 
 /// The virtualenv's Python, or `$WASML_V2_CLIENT_PYTHON`.
 fn client_python() -> PathBuf {
-    if let Ok(python) = std::env::var("WASML_V2_CLIENT_PYTHON") {
-        return python.into();
-    }
-    let python = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../.venv-v2-client/bin/python"
-    ));
-    assert!(
-        python.exists(),
-        "{} is missing: `just v2-client` (or .ci/run) installs tests/v2-client/requirements.txt",
-        python.display()
-    );
-    python
+    venv_program(
+        ".venv-v2-client",
+        "python",
+        "WASML_V2_CLIENT_PYTHON",
+        "v2-client",
+    )
 }
 
 #[test]

@@ -10,22 +10,16 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use wasml_e2e::{ScratchDir, start_host};
+use wasml_test_support::venv_program;
 
 /// The virtualenv's `schemathesis`, or `$WASML_SCHEMATHESIS`.
 fn schemathesis() -> PathBuf {
-    if let Ok(path) = std::env::var("WASML_SCHEMATHESIS") {
-        return path.into();
-    }
-    let path = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../.venv-schemathesis/bin/schemathesis"
-    ));
-    assert!(
-        path.exists(),
-        "{} is missing: `just schemathesis-venv` (or .ci/run) installs tests/schemathesis/requirements.txt",
-        path.display()
-    );
-    path
+    venv_program(
+        ".venv-schemathesis",
+        "schemathesis",
+        "WASML_SCHEMATHESIS",
+        "schemathesis-venv",
+    )
 }
 
 #[test]

@@ -99,3 +99,23 @@ pub fn fuzz_corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     assert!(!inputs.is_empty(), "{} holds no inputs", dir.display());
     inputs
 }
+
+/// A program of one of the Python virtualenvs `.ci/run` makes at the workspace root
+/// (`<venv>/bin/<program>`), or the path in `$<override_var>`; `recipe` is the `just`
+/// recipe that installs it, named when it is missing.
+pub fn venv_program(venv: &str, program: &str, override_var: &str, recipe: &str) -> PathBuf {
+    if let Ok(path) = std::env::var(override_var) {
+        return path.into();
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(venv)
+        .join("bin")
+        .join(program);
+    assert!(
+        path.exists(),
+        "{} is missing: `just {recipe}` (or .ci/run) installs it",
+        path.display()
+    );
+    path
+}
