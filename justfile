@@ -39,7 +39,7 @@ soak:
 
 # Criterion micro-benches: predict native vs. in wasm, instantiation.
 bench-micro:
-    cargo bench -p wasml-host --bench predict
+    cargo bench -p wasml-runtime --bench predict
 
 # A collector process: HTTP ingest on 127.0.0.1:5080, delivering to $WASML_ELASTICSEARCH_URL (or to daily files).
 collector:

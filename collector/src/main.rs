@@ -12,7 +12,9 @@ async fn main() -> std::process::ExitCode {
         return std::process::ExitCode::from(2);
     }
     let result = match cli.command {
-        Command::Serve(args) => wasml_collector::server::serve(args).await,
+        Command::Serve(args) => wasml_collector::server::serve(args)
+            .await
+            .map_err(Into::into),
         Command::Replay(args) => replay(args).await,
     };
     match result {

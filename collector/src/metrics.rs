@@ -2,12 +2,13 @@
 //!
 //! Counters and the bulk latency histogram live in [`CollectorMetrics`], cloned into each
 //! part (a clone shares the same series). The WAL's state (pending events, bytes, age of
-//! the oldest unshipped event) is read at scrape time by [`crate::Pipeline::gauges`], so
+//! the oldest unshipped event) is read at scrape time by [`crate::Pipeline::gauges`]
+//! (`pipeline::gauges`), so
 //! it is never stale. Whoever owns the registry (the collector binary, or the host when
 //! the pipeline is embedded) registers both.
 
 use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
 
 /// Every series the collector maintains itself, prefixed `wasml_collector_`.
@@ -33,8 +34,9 @@ pub struct CollectorMetrics {
     pub delivery_failures: IntCounter,
     /// Duration of bulk requests, by outcome.
     pub bulk_seconds: Histogram,
-    /// 1 when the last request to the sink got an answer, 0 when it could not reach it.
-    pub sink_up: IntGauge,
+    /// 1 when the last request to the sink got an answer, 0 when it could not reach it;
+    /// no series until the sink was first tried (nothing known yet is not "down").
+    pub sink_up: IntGaugeVec,
     /// 1, labelled with the I/O error's kind (`StorageFull`, `PermissionDenied`, ...),
     /// once the WAL could not be written or read: the collector acknowledges nothing more.
     pub wal_failure: IntGaugeVec,
@@ -94,9 +96,12 @@ impl CollectorMetrics {
                 ]),
             )
             .expect("valid metric"),
-            sink_up: IntGauge::new(
-                "wasml_collector_sink_up",
-                "1 when the last request to the sink was answered, 0 when the sink could not be reached.",
+            sink_up: IntGaugeVec::new(
+                Opts::new(
+                    "wasml_collector_sink_up",
+                    "1 when the last request to the sink was answered, 0 when the sink could not be reached; absent until the sink was first tried.",
+                ),
+                &[],
             )
             .expect("valid metric"),
             wal_failure: IntGaugeVec::new(
@@ -131,67 +136,24 @@ impl CollectorMetrics {
     }
 }
 
+impl CollectorMetrics {
+    /// Whether the sink answered its last request (`wasml_collector_sink_up`).
+    pub fn set_sink_up(&self, up: bool) {
+        self.sink_up
+            .with_label_values::<&str>(&[])
+            .set(i64::from(up));
+    }
+
+    /// `wasml_collector_sink_up`, or `None` while the sink was never tried.
+    pub fn sink_up(&self) -> Option<i64> {
+        let families = prometheus::core::Collector::collect(&self.sink_up);
+        let metric = families.first()?.get_metric().first()?;
+        Some(metric.get_gauge().get_value() as i64)
+    }
+}
+
 impl Default for CollectorMetrics {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-/// The WAL's state as gauges, read from a running pipeline at each scrape (a stopped
-/// pipeline reports nothing).
-pub struct WalGauges {
-    pipeline: std::sync::Weak<crate::pipeline::Shared>,
-    events: IntGauge,
-    bytes: IntGauge,
-    oldest: prometheus::Gauge,
-}
-
-impl WalGauges {
-    pub(crate) fn new(pipeline: std::sync::Weak<crate::pipeline::Shared>) -> Self {
-        Self {
-            pipeline,
-            events: IntGauge::new(
-                "wasml_collector_wal_events",
-                "Events acknowledged and not yet delivered.",
-            )
-            .expect("valid metric"),
-            bytes: IntGauge::new(
-                "wasml_collector_wal_bytes",
-                "Bytes of the write-ahead log's segment files.",
-            )
-            .expect("valid metric"),
-            oldest: prometheus::Gauge::new(
-                "wasml_collector_oldest_unshipped_seconds",
-                "Age of the oldest acknowledged event not yet delivered (0 when none).",
-            )
-            .expect("valid metric"),
-        }
-    }
-}
-
-impl prometheus::core::Collector for WalGauges {
-    fn desc(&self) -> Vec<&prometheus::core::Desc> {
-        [&self.events.desc(), &self.bytes.desc(), &self.oldest.desc()]
-            .into_iter()
-            .flatten()
-            .copied()
-            .collect()
-    }
-
-    fn collect(&self) -> Vec<prometheus::proto::MetricFamily> {
-        let Some(pipeline) = self.pipeline.upgrade() else {
-            return Vec::new();
-        };
-        let status = pipeline.status();
-        self.events.set(status.pending_events as i64);
-        self.bytes.set(status.wal_bytes as i64);
-        self.oldest
-            .set(status.oldest_unshipped_seconds.unwrap_or_default());
-        [
-            self.events.collect(),
-            self.bytes.collect(),
-            self.oldest.collect(),
-        ]
-        .concat()
     }
 }

@@ -2,22 +2,66 @@
 //! the HTTP ingest routes, until SIGINT/SIGTERM; then stop accepting, finish requests in
 //! flight, give the sink a moment to drain the WAL, and leave the rest for the next start.
 
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+
+use thiserror::Error;
 
 use crate::config::ServeArgs;
 use crate::ingest::{self, IngestState};
 use crate::metrics::CollectorMetrics;
 use crate::pipeline::Pipeline;
 use crate::sink::Sink;
-use crate::sink::elasticsearch::ElasticsearchSink;
+use crate::sink::elasticsearch::{ConfigError, ElasticsearchSink};
 use crate::sink::file::FileSink;
 
+/// Why the collector could not start or stopped with an error.
+#[derive(Debug, Error)]
+pub enum ServeError {
+    /// The data directory (WAL, checkpoint, daily files) is not usable.
+    #[error("cannot use the data directory {path}: {source}")]
+    DataDir {
+        /// The directory or file.
+        path: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
+    /// The Elasticsearch settings are not usable.
+    #[error(transparent)]
+    Elasticsearch(#[from] ConfigError),
+    /// The pipeline (WAL) could not start.
+    #[error("starting the pipeline: {0}")]
+    Pipeline(io::Error),
+    /// The metrics could not be registered (a name registered twice).
+    #[error("registering metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    /// The listen address is not available.
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+    /// The HTTP server failed.
+    #[error("serving: {0}")]
+    Serve(io::Error),
+    /// The drain at shutdown was lost.
+    #[error("draining the WAL: {0}")]
+    Drain(#[from] tokio::task::JoinError),
+}
+
 /// Runs the collector until a shutdown signal.
-pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let wal_dir = args.data_dir.join("wal");
-    std::fs::create_dir_all(&wal_dir)
-        .map_err(|e| format!("cannot create {}: {e}", wal_dir.display()))?;
+    let data_dir = |path: &PathBuf| {
+        let path = path.clone();
+        move |source| ServeError::DataDir { path, source }
+    };
+    std::fs::create_dir_all(&wal_dir).map_err(data_dir(&wal_dir))?;
     let metrics = CollectorMetrics::new();
     let (sink, sink_name): (Box<dyn Sink>, &'static str) = match args
         .elasticsearch
@@ -33,16 +77,15 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         None => {
             let dir = args.data_dir.join("events");
             tracing::info!(dir = %dir.display(), "no Elasticsearch URL: delivering to daily files");
-            let delivered = crate::wal::checkpoint::read(&wal_dir)?;
-            (Box::new(FileSink::open(dir, delivered)?), "files")
+            let delivered = crate::wal::checkpoint::read(&wal_dir).map_err(data_dir(&wal_dir))?;
+            let sink = FileSink::open(dir.clone(), delivered).map_err(data_dir(&dir))?;
+            (Box::new(sink), "files")
         }
     };
-    let pipeline = Arc::new(Pipeline::start(
-        &wal_dir,
-        sink,
-        args.pipeline_options(),
-        metrics.clone(),
-    )?);
+    let pipeline = Arc::new(
+        Pipeline::start(&wal_dir, sink, args.pipeline_options(), metrics.clone())
+            .map_err(ServeError::Pipeline)?,
+    );
     let recovered = pipeline.status().pending_events;
     if recovered > 0 {
         tracing::info!(
@@ -60,13 +103,19 @@ pub async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         args.ingest_limits(),
         sink_name,
     );
+    let listen_error = |source| ServeError::Listen {
+        address: args.listen,
+        source,
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    tracing::info!(address = %listener.local_addr()?, "listening");
+        .map_err(listen_error)?;
+    let address = listener.local_addr().map_err(listen_error)?;
+    tracing::info!(%address, "listening");
     axum::serve(listener, ingest::app(state))
         .with_graceful_shutdown(crate::process::shutdown_signal())
-        .await?;
+        .await
+        .map_err(ServeError::Serve)?;
 
     let drain = Duration::from_secs(args.drain_secs);
     tracing::info!(?drain, "ingest stopped; draining the WAL");

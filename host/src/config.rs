@@ -11,7 +11,7 @@ use wasml_collector::sink::elasticsearch::ElasticsearchArgs;
 use wasml_predictor::api::input::{DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES};
 
 use crate::event_sink::EventTarget;
-use crate::limits::SandboxLimits;
+use wasml_runtime::limits::SandboxLimits;
 
 /// Serve WebAssembly model components over REST, sandboxed and observable.
 ///

@@ -1,20 +1,16 @@
-//! The wasml host: runs model components (`wit/model.wit`) in wasmtime and serves them
-//! over REST.
+//! The wasml host: serves model components (`wit/model.wit`) over REST and the Open
+//! Inference Protocol, with metrics, events and hot swap.
 //!
-//! Sandbox and components:
-//! - [`engine`]: the one wasmtime `Engine` and its configuration;
-//! - [`cache`]: compiled components cached on disk as `.cwasm`;
-//! - [`component`]: a compiled model component, pre-linked and ready to instantiate;
-//! - [`instance`]: one sandboxed instance and the calls into its `predictor` export;
-//! - [`limits`]: the CPU deadline and memory cap every instance runs under;
-//! - [`pool`]: warm instances shared by concurrent requests, trapped ones replaced;
-//! - [`events`]: the host side of the `events` import (guest logs and timings);
-//! - [`convert`]: between the WIT types and `wasml-predictor`'s.
-//!
-//! Serving:
+//! How a component is compiled, instantiated, limited and called is the runtime's
+//! (`wasml-runtime`: engine, cache, instances, pools, deadline and memory cap); this crate
+//! is the serving layer on top of it:
 //! - [`registry`]: the models served and their versions (active, canary, ready, ...),
 //!   each loaded version with its pool, card and counters;
-//! - [`swap`]: bringing a new version in: background compile, the validation gate;
+//! - [`serving`]: what serving takes (registry, metrics, events), shared by the API and
+//!   the swap pipeline;
+//! - [`swap`]: bringing a new version in (background compile, the validation gate) and
+//!   its lifecycle (activate, canary, rollback, retire), for the admin API and the
+//!   models-directory watcher alike;
 //! - [`feedback`]: ground truth for earlier predictions, for live accuracy per version;
 //! - [`api`]: the REST API (`fn app(state) -> Router`);
 //! - [`metrics`]: Prometheus metrics;
@@ -24,28 +20,12 @@
 //!   `wasml_collector::process`).
 
 pub mod api;
-pub mod bindings;
-pub mod cache;
-pub mod component;
 pub mod config;
-pub mod convert;
-pub mod digest;
-pub mod engine;
 pub mod event_sink;
-pub mod events;
 pub mod feedback;
-pub mod instance;
-pub mod limits;
 pub mod metrics;
-pub mod pool;
 pub mod registry;
 pub mod server;
+pub mod serving;
 pub mod swap;
 pub mod wasi_http;
-
-pub use cache::{CacheOutcome, ComponentCache};
-pub use component::ModelComponent;
-pub use events::GuestEvent;
-pub use instance::{CallError, ModelInstance};
-pub use limits::SandboxLimits;
-pub use pool::{InstancePool, PooledInstance};

@@ -11,15 +11,16 @@ use wasmtime::error::Context as _;
 use crate::api::admin::Admin;
 use crate::api::body::BodyLimits;
 use crate::api::{AppState, app};
-use crate::cache::ComponentCache;
 use crate::config::Config;
-use crate::digest::DigestedWasm;
-use crate::engine::new_engine;
 use crate::event_sink::EventWriter;
 use crate::metrics::Metrics;
 use crate::registry::{LoadedModel, ModelRegistry, component_files};
+use crate::serving::Serving;
 use crate::swap::ModelLoader;
 use crate::wasi_http::{self, GuestOutput, WasiHttpApp};
+use wasml_runtime::cache::ComponentCache;
+use wasml_runtime::digest::DigestedWasm;
+use wasml_runtime::engine::new_engine;
 
 /// Aborts a background task when dropped (when serving ends).
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -94,7 +95,8 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         max_bytes: config.max_body_bytes,
         max_batch_rows: config.max_batch_rows,
     };
-    let mut state = AppState::new(models, metrics, events, limits, config.max_concurrent);
+    let serving = Serving::new(models, metrics, events);
+    let mut state = AppState::new(serving.clone(), limits, config.max_concurrent);
     let loader = Arc::new(ModelLoader::new(
         engine,
         ComponentCache::new(&config.cache_dir),
@@ -113,7 +115,7 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         (Some(dir), ms) if ms > 0 => {
             tracing::info!(dir = %dir.display(), every_ms = ms, "watching the models directory");
             let watch = crate::swap::watch::watch(
-                state.clone(),
+                serving,
                 Arc::clone(&loader),
                 dir.clone(),
                 std::time::Duration::from_millis(ms),

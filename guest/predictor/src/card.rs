@@ -74,6 +74,7 @@ pub struct Encoding {
 
 /// Held-out evaluation figures (decision threshold 0.5).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Evaluation {
     /// Accuracy.
     pub accuracy: f64,

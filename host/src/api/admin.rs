@@ -29,10 +29,10 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::{ApiError, AppError};
-use crate::digest::{DigestedWasm, DigestingBuffer};
 use crate::metrics::{LiveAccuracy, Metrics};
 use crate::registry::{GateCheck, VersionState, VersionView};
-use crate::swap::{self, ModelLoader, Upload};
+use crate::swap::{self, ModelLoader, Upload, lifecycle};
+use wasml_runtime::digest::{DigestedWasm, DigestingBuffer};
 
 /// What the admin routes need beyond the app's state.
 #[derive(Clone)]
@@ -160,12 +160,15 @@ fn admin(state: &AppState) -> Result<&Admin, AppError> {
 
 async fn list(State(state): State<AppState>) -> Json<serde_json::Value> {
     let versions: Vec<VersionBody> = state
+        .serving
         .models
         .versions()
         .into_iter()
-        .map(|view| VersionBody::new(view, &state.metrics))
+        .map(|view| VersionBody::new(view, &state.serving.metrics))
         .collect();
-    Json(serde_json::json!({ "default_model": state.models.default_name(), "versions": versions }))
+    Json(
+        serde_json::json!({ "default_model": state.serving.models.default_name(), "versions": versions }),
+    )
 }
 
 async fn show(
@@ -173,11 +176,12 @@ async fn show(
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Json<VersionBody>, AppError> {
     state
+        .serving
         .models
         .versions()
         .into_iter()
         .find(|v| v.name == name && v.version == version)
-        .map(|view| Json(VersionBody::new(view, &state.metrics)))
+        .map(|view| Json(VersionBody::new(view, &state.serving.metrics)))
         .ok_or_else(|| crate::registry::RegistryError::UnknownVersion(name, version).into())
 }
 
@@ -203,7 +207,7 @@ async fn upload(
         force: forced(&uri),
         activate_when_ready: false,
     };
-    swap::start(&state, Arc::clone(&admin.loader), upload)?;
+    swap::start(&state.serving, Arc::clone(&admin.loader), upload)?;
     let location = format!("/admin/models/{name}/versions/{version}");
     let body = serde_json::json!({"model": name, "version": version, "state": "compiling", "location": location});
     Ok((
@@ -266,7 +270,7 @@ async fn conformance(
     admin
         .loader
         .add_conformance_set(&name, &version, set)
-        .map_err(AppError::BadRequest)?;
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
     Ok(Json(
         serde_json::json!({"model": name, "version": version, "cases": cases}),
     ))
@@ -276,11 +280,7 @@ async fn activate(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let previous = state.models.activate(&name, &version)?;
-    swapped(&state, &name, &version, "activated");
-    if let Some(previous) = &previous {
-        swap::record(&state, &name, previous, "ready", None);
-    }
+    let previous = lifecycle::activate(&state.serving, &name, &version)?;
     Ok(Json(
         serde_json::json!({"model": name, "active": version, "previous": previous}),
     ))
@@ -299,13 +299,7 @@ async fn canary(
 ) -> Result<Json<serde_json::Value>, AppError> {
     let request: CanaryBody = serde_json::from_slice(&body)
         .map_err(|e| AppError::BadRequest(format!("expected {{\"version\", \"percent\"}}: {e}")))?;
-    let replaced = state
-        .models
-        .set_canary(&name, &request.version, request.percent)?;
-    swapped(&state, &name, &request.version, "canary");
-    if let Some(replaced) = &replaced {
-        swap::record(&state, &name, replaced, "ready", None);
-    }
+    let replaced = lifecycle::set_canary(&state.serving, &name, &request.version, request.percent)?;
     Ok(Json(serde_json::json!({
         "model": name, "canary": request.version, "percent": request.percent, "replaced": replaced
     })))
@@ -315,10 +309,7 @@ async fn stop_canary(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let cleared = state.models.clear_canary(&name)?;
-    if let Some(version) = &cleared {
-        swap::record(&state, &name, version, "ready", None);
-    }
+    let cleared = lifecycle::stop_canary(&state.serving, &name)?;
     Ok(Json(serde_json::json!({"model": name, "stopped": cleared})))
 }
 
@@ -326,9 +317,7 @@ async fn rollback(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let (from, to) = state.models.rollback(&name)?;
-    swapped(&state, &name, &to, "rolled_back");
-    swap::record(&state, &name, &from, "ready", None);
+    let (from, to) = lifecycle::rollback(&state.serving, &name)?;
     Ok(Json(
         serde_json::json!({"model": name, "active": to, "previous": from}),
     ))
@@ -338,21 +327,6 @@ async fn retire(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    state.models.retire(&name, &version)?;
-    swapped(&state, &name, &version, "retired");
+    lifecycle::retire(&state.serving, &name, &version)?;
     Ok(Json(serde_json::json!({"model": name, "retired": version})))
-}
-
-/// Counts and records a successful swap operation.
-fn swapped(state: &AppState, name: &str, version: &str, result: &str) {
-    state
-        .metrics
-        .model_swaps
-        .with_label_values(&[name, result])
-        .inc();
-    let new_state = state
-        .models
-        .state(name, version)
-        .map_or("unknown", |s| s.name());
-    swap::record(state, name, version, new_state, None);
 }

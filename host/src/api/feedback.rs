@@ -19,8 +19,18 @@ pub struct FeedbackRequest {
     /// The `request_id` of the prediction (its response body or `X-Request-Id`).
     pub request_id: String,
     /// The true outcome: a label of the model, or its class index.
-    #[schema(value_type = crate::api::openapi::ActualOutcome)]
+    #[schema(value_type = ActualOutcome)]
     pub actual: Value,
+}
+
+/// The true outcome of a prediction: a label of the model, or its class index.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ActualOutcome {
+    /// A label, e.g. `"yes"`.
+    Label(String),
+    /// A class index, e.g. `1`.
+    Index(u32),
 }
 
 /// The prediction, the truth, and whether they agree.
@@ -69,9 +79,10 @@ pub async fn feedback(
     // active version (versions of one model share labels unless their schema was forced).
     let remembered = state.predictions.peek(&request.request_id)?;
     let labels = state
+        .serving
         .models
         .version(&remembered.model, &remembered.version)
-        .or_else(|| state.models.active(&remembered.model))
+        .or_else(|| state.serving.models.active(&remembered.model))
         .map(|m| m.info.labels.clone())
         .unwrap_or_default();
     let actual = match &request.actual {
@@ -94,6 +105,7 @@ pub async fn feedback(
     let remembered = state.predictions.take(&request.request_id)?;
     let correct = actual == remembered.label;
     state
+        .serving
         .metrics
         .feedback(&remembered.model, &remembered.version, correct);
     Ok(Json(FeedbackBody {

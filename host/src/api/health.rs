@@ -20,10 +20,10 @@ use super::AppState;
 )]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthBody>) {
     let mut models = Vec::new();
-    for model in state.models.models() {
+    for model in state.serving.models.models() {
         let answer = match model.call(|instance| instance.info().map(drop)).await {
             Ok(output) => output.result.map_err(|error| {
-                state.metrics.wasm_trap(&model, &error);
+                state.serving.metrics.wasm_trap(&model, &error);
                 tracing::warn!(model = model.name(), %error, "health check: the model trapped");
                 error.to_string()
             }),

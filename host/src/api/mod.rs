@@ -12,9 +12,12 @@
 //! | `/v2/...` (Open Inference Protocol) | [`v2`] |
 //!
 //! Every request passes [`observe`] (request ID, span, latency histogram, event);
-//! prediction routes also pass [`overload`] (503 past the concurrency limit). Request
-//! bodies are read by [`body`]; failures are [`error::AppError`]s.
+//! prediction requests are served by [`predict::serve`] whatever their protocol, which
+//! sheds them past the concurrency limit ([`overload`]) and leaves metrics and guest
+//! reports behind ([`accounting`]). Request bodies are read by [`body`]; failures are
+//! [`error::AppError`]s.
 
+pub mod accounting;
 pub mod admin;
 pub mod body;
 pub mod error;
@@ -40,9 +43,7 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::event_sink::EventSender;
-use crate::metrics::Metrics;
-use crate::registry::ModelRegistry;
+use crate::serving::Serving;
 use body::BodyLimits;
 use error::{ApiError, AppError};
 use overload::ConcurrencyLimit;
@@ -50,12 +51,8 @@ use overload::ConcurrencyLimit;
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    /// The models served.
-    pub models: Arc<ModelRegistry>,
-    /// The metrics registry.
-    pub metrics: Arc<Metrics>,
-    /// Where events go.
-    pub events: EventSender,
+    /// The models, metrics and events, as the swap pipeline shares them.
+    pub serving: Serving,
     /// Body and batch limits.
     pub body_limits: BodyLimits,
     /// Prediction requests in flight.
@@ -71,21 +68,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State for `models`, registering their card figures in `metrics`.
-    pub fn new(
-        models: ModelRegistry,
-        metrics: Arc<Metrics>,
-        events: EventSender,
-        body_limits: BodyLimits,
-        max_concurrent: usize,
-    ) -> Self {
-        for model in models.models() {
-            metrics.model_loaded(&model);
-        }
+    /// State serving `serving`'s models within `body_limits` and `max_concurrent`.
+    pub fn new(serving: Serving, body_limits: BodyLimits, max_concurrent: usize) -> Self {
         Self {
-            models: Arc::new(models),
-            metrics,
-            events,
+            serving,
             body_limits,
             concurrency: Arc::new(ConcurrencyLimit::new(max_concurrent)),
             started: Instant::now(),
@@ -109,8 +95,7 @@ pub fn app(state: AppState) -> Router {
     let predictions = Router::new()
         .route("/predict", post(predict::predict))
         .route("/models/{name}/predict", post(predict::predict_named))
-        .merge(v2::predict_routes())
-        .route_layer(from_fn_with_state(state.clone(), overload::limit));
+        .merge(v2::predict_routes());
     let admin = match &state.admin {
         Some(admin) => admin::routes(&state, admin),
         None => Router::new(),

@@ -69,10 +69,9 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         .map_or("unmatched", |r| r.0.as_str())
         .to_owned();
     state
+        .serving
         .metrics
-        .http_request_duration
-        .with_label_values(&[method.as_str(), &route, status.as_str()])
-        .observe(seconds);
+        .http_request(method.as_str(), &route, status.as_str(), seconds);
     let error = response
         .extensions_mut()
         .remove::<ErrorMessage>()
@@ -121,7 +120,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         event.feature_seconds = outcome.times.feature;
         event.inference_seconds = outcome.times.inference;
     }
-    state.events.send(event);
+    state.serving.events.send(event);
     response
         .headers_mut()
         .insert(request_id::HEADER, id.header_value());

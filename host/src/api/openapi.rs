@@ -1,82 +1,28 @@
 //! `GET /openapi.json`: the OpenAPI 3 document of the whole API, generated from the
-//! handlers and response types (`utoipa`), with the row schema filled in from the
+//! handlers and the request and response types each declares beside it (`utoipa`); this
+//! module only collects them (nothing imports it but the router), with the row schema filled in from the
 //! default model's own input schema, so clients and test generators see the real fields,
 //! ranges and categories.
 
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::extract::State;
-use serde::Serialize;
 use serde_json::{Value, json};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::OpenApi;
 
 use super::AppState;
 use super::error::{ErrorBody, ErrorDetail, FieldIssue};
-use super::feedback::{self, FeedbackBody, FeedbackRequest};
+use super::feedback::{self, ActualOutcome, FeedbackBody, FeedbackRequest};
 use super::health::{self, HealthBody, ModelHealth};
-use super::predict::{self, BatchPredictionBody, ModelRef, PredictionBody, RowPrediction};
-use super::scrape;
-use super::status::{
-    self, EvaluationFigures, InstanceCounts, ModelStatus, RequestCounts, StatusBody,
+use super::predict::{
+    self, BatchPredictionBody, BatchRequest, FeatureValue, Features, ModelRef, PredictRequest,
+    PredictResponse, PredictionBody, RowPrediction,
 };
+use super::scrape;
+use super::status::{self, InstanceCounts, ModelStatus, RequestCounts, StatusBody};
 use super::v2;
-use crate::bindings::types::{FieldKind, FieldSpec};
 use crate::registry::ModelRegistry;
-
-/// One row: field name to number or string. The served document replaces this with the
-/// default model's schema.
-#[derive(Serialize, ToSchema)]
-pub struct Features(HashMap<String, FeatureValue>);
-
-/// A field's value.
-#[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum FeatureValue {
-    /// A number field.
-    Number(f64),
-    /// A category field.
-    Text(String),
-}
-
-/// Many rows at once.
-#[derive(Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BatchRequest {
-    /// The rows, at least one.
-    #[schema(min_items = 1)]
-    pub instances: Vec<Features>,
-}
-
-/// The true outcome of a prediction: a label of the model, or its class index.
-#[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum ActualOutcome {
-    /// A label, e.g. `"yes"`.
-    Label(String),
-    /// A class index, e.g. `1`.
-    Index(u32),
-}
-
-/// A prediction request: one row, or a batch.
-#[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum PredictRequest {
-    /// One row.
-    Row(Features),
-    /// A batch.
-    Batch(BatchRequest),
-}
-
-/// A prediction answer: one row's, or a batch's.
-#[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum PredictResponse {
-    /// For a one-row request.
-    Row(PredictionBody),
-    /// For a batch request.
-    Batch(BatchPredictionBody),
-}
+use wasml_predictor::Evaluation;
+use wasml_runtime::bindings::types::{FieldKind, FieldSpec};
 
 /// The API, as generated from the code.
 #[derive(OpenApi)]
@@ -123,7 +69,7 @@ pub enum PredictResponse {
         ModelHealth,
         StatusBody,
         ModelStatus,
-        EvaluationFigures,
+        Evaluation,
         InstanceCounts,
         RequestCounts,
         v2::ProtocolError,
@@ -152,7 +98,7 @@ pub struct ApiDoc;
     tag = "operations"
 )]
 pub async fn document(State(state): State<AppState>) -> Json<Value> {
-    Json(served_document(&state.models))
+    Json(served_document(&state.serving.models))
 }
 
 /// The generated document with the models' schemas filled in.

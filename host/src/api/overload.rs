@@ -1,13 +1,8 @@
 //! Load shedding: past a fixed number of prediction requests in flight, answer 503 with
-//! `Retry-After` at once rather than queue without bound.
+//! `Retry-After` at once rather than queue without bound. [`super::predict::serve`] takes
+//! a permit per request, so a shed request is counted against the model it was for.
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use tokio::sync::Semaphore;
-
-use super::AppState;
-use super::error::AppError;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// How many prediction requests may be in flight.
 #[derive(Debug)]
@@ -24,15 +19,14 @@ impl ConcurrencyLimit {
             max,
         }
     }
-}
 
-/// Route layer on the prediction routes.
-pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match state.concurrency.permits.try_acquire() {
-        Ok(_permit) => next.run(request).await,
-        Err(_) => {
-            state.metrics.requests_shed.inc();
-            AppError::Overloaded(state.concurrency.max).into_response()
-        }
+    /// A permit for one request, or `None` when `max` are in flight already.
+    pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
+        self.permits.try_acquire().ok()
+    }
+
+    /// Requests allowed at once.
+    pub fn max(&self) -> usize {
+        self.max
     }
 }

@@ -4,6 +4,7 @@
 //! The call into the component runs on a blocking thread ([`LoadedModel::call`]), one
 //! per pooled instance at a time; requests wait for a free instance asynchronously.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -11,47 +12,115 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
 use wasml_predictor::Prediction;
 use wasml_predictor::api::{ApiError, answer_body, settle};
 pub use wasml_predictor::api::{BatchPredictionBody, ModelRef, PredictionBody, RowPrediction};
 
-use super::AppState;
 use super::body::{BodyLimits, PredictInput, read_predict_input};
 use super::error::{AppError, ErrorBody};
-use super::observe::{Outcome, StageTimes};
-use super::openapi::{PredictRequest, PredictResponse};
+use super::observe::Outcome;
 use super::request_id;
-use crate::bindings::{Level, Stage};
-use crate::convert;
-use crate::event_sink::Event;
-use crate::events::GuestEvent;
-use crate::instance::{CallError, ModelInstance};
+use super::{AppState, accounting};
 use crate::registry::LoadedModel;
+use wasml_runtime::convert;
+use wasml_runtime::instance::{CallError, ModelInstance};
 
 /// The header naming the user, for `ml_active_users`.
 pub const USER_HEADER: &str = "x-user-id";
+
+/// One row: field name to number or string. The served document replaces this with the
+/// default model's schema.
+#[derive(Serialize, ToSchema)]
+pub struct Features(HashMap<String, FeatureValue>);
+
+/// A field's value.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum FeatureValue {
+    /// A number field.
+    Number(f64),
+    /// A category field.
+    Text(String),
+}
+
+/// Many rows at once.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// The rows, at least one.
+    #[schema(min_items = 1)]
+    pub instances: Vec<Features>,
+}
+
+/// A prediction request: one row, or a batch.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PredictRequest {
+    /// One row.
+    Row(Features),
+    /// A batch.
+    Batch(BatchRequest),
+}
+
+/// A prediction answer: one row's, or a batch's.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum PredictResponse {
+    /// For a one-row request.
+    Row(PredictionBody),
+    /// For a batch request.
+    Batch(BatchPredictionBody),
+}
+
+/// What the two prediction routes answer, documented once.
+#[allow(dead_code)] // Only its derived OpenAPI description is used.
+#[derive(utoipa::IntoResponses)]
+enum PredictResponses {
+    /// Prediction (one row) or predictions (batch).
+    #[response(status = 200)]
+    Ok(PredictResponse),
+    /// Malformed JSON.
+    #[response(status = 400)]
+    MalformedJson(ErrorBody),
+    /// No such model (for `/predict`: no default model is served).
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// Body or batch over the limit.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// Not application/json.
+    #[response(status = 415)]
+    MediaType(ErrorBody),
+    /// Fields break the model's schema; every one is listed.
+    #[response(status = 422)]
+    Invalid(ErrorBody),
+    /// The model failed (trap, memory cap).
+    #[response(status = 500)]
+    ModelFailed(ErrorBody),
+    /// Overloaded or model unavailable; see Retry-After.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+    /// The model ran past its deadline.
+    #[response(status = 504)]
+    Deadline(ErrorBody),
+}
 
 /// Predict with the default model.
 #[utoipa::path(
     post,
     path = "/predict",
     request_body(content = PredictRequest, description = "One row of fields, or `{\"instances\": [rows]}`"),
-    responses(
-        (status = 200, description = "Prediction (one row) or predictions (batch)", body = PredictResponse),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 413, description = "Body or batch over the limit", body = ErrorBody),
-        (status = 415, description = "Not application/json", body = ErrorBody),
-        (status = 422, description = "Fields break the model's schema; every one is listed", body = ErrorBody),
-        (status = 500, description = "The model failed (trap, memory cap)", body = ErrorBody),
-        (status = 503, description = "Overloaded or model unavailable; see Retry-After", body = ErrorBody),
-        (status = 504, description = "The model ran past its deadline", body = ErrorBody),
-    ),
+    responses(PredictResponses),
     tag = "predict"
 )]
 pub async fn predict(State(state): State<AppState>, request: Request) -> Response {
-    match state.models.default_model() {
+    match state.serving.models.default_model() {
         Some(model) => serve(&state, model, request, Native).await,
-        None => AppError::ModelNotFound(state.models.default_name().to_owned()).into_response(),
+        None => {
+            AppError::ModelNotFound(state.serving.models.default_name().to_owned()).into_response()
+        }
     }
 }
 
@@ -61,17 +130,7 @@ pub async fn predict(State(state): State<AppState>, request: Request) -> Respons
     path = "/models/{name}/predict",
     params(("name" = String, Path, description = "Model name")),
     request_body(content = PredictRequest, description = "One row of fields, or `{\"instances\": [rows]}`"),
-    responses(
-        (status = 200, description = "Prediction (one row) or predictions (batch)", body = PredictResponse),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 404, description = "No such model", body = ErrorBody),
-        (status = 413, description = "Body or batch over the limit", body = ErrorBody),
-        (status = 415, description = "Not application/json", body = ErrorBody),
-        (status = 422, description = "Fields break the model's schema; every one is listed", body = ErrorBody),
-        (status = 500, description = "The model failed (trap, memory cap)", body = ErrorBody),
-        (status = 503, description = "Overloaded or model unavailable; see Retry-After", body = ErrorBody),
-        (status = 504, description = "The model ran past its deadline", body = ErrorBody),
-    ),
+    responses(PredictResponses),
     tag = "predict"
 )]
 pub async fn predict_named(
@@ -79,7 +138,7 @@ pub async fn predict_named(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
-    match state.models.route(&name) {
+    match state.serving.models.route(&name) {
         Some(model) => serve(&state, model, request, Native).await,
         None => AppError::ModelNotFound(name).into_response(),
     }
@@ -147,27 +206,37 @@ pub async fn serve<P: PredictProtocol>(
     mut protocol: P,
 ) -> Response {
     let started = std::time::Instant::now();
-    state.metrics.user_seen(&user_of(&request));
-    let (parts, body) = request.into_parts();
+    let metrics = &state.serving.metrics;
+    metrics.user_seen(&user_of(&request));
     let mut outcome = Outcome::default();
-    let result = match protocol.read(&parts.headers, body, state.body_limits).await {
-        Ok(input) => run(state, &model, input, &mut outcome).await,
-        Err(error) => Err(error),
+    // Held until the answer is ready: past the limit, the request is shed at once.
+    let result = match state.concurrency.try_acquire() {
+        Some(_permit) => {
+            let (parts, body) = request.into_parts();
+            match protocol.read(&parts.headers, body, state.body_limits).await {
+                Ok(input) => run(state, &model, input, &mut outcome).await,
+                Err(error) => Err(error),
+            }
+        }
+        None => {
+            metrics.request_shed();
+            Err(AppError::Overloaded(state.concurrency.max()))
+        }
     };
-    state.metrics.prediction_request(&model, result.is_err());
+    let server_failed = result
+        .as_ref()
+        .is_err_and(|error| error.status().is_server_error());
+    metrics.prediction_request(&model, started.elapsed().as_secs_f64(), server_failed);
     model.counters.record(result.is_ok());
     let mut response = match result {
         Ok(answer) => protocol.answer(&model, answer),
         Err(error) => {
-            count_rejected_fields(state, &model, &error);
+            for field in accounting::rejected_fields(&model, &error) {
+                metrics.input_rejected(&model, field);
+            }
             protocol.error(error)
         }
     };
-    state
-        .metrics
-        .request_duration
-        .with_label_values(&[model.name(), model.version()])
-        .observe(started.elapsed().as_secs_f64());
     outcome.model = Some(model);
     response.extensions_mut().insert(outcome);
     response
@@ -201,7 +270,7 @@ async fn run(
     check_answers(model, &results, asked)?;
     let predictions = settle(results, held_back, batch)?;
     for prediction in &predictions {
-        count_prediction(state, model, prediction);
+        state.serving.metrics.prediction_served(model, prediction);
     }
     // A one-row request's prediction can get feedback and goes into its event.
     if let (false, [prediction]) = (batch, predictions.as_slice()) {
@@ -267,123 +336,20 @@ where
         tracing::error!(model = model.name(), %error, "no instance available");
         AppError::ModelUnavailable(model.name().to_owned())
     })?;
-    outcome.times = forward_guest_events(state, model, output.events, output.dropped_events);
+    outcome.times = accounting::forward_guest_events(
+        &state.serving,
+        model,
+        output.events,
+        output.dropped_events,
+    );
     output.result.map_err(|error| {
-        state.metrics.wasm_trap(model, &error);
+        state.serving.metrics.wasm_trap(model, &error);
         tracing::warn!(model = model.name(), version = model.version(), %error, "model call failed; instance replaced");
         match error {
             CallError::DeadlineExceeded(deadline) => AppError::DeadlineExceeded(deadline),
             other => ApiError::ModelFailed(other.to_string()).into(),
         }
     })
-}
-
-/// Guest timings go to histograms (and the request's event); guest logs become events
-/// carrying the request's ID.
-fn forward_guest_events(
-    state: &AppState,
-    model: &LoadedModel,
-    events: Vec<GuestEvent>,
-    dropped: u64,
-) -> StageTimes {
-    let labels = [model.name(), model.version()];
-    let mut times = StageTimes::default();
-    for event in events {
-        match event {
-            GuestEvent::Timing { stage, seconds, .. } => {
-                let (histogram, total) = match stage {
-                    Stage::FeatureProcessing => {
-                        (&state.metrics.feature_processing, &mut times.feature)
-                    }
-                    Stage::Inference => (&state.metrics.inference, &mut times.inference),
-                };
-                histogram.with_label_values(&labels).observe(seconds);
-                *total = Some(total.unwrap_or(0.0) + seconds);
-            }
-            GuestEvent::Log {
-                level,
-                message,
-                fields,
-            } => {
-                let mut event = Event::now(level_name(level), "model", message);
-                event.request_id = request_id::current().map(|id| id.to_string());
-                event.model = Some(model.name().to_owned());
-                event.model_version = Some(model.version().to_owned());
-                event.fields = fields.into_iter().collect();
-                state.events.send(event);
-            }
-        }
-    }
-    if dropped > 0 {
-        state
-            .metrics
-            .events_dropped
-            .with_label_values(&["guest_flood"])
-            .inc_by(dropped);
-    }
-    times
-}
-
-fn level_name(level: Level) -> &'static str {
-    match level {
-        Level::Trace | Level::Debug => "debug",
-        Level::Info => "info",
-        Level::Warn => "warn",
-        Level::Error => "error",
-    }
-}
-
-fn count_prediction(state: &AppState, model: &LoadedModel, prediction: &Prediction) {
-    let labels = [model.name(), model.version()];
-    state.metrics.predictions.with_label_values(&labels).inc();
-    let class = prediction.class_index.to_string();
-    state
-        .metrics
-        .predictions_by_class
-        .with_label_values(&[model.name(), model.version(), &class])
-        .inc();
-    state
-        .metrics
-        .prediction_confidence
-        .with_label_values(&labels)
-        .observe(prediction.confidence);
-}
-
-/// `ml_input_validation_failures_total`: per rejected field; fields outside the schema
-/// share `_unknown` (clients choose those names: they must not grow the series), and a
-/// body that is not JSON, too large or of the wrong shape (tensors included) counts as
-/// `_body`.
-fn count_rejected_fields(state: &AppState, model: &LoadedModel, error: &AppError) {
-    let counter = &state.metrics.input_validation_failures;
-    let count = |field: &str| {
-        counter
-            .with_label_values(&[model.name(), model.version(), field])
-            .inc()
-    };
-    match error {
-        AppError::Api(ApiError::InvalidInput { fields, .. }) => {
-            for issue in fields {
-                let known = model
-                    .info
-                    .inputs
-                    .iter()
-                    .any(|spec| spec.name == issue.field);
-                match (known, issue.problem.as_str()) {
-                    (_, "invalid-body") => count("_body"),
-                    (true, _) => count(&issue.field),
-                    (false, _) => count("_unknown"),
-                }
-            }
-        }
-        AppError::Api(
-            ApiError::MalformedJson(_)
-            | ApiError::UnsupportedMediaType(_)
-            | ApiError::PayloadTooLarge { .. }
-            | ApiError::BatchTooLarge { .. },
-        )
-        | AppError::BadRequest(_) => count("_body"),
-        _ => {}
-    }
 }
 
 fn model_ref(model: &LoadedModel) -> ModelRef {

@@ -19,6 +19,6 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, CONTENT_TYPE)],
-        state.metrics.render(&state.models),
+        state.serving.metrics.render(&state.serving.models),
     )
 }

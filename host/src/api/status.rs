@@ -5,8 +5,11 @@ use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use wasml_predictor::Evaluation;
+use wasml_runtime::cache::CacheOutcome;
+use wasml_runtime::convert;
+
 use super::AppState;
-use crate::cache::CacheOutcome;
 use crate::registry::LoadedModel;
 
 /// The host and its models.
@@ -44,7 +47,7 @@ pub struct ModelStatus {
     /// Class labels.
     pub labels: Vec<String>,
     /// Held-out figures from the model card.
-    pub evaluation: EvaluationFigures,
+    pub evaluation: Evaluation,
     /// When it was loaded (RFC 3339).
     pub loaded_at: String,
     /// Seconds loading took.
@@ -55,23 +58,6 @@ pub struct ModelStatus {
     pub instances: InstanceCounts,
     /// Prediction requests so far.
     pub requests: RequestCounts,
-}
-
-/// The model card's held-out evaluation.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct EvaluationFigures {
-    /// Accuracy.
-    pub accuracy: f64,
-    /// Precision.
-    pub precision: f64,
-    /// Recall.
-    pub recall: f64,
-    /// F1 score.
-    pub f1_score: f64,
-    /// ROC AUC.
-    pub roc_auc: f64,
-    /// Rows of the held-out split.
-    pub test_rows: u32,
 }
 
 /// The instance pool of a model.
@@ -109,8 +95,9 @@ pub async fn status(State(state): State<AppState>) -> Json<StatusBody> {
         version: env!("CARGO_PKG_VERSION"),
         started_at: state.started_at.to_rfc3339(),
         uptime_seconds: state.started.elapsed().as_secs_f64(),
-        default_model: state.models.default_name().to_owned(),
+        default_model: state.serving.models.default_name().to_owned(),
         models: state
+            .serving
             .models
             .models()
             .iter()
@@ -120,7 +107,6 @@ pub async fn status(State(state): State<AppState>) -> Json<StatusBody> {
 }
 
 fn model_status(model: &LoadedModel) -> ModelStatus {
-    let e = &model.info.evaluation;
     ModelStatus {
         name: model.name().to_owned(),
         version: model.version().to_owned(),
@@ -129,14 +115,7 @@ fn model_status(model: &LoadedModel) -> ModelStatus {
         component_sha256: model.component_sha256.clone(),
         onnx_sha256: model.info.onnx_sha256.clone(),
         labels: model.info.labels.clone(),
-        evaluation: EvaluationFigures {
-            accuracy: e.accuracy,
-            precision: e.precision,
-            recall: e.recall,
-            f1_score: e.f1_score,
-            roc_auc: e.roc_auc,
-            test_rows: e.test_rows,
-        },
+        evaluation: convert::evaluation(&model.info.evaluation),
         loaded_at: model.loaded_at.to_rfc3339(),
         load_seconds: model.load_seconds,
         cache: match model.cache {

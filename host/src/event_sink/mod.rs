@@ -14,9 +14,10 @@ mod writer;
 
 use std::path::PathBuf;
 
-use prometheus::IntCounterVec;
 use tokio::sync::mpsc;
 use wasml_collector::sink::elasticsearch::ElasticsearchConfig;
+
+use crate::metrics::{DropReason, EventCounters};
 
 pub use event::{Event, SERVICE};
 pub use writer::EventWriter;
@@ -61,7 +62,7 @@ enum Message {
 #[derive(Clone)]
 pub struct EventSender {
     tx: mpsc::Sender<Message>,
-    dropped: IntCounterVec,
+    counters: EventCounters,
 }
 
 impl EventSender {
@@ -69,9 +70,9 @@ impl EventSender {
     pub fn send(&self, event: Event) {
         let reason = match self.tx.try_send(Message::Event(Box::new(event))) {
             Ok(()) => return,
-            Err(mpsc::error::TrySendError::Full(_)) => "buffer_full",
-            Err(mpsc::error::TrySendError::Closed(_)) => "closed",
+            Err(mpsc::error::TrySendError::Full(_)) => DropReason::BufferFull,
+            Err(mpsc::error::TrySendError::Closed(_)) => DropReason::Closed,
         };
-        self.dropped.with_label_values(&[reason]).inc();
+        self.counters.dropped(reason, 1);
     }
 }

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use prometheus::{IntCounter, IntCounterVec};
 use wasml_collector::ingest::client::CollectorClient;
+
+use crate::metrics::{DropReason, EventCounters};
 
 /// Most events in one request to the collector (well under its 8 MiB body limit).
 const CHUNK_EVENTS: usize = 2_000;
@@ -24,9 +25,7 @@ pub struct RemoteCollector {
     url: String,
     finishing: Arc<AtomicBool>,
     drain: Duration,
-    written: IntCounter,
-    dropped: IntCounterVec,
-    retries: IntCounter,
+    counters: EventCounters,
 }
 
 impl RemoteCollector {
@@ -36,9 +35,7 @@ impl RemoteCollector {
         url: &str,
         finishing: Arc<AtomicBool>,
         drain: Duration,
-        written: IntCounter,
-        dropped: IntCounterVec,
-        retries: IntCounter,
+        counters: EventCounters,
     ) -> std::io::Result<Self> {
         let client = CollectorClient::new(url, Duration::from_secs(10))
             .map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -47,9 +44,7 @@ impl RemoteCollector {
             url: url.to_owned(),
             finishing,
             drain,
-            written,
-            dropped,
-            retries,
+            counters,
         })
     }
 
@@ -61,35 +56,31 @@ impl RemoteCollector {
             loop {
                 let error = match self.client.send(chunk) {
                     Ok(()) => {
-                        self.written.inc_by(chunk.len() as u64);
+                        self.counters.written(chunk.len() as u64);
                         break;
                     }
                     Err(error) => error,
                 };
                 if !error.is_transient() {
                     tracing::error!(%error, events = chunk.len(), "the collector refused events; dropped");
-                    self.drop_chunk(chunk.len(), "rejected");
+                    self.counters
+                        .dropped(DropReason::Rejected, chunk.len() as u64);
                     break;
                 }
                 if self.finishing.load(Ordering::Relaxed) {
                     let deadline = *deadline.get_or_insert_with(|| Instant::now() + self.drain);
                     if Instant::now() >= deadline {
                         tracing::error!(%error, url = %self.url, "collector still unreachable at shutdown; events dropped");
-                        self.drop_chunk(chunk.len(), "collector_unreachable");
+                        self.counters
+                            .dropped(DropReason::CollectorUnreachable, chunk.len() as u64);
                         break;
                     }
                 }
                 tracing::warn!(%error, url = %self.url, retry_in = ?backoff, "collector unreachable; retrying");
-                self.retries.inc();
+                self.counters.send_retried();
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
-    }
-
-    fn drop_chunk(&self, events: usize, reason: &str) {
-        self.dropped
-            .with_label_values(&[reason])
-            .inc_by(events as u64);
     }
 }

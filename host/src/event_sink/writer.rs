@@ -15,7 +15,7 @@ use wasml_collector::{CollectorMetrics, Pipeline, PipelineOptions};
 
 use super::remote::RemoteCollector;
 use super::{Event, EventSender, EventTarget, Message};
-use crate::metrics::Metrics;
+use crate::metrics::{DropReason, EventCounters, Metrics};
 
 /// Most events handed to the collector in one submission (one fsync).
 const MAX_BURST: usize = 10_000;
@@ -48,14 +48,11 @@ impl EventWriter {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let sender = EventSender {
             tx: tx.clone(),
-            dropped: metrics.events_dropped.clone(),
+            counters: metrics.event_counters(),
         };
         let mut writer = Writer {
             output: Some(output),
-            metrics: WriterMetrics {
-                written: metrics.events_written.clone(),
-                dropped: metrics.events_dropped.clone(),
-            },
+            counters: metrics.event_counters(),
         };
         let thread = std::thread::Builder::new()
             .name("wasml-events".into())
@@ -116,9 +113,7 @@ fn open(target: EventTarget, metrics: &Metrics, finishing: &Arc<AtomicBool>) -> 
             &url,
             Arc::clone(finishing),
             DRAIN,
-            metrics.events_written.clone(),
-            metrics.events_dropped.clone(),
-            metrics.events_send_retries.clone(),
+            metrics.event_counters(),
         )?)),
     }
 }
@@ -129,14 +124,9 @@ enum Output {
     Remote(RemoteCollector),
 }
 
-struct WriterMetrics {
-    written: prometheus::IntCounter,
-    dropped: prometheus::IntCounterVec,
-}
-
 struct Writer {
     output: Option<Output>,
-    metrics: WriterMetrics,
+    counters: EventCounters,
 }
 
 impl Writer {
@@ -199,12 +189,9 @@ impl Writer {
             }
         };
         match result {
-            Ok(()) => self.metrics.written.inc_by(count),
+            Ok(()) => self.counters.written(count),
             Err(error) => {
-                self.metrics
-                    .dropped
-                    .with_label_values(&["write_failed"])
-                    .inc_by(count);
+                self.counters.dropped(DropReason::WriteFailed, count);
                 tracing::warn!(%error, events = count, "could not write events");
             }
         }

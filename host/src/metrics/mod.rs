@@ -2,15 +2,22 @@
 //! operator needs to see inside the sandbox (pool, traps, shed load, dropped events).
 //!
 //! Counters and histograms move as requests are served; gauges that describe a state
-//! (memory, pool, error rate, active users) are read when `/metrics` is scraped.
+//! (memory, pool, error rate, live accuracy, active users) are read when `/metrics` is
+//! scraped, from what is true then: a version that stopped serving loses its series, and
+//! a window without data says nothing rather than its last value.
+//!
+//! Every field is private: the rest of the host says what happened through intent methods
+//! ([`Metrics::prediction_served`], [`Metrics::guest_timing`], [`Metrics::version_swapped`],
+//! ...), so "what moves metric X?" is answered by this file alone.
 
 mod active_users;
+mod clock;
+mod events;
 mod memory;
 mod window;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
 
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
@@ -18,10 +25,15 @@ use prometheus::{
 };
 
 pub use active_users::{ActiveUsers, MAX_TRACKED_USERS};
+pub use clock::Clock;
+pub use events::{DropReason, EventCounters};
 pub use memory::resident_bytes;
 pub use window::SlidingWindow;
 
-use crate::instance::CallError;
+use wasml_predictor::Prediction;
+use wasml_runtime::CallError;
+use wasml_runtime::bindings::Stage;
+
 use crate::registry::{LoadedModel, ModelRegistry};
 
 /// The window of `ml_prediction_error_rate` and `ml_active_users`.
@@ -33,62 +45,60 @@ const MODEL: &[&str] = &["model", "version"];
 /// Every metric the host exports, registered in its own registry.
 pub struct Metrics {
     registry: Registry,
-    started: Instant,
+    clock: Clock,
     /// Offline accuracy from the model card (held-out split).
-    pub model_accuracy: GaugeVec,
+    model_accuracy: GaugeVec,
     /// Offline precision from the model card.
-    pub model_precision: GaugeVec,
+    model_precision: GaugeVec,
     /// Offline recall from the model card.
-    pub model_recall: GaugeVec,
+    model_recall: GaugeVec,
     /// Offline F1 from the model card.
-    pub model_f1_score: GaugeVec,
+    model_f1_score: GaugeVec,
     /// Rows predicted.
-    pub predictions: IntCounterVec,
+    predictions: IntCounterVec,
     /// Rows predicted, by predicted class index.
-    pub predictions_by_class: IntCounterVec,
+    predictions_by_class: IntCounterVec,
     /// Confidence of each prediction.
-    pub prediction_confidence: HistogramVec,
-    /// Failed / all prediction requests over [`WINDOW_SECS`].
-    pub prediction_error_rate: GaugeVec,
+    prediction_confidence: HistogramVec,
+    /// Requests the server failed (5xx) / all prediction requests over [`WINDOW_SECS`].
+    prediction_error_rate: GaugeVec,
     /// HTTP latency by method, route template and status.
-    pub http_request_duration: HistogramVec,
+    http_request_duration: HistogramVec,
     /// Feature validation + encoding time, as the guest measured it.
-    pub feature_processing: HistogramVec,
+    feature_processing: HistogramVec,
     /// Model inference time, as the guest measured it.
-    pub inference: HistogramVec,
+    inference: HistogramVec,
     /// Seconds to load each model.
-    pub model_load: GaugeVec,
+    model_load: GaugeVec,
     /// Resident memory of the host process.
-    pub app_memory: IntGauge,
+    app_memory: IntGauge,
     /// Rejected input fields, by field.
-    pub input_validation_failures: IntCounterVec,
+    input_validation_failures: IntCounterVec,
     /// Distinct users over [`WINDOW_SECS`].
-    pub active_users: IntGauge,
-    /// Warm instances kept per model.
-    pub pool_size: IntGaugeVec,
+    active_users: IntGauge,
+    /// Live instances per loaded version (idle and busy).
+    pool_size: IntGaugeVec,
+    /// Idle instances each pool keeps warm (its configured size).
+    pool_target: IntGaugeVec,
     /// Instances serving a request now.
-    pub pool_busy: IntGaugeVec,
+    pool_busy: IntGaugeVec,
     /// Calls that trapped, by kind (`deadline`, `memory`, `trap`); each discards its instance.
-    pub wasm_traps: IntCounterVec,
+    wasm_traps: IntCounterVec,
     /// Requests refused with 503 because too many were in flight.
-    pub requests_shed: IntCounter,
-    /// Events not delivered, by reason (`buffer_full`, `guest_flood`, `write_failed`).
-    pub events_dropped: IntCounterVec,
-    /// Events made durable (collector WAL) or printed.
-    pub events_written: IntCounter,
-    /// Failed attempts to hand events to a remote collector (each is retried).
-    pub events_send_retries: IntCounter,
+    requests_shed: IntCounter,
+    /// Events written, dropped (by [`DropReason`]) and send retries.
+    events: EventCounters,
     /// Version changes by model and result (`activated`, `canary`, `rolled_back`,
     /// `retired`, `failed`).
-    pub model_swaps: IntCounterVec,
+    model_swaps: IntCounterVec,
     /// 1 for every model version the host knows, labelled with its state.
-    pub model_info: IntGaugeVec,
+    model_info: IntGaugeVec,
     /// Prediction request latency per model version (the route histogram has no version).
-    pub request_duration: HistogramVec,
+    request_duration: HistogramVec,
     /// Ground-truth reports, by model version and outcome (`correct`, `wrong`).
-    pub feedback_total: IntCounterVec,
+    feedback_total: IntCounterVec,
     /// Share of correct predictions among the feedback of the last [`WINDOW_SECS`].
-    pub live_accuracy: GaugeVec,
+    live_accuracy: GaugeVec,
     accuracy_windows: Mutex<HashMap<(String, String), SlidingWindow>>,
     error_windows: Mutex<HashMap<(String, String), SlidingWindow>>,
     users: Mutex<ActiveUsers>,
@@ -96,16 +106,6 @@ pub struct Metrics {
 
 /// `kind` label values of `wasml_wasm_traps_total`.
 const TRAP_KINDS: [&str; 3] = ["deadline", "memory", "trap"];
-
-/// `reason` label values of `wasml_events_dropped_total`.
-pub const DROP_REASONS: [&str; 6] = [
-    "buffer_full",
-    "closed",
-    "guest_flood",
-    "write_failed",
-    "rejected",
-    "collector_unreachable",
-];
 
 /// Accuracy on the ground truth reported over the last [`WINDOW_SECS`] seconds.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, utoipa::ToSchema)]
@@ -134,8 +134,13 @@ impl LiveAccuracy {
 }
 
 impl Metrics {
-    /// All metrics, registered and at zero.
+    /// All metrics, registered and at zero, on the system clock.
     pub fn new() -> Self {
+        Self::with_clock(Clock::system())
+    }
+
+    /// All metrics, with `clock` driving the sliding windows (tests move a manual one).
+    pub fn with_clock(clock: Clock) -> Self {
         let registry = Registry::new();
         let gauge = |name: &str, help: &str| {
             register(&registry, GaugeVec::new(Opts::new(name, help), MODEL))
@@ -158,7 +163,7 @@ impl Metrics {
                 1e-1,
             ]
         };
-        let metrics = Self {
+        Self {
             model_accuracy: gauge(
                 "ml_model_accuracy",
                 "Accuracy on the model card's held-out split.",
@@ -189,7 +194,7 @@ impl Metrics {
             ),
             prediction_error_rate: gauge(
                 "ml_prediction_error_rate",
-                "Failed / all prediction requests over the last 5 minutes.",
+                "Prediction requests the server failed (5xx: model failed, deadline, unavailable, shed) / all prediction requests, over the last 5 minutes, per serving version. Client errors (4xx) are not failures here: see ml_input_validation_failures_total and http_request_duration_seconds by status.",
             ),
             http_request_duration: histogram(
                 "http_request_duration_seconds",
@@ -237,7 +242,12 @@ impl Metrics {
             ),
             pool_size: int_gauge(
                 "wasml_instance_pool_size",
-                "Warm instances kept per model.",
+                "Live instances of each loaded version (idle and busy); below wasml_instance_pool_target when a trapped instance could not be replaced.",
+                MODEL,
+            ),
+            pool_target: int_gauge(
+                "wasml_instance_pool_target",
+                "Idle instances each loaded version's pool keeps warm (--pool-size).",
                 MODEL,
             ),
             pool_busy: int_gauge(
@@ -257,25 +267,7 @@ impl Metrics {
                     "Prediction requests refused with 503 because the concurrency limit was reached.",
                 ),
             ),
-            events_dropped: counter(
-                "wasml_events_dropped_total",
-                "Events not delivered, by reason.",
-                &["reason"],
-            ),
-            events_written: register(
-                &registry,
-                IntCounter::new(
-                    "wasml_events_written_total",
-                    "Events made durable by the collector, embedded or remote (or printed to stdout).",
-                ),
-            ),
-            events_send_retries: register(
-                &registry,
-                IntCounter::new(
-                    "wasml_events_send_retries_total",
-                    "Failed attempts to hand events to a remote collector; each is retried.",
-                ),
-            ),
+            events: EventCounters::register(&registry),
             model_swaps: counter(
                 "ml_model_swaps_total",
                 "Model version changes, by result (activated, canary, rolled_back, retired, failed).",
@@ -302,25 +294,18 @@ impl Metrics {
             ),
             live_accuracy: gauge(
                 "ml_model_live_accuracy",
-                "Correct share of the predictions given feedback over the last 5 minutes (set once there is feedback).",
+                "Correct share of the predictions given feedback over the last 5 minutes; no series while that window holds no feedback.",
             ),
             accuracy_windows: Mutex::new(HashMap::new()),
             error_windows: Mutex::new(HashMap::new()),
             users: Mutex::new(ActiveUsers::new(WINDOW_SECS)),
-            started: Instant::now(),
+            clock,
             registry,
-        };
-        // At zero from the start, for the same reason as the trap counters.
-        for reason in DROP_REASONS {
-            metrics
-                .events_dropped
-                .with_label_values(&[reason])
-                .inc_by(0);
         }
-        metrics
     }
 
-    /// Sets the series that come from a model's card and loading.
+    /// A version was loaded (at start, or an upload passed the gate): the series from its
+    /// card and loading, and its trap counters at zero.
     pub fn model_loaded(&self, model: &LoadedModel) {
         let labels = [model.name(), model.version()];
         // At zero from the start: `increase()` misses a counter's first step when the
@@ -331,35 +316,105 @@ impl Metrics {
                 .inc_by(0);
         }
         let evaluation = &model.info.evaluation;
-        self.model_accuracy
-            .with_label_values(&labels)
-            .set(evaluation.accuracy);
-        self.model_precision
-            .with_label_values(&labels)
-            .set(evaluation.precision);
-        self.model_recall
-            .with_label_values(&labels)
-            .set(evaluation.recall);
-        self.model_f1_score
-            .with_label_values(&labels)
-            .set(evaluation.f1_score);
-        self.model_load
-            .with_label_values(&labels)
-            .set(model.load_seconds);
-        self.prediction_error_rate
-            .with_label_values(&labels)
-            .set(0.0);
+        for (gauge, value) in [
+            (&self.model_accuracy, evaluation.accuracy),
+            (&self.model_precision, evaluation.precision),
+            (&self.model_recall, evaluation.recall),
+            (&self.model_f1_score, evaluation.f1_score),
+            (&self.model_load, model.load_seconds),
+        ] {
+            gauge.with_label_values(&labels).set(value);
+        }
     }
 
-    /// Counts a prediction request to `model` in the error-rate window.
-    pub fn prediction_request(&self, model: &LoadedModel, failed: bool) {
-        let now = self.now();
+    /// A version changed state through the lifecycle (`activated`, `canary`,
+    /// `rolled_back`, `retired`, `failed`): `ml_model_swaps_total`.
+    pub fn version_swapped(&self, model: &str, result: &str) {
+        self.model_swaps.with_label_values(&[model, result]).inc();
+    }
+
+    /// A version was retired: its per-version gauges and windows go (it serves no more and
+    /// its card describes nothing running). Counters stay, as Prometheus expects.
+    pub fn version_retired(&self, model: &str, version: &str) {
+        let labels = [model, version];
+        for gauge in [
+            &self.model_accuracy,
+            &self.model_precision,
+            &self.model_recall,
+            &self.model_f1_score,
+            &self.model_load,
+        ] {
+            let _ = gauge.remove_label_values(&labels);
+        }
+        let key = (model.to_owned(), version.to_owned());
+        for windows in [&self.error_windows, &self.accuracy_windows] {
+            windows.lock().expect("metrics lock").remove(&key);
+        }
+    }
+
+    /// A prediction request to `model` finished after `seconds`; `server_failed` if it
+    /// ended in a 5xx (the model failed, ran past its deadline, was unavailable or the
+    /// request was shed). A client's bad request is not a failed prediction.
+    pub fn prediction_request(&self, model: &LoadedModel, seconds: f64, server_failed: bool) {
+        self.request_duration
+            .with_label_values(&[model.name(), model.version()])
+            .observe(seconds);
+        let now = self.clock.now();
         let key = (model.name().to_owned(), model.version().to_owned());
         let mut windows = self.error_windows.lock().expect("metrics lock");
         windows
             .entry(key)
             .or_insert_with(|| SlidingWindow::new(WINDOW_SECS as usize))
-            .record(now, failed);
+            .record(now, server_failed);
+    }
+
+    /// `model` answered a row with `prediction`.
+    pub fn prediction_served(&self, model: &LoadedModel, prediction: &Prediction) {
+        let labels = [model.name(), model.version()];
+        self.predictions.with_label_values(&labels).inc();
+        let class = prediction.class_index.to_string();
+        self.predictions_by_class
+            .with_label_values(&[model.name(), model.version(), &class])
+            .inc();
+        self.prediction_confidence
+            .with_label_values(&labels)
+            .observe(prediction.confidence);
+    }
+
+    /// The model reported how long a stage of a call took.
+    pub fn guest_timing(&self, model: &LoadedModel, stage: Stage, seconds: f64) {
+        let histogram = match stage {
+            Stage::FeatureProcessing => &self.feature_processing,
+            Stage::Inference => &self.inference,
+        };
+        histogram
+            .with_label_values(&[model.name(), model.version()])
+            .observe(seconds);
+    }
+
+    /// A request's input was rejected at `field` (`_body` for the body as a whole,
+    /// `_unknown` for a field outside the schema).
+    pub fn input_rejected(&self, model: &LoadedModel, field: &str) {
+        self.input_validation_failures
+            .with_label_values(&[model.name(), model.version(), field])
+            .inc();
+    }
+
+    /// A prediction request was refused with 503 at the concurrency limit.
+    pub fn request_shed(&self) {
+        self.requests_shed.inc();
+    }
+
+    /// An HTTP request finished: `http_request_duration_seconds`.
+    pub fn http_request(&self, method: &str, route: &str, status: &str, seconds: f64) {
+        self.http_request_duration
+            .with_label_values(&[method, route, status])
+            .observe(seconds);
+    }
+
+    /// What counts events written, dropped and retried, for the event sink's threads.
+    pub fn event_counters(&self) -> EventCounters {
+        self.events.clone()
     }
 
     /// Counts one ground-truth report for `model` `version`.
@@ -368,7 +423,7 @@ impl Metrics {
         self.feedback_total
             .with_label_values(&[model, version, outcome])
             .inc();
-        let now = self.now();
+        let now = self.clock.now();
         self.accuracy_windows
             .lock()
             .expect("metrics lock")
@@ -379,7 +434,7 @@ impl Metrics {
 
     /// Ground truth reported for `model` `version` within the live-accuracy window, if any.
     pub fn live_accuracy(&self, model: &str, version: &str) -> Option<LiveAccuracy> {
-        let now = self.now();
+        let now = self.clock.now();
         let windows = self.accuracy_windows.lock().expect("metrics lock");
         LiveAccuracy::of(windows.get(&(model.to_owned(), version.to_owned()))?, now)
     }
@@ -398,7 +453,7 @@ impl Metrics {
 
     /// Records a request from `user` for `ml_active_users`.
     pub fn user_seen(&self, user: &str) {
-        let now = self.now();
+        let now = self.clock.now();
         self.users.lock().expect("metrics lock").seen(user, now);
     }
 
@@ -417,14 +472,20 @@ impl Metrics {
         String::from_utf8(out).expect("the text format is UTF-8")
     }
 
+    /// Sets every state gauge from what is true now. Gauges with per-version series are
+    /// rebuilt, not updated: a version that stopped serving (or was unloaded) loses its
+    /// series instead of keeping its last value.
     fn refresh(&self, models: &ModelRegistry) {
-        let now = self.now();
+        let now = self.clock.now();
         if let Some(bytes) = resident_bytes() {
             self.app_memory.set(bytes as i64);
         }
         let users = self.users.lock().expect("metrics lock").count(now);
         self.active_users.set(users as i64);
         self.model_info.reset();
+        self.pool_size.reset();
+        self.pool_target.reset();
+        self.pool_busy.reset();
         for version in models.versions() {
             let sha256 = version.sha256.as_deref().unwrap_or_default();
             self.model_info
@@ -435,7 +496,20 @@ impl Metrics {
                     version.state.name(),
                 ])
                 .set(1);
+            if let Some(model) = &version.model {
+                let labels = [model.name(), model.version()];
+                self.pool_size
+                    .with_label_values(&labels)
+                    .set(model.pool.live() as i64);
+                self.pool_target
+                    .with_label_values(&labels)
+                    .set(model.pool.size() as i64);
+                self.pool_busy
+                    .with_label_values(&labels)
+                    .set(model.pool.busy() as i64);
+            }
         }
+        self.live_accuracy.reset();
         for ((model, version), window) in self.accuracy_windows.lock().expect("metrics lock").iter()
         {
             if let Some(live) = LiveAccuracy::of(window, now) {
@@ -444,26 +518,16 @@ impl Metrics {
                     .set(live.accuracy);
             }
         }
+        // Every serving version (active and canary), and only those.
+        self.prediction_error_rate.reset();
         let windows = self.error_windows.lock().expect("metrics lock");
-        for model in models.models() {
-            let labels = [model.name(), model.version()];
-            self.pool_size
-                .with_label_values(&labels)
-                .set(model.pool.size() as i64);
-            self.pool_busy
-                .with_label_values(&labels)
-                .set(model.pool.busy() as i64);
+        for model in models.serving() {
             let key = (model.name().to_owned(), model.version().to_owned());
             let ratio = windows.get(&key).map_or(0.0, |w| w.failure_ratio(now));
             self.prediction_error_rate
-                .with_label_values(&labels)
+                .with_label_values(&[model.name(), model.version()])
                 .set(ratio);
         }
-    }
-
-    /// Whole seconds since the metrics were created: the clock of the sliding windows.
-    fn now(&self) -> u64 {
-        self.started.elapsed().as_secs()
     }
 }
 

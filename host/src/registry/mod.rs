@@ -243,18 +243,44 @@ impl ModelRegistry {
         &self.default
     }
 
-    /// The active version of each model, in load order.
-    pub fn models(&self) -> Vec<Arc<LoadedModel>> {
+    /// `each` applied to every model, in load order, under one read lock; `None`s left out.
+    fn each_model<T>(&self, mut each: impl FnMut(&str, &ModelVersions) -> Option<T>) -> Vec<T> {
         let models = self.models.read().expect("registry lock");
         self.order
             .read()
             .expect("registry lock")
             .iter()
-            .filter_map(|name| {
-                let model = models.get(name)?;
-                model.model(model.active.as_deref()?)
-            })
+            .filter_map(|name| each(name, models.get(name)?))
             .collect()
+    }
+
+    /// The active version of each model, in load order.
+    pub fn models(&self) -> Vec<Arc<LoadedModel>> {
+        self.each_model(|_, model| model.model(model.active.as_deref()?))
+    }
+
+    /// Each served model and whether it is ready: a model is served while any of its
+    /// versions is not failed or retired (one loaded at start, or an upload on its way),
+    /// and ready when it has an active version to answer with.
+    pub fn readiness(&self) -> Vec<(String, bool)> {
+        self.each_model(|name, model| {
+            let served = model.versions.values().any(|entry| {
+                !matches!(entry.state, VersionState::Failed(_) | VersionState::Retired)
+            });
+            served.then(|| (name.to_owned(), model.active.is_some()))
+        })
+    }
+
+    /// Every version that receives traffic: each model's active version and its canary.
+    pub fn serving(&self) -> Vec<Arc<LoadedModel>> {
+        self.each_model(|_, model| {
+            let active = model.active.as_deref().and_then(|v| model.model(v));
+            let canary = model.canary.as_ref().and_then(|(v, _)| model.model(v));
+            Some(active.into_iter().chain(canary))
+        })
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     /// Version `version` of `name`, while it is loaded (not failed or retired).

@@ -11,14 +11,14 @@ use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::error::Context as _;
 
-use crate::bindings::types::ModelInfo;
-use crate::cache::{CacheOutcome, ComponentCache};
-use crate::component::ModelComponent;
-use crate::digest::DigestedWasm;
-use crate::events::GuestEvent;
-use crate::instance::{CallError, ModelInstance};
-use crate::limits::SandboxLimits;
-use crate::pool::InstancePool;
+use wasml_runtime::bindings::types::ModelInfo;
+use wasml_runtime::cache::{CacheOutcome, ComponentCache};
+use wasml_runtime::component::ModelComponent;
+use wasml_runtime::digest::DigestedWasm;
+use wasml_runtime::host::GuestEvent;
+use wasml_runtime::instance::{CallError, ModelInstance};
+use wasml_runtime::limits::SandboxLimits;
+use wasml_runtime::pool::InstancePool;
 
 /// One model being served.
 pub struct LoadedModel {

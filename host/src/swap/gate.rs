@@ -10,10 +10,12 @@
 //! 5. `deadline`: a prediction of a row built from its schema answers within the
 //!    sandbox's deadline, without trapping.
 
+use thiserror::Error;
 use wasml_predictor::ConformanceSet;
+use wasml_runtime::CallError;
+use wasml_runtime::bindings::types::{Feature, FeatureValue, FieldKind, FieldSpec, ModelInfo};
+use wasml_runtime::convert;
 
-use crate::bindings::types::{Feature, FeatureValue, FieldKind, FieldSpec, ModelInfo};
-use crate::convert;
 use crate::registry::{GateCheck as Check, LoadedModel};
 
 /// What the gate needs besides the candidate.
@@ -30,8 +32,28 @@ pub struct GateInput<'a> {
     pub conformance: Option<&'a ConformanceSet>,
 }
 
-/// One check: a detail when it passes, the reason when it fails.
-type Step<'a> = dyn Fn() -> Result<String, String> + 'a;
+/// Why a check failed; its text is the check's detail and the version's reason.
+#[derive(Debug, Error)]
+pub enum CheckFailure {
+    /// What the component says or answers is not what it must be.
+    #[error("{0}")]
+    Found(String),
+    /// The conformance set given with the version cannot be used.
+    #[error("{0}")]
+    UnusableSet(String),
+    /// No instance of the candidate could be had for the check.
+    #[error("{0}")]
+    NoInstance(String),
+    /// The call into the candidate trapped, overran or overate.
+    #[error(transparent)]
+    Call(#[from] CallError),
+}
+
+/// A check's outcome: what it found when it passes.
+type Verdict = Result<String, CheckFailure>;
+
+/// One check.
+type Step<'a> = dyn Fn() -> Verdict + 'a;
 
 /// Runs every check on `candidate`, stopping at the first failure. Blocking: it calls
 /// into the component.
@@ -52,7 +74,7 @@ pub fn run(candidate: &LoadedModel, input: &GateInput<'_>) -> Vec<Check> {
         checks.push(Check {
             check,
             passed,
-            detail: outcome.unwrap_or_else(|e| e),
+            detail: outcome.unwrap_or_else(|failure| failure.to_string()),
             milliseconds: started.elapsed().as_secs_f64() * 1e3,
         });
         if !passed {
@@ -70,45 +92,48 @@ pub fn failure(checks: &[Check]) -> Option<String> {
         .map(|c| format!("{}: {}", c.check, c.detail))
 }
 
-fn identity(info: &ModelInfo, input: &GateInput<'_>) -> Result<String, String> {
+fn identity(info: &ModelInfo, input: &GateInput<'_>) -> Verdict {
     if info.name != input.name {
-        return Err(format!(
+        return Err(found(format!(
             "the component says it is model {:?}, uploaded as {:?}",
             info.name, input.name
-        ));
+        )));
     }
     if info.version != input.version {
-        return Err(format!(
+        return Err(found(format!(
             "the component says it is version {:?}, uploaded as {:?}",
             info.version, input.version
-        ));
+        )));
     }
     Ok(format!("{} {}", info.name, info.version))
 }
 
-fn well_formed(info: &ModelInfo) -> Result<String, String> {
+fn well_formed(info: &ModelInfo) -> Verdict {
     if info.labels.len() < 2 {
-        return Err(format!(
+        return Err(found(format!(
             "{} labels; a classifier needs at least 2",
             info.labels.len()
-        ));
+        )));
     }
     if info.inputs.is_empty() {
-        return Err("the schema has no input fields".into());
+        return Err(found("the schema has no input fields".into()));
     }
     for (i, spec) in info.inputs.iter().enumerate() {
         if spec.name.is_empty() || info.inputs[..i].iter().any(|s| s.name == spec.name) {
-            return Err(format!("input field {:?} is empty or repeated", spec.name));
+            return Err(found(format!(
+                "input field {:?} is empty or repeated",
+                spec.name
+            )));
         }
         match &spec.kind {
             FieldKind::Number(r) if !(r.min.is_finite() && r.max.is_finite() && r.min <= r.max) => {
-                return Err(format!(
+                return Err(found(format!(
                     "field {}: range {}..{} is not a range",
                     spec.name, r.min, r.max
-                ));
+                )));
             }
             FieldKind::Category(values) if values.is_empty() => {
-                return Err(format!("field {}: no categories", spec.name));
+                return Err(found(format!("field {}: no categories", spec.name)));
             }
             _ => {}
         }
@@ -122,11 +147,13 @@ fn well_formed(info: &ModelInfo) -> Result<String, String> {
         ("roc_auc", e.roc_auc),
     ] {
         if !(0.0..=1.0).contains(&value) {
-            return Err(format!("card figure {figure} = {value} is not in [0, 1]"));
+            return Err(found(format!(
+                "card figure {figure} = {value} is not in [0, 1]"
+            )));
         }
     }
     serde_json::from_str::<serde_json::Value>(&info.card_json)
-        .map_err(|e| format!("the model card is not JSON: {e}"))?;
+        .map_err(|e| found(format!("the model card is not JSON: {e}")))?;
     Ok(format!(
         "{} inputs, {} labels, card accuracy {:.4}",
         info.inputs.len(),
@@ -135,7 +162,7 @@ fn well_formed(info: &ModelInfo) -> Result<String, String> {
     ))
 }
 
-fn schema(info: &ModelInfo, input: &GateInput<'_>) -> Result<String, String> {
+fn schema(info: &ModelInfo, input: &GateInput<'_>) -> Verdict {
     let Some(active) = input.active_inputs else {
         return Ok("no active version to compare with".into());
     };
@@ -146,10 +173,10 @@ fn schema(info: &ModelInfo, input: &GateInput<'_>) -> Result<String, String> {
             "changed, accepted by force: {}",
             problems.join("; ")
         )),
-        (false, false) => Err(format!(
+        (false, false) => Err(found(format!(
             "{} (upload with force=true to accept)",
             problems.join("; ")
-        )),
+        ))),
     }
 }
 
@@ -190,20 +217,20 @@ fn schema_changes(active: &[FieldSpec], candidate: &[FieldSpec]) -> Vec<String> 
     problems
 }
 
-fn conformance(candidate: &LoadedModel, set: Option<&ConformanceSet>) -> Result<String, String> {
+fn conformance(candidate: &LoadedModel, set: Option<&ConformanceSet>) -> Verdict {
     let Some(set) = set else {
         return Ok("skipped: no conformance set was given with the version".into());
     };
     if set.model != candidate.info.name || set.version != candidate.info.version {
-        return Err(format!(
+        return Err(found(format!(
             "the set is for {} {}, not {} {}",
             set.model, set.version, candidate.info.name, candidate.info.version
-        ));
+        )));
     }
-    let rows = set.rows()?;
+    let rows = set.rows().map_err(CheckFailure::UnusableSet)?;
     let rows: Vec<_> = rows.iter().map(|row| convert::features(row)).collect();
-    let mut instance = candidate.pool.checkout().map_err(|e| e.to_string())?;
-    let results = instance.predict_batch(&rows).map_err(|e| e.to_string())?;
+    let mut instance = checkout(candidate)?;
+    let results = instance.predict_batch(&rows)?;
     let results: Vec<_> = results
         .into_iter()
         .map(convert::prediction_result)
@@ -215,16 +242,16 @@ fn conformance(candidate: &LoadedModel, set: Option<&ConformanceSet>) -> Result<
             report.cases, set.tolerance, report.max_abs_diff
         ))
     } else {
-        Err(format!(
+        Err(found(format!(
             "{} of {} cases differ from the reference, e.g. {}",
             report.failures.len(),
             report.cases,
             report.failures[0]
-        ))
+        )))
     }
 }
 
-fn smoke_prediction(candidate: &LoadedModel) -> Result<String, String> {
+fn smoke_prediction(candidate: &LoadedModel) -> Verdict {
     let row: Vec<Feature> = candidate
         .info
         .inputs
@@ -237,7 +264,7 @@ fn smoke_prediction(candidate: &LoadedModel) -> Result<String, String> {
             },
         })
         .collect();
-    let mut instance = candidate.pool.checkout().map_err(|e| e.to_string())?;
+    let mut instance = checkout(candidate)?;
     let started = std::time::Instant::now();
     match instance.predict(&row) {
         Ok(Ok(p)) => Ok(format!(
@@ -245,15 +272,28 @@ fn smoke_prediction(candidate: &LoadedModel) -> Result<String, String> {
             p.label,
             started.elapsed().as_secs_f64() * 1e3
         )),
-        Ok(Err(e)) => Err(format!("refused a row built from its own schema: {e:?}")),
-        Err(e) => Err(e.to_string()),
+        Ok(Err(e)) => Err(found(format!(
+            "refused a row built from its own schema: {e:?}"
+        ))),
+        Err(e) => Err(e.into()),
     }
+}
+
+fn found(what: String) -> CheckFailure {
+    CheckFailure::Found(what)
+}
+
+fn checkout(candidate: &LoadedModel) -> Result<wasml_runtime::PooledInstance, CheckFailure> {
+    candidate
+        .pool
+        .checkout()
+        .map_err(|e| CheckFailure::NoInstance(e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::types::NumberRange;
+    use wasml_runtime::bindings::types::NumberRange;
 
     fn number(name: &str, min: f64, max: f64, required: bool) -> FieldSpec {
         FieldSpec {

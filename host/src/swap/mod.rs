@@ -3,29 +3,37 @@
 //! [`start`] registers an upload as `compiling` and returns at once; a background task
 //! compiles the component (through the `.cwasm` cache, on a blocking thread), warms its
 //! instances, and runs the validation [`gate`]. A version that passes is `ready`: the
-//! admin API can then activate it, make it the canary, roll back or retire versions
-//! (`crate::registry` does those atomically). A version that fails any step is `failed`
-//! with the reason and never receives traffic. Every state change is an event in the
-//! log stream and counts in `ml_model_swaps_total`.
+//! admin API (or the directory watcher) can then take it through its [`lifecycle`]:
+//! activate, canary, roll back, retire. A version that fails any step is `failed` with
+//! the reason and never receives traffic. Every state change is an event in the log
+//! stream and counts in `ml_model_swaps_total`.
+//!
+//! This module sees only [`Serving`] (models, metrics, events), never the REST API's state.
 
 pub mod gate;
+pub mod lifecycle;
 pub mod watch;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use thiserror::Error;
 use wasml_predictor::ConformanceSet;
+use wasml_runtime::cache::ComponentCache;
+use wasml_runtime::digest::DigestedWasm;
+use wasml_runtime::limits::SandboxLimits;
 use wasmtime::Engine;
 
-use crate::api::AppState;
-use crate::cache::ComponentCache;
-use crate::digest::DigestedWasm;
-use crate::event_sink::{Event, SERVICE};
-use crate::limits::SandboxLimits;
 use crate::registry::{LoadedModel, RegistryError};
+use crate::serving::Serving;
 
 /// Most conformance sets waiting for their component's upload.
 const MAX_PENDING_SETS: usize = 16;
+
+/// Too many conformance sets wait for their components (each is kept until its upload).
+#[derive(Debug, Error)]
+#[error("{MAX_PENDING_SETS} conformance sets already wait for their components")]
+pub struct TooManyPendingSets;
 
 /// What compiling a new version needs: the host's engine, cache, limits and pool size.
 pub struct ModelLoader {
@@ -60,13 +68,11 @@ impl ModelLoader {
         name: &str,
         version: &str,
         set: ConformanceSet,
-    ) -> Result<(), String> {
+    ) -> Result<(), TooManyPendingSets> {
         let mut pending = self.pending_sets.lock().expect("pending lock");
         let key = (name.to_owned(), version.to_owned());
         if pending.len() >= MAX_PENDING_SETS && !pending.contains_key(&key) {
-            return Err(format!(
-                "{MAX_PENDING_SETS} conformance sets already wait for their components"
-            ));
+            return Err(TooManyPendingSets);
         }
         pending.insert(key, set);
         Ok(())
@@ -107,18 +113,18 @@ pub struct Upload {
 
 /// Registers `upload` as compiling and starts its pipeline in the background.
 pub fn start(
-    state: &AppState,
+    serving: &Serving,
     loader: Arc<ModelLoader>,
     upload: Upload,
 ) -> Result<(), RegistryError> {
-    state.models.begin(&upload.name, &upload.version)?;
-    record(state, &upload.name, &upload.version, "compiling", None);
-    let state = state.clone();
-    tokio::spawn(async move { run(state, loader, upload).await });
+    serving.models.begin(&upload.name, &upload.version)?;
+    lifecycle::record(serving, &upload.name, &upload.version, "compiling", None);
+    let serving = serving.clone();
+    tokio::spawn(async move { run(serving, loader, upload).await });
     Ok(())
 }
 
-async fn run(state: AppState, loader: Arc<ModelLoader>, upload: Upload) {
+async fn run(state: Serving, loader: Arc<ModelLoader>, upload: Upload) {
     let Upload {
         name,
         version,
@@ -145,7 +151,7 @@ async fn run(state: AppState, loader: Arc<ModelLoader>, upload: Upload) {
         }
     };
     state.models.validating(&name, &version, Arc::clone(&model));
-    record(&state, &name, &version, "validating", None);
+    lifecycle::record(&state, &name, &version, "validating", None);
     let conformance = loader.take_conformance_set(&name, &version);
     let active_inputs = state.models.active(&name).map(|m| m.info.inputs.clone());
     let candidate = Arc::clone(&model);
@@ -170,75 +176,17 @@ async fn run(state: AppState, loader: Arc<ModelLoader>, upload: Upload) {
     match reason {
         None => {
             state.metrics.model_loaded(&model);
-            record(&state, &name, &version, "ready", None);
-            if activate_when_ready {
-                activate(&state, &name, &version);
+            lifecycle::record(&state, &name, &version, "ready", None);
+            if activate_when_ready && let Err(error) = lifecycle::activate(&state, &name, &version)
+            {
+                tracing::warn!(model = name, version, %error, "could not activate");
             }
         }
-        Some(reason) => record_failure(&state, &name, &version, reason),
+        Some(reason) => lifecycle::failed(&state, &name, &version, reason),
     }
 }
 
-/// Activates a version that just became ready, recording both versions' changes.
-fn activate(state: &AppState, name: &str, version: &str) {
-    match state.models.activate(name, version) {
-        Ok(previous) => {
-            state
-                .metrics
-                .model_swaps
-                .with_label_values(&[name, "activated"])
-                .inc();
-            record(state, name, version, "active", None);
-            if let Some(previous) = previous {
-                record(state, name, &previous, "ready", None);
-            }
-        }
-        Err(error) => tracing::warn!(model = name, version, %error, "could not activate"),
-    }
-}
-
-fn failed(state: &AppState, name: &str, version: &str, reason: String) {
+fn failed(state: &Serving, name: &str, version: &str, reason: String) {
     state.models.fail(name, version, reason.clone());
-    record_failure(state, name, version, reason);
-}
-
-fn record_failure(state: &AppState, name: &str, version: &str, reason: String) {
-    state
-        .metrics
-        .model_swaps
-        .with_label_values(&[name, "failed"])
-        .inc();
-    record(state, name, version, "failed", Some(reason));
-}
-
-/// Logs a state change of `name`/`version` and sends it as an event.
-pub fn record(
-    state: &AppState,
-    name: &str,
-    version: &str,
-    new_state: &str,
-    reason: Option<String>,
-) {
-    match &reason {
-        Some(reason) => tracing::warn!(
-            model = name,
-            version,
-            state = new_state,
-            reason,
-            "model version state"
-        ),
-        None => tracing::info!(
-            model = name,
-            version,
-            state = new_state,
-            "model version state"
-        ),
-    }
-    let level = if reason.is_some() { "warn" } else { "info" };
-    let mut event = Event::now(level, SERVICE, format!("model version {new_state}"));
-    event.model = Some(name.to_owned());
-    event.model_version = Some(version.to_owned());
-    event.error = reason;
-    event.fields.insert("state".into(), new_state.to_owned());
-    state.events.send(event);
+    lifecycle::failed(state, name, version, reason);
 }

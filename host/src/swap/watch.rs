@@ -10,17 +10,44 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::{ModelLoader, Upload};
-use crate::api::AppState;
-use crate::digest::DigestedWasm;
-use crate::registry::component_files;
+use thiserror::Error;
+use wasml_runtime::digest::DigestedWasm;
+
+use super::{ModelLoader, TooManyPendingSets, Upload};
+use crate::registry::{RegistryError, component_files};
+use crate::serving::Serving;
+
+/// Why a file in the models directory was not taken.
+#[derive(Debug, Error)]
+pub enum TakeError {
+    /// The path is not `<dir>/<name>/<version>.wasm`.
+    #[error("not <name>/<version>.wasm")]
+    NotAComponentPath,
+    /// The component could not be read.
+    #[error("reading the component: {0}")]
+    Read(#[from] std::io::Error),
+    /// Its conformance set is not one.
+    #[error("{path}: not a conformance set: {reason}")]
+    BadConformanceSet {
+        /// The set's file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Too many sets wait already.
+    #[error(transparent)]
+    PendingSets(#[from] TooManyPendingSets),
+    /// The registry refused the version (e.g. it exists and is not failed or retired).
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
 
 /// What a file looked like at a scan.
 type Stamp = (u64, Option<SystemTime>);
 
 /// Polls `dir` every `interval` until the task is dropped. Files present at the first
 /// scan are taken as already loaded (the host loaded them at start).
-pub async fn watch(state: AppState, loader: Arc<ModelLoader>, dir: PathBuf, interval: Duration) {
+pub async fn watch(state: Serving, loader: Arc<ModelLoader>, dir: PathBuf, interval: Duration) {
     let mut taken: HashMap<PathBuf, Stamp> = scan(&dir).into_iter().collect();
     let mut settling: HashMap<PathBuf, Stamp> = HashMap::new();
     loop {
@@ -35,8 +62,8 @@ pub async fn watch(state: AppState, loader: Arc<ModelLoader>, dir: PathBuf, inte
             }
             settling.remove(&path);
             taken.insert(path.clone(), stamp);
-            if let Err(reason) = take(&state, &loader, &path).await {
-                tracing::warn!(path = %path.display(), reason, "a component in the models directory was not taken");
+            if let Err(error) = take(&state, &loader, &path).await {
+                tracing::warn!(path = %path.display(), %error, "a component in the models directory was not taken");
             }
         }
     }
@@ -67,22 +94,25 @@ fn name_and_version(dir: &Path, path: &Path) -> Option<(String, String)> {
     parts.next().is_none().then_some((name, version))
 }
 
-async fn take(state: &AppState, loader: &Arc<ModelLoader>, path: &Path) -> Result<(), String> {
-    let dir = path
+async fn take(state: &Serving, loader: &Arc<ModelLoader>, path: &Path) -> Result<(), TakeError> {
+    let (name, version) = path
         .parent()
         .and_then(Path::parent)
-        .ok_or("no models directory")?;
-    let (name, version) = name_and_version(dir, path).ok_or("not <name>/<version>.wasm")?;
+        .and_then(|dir| name_and_version(dir, path))
+        .ok_or(TakeError::NotAComponentPath)?;
     let file = path.to_owned();
     // Reading and hashing 18 MB takes tens of milliseconds: not on a runtime thread.
     let wasm = tokio::task::spawn_blocking(move || std::fs::read(file).map(DigestedWasm::new))
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+        .map_err(std::io::Error::other)??;
     let set_path = path.with_file_name(format!("{version}.conformance.json"));
     if let Ok(text) = tokio::fs::read_to_string(&set_path).await {
-        let set = wasml_predictor::ConformanceSet::from_json(&text)
-            .map_err(|e| format!("{}: not a conformance set: {e}", set_path.display()))?;
+        let set = wasml_predictor::ConformanceSet::from_json(&text).map_err(|e| {
+            TakeError::BadConformanceSet {
+                path: set_path.clone(),
+                reason: e.to_string(),
+            }
+        })?;
         loader.add_conformance_set(&name, &version, set)?;
     }
     tracing::info!(path = %path.display(), model = name, version, "new component in the models directory");
@@ -93,7 +123,7 @@ async fn take(state: &AppState, loader: &Arc<ModelLoader>, path: &Path) -> Resul
         force: false,
         activate_when_ready: true,
     };
-    super::start(state, Arc::clone(loader), upload).map_err(|e| e.to_string())
+    Ok(super::start(state, Arc::clone(loader), upload)?)
 }
 
 #[cfg(test)]

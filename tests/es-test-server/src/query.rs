@@ -86,34 +86,3 @@ fn compare(a: &Value, b: &Value) -> Option<Ordering> {
         _ => None,
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn term_range_and_bool() {
-        let doc = json!({"level": "error", "status": 500, "@timestamp": "2026-11-26T10:00:00Z"});
-        assert!(matches(Some(&json!({"term": {"level": "error"}})), &doc));
-        assert!(!matches(
-            Some(&json!({"term": {"level": {"value": "info"}}})),
-            &doc
-        ));
-        assert!(matches(
-            Some(&json!({"range": {"status": {"gte": 500, "lt": 600}}})),
-            &doc
-        ));
-        assert!(!matches(
-            Some(&json!({"range": {"status": {"gt": 500}}})),
-            &doc
-        ));
-        let both = json!({"bool": {"filter": [
-            {"term": {"level": "error"}},
-            {"range": {"@timestamp": {"gte": "2026-11-26T00:00:00Z"}}}
-        ]}});
-        assert!(matches(Some(&both), &doc));
-        assert!(check(Some(&json!({"fuzzy": {}}))).is_err());
-        assert!(check(Some(&both)).is_ok());
-    }
-}

@@ -1,9 +1,11 @@
 //! Test support for tests that run wasml binaries as processes: [`process::Process`]
 //! starts one on an ephemeral loopback port and stops it (SIGTERM, or SIGKILL to test
 //! crash recovery), [`http`] sends plain HTTP/1.1 requests without a client library,
-//! [`ScratchDir`] gives a test a directory that goes away with it.
+//! [`ScratchDir`] gives a test a directory that goes away with it, and [`modules`] finds
+//! import cycles between a crate's modules.
 
 pub mod http;
+pub mod modules;
 pub mod process;
 
 use std::ops::Deref;

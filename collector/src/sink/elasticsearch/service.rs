@@ -43,7 +43,7 @@ pub(super) async fn send(
     let response = match response {
         Ok(response) => response,
         Err(e) => {
-            metrics.sink_up.set(0);
+            metrics.set_sink_up(false);
             return Err(SinkError::Unavailable(format!("bulk request failed: {e}")));
         }
     };
@@ -54,7 +54,7 @@ pub(super) async fn send(
         .observe(started.elapsed().as_secs_f64());
     let reply =
         reply.map_err(|e| SinkError::Unavailable(format!("reading the bulk answer: {e}")))?;
-    metrics.sink_up.set(1);
+    metrics.set_sink_up(true);
     if status >= 300 {
         return Err(SinkError::Unavailable(format!(
             "bulk request answered {status}: {}",

@@ -12,8 +12,8 @@ use super::error_response;
 use super::tensor::OUTPUTS;
 use crate::api::AppState;
 use crate::api::error::AppError;
-use crate::bindings::types::FieldKind;
 use crate::registry::{LoadedModel, RegistryError};
+use wasml_runtime::bindings::types::FieldKind;
 
 /// `GET /v2`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -68,7 +68,7 @@ pub async fn server() -> Json<ServerMetadata> {
     tag = "open-inference"
 )]
 pub async fn model(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    match state.models.active(&name) {
+    match state.serving.models.active(&name) {
         Some(model) => Json(describe(&state, &model)).into_response(),
         None => error_response(AppError::ModelNotFound(name)),
     }
@@ -92,7 +92,7 @@ pub async fn model_version(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
 ) -> Response {
-    match state.models.version(&name, &version) {
+    match state.serving.models.version(&name, &version) {
         Some(model) => Json(describe(&state, &model)).into_response(),
         None => error_response(RegistryError::UnknownVersion(name, version).into()),
     }
@@ -100,11 +100,12 @@ pub async fn model_version(
 
 fn describe(state: &AppState, model: &LoadedModel) -> ModelMetadata {
     let versions = state
+        .serving
         .models
         .versions()
         .into_iter()
         .filter(|v| v.name == model.name())
-        .filter(|v| state.models.version(&v.name, &v.version).is_some())
+        .filter(|v| state.serving.models.version(&v.name, &v.version).is_some())
         .map(|v| v.version)
         .collect();
     let inputs = model

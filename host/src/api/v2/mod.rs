@@ -107,7 +107,7 @@ pub async fn infer(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
-    match state.models.route(&name) {
+    match state.serving.models.route(&name) {
         Some(model) => serve(&state, model, request, OpenInference::default()).await,
         None => error_response(AppError::ModelNotFound(name)),
     }
@@ -127,7 +127,7 @@ pub async fn infer_version(
     Path((name, version)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    match state.models.version(&name, &version) {
+    match state.serving.models.version(&name, &version) {
         Some(model) => serve(&state, model, request, OpenInference::default()).await,
         None => error_response(RegistryError::UnknownVersion(name, version).into()),
     }
@@ -144,7 +144,9 @@ pub async fn live() -> Json<Value> {
     Json(serde_json::json!({ "live": true }))
 }
 
-/// Readiness: every model has an active version.
+/// Readiness: every served model is ready (has an active version), as the protocol
+/// defines server readiness; a model whose first version is still compiling or waiting
+/// for activation makes the server not ready until it is activated, failed or retired.
 #[utoipa::path(
     get,
     path = "/v2/health/ready",
@@ -155,7 +157,8 @@ pub async fn live() -> Json<Value> {
     tag = "open-inference"
 )]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let ready = !state.models.models().is_empty();
+    let models = state.serving.models.readiness();
+    let ready = !models.is_empty() && models.iter().all(|(_, ready)| *ready);
     (
         readiness(ready),
         Json(serde_json::json!({ "ready": ready })),
@@ -177,7 +180,7 @@ pub async fn model_ready(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> (StatusCode, Json<Value>) {
-    named_readiness(&name, state.models.active(&name).is_some())
+    named_readiness(&name, state.serving.models.active(&name).is_some())
 }
 
 /// Whether the version is loaded and can serve.
@@ -195,7 +198,10 @@ pub async fn version_ready(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
 ) -> (StatusCode, Json<Value>) {
-    named_readiness(&name, state.models.version(&name, &version).is_some())
+    named_readiness(
+        &name,
+        state.serving.models.version(&name, &version).is_some(),
+    )
 }
 
 /// `{"name": …, "ready": …}` with its status.

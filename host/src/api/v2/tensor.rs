@@ -54,7 +54,7 @@ pub struct RequestInput {
     #[schema(value_type = Option<Object>)]
     pub parameters: Option<Map<String, Value>>,
     /// Its elements in row-major order, flat or nested.
-    #[schema(value_type = Vec<crate::api::openapi::FeatureValue>)]
+    #[schema(value_type = Vec<crate::api::predict::FeatureValue>)]
     pub data: Value,
 }
 
@@ -96,7 +96,7 @@ pub struct ResponseOutput {
     /// Its datatype.
     pub datatype: &'static str,
     /// Its elements, row-major.
-    #[schema(value_type = Vec<crate::api::openapi::FeatureValue>)]
+    #[schema(value_type = Vec<crate::api::predict::FeatureValue>)]
     pub data: Vec<Value>,
 }
 

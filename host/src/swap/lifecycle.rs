@@ -1,0 +1,114 @@
+//! A version's lifecycle after the gate: activate, canary, stop the canary, roll back,
+//! retire, and failing. Each step changes the registry (atomically, `crate::registry`),
+//! counts in `ml_model_swaps_total`, and records every version whose state changed as a
+//! log line and an event. The admin API and the models-directory watcher both call these;
+//! nothing else changes a version's state.
+
+use crate::event_sink::{Event, SERVICE};
+use crate::registry::RegistryError;
+use crate::serving::Serving;
+
+/// Makes a ready version (or the canary) active; returns the version it replaced, which
+/// is ready again.
+pub fn activate(
+    serving: &Serving,
+    name: &str,
+    version: &str,
+) -> Result<Option<String>, RegistryError> {
+    let previous = serving.models.activate(name, version)?;
+    swapped(serving, name, version, "activated");
+    if let Some(previous) = &previous {
+        record(serving, name, previous, "ready", None);
+    }
+    Ok(previous)
+}
+
+/// Sends `percent` of `name`'s requests to a ready `version`; returns the canary it
+/// replaced, which is ready again.
+pub fn set_canary(
+    serving: &Serving,
+    name: &str,
+    version: &str,
+    percent: u32,
+) -> Result<Option<String>, RegistryError> {
+    let replaced = serving.models.set_canary(name, version, percent)?;
+    swapped(serving, name, version, "canary");
+    if let Some(replaced) = &replaced {
+        record(serving, name, replaced, "ready", None);
+    }
+    Ok(replaced)
+}
+
+/// Stops `name`'s canary, if any; returns its version, which is ready again.
+pub fn stop_canary(serving: &Serving, name: &str) -> Result<Option<String>, RegistryError> {
+    let cleared = serving.models.clear_canary(name)?;
+    if let Some(version) = &cleared {
+        record(serving, name, version, "ready", None);
+    }
+    Ok(cleared)
+}
+
+/// Re-activates the version active before the current one; returns `(from, to)`.
+pub fn rollback(serving: &Serving, name: &str) -> Result<(String, String), RegistryError> {
+    let (from, to) = serving.models.rollback(name)?;
+    swapped(serving, name, &to, "rolled_back");
+    record(serving, name, &from, "ready", None);
+    Ok((from, to))
+}
+
+/// Retires a version that is not active: it serves no more, and its gauges go.
+pub fn retire(serving: &Serving, name: &str, version: &str) -> Result<(), RegistryError> {
+    serving.models.retire(name, version)?;
+    serving.metrics.version_retired(name, version);
+    swapped(serving, name, version, "retired");
+    Ok(())
+}
+
+/// A new version did not make it (compile, start or gate): counted and recorded with
+/// `reason`. The registry already holds it as failed.
+pub fn failed(serving: &Serving, name: &str, version: &str, reason: String) {
+    serving.metrics.version_swapped(name, "failed");
+    record(serving, name, version, "failed", Some(reason));
+}
+
+/// Counts a successful step and records the version's new state.
+fn swapped(serving: &Serving, name: &str, version: &str, result: &str) {
+    serving.metrics.version_swapped(name, result);
+    let new_state = serving
+        .models
+        .state(name, version)
+        .map_or("unknown", |s| s.name());
+    record(serving, name, version, new_state, None);
+}
+
+/// Logs a state change of `name`/`version` and sends it as an event.
+pub fn record(
+    serving: &Serving,
+    name: &str,
+    version: &str,
+    new_state: &str,
+    reason: Option<String>,
+) {
+    match &reason {
+        Some(reason) => tracing::warn!(
+            model = name,
+            version,
+            state = new_state,
+            reason,
+            "model version state"
+        ),
+        None => tracing::info!(
+            model = name,
+            version,
+            state = new_state,
+            "model version state"
+        ),
+    }
+    let level = if reason.is_some() { "warn" } else { "info" };
+    let mut event = Event::now(level, SERVICE, format!("model version {new_state}"));
+    event.model = Some(name.to_owned());
+    event.model_version = Some(version.to_owned());
+    event.error = reason;
+    event.fields.insert("state".into(), new_state.to_owned());
+    serving.events.send(event);
+}

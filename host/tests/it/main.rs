@@ -1,0 +1,18 @@
+//! The integration tests of the host, one test binary (one link) with a module per
+//! concern.
+
+mod api_metrics;
+mod api_operations;
+mod api_predict;
+mod api_sandbox;
+mod binary;
+mod event_mapping;
+mod feedback;
+mod fuzz_corpus;
+mod gauges;
+mod hot_swap;
+mod layers;
+mod open_inference;
+mod open_inference_client;
+mod serving;
+mod wasi_http;

@@ -1,0 +1,239 @@
+//! Shared by the API tests: a host serving real components (bank-marketing v2 and,
+//! on request, the hostile test component), driven through `app(state)` without a socket.
+//! Each test binary uses part of it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt as _;
+use serde_json::Value;
+use tower::ServiceExt as _;
+use wasml_host::api::admin::Admin;
+use wasml_host::api::body::BodyLimits;
+use wasml_host::api::{AppState, app};
+use wasml_host::event_sink::{Event, EventWriter};
+use wasml_host::metrics::{Clock, Metrics};
+use wasml_host::registry::{LoadedModel, ModelRegistry};
+use wasml_host::serving::Serving;
+use wasml_host::swap::ModelLoader;
+use wasml_runtime::digest::DigestedWasm;
+use wasml_runtime::engine::new_engine;
+use wasml_runtime::{ComponentCache, SandboxLimits};
+use wasml_test_support::ScratchDir;
+use wasmtime::Engine;
+
+/// The seed's example request.
+pub const SEED_ROW: &str = r#"{"age": 30, "job": "admin.", "marital": "single",
+    "education": "secondary", "housing": "yes", "loan": "no", "duration": 200, "campaign": 2}"#;
+
+/// How a test host is set up.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub with_hostile: bool,
+    pub max_concurrent: usize,
+    pub body_limits: BodyLimits,
+    pub limits: SandboxLimits,
+    pub pool_size: usize,
+    /// Serve bank-marketing v1 instead of v2 (to swap in v2).
+    pub start_with_v1: bool,
+    /// Turn the admin API on with this token.
+    pub admin_token: Option<&'static str>,
+    /// The metrics' clock (a manual one lets a test empty the 5-minute windows).
+    pub clock: Clock,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            with_hostile: false,
+            max_concurrent: 64,
+            body_limits: BodyLimits {
+                max_bytes: 64 << 10,
+                max_batch_rows: 100,
+            },
+            limits: SandboxLimits::default(),
+            pool_size: 2,
+            start_with_v1: false,
+            admin_token: None,
+            clock: Clock::system(),
+        }
+    }
+}
+
+/// One engine per test binary; compiled components come from a cache shared by all.
+pub fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| new_engine().unwrap())
+}
+
+/// Loads a component file, through the shared `.cwasm` cache.
+pub fn load(path: &str, limits: SandboxLimits, pool_size: usize) -> LoadedModel {
+    let cache = ComponentCache::new(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cwasm"));
+    let wasm = DigestedWasm::new(std::fs::read(path).unwrap());
+    LoadedModel::load(engine(), &wasm, path, &cache, limits, pool_size).unwrap()
+}
+
+/// A fresh directory under the target's temp dir, removed with the guard.
+pub fn scratch_dir(name: &str) -> ScratchDir {
+    ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), name)
+}
+
+/// A host over real components with its event sink writing to a scratch directory.
+pub struct TestHost {
+    pub state: AppState,
+    pub router: Router,
+    pub events_dir: ScratchDir,
+    writer: EventWriter,
+}
+
+/// A response, fully read.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The `X-Request-Id` header.
+    pub fn request_id(&self) -> &str {
+        self.headers["x-request-id"].to_str().unwrap()
+    }
+}
+
+impl TestHost {
+    pub fn start(options: Options) -> Self {
+        let version = if options.start_with_v1 { "v1" } else { "v2" };
+        let bank = wasml_guest_artifacts::component("bank-marketing", version);
+        let mut models = vec![load(bank, options.limits, options.pool_size)];
+        if options.with_hostile {
+            models.push(load(wasml_guest_artifacts::HOSTILE, options.limits, 1));
+        }
+        let registry = ModelRegistry::new(models, None).unwrap();
+        let metrics = Arc::new(Metrics::with_clock(options.clock.clone()));
+        let events_dir = scratch_dir("events");
+        let (events, writer) =
+            EventWriter::start(events_dir.to_path_buf().into(), 1 << 16, &metrics).unwrap();
+        let serving = Serving::new(registry, metrics, events);
+        let mut state = AppState::new(serving, options.body_limits, options.max_concurrent);
+        if let Some(token) = options.admin_token {
+            let loader = ModelLoader::new(
+                engine().clone(),
+                ComponentCache::new(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cwasm")),
+                options.limits,
+                options.pool_size,
+            );
+            state = state.with_admin(Admin::new(token, Arc::new(loader), 128 << 20));
+        }
+        Self {
+            router: app(state.clone()),
+            state,
+            events_dir,
+            writer,
+        }
+    }
+
+    pub async fn call(&self, request: Request<Body>) -> Reply {
+        call(&self.router, request).await
+    }
+
+    pub async fn post_json(&self, uri: &str, body: &str) -> Reply {
+        self.call(
+            Request::post(uri)
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_owned()))
+                .unwrap(),
+        )
+        .await
+    }
+
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.call(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    /// The value of one series in `/metrics`, if present.
+    pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let text = String::from_utf8(self.get("/metrics").await.body.to_vec()).unwrap();
+        metric(&text, name, labels)
+    }
+
+    /// Stops the event writer and returns every event written.
+    pub async fn finish_events(self) -> Vec<Event> {
+        drop(self.router);
+        self.writer.finish().await;
+        read_events(&self.events_dir)
+    }
+}
+
+/// `request` through `router`, the response fully read.
+pub async fn call(router: &Router, request: Request<Body>) -> Reply {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Every event in the daily NDJSON files of an events directory (the collector's WAL and
+/// bookkeeping beside them are skipped).
+pub fn read_events(dir: &Path) -> Vec<Event> {
+    let mut events = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "ndjson") {
+            let text = std::fs::read_to_string(path).unwrap();
+            events.extend(
+                text.lines()
+                    .map(|l| serde_json::from_str::<Event>(l).unwrap()),
+            );
+        }
+    }
+    events
+}
+
+/// The value of the series `name{labels}` in a Prometheus text exposition (labels given
+/// must match; others may be present).
+pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (series_name, series_labels) = match series.split_once('{') {
+                Some((n, rest)) => (n, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let matches = series_name == name
+                && labels.iter().all(|(k, v)| {
+                    series_labels
+                        .split(',')
+                        .any(|l| l == format!("{k}=\"{v}\""))
+                });
+            matches.then(|| value.parse().unwrap())
+        })
+}
+
+/// Polls `check` until it holds, for up to five seconds.
+pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    for _ in 0..500 {
+        if check() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}

@@ -1,0 +1,103 @@
+//! What one model instance may use: CPU time per call and linear memory.
+
+use std::time::Duration;
+
+use wasmtime::{Engine, ResourceLimiter, Store};
+
+use crate::engine::deadline_ticks;
+
+/// Limits applied to every instance and every call into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SandboxLimits {
+    /// Longest a single call may run before it is interrupted (epoch interruption, so the
+    /// granularity is [`crate::engine::EPOCH_TICK`]).
+    pub deadline: Duration,
+    /// Most linear memory an instance may grow to, in bytes.
+    pub memory_bytes: usize,
+}
+
+impl Default for SandboxLimits {
+    /// 100 ms per call, 64 MiB per instance: the bundled models need about 1 µs–1 ms and a
+    /// few MiB, so only a runaway guest meets either.
+    fn default() -> Self {
+        Self {
+            deadline: Duration::from_millis(100),
+            memory_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Caps an instance's memory and remembers that it refused a growth, so a trap that
+/// follows (Rust guests abort on allocation failure) can be reported as what it is.
+#[derive(Debug)]
+pub struct MemoryCap {
+    max_bytes: usize,
+    exceeded: bool,
+}
+
+impl MemoryCap {
+    /// A cap of `max_bytes` of linear memory.
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            max_bytes,
+            exceeded: false,
+        }
+    }
+
+    /// Whether the guest asked for more than the cap.
+    pub fn exceeded(&self) -> bool {
+        self.exceeded
+    }
+}
+
+/// A store's data that carries a [`MemoryCap`]: a model instance's or a `wasi:http`
+/// component's.
+pub trait Sandboxed: 'static {
+    /// The cap, for the store's resource limiter.
+    fn memory_cap(&mut self) -> &mut MemoryCap;
+    /// The cap, to ask whether it refused a growth.
+    fn memory(&self) -> &MemoryCap;
+}
+
+/// A store for `data` under `limits`: linear memory capped, and every call interrupted
+/// (a trap) once it runs [`SandboxLimits::deadline`] past its start. This is the one place
+/// a store gets its limits; callers re-arm the deadline per call with [`arm_deadline`].
+pub fn sandboxed_store<T: Sandboxed>(engine: &Engine, data: T, limits: &SandboxLimits) -> Store<T> {
+    let mut store = Store::new(engine, data);
+    store.limiter(|state| state.memory_cap());
+    store.epoch_deadline_trap();
+    arm_deadline(&mut store, limits);
+    store
+}
+
+/// Starts the deadline of the next call into `store` now.
+pub fn arm_deadline<T>(store: &mut Store<T>, limits: &SandboxLimits) {
+    store.set_epoch_deadline(deadline_ticks(limits.deadline));
+}
+
+/// Tables hold function references; a model needs few. This bounds a hostile guest.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.exceeded = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}

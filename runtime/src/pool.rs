@@ -1,0 +1,146 @@
+//! Warm instances of one model component, shared by concurrent requests.
+//!
+//! An instance parses its model on first use (milliseconds), so the pool warms instances
+//! before handing them out and keeps them between requests. An instance that trapped is
+//! never reused: dropping its checkout discards it and warms a replacement.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::component::ModelComponent;
+use crate::host::GuestEvent;
+use crate::instance::ModelInstance;
+
+/// A pool of warm instances of one component.
+pub struct InstancePool {
+    component: ModelComponent,
+    idle: Mutex<Vec<ModelInstance>>,
+    /// Idle instances kept; more may exist while busy.
+    size: usize,
+    busy: AtomicUsize,
+    replaced: AtomicU64,
+}
+
+impl InstancePool {
+    /// A pool keeping `size` warm instances (at least one), all created now.
+    pub fn new(component: ModelComponent, size: usize) -> wasmtime::Result<Arc<Self>> {
+        let size = size.max(1);
+        let idle = (0..size)
+            .map(|_| warm(&component))
+            .collect::<wasmtime::Result<_>>()?;
+        Ok(Arc::new(Self {
+            component,
+            idle: Mutex::new(idle),
+            size,
+            busy: AtomicUsize::new(0),
+            replaced: AtomicU64::new(0),
+        }))
+    }
+
+    /// An instance for one request: an idle one, or a new warm one when all are busy.
+    pub fn checkout(self: &Arc<Self>) -> wasmtime::Result<PooledInstance> {
+        let idle = self.idle.lock().expect("pool lock").pop();
+        let instance = match idle {
+            Some(instance) => instance,
+            None => warm(&self.component)?,
+        };
+        self.busy.fetch_add(1, Ordering::Relaxed);
+        Ok(PooledInstance {
+            pool: Arc::clone(self),
+            instance: Some(instance),
+        })
+    }
+
+    /// Instances waiting for a request.
+    pub fn idle(&self) -> usize {
+        self.idle.lock().expect("pool lock").len()
+    }
+
+    /// Instances checked out now.
+    pub fn busy(&self) -> usize {
+        self.busy.load(Ordering::Relaxed)
+    }
+
+    /// Instances discarded after a trap since the pool was created.
+    pub fn replaced(&self) -> u64 {
+        self.replaced.load(Ordering::Relaxed)
+    }
+
+    /// Takes what idle instances reported and nobody collected yet (their load reports,
+    /// after warming), so those are not handed to the next request as its own.
+    pub fn take_idle_events(&self) -> Vec<GuestEvent> {
+        let mut idle = self.idle.lock().expect("pool lock");
+        idle.iter_mut().flat_map(|i| i.take_events().0).collect()
+    }
+
+    /// The idle instances the pool keeps (its configured size).
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Instances alive now, idle or busy: below [`size`](Self::size) when a trapped
+    /// instance could not be replaced, above it while extra ones serve a burst.
+    pub fn live(&self) -> usize {
+        self.idle() + self.busy()
+    }
+
+    fn give_back(&self, instance: ModelInstance) {
+        self.busy.fetch_sub(1, Ordering::Relaxed);
+        let returned = if instance.is_poisoned() {
+            self.replaced.fetch_add(1, Ordering::Relaxed);
+            drop(instance);
+            match warm(&self.component) {
+                Ok(fresh) => fresh,
+                Err(error) => {
+                    tracing::error!(%error, "could not replace a trapped instance");
+                    return;
+                }
+            }
+        } else {
+            instance
+        };
+        let mut idle = self.idle.lock().expect("pool lock");
+        if idle.len() < self.size {
+            idle.push(returned);
+        }
+    }
+}
+
+/// A new instance whose model is already parsed (`info()` loads it). What the guest
+/// reported while loading stays queued: the first `take_events` after checkout hands it out.
+fn warm(component: &ModelComponent) -> wasmtime::Result<ModelInstance> {
+    let mut instance = component.instantiate()?;
+    instance
+        .info()
+        .map_err(|e| wasmtime::format_err!("warming an instance: its info() failed: {e}"))?;
+    Ok(instance)
+}
+
+/// An instance checked out of a pool; it goes back (or is replaced) when dropped.
+pub struct PooledInstance {
+    pool: Arc<InstancePool>,
+    instance: Option<ModelInstance>,
+}
+
+impl Deref for PooledInstance {
+    type Target = ModelInstance;
+
+    fn deref(&self) -> &ModelInstance {
+        self.instance.as_ref().expect("present until dropped")
+    }
+}
+
+impl DerefMut for PooledInstance {
+    fn deref_mut(&mut self) -> &mut ModelInstance {
+        self.instance.as_mut().expect("present until dropped")
+    }
+}
+
+impl Drop for PooledInstance {
+    fn drop(&mut self) {
+        if let Some(instance) = self.instance.take() {
+            self.pool.give_back(instance);
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The instance pool hands out warm instances to concurrent callers and replaces an
+//! instance that trapped instead of reusing it.
+
+use crate::common;
+
+use std::time::Duration;
+
+use wasml_predictor::row_from_json;
+use wasml_runtime::bindings::types::{Feature, FeatureValue};
+use wasml_runtime::host::GuestEvent;
+use wasml_runtime::{CallError, InstancePool, SandboxLimits, convert};
+
+fn mode(mode: &str) -> Vec<Feature> {
+    vec![Feature {
+        name: "mode".into(),
+        value: FeatureValue::Text(mode.into()),
+    }]
+}
+
+#[test]
+fn a_trapped_instance_is_replaced_and_the_pool_keeps_serving() {
+    let limits = SandboxLimits {
+        deadline: Duration::from_millis(20),
+        ..SandboxLimits::default()
+    };
+    let component = common::hostile().clone().with_limits(limits);
+    let pool = InstancePool::new(component, 2).unwrap();
+    assert_eq!((pool.idle(), pool.busy(), pool.replaced()), (2, 0, 0));
+
+    {
+        let mut instance = pool.checkout().unwrap();
+        assert_eq!((pool.idle(), pool.busy()), (1, 1));
+        let error = instance.predict(&mode("loop")).unwrap_err();
+        assert!(matches!(error, CallError::DeadlineExceeded(_)), "{error}");
+    }
+    assert_eq!((pool.idle(), pool.busy(), pool.replaced()), (2, 0, 1));
+
+    // Every instance in the pool now answers: none of them is the trapped one.
+    let mut held: Vec<_> = (0..2).map(|_| pool.checkout().unwrap()).collect();
+    for instance in &mut held {
+        instance.predict(&mode("ok")).unwrap().unwrap();
+    }
+    // With both busy, a third caller still gets an instance; the pool keeps only `size`.
+    held.push(pool.checkout().unwrap());
+    assert_eq!((pool.idle(), pool.busy()), (0, 3));
+    drop(held);
+    assert_eq!((pool.idle(), pool.busy(), pool.size()), (2, 0, 2));
+}
+
+#[test]
+fn concurrent_callers_share_warm_instances() {
+    let pool = InstancePool::new(common::bank_marketing("v2").clone(), 2).unwrap();
+    let row = serde_json::json!({"age": 41, "job": "technician", "marital": "married",
+        "education": "tertiary", "housing": "no", "loan": "no", "duration": 600, "campaign": 1});
+    let row = convert::features(&row_from_json(row.as_object().unwrap()).unwrap());
+    let mut first = pool.checkout().unwrap();
+    // Warming parsed the model; its load report is still there for the host to forward.
+    let (events, _) = first.take_events();
+    let loaded =
+        |e: &GuestEvent| matches!(e, GuestEvent::Log { message, .. } if message == "model loaded");
+    assert!(events.iter().any(loaded), "{events:?}");
+    let expected = first.predict(&row).unwrap().unwrap().probabilities;
+    drop(first);
+
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..100 {
+                    let mut instance = pool.checkout().unwrap();
+                    let prediction = instance.predict(&row).unwrap().unwrap();
+                    assert_eq!(prediction.probabilities, expected);
+                }
+            });
+        }
+    });
+    assert_eq!((pool.busy(), pool.replaced()), (0, 0));
+    assert_eq!(pool.idle(), 2);
+}

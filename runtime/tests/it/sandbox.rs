@@ -1,0 +1,125 @@
+//! The sandbox holds against a hostile component: a guest that loops is interrupted at
+//! its deadline, one that hoards memory is stopped at the cap, a stack overflow or a panic
+//! is a trap; the instance is then refused and a fresh one serves normally.
+
+use std::time::{Duration, Instant};
+
+use crate::common;
+
+use wasml_runtime::bindings::types::{Feature, FeatureValue};
+use wasml_runtime::host::MAX_EVENTS_PER_CALL;
+use wasml_runtime::{CallError, ModelComponent, SandboxLimits, convert};
+
+const LIMITS: SandboxLimits = SandboxLimits {
+    deadline: Duration::from_millis(50),
+    memory_bytes: 16 << 20,
+};
+
+fn hostile() -> ModelComponent {
+    common::hostile().clone().with_limits(LIMITS)
+}
+
+fn row(mode: &str) -> Vec<Feature> {
+    vec![Feature {
+        name: "mode".into(),
+        value: FeatureValue::Text(mode.into()),
+    }]
+}
+
+/// Runs `mode` on a fresh instance and returns the sandbox's error; checks the instance is
+/// refused afterwards and that a new one still answers.
+fn misbehave(component: &ModelComponent, mode: &str) -> CallError {
+    let mut instance = component.instantiate().unwrap();
+    instance.predict(&row("ok")).unwrap().unwrap();
+    let error = instance.predict(&row(mode)).expect_err(mode);
+    assert!(instance.is_poisoned());
+    assert!(matches!(
+        instance.predict(&row("ok")),
+        Err(CallError::Poisoned)
+    ));
+    let mut fresh = component.instantiate().unwrap();
+    fresh.predict(&row("ok")).unwrap().unwrap();
+    error
+}
+
+#[test]
+fn an_endless_loop_is_interrupted_at_the_deadline() {
+    let started = Instant::now();
+    let error = misbehave(&hostile(), "loop");
+    assert!(
+        matches!(error, CallError::DeadlineExceeded(d) if d == LIMITS.deadline),
+        "{error}"
+    );
+    // Without interruption the call would never return at all; this bound only catches a
+    // deadline that is orders of magnitude off.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn unbounded_allocation_stops_at_the_memory_cap() {
+    let error = misbehave(&hostile(), "alloc");
+    assert!(
+        matches!(error, CallError::MemoryExceeded(bytes) if bytes == LIMITS.memory_bytes),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_stack_overflow_is_a_trap() {
+    let error = misbehave(&hostile(), "recurse");
+    // Rust keeps its stack frames in linear memory below the data segment, so running off
+    // its end is an out-of-bounds access; a deep native wasm stack would be "call stack
+    // exhausted". Either way a trap, never the host's stack.
+    assert!(
+        matches!(&error, CallError::Trap(m) if m.contains("out of bounds") || m.contains("stack")),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_panic_is_a_trap() {
+    let error = misbehave(&hostile(), "panic");
+    assert!(matches!(&error, CallError::Trap(_)), "{error}");
+}
+
+#[test]
+fn a_guest_flooding_events_is_capped_and_keeps_serving() {
+    let mut instance = hostile().instantiate().unwrap();
+    instance.predict(&row("flood")).unwrap().unwrap();
+    let (events, dropped) = instance.take_events();
+    assert_eq!(events.len(), MAX_EVENTS_PER_CALL);
+    assert_eq!(dropped, 10_000 - MAX_EVENTS_PER_CALL as u64);
+    // The queue starts empty again.
+    instance.predict(&row("ok")).unwrap().unwrap();
+    assert_eq!(instance.take_events(), (Vec::new(), 0));
+}
+
+#[test]
+fn the_bundled_model_serves_a_64_row_batch_under_the_default_limits() {
+    assert_eq!(
+        SandboxLimits::default(),
+        SandboxLimits {
+            deadline: Duration::from_millis(100),
+            memory_bytes: 64 << 20
+        },
+        "the documented defaults"
+    );
+    let component = common::bank_marketing("v2");
+    let dir = wasml_predictor::model_dir::bundled("bank-marketing", "v2");
+    let set = wasml_predictor::ConformanceSet::from_json(&dir.conformance_json().unwrap()).unwrap();
+    let rows: Vec<_> = set.rows().unwrap()[..64]
+        .iter()
+        .map(|r| convert::features(r))
+        .collect();
+    let results = component
+        .instantiate()
+        .unwrap()
+        .predict_batch(&rows)
+        .unwrap();
+    assert_eq!(results.len(), 64);
+    assert!(results.iter().all(Result::is_ok));
+}

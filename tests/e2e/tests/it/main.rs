@@ -1,0 +1,10 @@
+//! The integration tests of the end-to-end tests across processes, one test binary (one link) with a module per
+//! concern.
+
+mod collector_crash;
+mod collector_disk_full;
+mod collector_replay;
+mod faults_under_load;
+mod host_to_elasticsearch;
+mod schemathesis;
+mod secrets;

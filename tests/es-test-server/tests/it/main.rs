@@ -1,0 +1,5 @@
+//! The integration tests of the Elasticsearch-API test server, one test binary (one link) with a module per
+//! concern.
+
+mod store;
+mod wire;

@@ -1,0 +1,8 @@
+//! The integration tests of the observability config, one test binary (one link) with a module per
+//! concern.
+
+mod compose;
+mod grafana;
+mod kibana;
+mod prometheus_queries;
+mod promtool;
