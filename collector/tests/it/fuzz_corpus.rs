@@ -9,6 +9,7 @@ use wasml_test_support::fuzz_corpus;
 
 #[test]
 fn every_ingest_body_in_the_corpus_splits_or_is_refused_naming_the_line() {
+    let (mut accepted, mut refused) = (0, 0);
     for (path, bytes) in fuzz_corpus("collector_ingest") {
         let outcome = catch_unwind(AssertUnwindSafe(|| documents(&bytes)))
             .unwrap_or_else(|_| panic!("{} made the decoder panic", path.display()));
@@ -18,10 +19,16 @@ fn every_ingest_body_in_the_corpus_splits_or_is_refused_naming_the_line() {
                     let value: serde_json::Value = serde_json::from_slice(&document).unwrap();
                     assert!(value.is_object(), "{}", path.display());
                 }
+                accepted += 1;
             }
-            Err(IngestError::Malformed { line, .. }) => assert!(line > 0, "{}", path.display()),
-            Err(IngestError::Empty) => {}
+            Err(IngestError::Malformed { line, .. }) => {
+                assert!(line > 0, "{}", path.display());
+                refused += 1;
+            }
+            Err(IngestError::Empty) => refused += 1,
             Err(other) => panic!("{}: unexpected {other:?}", path.display()),
         }
     }
+    // Both oracles must have had something to judge.
+    assert!(accepted > 0 && refused > 0, "{accepted} accepted, {refused} refused");
 }

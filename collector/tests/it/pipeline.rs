@@ -67,16 +67,7 @@ fn wait_delivered(pipeline: &Pipeline) {
 fn concurrent_submitters_are_group_committed_and_delivered_once_into_daily_files() {
     let dir = scratch("daily");
     let files = dir.join("files");
-    let sink = FileSink::open(&files, 0).unwrap();
-    let pipeline = Arc::new(
-        Pipeline::start(
-            dir.join("wal"),
-            Box::new(sink),
-            options(),
-            CollectorMetrics::new(),
-        )
-        .unwrap(),
-    );
+    let pipeline = Arc::new(start(&dir, FileSink::open(&files, 0).unwrap()));
     std::thread::scope(|scope| {
         for t in 0..4 {
             let pipeline = Arc::clone(&pipeline);
@@ -133,6 +124,17 @@ impl Sink for Flaky {
     }
 }
 
+/// A pipeline with the WAL in `dir/wal`, delivering to `sink`.
+fn start(dir: &Path, sink: impl Sink + 'static) -> Pipeline {
+    Pipeline::start(
+        dir.join("wal"),
+        Box::new(sink),
+        options(),
+        CollectorMetrics::new(),
+    )
+    .unwrap()
+}
+
 /// A pipeline into a [`Flaky`] sink failing its first `failures` deliveries, and what
 /// the sink took.
 fn flaky_pipeline(dir: &Path, failures: usize) -> (Pipeline, Arc<Mutex<Vec<u64>>>) {
@@ -141,14 +143,7 @@ fn flaky_pipeline(dir: &Path, failures: usize) -> (Pipeline, Arc<Mutex<Vec<u64>>
         failures: Arc::new(AtomicUsize::new(failures)),
         got: Arc::clone(&got),
     };
-    let pipeline = Pipeline::start(
-        dir.join("wal"),
-        Box::new(sink),
-        options(),
-        CollectorMetrics::new(),
-    )
-    .unwrap();
-    (pipeline, got)
+    (start(dir, sink), got)
 }
 
 #[test]
@@ -222,14 +217,7 @@ fn what_was_not_delivered_before_a_stop_is_delivered_after_the_restart() {
     assert!(gauge("wasml_collector_oldest_unshipped_seconds") >= 0.02);
     pipeline.shutdown(Duration::from_millis(50));
 
-    let sink = FileSink::open(&files, 0).unwrap();
-    let pipeline = Pipeline::start(
-        dir.join("wal"),
-        Box::new(sink),
-        options(),
-        CollectorMetrics::new(),
-    )
-    .unwrap();
+    let pipeline = start(&dir, FileSink::open(&files, 0).unwrap());
     wait_delivered(&pipeline);
     assert_eq!(ids_in(&files), expected(500));
 }
@@ -238,13 +226,7 @@ fn what_was_not_delivered_before_a_stop_is_delivered_after_the_restart() {
 fn a_crash_between_writing_files_and_the_checkpoint_does_not_duplicate() {
     let dir = scratch("crash");
     let files = dir.join("files");
-    let pipeline = Pipeline::start(
-        dir.join("wal"),
-        Box::new(FileSink::open(&files, 0).unwrap()),
-        options(),
-        CollectorMetrics::new(),
-    )
-    .unwrap();
+    let pipeline = start(&dir, FileSink::open(&files, 0).unwrap());
     pipeline
         .submit((0..50).map(|i| event(i, 26)).collect())
         .unwrap();
@@ -254,13 +236,7 @@ fn a_crash_between_writing_files_and_the_checkpoint_does_not_duplicate() {
     // recorded. Write it through a sink whose checkpoint is then "lost".
     let wal_dir = dir.join("wal");
     let checkpoint = std::fs::read_to_string(wal_dir.join("delivered")).unwrap();
-    let pipeline = Pipeline::start(
-        &wal_dir,
-        Box::new(FileSink::open(&files, 50).unwrap()),
-        options(),
-        CollectorMetrics::new(),
-    )
-    .unwrap();
+    let pipeline = start(&dir, FileSink::open(&files, 50).unwrap());
     pipeline
         .submit((50..60).map(|i| event(i, 26)).collect())
         .unwrap();
@@ -275,9 +251,7 @@ fn a_crash_between_writing_files_and_the_checkpoint_does_not_duplicate() {
         .trim()
         .parse()
         .unwrap();
-    let sink = FileSink::open(&files, delivered).unwrap();
-    let pipeline =
-        Pipeline::start(&wal_dir, Box::new(sink), options(), CollectorMetrics::new()).unwrap();
+    let pipeline = start(&dir, FileSink::open(&files, delivered).unwrap());
     wait_delivered(&pipeline);
     assert_eq!(ids_in(&files), expected(60));
 }
