@@ -30,5 +30,8 @@ fn every_ingest_body_in_the_corpus_splits_or_is_refused_naming_the_line() {
         }
     }
     // Both oracles must have had something to judge.
-    assert!(accepted > 0 && refused > 0, "{accepted} accepted, {refused} refused");
+    assert!(
+        accepted > 0 && refused > 0,
+        "{accepted} accepted, {refused} refused"
+    );
 }
