@@ -93,14 +93,9 @@ async fn the_error_rate_covers_every_serving_version_and_only_those() {
     ] {
         assert_eq!(host.metric(name, &version("1.0.0")).await, None, "{name}");
     }
-    assert_eq!(
-        host.metric(
-            "ml_model_swaps_total",
-            &[("model", "bank-marketing"), ("result", "retired")]
-        )
-        .await,
-        Some(1.0)
-    );
+    let retired = [("model", "bank-marketing"), ("result", "retired")];
+    host.assert_metric("ml_model_swaps_total", &retired, Some(1.0))
+        .await;
 }
 
 /// A client's bad input is its own failure: 20 good and 20 malformed requests leave the
@@ -123,25 +118,14 @@ async fn client_errors_are_not_failed_predictions() {
             422
         );
     }
-    assert_eq!(
-        host.metric("ml_prediction_error_rate", &version("2.0.0"))
-            .await,
-        Some(0.0)
-    );
-    let missing = host
-        .metric(
-            "ml_input_validation_failures_total",
-            &[("model", "bank-marketing"), ("field", "job")],
-        )
+    host.assert_metric("ml_prediction_error_rate", &version("2.0.0"), Some(0.0))
         .await;
-    assert_eq!(missing, Some(20.0));
-    let rejected = host
-        .metric(
-            "http_request_duration_seconds_count",
-            &[("route", "/predict"), ("status", "422")],
-        )
+    let job = [("model", "bank-marketing"), ("field", "job")];
+    host.assert_metric("ml_input_validation_failures_total", &job, Some(20.0))
         .await;
-    assert_eq!(rejected, Some(20.0));
+    let rejected = [("route", "/predict"), ("status", "422")];
+    host.assert_metric("http_request_duration_seconds_count", &rejected, Some(20.0))
+        .await;
 
     let hostile = |mode: &str| format!(r#"{{"mode": "{mode}"}}"#);
     let ok = host

@@ -168,6 +168,12 @@ impl TestHost {
         metric(&text, name, labels)
     }
 
+    /// Asserts that the series `name` with `labels` reads `expected` (`None`: no series).
+    pub async fn assert_metric(&self, name: &str, labels: &[(&str, &str)], expected: Option<f64>) {
+        let found = self.metric(name, labels).await;
+        assert_eq!(found, expected, "{name} {labels:?}");
+    }
+
     /// Stops the event writer and returns every event written.
     pub async fn finish_events(self) -> Vec<Event> {
         drop(self.router);
