@@ -16,6 +16,8 @@ pub struct Process {
     /// Where it listens.
     pub address: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
+    /// The thread reading stderr into `log`: it trails the process.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Process {
@@ -30,7 +32,7 @@ impl Process {
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let lines = Arc::clone(&log);
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in stderr.lines().map_while(Result::ok) {
                 if let Ok(entry) = serde_json::from_str::<Value>(&line)
                     && entry["fields"]["message"] == "listening"
@@ -56,6 +58,7 @@ impl Process {
             child,
             address,
             log,
+            reader: Some(reader),
         }
     }
 
@@ -79,16 +82,32 @@ impl Process {
         self.child.wait().expect("reap");
     }
 
-    /// Waits up to 30 s for the process to exit.
+    /// Waits up to 30 s for the process to exit, then for its log to be read to the end.
     pub fn wait(&mut self) -> ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
+                if let Some(reader) = self.reader.take() {
+                    let _ = reader.join();
+                }
                 return status;
             }
             assert!(Instant::now() < deadline, "the process did not exit");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Whether a log line containing `text` arrives within `timeout`: the log is read by a
+    /// thread that may trail what the process already wrote.
+    pub fn logs_within(&self, text: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while !self.logged(text) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        true
     }
 
     /// Whether any log line so far contains `text`.

@@ -107,7 +107,7 @@ fn a_full_disk_is_reported_and_nothing_acknowledged_is_lost_or_doubled() {
         "{}",
         metrics.body
     );
-    assert!(collector.logged("WAL append failed"));
+    assert!(collector.logs_within("WAL append failed", Duration::from_secs(5)));
 
     // Room again: a restart on the same data directory.
     collector.terminate();
