@@ -3,12 +3,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wasml_host::api::v2::tensor::{InferenceRequest, rows, wanted_outputs};
+use wasml_predictor::api::tensor::{InferenceRequest, rows, wanted_outputs};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(request) = serde_json::from_slice::<InferenceRequest>(data) {
         if let Err(error) = rows(&request, 1_000) {
-            assert!(error.status().is_client_error(), "{error}");
+            assert!((400..500).contains(&error.status()), "{error}");
         }
         let _ = wanted_outputs(&request);
     }

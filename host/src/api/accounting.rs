@@ -88,6 +88,7 @@ pub fn rejected_fields<'a>(model: &'a LoadedModel, error: &'a AppError) -> Vec<&
             .collect(),
         AppError::Api(
             ApiError::MalformedJson(_)
+            | ApiError::BadRequest(_)
             | ApiError::UnsupportedMediaType(_)
             | ApiError::PayloadTooLarge { .. }
             | ApiError::BatchTooLarge { .. },

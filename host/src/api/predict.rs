@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 use wasml_predictor::Prediction;
+pub use wasml_predictor::api::schema::FeatureValue;
 use wasml_predictor::api::{ApiError, answer_body, settle};
 pub use wasml_predictor::api::{BatchPredictionBody, ModelRef, PredictionBody, RowPrediction};
 
@@ -34,16 +35,6 @@ pub const USER_HEADER: &str = "x-user-id";
 /// default model's schema.
 #[derive(Serialize, ToSchema)]
 pub struct Features(HashMap<String, FeatureValue>);
-
-/// A field's value.
-#[derive(Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum FeatureValue {
-    /// A number field.
-    Number(f64),
-    /// A category field.
-    Text(String),
-}
 
 /// Many rows at once.
 #[derive(Serialize, ToSchema)]

@@ -8,7 +8,6 @@ mod api_sandbox;
 mod binary;
 mod event_mapping;
 mod feedback;
-mod fuzz_corpus;
 mod gauges;
 mod hot_swap;
 mod layers;

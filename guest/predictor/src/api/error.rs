@@ -35,6 +35,10 @@ pub enum ApiError {
         /// Every rejected field.
         fields: Vec<FieldIssue>,
     },
+    /// The request is well-formed JSON of the wrong shape for its protocol (e.g. an Open
+    /// Inference tensor whose shape does not match its data); the message says what.
+    #[error("{0}")]
+    BadRequest(String),
     /// The model failed: a trap, its memory cap, or an internal error it reported.
     #[error("the model failed: {0}")]
     ModelFailed(String),
@@ -63,7 +67,7 @@ impl ApiError {
     /// The HTTP status code.
     pub fn status(&self) -> u16 {
         match self {
-            Self::MalformedJson(_) => 400,
+            Self::MalformedJson(_) | Self::BadRequest(_) => 400,
             Self::UnsupportedMediaType(_) => 415,
             Self::PayloadTooLarge { .. } | Self::BatchTooLarge { .. } => 413,
             Self::InvalidInput { .. } => 422,
@@ -77,6 +81,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::MalformedJson(_) => "malformed_json",
+            Self::BadRequest(_) => "bad_request",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::BatchTooLarge { .. } => "batch_too_large",

@@ -4,12 +4,17 @@
 //!
 //! [`input`] reads a request body into rows, [`error`] is every way a request fails with
 //! its status and JSON body, [`output`] is the answer's JSON, [`request_id`] says which
-//! client request IDs are kept.
+//! client request IDs are kept, [`tensor`] is the Open Inference Protocol's (KServe V2)
+//! JSON tensors to and from rows; `schema` (with the `openapi` feature) holds types that
+//! only describe the API.
 
 pub mod error;
 pub mod input;
 pub mod output;
 pub mod request_id;
+#[cfg(feature = "openapi")]
+pub mod schema;
+pub mod tensor;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail, FieldIssue, summary};
 pub use input::{

@@ -15,7 +15,8 @@
 //! request is routed like `/models/{name}/predict` (canary included).
 
 pub mod metadata;
-pub mod tensor;
+/// The protocol's JSON tensors and their rows, from the shared API library.
+pub use wasml_predictor::api::tensor;
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};

@@ -3,14 +3,16 @@
 //! that field for N rows — `BYTES` for categorical fields, a numeric datatype for numbers.
 //! The answer has tensors `label` (`BYTES [N]`), `class_index` (`INT64 [N]`), `confidence`
 //! (`FP64 [N]`) and `probabilities` (`FP64 [N, labels]`).
+//!
+//! Free of any HTTP framework, like the rest of [`crate::api`]: the host serves it, the
+//! fuzz target `v2_infer` decodes with it, and any other server of a model can.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
 
-use crate::api::body::PredictInput;
-use crate::api::error::{ApiError, AppError};
-use wasml_predictor::Prediction;
+use super::error::ApiError;
+use super::input::PredictInput;
+use crate::model::Prediction;
 
 /// Datatypes the protocol defines.
 pub const DATATYPES: [&str; 13] = [
@@ -22,17 +24,18 @@ pub const DATATYPES: [&str; 13] = [
 pub const OUTPUTS: [&str; 4] = ["label", "class_index", "confidence", "probabilities"];
 
 /// `POST /v2/models/{name}[/versions/{version}]/infer`'s body.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InferenceRequest {
     /// An identifier the answer repeats.
     pub id: Option<String>,
     /// Free-form request parameters (ignored).
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub parameters: Option<Map<String, Value>>,
     /// One tensor per model input.
-    #[schema(min_items = 1)]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub inputs: Vec<RequestInput>,
     /// The outputs wanted (all when absent).
     #[serde(default)]
@@ -40,7 +43,8 @@ pub struct InferenceRequest {
 }
 
 /// One input tensor.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RequestInput {
     /// The model input (field) it holds.
@@ -51,26 +55,28 @@ pub struct RequestInput {
     pub datatype: String,
     /// Per-tensor parameters (ignored).
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub parameters: Option<Map<String, Value>>,
     /// Its elements in row-major order, flat or nested.
-    #[schema(value_type = Vec<crate::api::predict::FeatureValue>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<super::schema::FeatureValue>))]
     pub data: Value,
 }
 
 /// One requested output.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RequestOutput {
     /// Its name.
     pub name: String,
     /// Per-output parameters; `binary_data: true` cannot be served.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub parameters: Option<Map<String, Value>>,
 }
 
 /// The answer to an inference request.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InferenceResponse {
     /// The model that answered.
     pub model_name: String,
@@ -80,14 +86,15 @@ pub struct InferenceResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The host's request ID (for `POST /feedback` and the logs).
-    #[schema(value_type = Object)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub parameters: Map<String, Value>,
     /// The output tensors.
     pub outputs: Vec<ResponseOutput>,
 }
 
 /// One output tensor.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResponseOutput {
     /// Its name.
     pub name: &'static str,
@@ -96,13 +103,13 @@ pub struct ResponseOutput {
     /// Its datatype.
     pub datatype: &'static str,
     /// Its elements, row-major.
-    #[schema(value_type = Vec<crate::api::predict::FeatureValue>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<super::schema::FeatureValue>))]
     pub data: Vec<Value>,
 }
 
 /// The rows the request's tensors hold, or why they do not fit: an unknown datatype, a
 /// shape that is not `[N]`/`[N, 1]` or does not match the data, tensors of different N.
-pub fn rows(request: &InferenceRequest, max_rows: usize) -> Result<PredictInput, AppError> {
+pub fn rows(request: &InferenceRequest, max_rows: usize) -> Result<PredictInput, ApiError> {
     if request.inputs.is_empty() {
         return Err(bad("the request has no inputs"));
     }
@@ -130,8 +137,7 @@ pub fn rows(request: &InferenceRequest, max_rows: usize) -> Result<PredictInput,
         return Err(ApiError::BatchTooLarge {
             rows: rows.len(),
             limit: max_rows,
-        }
-        .into());
+        });
     }
     if rows.len() == 1 {
         return Ok(PredictInput::Single(rows.pop().unwrap()));
@@ -143,7 +149,7 @@ pub fn rows(request: &InferenceRequest, max_rows: usize) -> Result<PredictInput,
 }
 
 /// One input's elements, one per row, checked against its datatype and shape.
-fn tensor_values(input: &RequestInput) -> Result<Vec<Value>, AppError> {
+fn tensor_values(input: &RequestInput) -> Result<Vec<Value>, ApiError> {
     let name = &input.name;
     if !DATATYPES.contains(&input.datatype.as_str()) {
         return Err(bad(format!(
@@ -197,7 +203,7 @@ fn flatten(data: &Value, out: &mut Vec<Value>) {
 }
 
 /// The outputs asked for, all by default; an unknown name or binary data is refused.
-pub fn wanted_outputs(request: &InferenceRequest) -> Result<Vec<&'static str>, AppError> {
+pub fn wanted_outputs(request: &InferenceRequest) -> Result<Vec<&'static str>, ApiError> {
     let Some(asked) = &request.outputs else {
         return Ok(OUTPUTS.to_vec());
     };
@@ -272,8 +278,8 @@ pub fn outputs(predictions: &[Prediction], wanted: &[&'static str]) -> Vec<Respo
         .collect()
 }
 
-fn bad(message: impl Into<String>) -> AppError {
-    AppError::BadRequest(message.into())
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest(message.into())
 }
 
 #[cfg(test)]
@@ -345,7 +351,7 @@ mod tests {
         );
         assert!(matches!(
             rows(&big, 2),
-            Err(AppError::Api(ApiError::BatchTooLarge { rows: 3, limit: 2 }))
+            Err(ApiError::BatchTooLarge { rows: 3, limit: 2 })
         ));
     }
 }
