@@ -117,7 +117,9 @@ impl WasiHttpApp {
                     .await
             }
             .await;
-            result.map_err(|error| CallError::classify(&error, store.data().memory(), &limits))
+            result.map_err(|error| {
+                CallError::classify(&error, store.data_mut().memory_cap(), &limits)
+            })
         });
         match receiver.await {
             Ok(Ok(response)) => Ok(response.map(Body::new)),

@@ -80,10 +80,6 @@ impl Sandboxed for HostState {
     fn memory_cap(&mut self) -> &mut MemoryCap {
         &mut self.memory
     }
-
-    fn memory(&self) -> &MemoryCap {
-        &self.memory
-    }
 }
 
 impl WasiView for HostState {

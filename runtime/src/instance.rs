@@ -99,7 +99,7 @@ impl ModelInstance {
         arm_deadline(&mut self.store, &self.limits);
         f(&self.model, &mut self.store).map_err(|error| {
             self.poisoned = true;
-            CallError::classify(&error, self.store.data().memory(), &self.limits)
+            CallError::classify(&error, self.store.data_mut().memory_cap(), &self.limits)
         })
     }
 }

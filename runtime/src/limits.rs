@@ -53,10 +53,9 @@ impl MemoryCap {
 /// A store's data that carries a [`MemoryCap`]: a model instance's or a `wasi:http`
 /// component's.
 pub trait Sandboxed: 'static {
-    /// The cap, for the store's resource limiter.
+    /// The cap: the store's resource limiter, and what [`crate::CallError::classify`] asks
+    /// whether it refused a growth.
     fn memory_cap(&mut self) -> &mut MemoryCap;
-    /// The cap, to ask whether it refused a growth.
-    fn memory(&self) -> &MemoryCap;
 }
 
 /// A store for `data` under `limits`: linear memory capped, and every call interrupted

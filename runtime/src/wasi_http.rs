@@ -63,10 +63,6 @@ impl Sandboxed for HttpState {
     fn memory_cap(&mut self) -> &mut MemoryCap {
         &mut self.memory
     }
-
-    fn memory(&self) -> &MemoryCap {
-        &self.memory
-    }
 }
 
 impl WasiView for HttpState {

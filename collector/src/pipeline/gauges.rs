@@ -7,8 +7,8 @@ use prometheus::IntGauge;
 
 use super::Shared;
 
-/// The WAL's state as gauges, read from a running pipeline at each scrape (a stopped
-/// pipeline reports nothing).
+/// `wasml_collector_wal_events`, `wasml_collector_wal_bytes` and
+/// `wasml_collector_oldest_unshipped_seconds` of one pipeline.
 pub struct WalGauges {
     pipeline: Weak<Shared>,
     events: IntGauge,

@@ -50,7 +50,7 @@ pub fn forward_guest_events(
     if dropped > 0 {
         serving
             .metrics
-            .event_counters()
+            .events()
             .dropped(DropReason::GuestFlood, dropped);
     }
     times
@@ -92,8 +92,7 @@ pub fn rejected_fields<'a>(model: &'a LoadedModel, error: &'a AppError) -> Vec<&
             | ApiError::UnsupportedMediaType(_)
             | ApiError::PayloadTooLarge { .. }
             | ApiError::BatchTooLarge { .. },
-        )
-        | AppError::BadRequest(_) => vec!["_body"],
+        ) => vec!["_body"],
         _ => Vec::new(),
     }
 }

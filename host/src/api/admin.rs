@@ -244,8 +244,8 @@ async fn receive_component(
         buffer.push(&chunk);
     }
     if buffer.is_empty() {
-        return Err(AppError::BadRequest(
-            "the body must be the component's bytes".into(),
+        return Err(AppError::bad_request(
+            "the body must be the component's bytes",
         ));
     }
     Ok(buffer.finish())
@@ -257,11 +257,11 @@ async fn conformance(
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let admin = admin(&state)?;
-    let text = std::str::from_utf8(&body).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let text = std::str::from_utf8(&body).map_err(|e| AppError::bad_request(e.to_string()))?;
     let set = wasml_predictor::ConformanceSet::from_json(text)
-        .map_err(|e| AppError::BadRequest(format!("not a conformance set: {e}")))?;
+        .map_err(|e| AppError::bad_request(format!("not a conformance set: {e}")))?;
     if set.model != name || set.version != version {
-        return Err(AppError::BadRequest(format!(
+        return Err(AppError::bad_request(format!(
             "the set is for {} {}, not {name} {version}",
             set.model, set.version
         )));
@@ -270,7 +270,7 @@ async fn conformance(
     admin
         .loader
         .add_conformance_set(&name, &version, set)
-        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        .map_err(|e| AppError::bad_request(e.to_string()))?;
     Ok(Json(
         serde_json::json!({"model": name, "version": version, "cases": cases}),
     ))
@@ -297,8 +297,9 @@ async fn canary(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let request: CanaryBody = serde_json::from_slice(&body)
-        .map_err(|e| AppError::BadRequest(format!("expected {{\"version\", \"percent\"}}: {e}")))?;
+    let request: CanaryBody = serde_json::from_slice(&body).map_err(|e| {
+        AppError::bad_request(format!("expected {{\"version\", \"percent\"}}: {e}"))
+    })?;
     let replaced = lifecycle::set_canary(&state.serving, &name, &request.version, request.percent)?;
     Ok(Json(serde_json::json!({
         "model": name, "canary": request.version, "percent": request.percent, "replaced": replaced

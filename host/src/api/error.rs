@@ -47,9 +47,6 @@ pub enum AppError {
     /// Feedback for an unknown prediction, or given twice.
     #[error(transparent)]
     Feedback(#[from] crate::feedback::FeedbackError),
-    /// An admin request body that cannot be used (e.g. a conformance set that does not parse).
-    #[error("{0}")]
-    BadRequest(String),
     /// A bug: the handler panicked. The panic is logged; the client learns nothing more.
     #[error("the server failed to handle the request; it has been logged")]
     Internal,
@@ -61,6 +58,12 @@ pub enum AppError {
 pub struct ErrorMessage(pub String);
 
 impl AppError {
+    /// A request of the wrong shape (an admin body that cannot be used, an Open Inference
+    /// request that is not one): the shared API's 400 `bad_request`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::BadRequest(message.into()).into()
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -72,7 +75,6 @@ impl AppError {
             Self::DeadlineExceeded(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Feedback(FeedbackError::Unknown(..)) => StatusCode::NOT_FOUND,
             Self::Feedback(FeedbackError::AlreadyGiven(_)) => StatusCode::CONFLICT,
@@ -97,7 +99,6 @@ impl AppError {
             Self::DeadlineExceeded(_) => "deadline_exceeded",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
-            Self::BadRequest(_) => "bad_request",
             Self::Internal => "internal",
             Self::Feedback(FeedbackError::Unknown(..)) => "prediction_not_found",
             Self::Feedback(FeedbackError::AlreadyGiven(_)) => "feedback_exists",

@@ -198,11 +198,12 @@ pub async fn serve<P: PredictProtocol>(
 ) -> Response {
     let started = std::time::Instant::now();
     let metrics = &state.serving.metrics;
-    metrics.user_seen(&user_of(&request));
     let mut outcome = Outcome::default();
-    // Held until the answer is ready: past the limit, the request is shed at once.
+    // Held until the answer is ready: past the limit, the request is shed at once, as
+    // cheaply as it can be.
     let result = match state.concurrency.try_acquire() {
         Some(_permit) => {
+            metrics.user_seen(&user_of(&request));
             let (parts, body) = request.into_parts();
             match protocol.read(&parts.headers, body, state.body_limits).await {
                 Ok(input) => run(state, &model, input, &mut outcome).await,

@@ -48,11 +48,11 @@ impl EventWriter {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let sender = EventSender {
             tx: tx.clone(),
-            counters: metrics.event_counters(),
+            counters: metrics.events().clone(),
         };
         let mut writer = Writer {
             output: Some(output),
-            counters: metrics.event_counters(),
+            counters: metrics.events().clone(),
         };
         let thread = std::thread::Builder::new()
             .name("wasml-events".into())
@@ -113,7 +113,7 @@ fn open(target: EventTarget, metrics: &Metrics, finishing: &Arc<AtomicBool>) -> 
             &url,
             Arc::clone(finishing),
             DRAIN,
-            metrics.event_counters(),
+            metrics.events().clone(),
         )?)),
     }
 }

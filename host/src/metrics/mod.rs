@@ -412,9 +412,10 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// What counts events written, dropped and retried, for the event sink's threads.
-    pub fn event_counters(&self) -> EventCounters {
-        self.events.clone()
+    /// What counts events written, dropped and retried (the event sink's threads keep
+    /// a clone).
+    pub fn events(&self) -> &EventCounters {
+        &self.events
     }
 
     /// Counts one ground-truth report for `model` `version`.

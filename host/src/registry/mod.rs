@@ -259,16 +259,17 @@ impl ModelRegistry {
         self.each_model(|_, model| model.model(model.active.as_deref()?))
     }
 
-    /// Each served model and whether it is ready: a model is served while any of its
-    /// versions is not failed or retired (one loaded at start, or an upload on its way),
-    /// and ready when it has an active version to answer with.
-    pub fn readiness(&self) -> Vec<(String, bool)> {
-        self.each_model(|name, model| {
+    /// Whether the server is ready: some model is served and every served one is ready.
+    /// A model is served while any of its versions is not failed or retired (one loaded
+    /// at start, or an upload on its way), and ready when it has an active version.
+    pub fn ready(&self) -> bool {
+        let served = self.each_model(|_, model| {
             let served = model.versions.values().any(|entry| {
                 !matches!(entry.state, VersionState::Failed(_) | VersionState::Retired)
             });
-            served.then(|| (name.to_owned(), model.active.is_some()))
-        })
+            served.then_some(model.active.is_some())
+        });
+        !served.is_empty() && served.into_iter().all(|ready| ready)
     }
 
     /// Every version that receives traffic: each model's active version and its canary.
@@ -398,12 +399,6 @@ impl ModelRegistry {
                 }
             }
         }
-    }
-
-    /// Marks an upload failed with `reason` before the gate (it did not compile or
-    /// start); its component (if any) is dropped.
-    pub fn fail(&self, name: &str, version: &str, reason: String) {
-        self.gated(name, version, Vec::new(), Some(reason));
     }
 
     /// Makes `version` the active version of `name`; returns the version it replaced.

@@ -1,11 +1,11 @@
-//! A version's lifecycle after the gate: activate, canary, stop the canary, roll back,
-//! retire, and failing. Each step changes the registry (atomically, `crate::registry`),
-//! counts in `ml_model_swaps_total`, and records every version whose state changed as a
-//! log line and an event. The admin API and the models-directory watcher both call these;
-//! nothing else changes a version's state.
+//! A version's lifecycle once it is compiled and gated: failing, activate, canary, stop
+//! the canary, roll back, retire. Each step changes the registry (atomically,
+//! `crate::registry`), counts in `ml_model_swaps_total`, and records every version whose
+//! state changed as a log line and an event. The upload pipeline, the admin API and the
+//! models-directory watcher all go through these.
 
 use crate::event_sink::{Event, SERVICE};
-use crate::registry::RegistryError;
+use crate::registry::{GateCheck, RegistryError};
 use crate::serving::Serving;
 
 /// Makes a ready version (or the canary) active; returns the version it replaced, which
@@ -64,9 +64,19 @@ pub fn retire(serving: &Serving, name: &str, version: &str) -> Result<(), Regist
     Ok(())
 }
 
-/// A new version did not make it (compile, start or gate): counted and recorded with
-/// `reason`. The registry already holds it as failed.
-pub fn failed(serving: &Serving, name: &str, version: &str, reason: String) {
+/// A new version did not make it (compile, start or gate): failed with `reason` and the
+/// gate's `checks` (none if it did not get that far), its component dropped; counted and
+/// recorded.
+pub fn failed(
+    serving: &Serving,
+    name: &str,
+    version: &str,
+    checks: Vec<GateCheck>,
+    reason: String,
+) {
+    serving
+        .models
+        .gated(name, version, checks, Some(reason.clone()));
     serving.metrics.version_swapped(name, "failed");
     record(serving, name, version, "failed", Some(reason));
 }

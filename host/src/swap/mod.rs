@@ -124,7 +124,7 @@ pub fn start(
     Ok(())
 }
 
-async fn run(state: Serving, loader: Arc<ModelLoader>, upload: Upload) {
+async fn run(serving: Serving, loader: Arc<ModelLoader>, upload: Upload) {
     let Upload {
         name,
         version,
@@ -139,21 +139,19 @@ async fn run(state: Serving, loader: Arc<ModelLoader>, upload: Upload) {
         Ok(Ok(model)) => Arc::new(model),
         Ok(Err(error)) => {
             let reason = format!("not a usable model component: {error:#}");
-            return failed(&state, &name, &version, reason);
+            return lifecycle::failed(&serving, &name, &version, Vec::new(), reason);
         }
         Err(error) => {
-            return failed(
-                &state,
-                &name,
-                &version,
-                format!("compiling crashed: {error}"),
-            );
+            let reason = format!("compiling crashed: {error}");
+            return lifecycle::failed(&serving, &name, &version, Vec::new(), reason);
         }
     };
-    state.models.validating(&name, &version, Arc::clone(&model));
-    lifecycle::record(&state, &name, &version, "validating", None);
+    serving
+        .models
+        .validating(&name, &version, Arc::clone(&model));
+    lifecycle::record(&serving, &name, &version, "validating", None);
     let conformance = loader.take_conformance_set(&name, &version);
-    let active_inputs = state.models.active(&name).map(|m| m.info.inputs.clone());
+    let active_inputs = serving.models.active(&name).map(|m| m.info.inputs.clone());
     let candidate = Arc::clone(&model);
     let (gate_name, gate_version) = (name.clone(), version.clone());
     let checks = tokio::task::spawn_blocking(move || {
@@ -172,21 +170,17 @@ async fn run(state: Serving, loader: Arc<ModelLoader>, upload: Upload) {
     .unwrap_or_default();
     let reason =
         gate::failure(&checks).or_else(|| checks.is_empty().then(|| "the gate crashed".to_owned()));
-    state.models.gated(&name, &version, checks, reason.clone());
     match reason {
         None => {
-            state.metrics.model_loaded(&model);
-            lifecycle::record(&state, &name, &version, "ready", None);
-            if activate_when_ready && let Err(error) = lifecycle::activate(&state, &name, &version)
+            serving.models.gated(&name, &version, checks, None);
+            serving.metrics.model_loaded(&model);
+            lifecycle::record(&serving, &name, &version, "ready", None);
+            if activate_when_ready
+                && let Err(error) = lifecycle::activate(&serving, &name, &version)
             {
                 tracing::warn!(model = name, version, %error, "could not activate");
             }
         }
-        Some(reason) => lifecycle::failed(&state, &name, &version, reason),
+        Some(reason) => lifecycle::failed(&serving, &name, &version, checks, reason),
     }
-}
-
-fn failed(state: &Serving, name: &str, version: &str, reason: String) {
-    state.models.fail(name, version, reason.clone());
-    lifecycle::failed(state, name, version, reason);
 }

@@ -47,7 +47,7 @@ type Stamp = (u64, Option<SystemTime>);
 
 /// Polls `dir` every `interval` until the task is dropped. Files present at the first
 /// scan are taken as already loaded (the host loaded them at start).
-pub async fn watch(state: Serving, loader: Arc<ModelLoader>, dir: PathBuf, interval: Duration) {
+pub async fn watch(serving: Serving, loader: Arc<ModelLoader>, dir: PathBuf, interval: Duration) {
     let mut taken: HashMap<PathBuf, Stamp> = scan(&dir).into_iter().collect();
     let mut settling: HashMap<PathBuf, Stamp> = HashMap::new();
     loop {
@@ -62,7 +62,7 @@ pub async fn watch(state: Serving, loader: Arc<ModelLoader>, dir: PathBuf, inter
             }
             settling.remove(&path);
             taken.insert(path.clone(), stamp);
-            if let Err(error) = take(&state, &loader, &path).await {
+            if let Err(error) = take(&serving, &loader, &path).await {
                 tracing::warn!(path = %path.display(), %error, "a component in the models directory was not taken");
             }
         }
@@ -94,7 +94,7 @@ fn name_and_version(dir: &Path, path: &Path) -> Option<(String, String)> {
     parts.next().is_none().then_some((name, version))
 }
 
-async fn take(state: &Serving, loader: &Arc<ModelLoader>, path: &Path) -> Result<(), TakeError> {
+async fn take(serving: &Serving, loader: &Arc<ModelLoader>, path: &Path) -> Result<(), TakeError> {
     let (name, version) = path
         .parent()
         .and_then(Path::parent)
@@ -123,7 +123,7 @@ async fn take(state: &Serving, loader: &Arc<ModelLoader>, path: &Path) -> Result
         force: false,
         activate_when_ready: true,
     };
-    Ok(super::start(state, Arc::clone(loader), upload)?)
+    Ok(super::start(serving, Arc::clone(loader), upload)?)
 }
 
 #[cfg(test)]

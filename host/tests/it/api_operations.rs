@@ -228,7 +228,7 @@ async fn a_full_event_queue_drops_and_counts_instead_of_blocking() {
         sender.send(Event::now("info", "test", format!("event {i}")));
     }
     writer.finish().await;
-    let counters = metrics.event_counters();
+    let counters = metrics.events();
     let written = counters.written_total();
     let dropped = counters.dropped_total(DropReason::BufferFull);
     assert!(dropped > 0, "a one-slot queue overflowed");

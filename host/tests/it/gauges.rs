@@ -221,6 +221,6 @@ async fn the_server_is_ready_when_every_served_model_is() {
         200
     );
     // It failed: nothing of it is served any more.
-    registry.fail("churn", "1.0.0", "did not compile".into());
+    registry.gated("churn", "1.0.0", Vec::new(), Some("did not compile".into()));
     assert_eq!(host.get("/v2/health/ready").await.status, 200);
 }

@@ -59,9 +59,14 @@ fn the_checker_sees_a_cycle() {
     write("lib.rs", "pub mod api;\npub mod swap;\n");
     write("api/mod.rs", "pub mod admin;\npub struct AppState;\n");
     write("api/admin.rs", "use crate::swap::{self, start};\n");
+    // Quotes as character literals must not hide the path after them.
     write(
         "swap/mod.rs",
-        "// crate::api in a comment is no dependency\npub fn start(_: &crate::api::AppState) {}\n",
+        r#"// crate::api in a comment is no dependency
+const QUOTE: char = '"';
+const ESCAPED: char = '\'';
+pub fn start<'a>(_: &'a crate::api::AppState) {}
+"#,
     );
     assert_eq!(sibling_cycles(&dir), vec!["api -> swap -> api".to_owned()]);
     write(

@@ -23,16 +23,14 @@ fn load(wasm: &DigestedWasm, cache: &ComponentCache) -> Result<(), String> {
 fn every_upload_in_the_corpus_is_refused_with_a_reason() {
     let dir = scratch_dir("fuzz-corpus-cache");
     let cache = ComponentCache::new(dir.path());
-    let mut replayed = 0;
+    // `fuzz_corpus` refuses an empty corpus.
     for (path, bytes) in fuzz_corpus("component_upload") {
         let wasm = DigestedWasm::new(bytes);
         let outcome = catch_unwind(AssertUnwindSafe(|| load(&wasm, &cache)))
             .unwrap_or_else(|_| panic!("{} made the loader panic", path.display()));
         let reason = outcome.expect_err("no corpus input is a model component");
         assert!(!reason.is_empty(), "{}", path.display());
-        replayed += 1;
     }
-    assert!(replayed > 0, "the corpus is empty");
 }
 
 #[test]

@@ -76,7 +76,8 @@ pub fn sibling_cycles(src: &Path) -> Vec<String> {
     cycles
 }
 
-/// One cycle per strongly connected group of `edges` that has one, closed (`a, b, a`).
+/// Cycles in `edges`, closed (`a, b, a`): at least one through every module that lies on
+/// one (a module already in a reported cycle starts no search of its own).
 fn find_cycles(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
     let mut cycles = Vec::new();
     let mut reported: BTreeSet<String> = BTreeSet::new();
@@ -143,13 +144,14 @@ fn module_of(src: &Path, file: &Path) -> Option<ModulePath> {
     }
 }
 
-/// The text without comments (doc links name modules without depending on them) and
-/// without string literals.
+/// The text without comments (doc links name modules without depending on them), string
+/// literals and character literals (a `'"'` must not open a string).
 fn strip_comments(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
-        match (c, chars.peek()) {
+        let next = chars.peek().copied();
+        match (c, next) {
             ('/', Some('/')) => {
                 for c in chars.by_ref() {
                     if c == '\n' {
@@ -166,6 +168,15 @@ fn strip_comments(text: &str) -> String {
                     }
                     last = c;
                 }
+            }
+            ('\'', Some('\\')) => {
+                // An escaped character literal ('\'', '\u{..}'): past the escape, then to
+                // the closing quote.
+                chars.by_ref().skip(2).find(|&c| c == '\'');
+            }
+            ('\'', Some(_)) if chars.clone().nth(1) == Some('\'') => {
+                // 'x' is skipped; a lifetime ('a) has no closing quote and is kept.
+                chars.nth(1);
             }
             ('"', _) => {
                 let mut escaped = false;

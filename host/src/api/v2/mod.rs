@@ -158,8 +158,7 @@ pub async fn live() -> Json<Value> {
     tag = "open-inference"
 )]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let models = state.serving.models.readiness();
-    let ready = !models.is_empty() && models.iter().all(|(_, ready)| *ready);
+    let ready = state.serving.models.ready();
     (
         readiness(ready),
         Json(serde_json::json!({ "ready": ready })),
@@ -239,14 +238,14 @@ impl PredictProtocol for OpenInference {
         limits: BodyLimits,
     ) -> Result<PredictInput, AppError> {
         if headers.contains_key(BINARY_HEADER) {
-            return Err(AppError::BadRequest(
-                "the binary tensor data extension is not supported; send JSON tensors (binary_data false)".into(),
+            return Err(AppError::bad_request(
+                "the binary tensor data extension is not supported; send JSON tensors (binary_data false)",
             ));
         }
         let bytes = read_limited(headers, body, limits.max_bytes).await?;
         let request: InferenceRequest = serde_json::from_slice(&bytes).map_err(|e| {
             if e.is_data() {
-                AppError::BadRequest(format!("not an inference request: {e}"))
+                AppError::bad_request(format!("not an inference request: {e}"))
             } else {
                 ApiError::MalformedJson(e.to_string()).into()
             }
