@@ -135,6 +135,15 @@ fn start(dir: &Path, sink: impl Sink + 'static) -> Pipeline {
     .unwrap()
 }
 
+/// Runs a pipeline into `sink` until events `ids` are delivered, then stops it.
+fn run_until_delivered(dir: &Path, sink: impl Sink + 'static, ids: std::ops::Range<usize>) {
+    let pipeline = start(dir, sink);
+    pipeline
+        .submit(ids.map(|i| event(i, 26)).collect())
+        .unwrap();
+    wait_delivered(&pipeline);
+}
+
 /// A pipeline into a [`Flaky`] sink failing its first `failures` deliveries, and what
 /// the sink took.
 fn flaky_pipeline(dir: &Path, failures: usize) -> (Pipeline, Arc<Mutex<Vec<u64>>>) {
@@ -226,22 +235,12 @@ fn what_was_not_delivered_before_a_stop_is_delivered_after_the_restart() {
 fn a_crash_between_writing_files_and_the_checkpoint_does_not_duplicate() {
     let dir = scratch("crash");
     let files = dir.join("files");
-    let pipeline = start(&dir, FileSink::open(&files, 0).unwrap());
-    pipeline
-        .submit((0..50).map(|i| event(i, 26)).collect())
-        .unwrap();
-    wait_delivered(&pipeline);
-    drop(pipeline);
+    run_until_delivered(&dir, FileSink::open(&files, 0).unwrap(), 0..50);
     // Simulate the crash window: the files got a batch (51..=60) the WAL checkpoint never
     // recorded. Write it through a sink whose checkpoint is then "lost".
     let wal_dir = dir.join("wal");
     let checkpoint = std::fs::read_to_string(wal_dir.join("delivered")).unwrap();
-    let pipeline = start(&dir, FileSink::open(&files, 50).unwrap());
-    pipeline
-        .submit((50..60).map(|i| event(i, 26)).collect())
-        .unwrap();
-    wait_delivered(&pipeline);
-    drop(pipeline);
+    run_until_delivered(&dir, FileSink::open(&files, 50).unwrap(), 50..60);
     std::fs::write(wal_dir.join("delivered"), checkpoint).unwrap();
     assert_eq!(ids_in(&files).len(), 60, "the batch reached the files");
 
