@@ -10,6 +10,7 @@ fuzz_target!(|data: &[u8]| {
         if let Err(error) = rows(&request, 1_000) {
             assert!((400..500).contains(&error.status()), "{error}");
         }
-        let _ = wanted_outputs(&request);
+        let _ = wanted_outputs(&request, wasml_predictor::Task::Classification);
+        let _ = wanted_outputs(&request, wasml_predictor::Task::Regression);
     }
 });

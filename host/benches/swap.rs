@@ -63,8 +63,8 @@ fn main() {
     let warm_rounds = env_or("SWAP_WARM_ROUNDS", 5);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("swap-bench");
     let _ = std::fs::remove_dir_all(&dir);
-    let v1 = wasml_guest_artifacts::component(MODEL, "v1");
-    let v2 = std::fs::read(wasml_guest_artifacts::component(MODEL, "v2")).unwrap();
+    let v1 = wasml_test_support::bundled_component(MODEL, "v1");
+    let v2 = std::fs::read(wasml_test_support::bundled_component(MODEL, "v2")).unwrap();
     let conformance = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../guest/models/bank-marketing/v2/conformance.json"

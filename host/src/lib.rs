@@ -11,6 +11,8 @@
 //! - [`swap`]: bringing a new version in (background compile, the validation gate) and
 //!   its lifecycle (activate, canary, rollback, retire), for the admin API and the
 //!   models-directory watcher alike;
+//! - [`intake`]: what the host takes as a model: a component, or an ONNX file it packages
+//!   on the runner it embeds (and the bundled model, packaged the same way);
 //! - [`feedback`]: ground truth for earlier predictions, for live accuracy per version;
 //! - [`api`]: the REST API (`fn app(state) -> Router`);
 //! - [`metrics`]: Prometheus metrics;
@@ -23,6 +25,7 @@ pub mod api;
 pub mod config;
 pub mod event_sink;
 pub mod feedback;
+pub mod intake;
 pub mod metrics;
 pub mod registry;
 pub mod server;

@@ -13,6 +13,7 @@ use crate::api::body::BodyLimits;
 use crate::api::{AppState, app};
 use crate::config::Config;
 use crate::event_sink::EventWriter;
+use crate::intake;
 use crate::metrics::Metrics;
 use crate::registry::{LoadedModel, ModelRegistry, component_files};
 use crate::serving::Serving;
@@ -31,23 +32,41 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// The bundled model served when none is configured.
-pub const BUNDLED_MODEL: (&str, &str) = ("bank-marketing", "v2");
-
-/// The component files the configuration asks for.
-pub fn component_paths(config: &Config) -> wasmtime::Result<Vec<PathBuf>> {
-    let mut paths = config.models.clone();
+/// The model files the configuration asks for, each with the models directory it is in
+/// (none for a `--model`). None at all means the bundled model.
+pub fn model_paths(config: &Config) -> wasmtime::Result<Vec<(Option<PathBuf>, PathBuf)>> {
+    let mut paths: Vec<_> = config.models.iter().map(|p| (None, p.clone())).collect();
     if let Some(dir) = &config.models_dir {
-        paths.extend(
-            component_files(dir)
-                .with_context(|| format!("reading the models directory {}", dir.display()))?,
-        );
-    }
-    if paths.is_empty() {
-        let (model, version) = BUNDLED_MODEL;
-        paths.push(wasml_guest_artifacts::component(model, version).into());
+        let files = component_files(dir)
+            .with_context(|| format!("reading the models directory {}", dir.display()))?;
+        paths.extend(files.into_iter().map(|p| (Some(dir.clone()), p)));
     }
     Ok(paths)
+}
+
+/// Every configured model as a component (ONNX files packaged), with where it came from.
+fn model_components(config: &Config) -> wasmtime::Result<Vec<(String, DigestedWasm)>> {
+    let paths = model_paths(config)?;
+    if paths.is_empty() {
+        let (model, version) = intake::BUNDLED_MODEL;
+        tracing::info!(
+            model,
+            version,
+            "packaging the bundled model on the embedded runner"
+        );
+        return Ok(vec![(
+            format!("bundled:{model}/{version}"),
+            intake::bundled(),
+        )]);
+    }
+    paths
+        .iter()
+        .map(|(dir, path)| {
+            tracing::info!(path = %path.display(), "loading model file");
+            let wasm = intake::read_model_file(dir.as_deref(), path)?;
+            Ok((path.display().to_string(), wasm))
+        })
+        .collect()
 }
 
 /// The models loaded at start, and the engine that compiled them (new versions must use
@@ -64,19 +83,16 @@ pub fn load_models(config: &Config) -> wasmtime::Result<Loaded> {
     let engine = new_engine()?;
     let cache = ComponentCache::new(&config.cache_dir);
     let mut models = Vec::new();
-    for path in component_paths(config)? {
-        let wasm = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        tracing::info!(path = %path.display(), bytes = wasm.len(), "loading model component");
-        let wasm = DigestedWasm::new(wasm);
+    for (source, wasm) in model_components(config)? {
         let model = LoadedModel::load(
             &engine,
             &wasm,
-            path.display().to_string(),
+            source.clone(),
             &cache,
             config.sandbox_limits(),
             config.pool_size(),
         )
-        .with_context(|| format!("loading {}", path.display()))?;
+        .with_context(|| format!("loading {source}"))?;
         models.push(model);
     }
     let models = ModelRegistry::new(models, config.default_model.as_deref())?;

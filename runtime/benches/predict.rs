@@ -28,7 +28,11 @@ fn rows(version: &str, n: usize) -> Vec<Vec<Feature>> {
 }
 
 fn component(version: &str) -> ModelComponent {
-    let wasm = std::fs::read(wasml_guest_artifacts::component("bank-marketing", version)).unwrap();
+    let wasm = std::fs::read(wasml_test_support::bundled_component(
+        "bank-marketing",
+        version,
+    ))
+    .unwrap();
     ModelComponent::compile(&new_engine().unwrap(), &wasm).unwrap()
 }
 

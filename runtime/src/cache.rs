@@ -5,10 +5,12 @@
 //! compatibility settings: compiled code is only valid for the engine build and
 //! configuration that produced it, and wasmtime refuses (and we recompile) anything else.
 
+use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use wasmtime::Engine;
@@ -26,16 +28,67 @@ pub enum CacheOutcome {
     Compiled,
 }
 
-/// A directory of compiled components.
+/// A directory of compiled components, and the components this process already holds.
+///
+/// The in-process map is what lets every model packaged on one runner share one compiled
+/// runner: the second model's runner is a clone of the first's `Component` (its code
+/// mapped once), not another load.
 #[derive(Debug, Clone)]
 pub struct ComponentCache {
     dir: PathBuf,
+    loaded: Arc<Mutex<HashMap<PathBuf, Component>>>,
 }
 
 impl ComponentCache {
     /// A cache in `dir` (created when first written).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
+        Self {
+            dir: dir.into(),
+            loaded: Arc::default(),
+        }
+    }
+
+    /// The compiled component whose wasm has sha256 `sha256`, if this process or the disk
+    /// already has it. Entries are only ever written for bytes that hashed to their name,
+    /// so a hit is the component those bytes compile to.
+    pub fn cached(&self, engine: &Engine, sha256: &str) -> Option<Component> {
+        let path = self.path_for(engine, sha256);
+        self.in_process(&path)
+            .or_else(|| self.from_disk(engine, &path))
+    }
+
+    fn in_process(&self, path: &Path) -> Option<Component> {
+        self.loaded.lock().expect("cache lock").get(path).cloned()
+    }
+
+    fn remember(&self, path: PathBuf, component: &Component) {
+        self.loaded
+            .lock()
+            .expect("cache lock")
+            .insert(path, component.clone());
+    }
+
+    fn from_disk(&self, engine: &Engine, path: &Path) -> Option<Component> {
+        if !path.exists() {
+            return None;
+        }
+        // Mapped, not read: a warm load costs about a millisecond instead of ~50 ms copying
+        // 50 MB, and wasmtime maps the data segments straight from the file copy-on-write.
+        // SAFETY: wasmtime checks the header and its engine compatibility. The mapping
+        // stays valid because entries are never changed in place: `store` writes a new
+        // read-only file and renames it over the old name, and a replaced or deleted
+        // file lives on while mapped. Only truncating an entry in place (which the
+        // README warns against, as for a shared library) could crash the host.
+        match unsafe { Component::deserialize_file(engine, path) } {
+            Ok(component) => {
+                self.remember(path.to_path_buf(), &component);
+                Some(component)
+            }
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "ignoring unusable cache entry");
+                None
+            }
+        }
     }
 
     /// The compiled component for `wasm`: from the cache when it holds a valid entry,
@@ -56,22 +109,10 @@ impl ComponentCache {
         wasm: &[u8],
         sha256: &str,
     ) -> wasmtime::Result<(Component, CacheOutcome)> {
-        let path = self.path_for(engine, sha256);
-        // Mapped, not read: a warm load costs about a millisecond instead of ~50 ms copying
-        // 50 MB, and wasmtime maps the data segments straight from the file copy-on-write.
-        if path.exists() {
-            // SAFETY: wasmtime checks the header and its engine compatibility. The mapping
-            // stays valid because entries are never changed in place: `store` writes a new
-            // read-only file and renames it over the old name, and a replaced or deleted
-            // file lives on while mapped. Only truncating an entry in place (which the
-            // README warns against, as for a shared library) could crash the host.
-            match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => return Ok((component, CacheOutcome::Hit)),
-                Err(error) => {
-                    tracing::warn!(path = %path.display(), %error, "ignoring unusable cache entry")
-                }
-            }
+        if let Some(component) = self.cached(engine, sha256) {
+            return Ok((component, CacheOutcome::Hit));
         }
+        let path = self.path_for(engine, sha256);
         tracing::info!(
             bytes = wasm.len(),
             "compiling component (takes seconds; cached afterwards)"
@@ -81,6 +122,7 @@ impl ComponentCache {
             with_progress(|| Component::new(engine, wasm)).context("compiling the component")?;
         let elapsed = started.elapsed();
         self.store(&path, &component.serialize()?)?;
+        self.remember(path.clone(), &component);
         tracing::info!(seconds = elapsed.as_secs_f64(), path = %path.display(), "compiled and cached");
         Ok((component, CacheOutcome::Compiled))
     }

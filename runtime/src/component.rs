@@ -1,6 +1,14 @@
 //! A model component compiled for the host's engine and linked against what the host
 //! offers, so each instance costs microseconds.
+//!
+//! A package (`wasml package`: the runner composed with a model's data) is not compiled
+//! as a whole: the host compiles the runner inside it once, by its hash, and gives each
+//! package's runner instances that package's data through the `model-data` import. Fifty
+//! models on one runner cost one Cranelift run and fifty small byte buffers.
 
+use std::sync::Arc;
+
+use wasml_package::data::MODEL_DATA;
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::error::Context as _;
@@ -43,17 +51,66 @@ impl ModelComponent {
         sha256: &str,
         cache: &ComponentCache,
     ) -> wasmtime::Result<(Self, CacheOutcome)> {
+        if let Some(package) = wasml_package::unpack(wasm) {
+            return Self::load_package(engine, &package, cache);
+        }
         let (component, outcome) = cache.load_or_compile_digested(engine, wasm, sha256)?;
         Ok((Self::link(engine, component)?, outcome))
     }
 
+    /// A package's runner, compiled once per runner, linked with the package's data.
+    fn load_package(
+        engine: &Engine,
+        package: &wasml_package::Unpacked<'_>,
+        cache: &ComponentCache,
+    ) -> wasmtime::Result<(Self, CacheOutcome)> {
+        let claimed = &package.manifest.runner_sha256;
+        let (runner, outcome) = match cache.cached(engine, claimed) {
+            Some(runner) => (runner, CacheOutcome::Hit),
+            None => {
+                // Compiled under the manifest's name only if the bytes are what it says:
+                // otherwise one upload could plant its code under another runner's hash.
+                let actual = crate::digest::sha256_hex(package.runner);
+                if &actual != claimed {
+                    wasmtime::bail!(
+                        "the package's runner has sha256 {actual}, its manifest says {claimed}"
+                    );
+                }
+                cache.load_or_compile_digested(engine, package.runner, claimed)?
+            }
+        };
+        let data = ModelData {
+            onnx: package.onnx.clone(),
+            card_json: package.card_json.clone(),
+        };
+        Ok((
+            Self::link_with(engine, runner, Some(Arc::new(data)))?,
+            outcome,
+        ))
+    }
+
     /// Links an already compiled component.
     pub fn link(engine: &Engine, component: Component) -> wasmtime::Result<Self> {
+        Self::link_with(engine, component, None)
+    }
+
+    /// Links a component; `data` answers a runner's `model-data` import.
+    fn link_with(
+        engine: &Engine,
+        component: Component,
+        data: Option<Arc<ModelData>>,
+    ) -> wasmtime::Result<Self> {
         let mut linker = Linker::<HostState>::new(engine);
         // WASI is linked because Rust's std imports it; the context granted is empty (no
         // files, sockets, environment or arguments), see `HostState::new`.
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         Model::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        if let Some(data) = data {
+            let mut model_data = linker.instance(MODEL_DATA)?;
+            let onnx = Arc::clone(&data);
+            model_data.func_wrap("onnx", move |_, (): ()| Ok((onnx.onnx.clone(),)))?;
+            model_data.func_wrap("card", move |_, (): ()| Ok((data.card_json.clone(),)))?;
+        }
         let pre = linker
             .instantiate_pre(&component)
             .context("linking the component")?;
@@ -76,4 +133,10 @@ impl ModelComponent {
     pub fn instantiate(&self) -> wasmtime::Result<ModelInstance> {
         ModelInstance::new(&self.engine, &self.pre, self.limits)
     }
+}
+
+/// A packaged model's data, handed to each of its runner instances once.
+struct ModelData {
+    onnx: Vec<u8>,
+    card_json: String,
 }

@@ -33,17 +33,31 @@ pub fn evaluation(e: &wit::Evaluation) -> predictor::Evaluation {
         recall: e.recall,
         f1_score: e.f1_score,
         roc_auc: e.roc_auc,
+        r2: e.r2,
+        mae: e.mae,
+        rmse: e.rmse,
         test_rows: e.test_rows,
+    }
+}
+
+/// A model's WIT task as the card's.
+pub fn task(task: wit::Task) -> predictor::Task {
+    match task {
+        wit::Task::Classification => predictor::Task::Classification,
+        wit::Task::Regression => predictor::Task::Regression,
     }
 }
 
 /// A WIT prediction as the predictor's.
 pub fn prediction(p: wit::Prediction) -> predictor::Prediction {
-    predictor::Prediction {
-        class_index: p.class_index,
-        label: p.label,
-        confidence: p.confidence,
-        probabilities: p.probabilities,
+    match p {
+        wit::Prediction::Class(p) => predictor::Prediction::Class(predictor::ClassPrediction {
+            class_index: p.class_index,
+            label: p.label,
+            confidence: p.confidence,
+            probabilities: p.probabilities,
+        }),
+        wit::Prediction::Value(value) => predictor::Prediction::Value(value),
     }
 }
 
@@ -76,11 +90,23 @@ fn field_error(error: wit::FieldError) -> predictor::FieldError {
     }
 }
 
-/// Why a guest's prediction must not reach a client, if it must not: a class index out
-/// of range, a label that is not its class's, not one probability per label, or a
-/// confidence outside [0, 1]. The reason never repeats the guest's strings, which a
-/// broken or hostile model can make arbitrarily large.
-pub fn malformed(p: &predictor::Prediction, labels: &[String]) -> Option<String> {
+/// Why a guest's prediction must not reach a client, if it must not: an answer of the
+/// other task, a class index out of range, a label that is not its class's, not one
+/// probability per label, a confidence outside [0, 1], or a value that is not finite.
+/// The reason never repeats the guest's strings, which a broken or hostile model can make
+/// arbitrarily large.
+pub fn malformed(
+    p: &predictor::Prediction,
+    task: predictor::Task,
+    labels: &[String],
+) -> Option<String> {
+    let p = match (p, task) {
+        (predictor::Prediction::Class(p), predictor::Task::Classification) => p,
+        (predictor::Prediction::Value(v), predictor::Task::Regression) => {
+            return (!v.is_finite()).then(|| format!("a value of {v}"));
+        }
+        (_, task) => return Some(format!("an answer that is not a {}'s", task.as_str())),
+    };
     let class = p.class_index as usize;
     if class >= labels.len() {
         return Some(format!(

@@ -1,21 +1,12 @@
-//! The bundled model components, built from this workspace by `build.rs`.
+//! The runner component, built from this workspace by `build.rs` and embedded here, so a
+//! copied or `cargo install`ed binary (the host, the `wasml` CLI) carries it.
 //!
 //! ```no_run
-//! let (model, version, path) = wasml_guest_artifacts::COMPONENTS[0];
-//! let bytes = std::fs::read(path).unwrap();
-//! # let _ = (model, version, bytes);
+//! let runner: &[u8] = wasml_guest_artifacts::RUNNER;
+//! # let _ = runner;
 //! ```
 
-include!(concat!(env!("OUT_DIR"), "/components.rs"));
-
-/// Path of the component embedding `guest/models/<model>/<version>`.
-///
-/// # Panics
-/// If no such component was built.
-pub fn component(model: &str, version: &str) -> &'static str {
-    COMPONENTS
-        .iter()
-        .find(|(m, v, _)| *m == model && *v == version)
-        .map(|(_, _, path)| *path)
-        .unwrap_or_else(|| panic!("no bundled component {model}/{version}"))
-}
+/// The runner: the tract predictor with no model inside (world `runner` of
+/// `wit/model.wit`). `wasml_package::package` turns it and a model's files into a model
+/// component.
+pub static RUNNER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runner.wasm"));

@@ -1,5 +1,10 @@
-//! A wasml model component: one model directory (ONNX + card), compiled in, served through
-//! the `wasml:model/predictor` export of `wit/model.wit`.
+//! The wasml runner: the generic model component (world `runner` of `wit/model.wit`). It
+//! has no model inside; it reads the ONNX bytes and the card from its `model-data` import
+//! once per instance and serves them through the `wasml:model/predictor` export.
+//!
+//! It is built once per toolchain. `wasml package` composes it with a data component
+//! exporting `model-data`, which gives a model component (world `model`); the host links it
+//! with a model's data itself, sharing one compiled runner among all its models.
 //!
 //! All the logic lives in `wasml-predictor`; this crate only converts between its types
 //! and the WIT ones, keeps the parsed model for the life of the instance, and reports what
@@ -14,17 +19,15 @@ use wasml_predictor as predictor;
 #[allow(missing_docs)]
 mod bindings {
     wit_bindgen::generate!({
-        world: "model",
+        world: "runner",
         path: "../../wit",
     });
 }
 
 use bindings::exports::wasml::model::predictor::Guest;
 use bindings::wasml::model::events::{self, Level, Stage};
+use bindings::wasml::model::model_data;
 use bindings::wasml::model::types as wit;
-
-static ONNX: &[u8] = include_bytes!(env!("WASML_MODEL_ONNX"));
-static CARD: &str = include_str!(env!("WASML_MODEL_CARD"));
 
 /// The model, parsed and optimised on first use and kept for the instance's life: parsing
 /// costs milliseconds, a prediction microseconds.
@@ -33,7 +36,9 @@ fn model() -> Result<&'static predictor::Predictor, &'static str> {
     MODEL
         .get_or_init(|| {
             let started = Instant::now();
-            let loaded = predictor::Predictor::load(ONNX, CARD).map_err(|e| e.to_string());
+            // The bytes are copied in once and dropped after parsing: tract keeps its own plan.
+            let (onnx, card) = (model_data::onnx(), model_data::card());
+            let loaded = predictor::Predictor::load(&onnx, &card).map_err(|e| e.to_string());
             let seconds = started.elapsed().as_secs_f64().to_string();
             match &loaded {
                 Ok(p) => log(
@@ -76,16 +81,23 @@ impl Guest for Component {
             name: card.name.clone(),
             version: card.version.clone(),
             model_type: card.model_type.clone(),
+            task: match card.task {
+                predictor::Task::Classification => wit::Task::Classification,
+                predictor::Task::Regression => wit::Task::Regression,
+            },
             inputs: card.inputs.iter().map(field_spec).collect(),
             labels: card.labels.clone(),
-            evaluation: wit::Evaluation {
-                accuracy: card.evaluation.accuracy,
-                precision: card.evaluation.precision,
-                recall: card.evaluation.recall,
-                f1_score: card.evaluation.f1_score,
-                roc_auc: card.evaluation.roc_auc,
-                test_rows: card.evaluation.test_rows,
-            },
+            evaluation: card.evaluation.as_ref().map(|e| wit::Evaluation {
+                accuracy: e.accuracy,
+                precision: e.precision,
+                recall: e.recall,
+                f1_score: e.f1_score,
+                roc_auc: e.roc_auc,
+                r2: e.r2,
+                mae: e.mae,
+                rmse: e.rmse,
+                test_rows: e.test_rows,
+            }),
             onnx_sha256: card.onnx.sha256.clone(),
             card_json: model.card_json().to_string(),
         }
@@ -147,11 +159,14 @@ fn feature(feature: wit::Feature) -> predictor::Feature {
 }
 
 fn prediction(p: predictor::Prediction) -> wit::Prediction {
-    wit::Prediction {
-        class_index: p.class_index,
-        label: p.label,
-        confidence: p.confidence,
-        probabilities: p.probabilities,
+    match p {
+        predictor::Prediction::Class(p) => wit::Prediction::Class(wit::ClassPrediction {
+            class_index: p.class_index,
+            label: p.label,
+            confidence: p.confidence,
+            probabilities: p.probabilities,
+        }),
+        predictor::Prediction::Value(value) => wit::Prediction::Value(value),
     }
 }
 

@@ -73,6 +73,7 @@ impl Guest for Hostile {
             name: IDENTITY.0.into(),
             version: IDENTITY.1.into(),
             model_type: "test".into(),
+            task: wit::Task::Classification,
             inputs: vec![wit::FieldSpec {
                 name: "mode".into(),
                 description: "loop, alloc, recurse, panic, flood, huge, vault, file, socket, env, break-info or ok"
@@ -98,14 +99,7 @@ impl Guest for Hostile {
                 required: true,
             }],
             labels: vec!["no".into(), "yes".into()],
-            evaluation: wit::Evaluation {
-                accuracy: 0.0,
-                precision: 0.0,
-                recall: 0.0,
-                f1_score: 0.0,
-                roc_auc: 0.0,
-                test_rows: 0,
-            },
+            evaluation: None,
             onnx_sha256: String::new(),
             card_json: "{}".into(),
         }
@@ -128,12 +122,12 @@ impl Guest for Hostile {
             Some("panic") => panic!("hostile guest panics on request"),
             Some("break-info") => INFO_BROKEN.store(true, Ordering::Relaxed),
             Some("huge") => {
-                return Ok(wit::Prediction {
+                return Ok(wit::Prediction::Class(wit::ClassPrediction {
                     class_index: 0,
                     label: "x".repeat(HUGE_LABEL_BYTES),
                     confidence: 1.0,
                     probabilities: vec![0.5; HUGE_PROBABILITIES],
-                });
+                }));
             }
             Some("file") => {
                 let read =
@@ -160,12 +154,12 @@ impl Guest for Hostile {
             }
             _ => {}
         }
-        Ok(wit::Prediction {
+        Ok(wit::Prediction::Class(wit::ClassPrediction {
             class_index: 0,
             label: "no".into(),
             confidence: 1.0,
             probabilities: vec![1.0, 0.0],
-        })
+        }))
     }
 
     fn predict_batch(

@@ -28,13 +28,28 @@ pub struct ConformanceSet {
     pub cases: Vec<ConformanceCase>,
 }
 
-/// One input and its reference probabilities.
+/// One input and its reference output: probabilities for a classifier, a value for a
+/// regressor.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ConformanceCase {
     /// The request row, as JSON.
     pub input: Map<String, Value>,
-    /// Reference probabilities, one per label.
+    /// Reference probabilities, one per label (classifier).
+    #[serde(default)]
     pub probabilities: Vec<f64>,
+    /// Reference value (regressor).
+    #[serde(default)]
+    pub value: Option<f64>,
+}
+
+impl ConformanceCase {
+    /// The reference numbers, as [`Prediction::outputs`] gives them.
+    pub fn expected(&self) -> &[f64] {
+        match &self.value {
+            Some(value) => std::slice::from_ref(value),
+            None => &self.probabilities,
+        }
+    }
 }
 
 /// How a runtime did on a conformance set.
@@ -95,25 +110,24 @@ impl ConformanceSet {
                     continue;
                 }
             };
-            if prediction.probabilities.len() != case.probabilities.len() {
+            let (got, expected) = (prediction.outputs(), case.expected());
+            if got.len() != expected.len() {
                 report.failures.push(format!(
-                    "case {i}: {} probabilities, expected {}",
-                    prediction.probabilities.len(),
-                    case.probabilities.len()
+                    "case {i}: {} outputs, expected {}",
+                    got.len(),
+                    expected.len()
                 ));
                 continue;
             }
-            let diff = prediction
-                .probabilities
+            let diff = got
                 .iter()
-                .zip(&case.probabilities)
+                .zip(expected)
                 .map(|(got, want)| (got - want).abs())
                 .fold(0.0, f64::max);
             report.max_abs_diff = report.max_abs_diff.max(diff);
             if diff > self.tolerance || diff.is_nan() {
                 report.failures.push(format!(
-                    "case {i}: got {:?}, expected {:?} (difference {diff:e})",
-                    prediction.probabilities, case.probabilities
+                    "case {i}: got {got:?}, expected {expected:?} (difference {diff:e})"
                 ));
             }
         }

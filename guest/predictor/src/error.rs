@@ -18,6 +18,9 @@ pub enum LoadError {
         /// sha256 of the bytes given.
         actual: String,
     },
+    /// The card's labels do not fit its task.
+    #[error("invalid labels: {0}")]
+    Labels(String),
     /// The card's feature list does not follow from its schema.
     #[error("the card's encoding.features do not match its inputs")]
     EncodingMismatch,

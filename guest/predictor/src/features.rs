@@ -213,11 +213,10 @@ fn encode_value(
     match (&spec.kind, value) {
         (FieldKind::Number { min, max, integer }, FeatureValue::Number(x)) => {
             let x = *x;
-            if !x.is_finite() || x < *min || x > *max {
-                return Err((
-                    FieldProblem::OutOfRange,
-                    format!("must be a number from {min} to {max}, got {x}"),
-                ));
+            let below = min.is_some_and(|min| x < min);
+            let above = max.is_some_and(|max| x > max);
+            if !x.is_finite() || below || above {
+                return Err((FieldProblem::OutOfRange, range_message(*min, *max, x)));
             }
             if *integer && x.fract() != 0.0 {
                 return Err((
@@ -255,6 +254,15 @@ fn encode_value(
                 quoted_list(values)
             ),
         )),
+    }
+}
+
+fn range_message(min: Option<f64>, max: Option<f64>, x: f64) -> String {
+    match (min, max) {
+        (Some(min), Some(max)) => format!("must be a number from {min} to {max}, got {x}"),
+        (Some(min), None) => format!("must be a number of at least {min}, got {x}"),
+        (None, Some(max)) => format!("must be a number of at most {max}, got {x}"),
+        (None, None) => format!("must be a finite number, got {x}"),
     }
 }
 

@@ -16,10 +16,10 @@ pub mod json;
 pub mod model;
 pub mod model_dir;
 
-pub use card::{Evaluation, FieldKind, FieldSpec, ModelCard};
+pub use card::{Evaluation, FieldKind, FieldSpec, ModelCard, Task};
 pub use conformance::{ConformanceReport, ConformanceSet};
 pub use error::{LoadError, PredictError};
 pub use features::{Feature, FeatureEncoder, FeatureValue, FieldError, FieldProblem};
 pub use json::{row_from_json, split_row};
-pub use model::{EncodedRows, Prediction, Predictor, TimedBatch};
+pub use model::{ClassPrediction, EncodedRows, Prediction, Predictor, TimedBatch};
 pub use model_dir::ModelDir;

@@ -5,14 +5,15 @@ use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid as _;
 
-use crate::card::ModelCard;
+use crate::card::{FieldKind, ModelCard, Task};
 use crate::error::{LoadError, PredictError};
 use crate::features::{Feature, FeatureEncoder};
 
-/// The model's answer for one row.
+/// A classifier's answer for one row.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Prediction {
+pub struct ClassPrediction {
     /// Index of the predicted class in the card's labels.
     pub class_index: u32,
     /// The predicted class's label.
@@ -21,6 +22,34 @@ pub struct Prediction {
     pub confidence: f64,
     /// One probability per label.
     pub probabilities: Vec<f64>,
+}
+
+/// The model's answer for one row, by task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prediction {
+    /// A classifier's.
+    Class(ClassPrediction),
+    /// A regressor's value.
+    Value(f64),
+}
+
+impl Prediction {
+    /// The numbers the model produced: the probabilities, or the one value. Conformance
+    /// sets compare these.
+    pub fn outputs(&self) -> &[f64] {
+        match self {
+            Self::Class(class) => &class.probabilities,
+            Self::Value(value) => std::slice::from_ref(value),
+        }
+    }
+
+    /// The classifier's answer, if this is one.
+    pub fn class(&self) -> Option<&ClassPrediction> {
+        match self {
+            Self::Class(class) => Some(class),
+            Self::Value(_) => None,
+        }
+    }
 }
 
 /// A batch's results, one per row, and how long each stage took.
@@ -80,8 +109,18 @@ pub struct Predictor {
     card: ModelCard,
     card_json: String,
     encoder: FeatureEncoder,
+    inputs: Inputs,
     single_row: Plan,
     many_rows: Plan,
+}
+
+/// How encoded rows become the graph's input tensors.
+#[derive(Debug, Clone)]
+enum Inputs {
+    /// One f32 tensor `[rows, width]`.
+    Tensor,
+    /// One `[rows, 1]` tensor per graph input: the encoded column and the input's type.
+    Columns(Vec<(usize, DatumType)>),
 }
 
 impl Predictor {
@@ -97,20 +136,14 @@ impl Predictor {
             });
         }
         let encoder = FeatureEncoder::new(&card.inputs);
-        let schema_columns: Vec<String> = card
-            .inputs
-            .iter()
-            .flat_map(|field| field.encoded_names())
-            .collect();
-        if schema_columns != card.encoding.features {
-            return Err(LoadError::EncodingMismatch);
-        }
-        let (single_row, many_rows) =
-            build_plans(onnx, &card).map_err(|e| LoadError::Onnx(format!("{e:#}")))?;
+        check_card(&card)?;
+        let (inputs, single_row, many_rows) =
+            build_plans(onnx, &card, encoder.width()).map_err(LoadError::Onnx)?;
         let predictor = Self {
             card,
             card_json: card_json.to_string(),
             encoder,
+            inputs,
             single_row,
             many_rows,
         };
@@ -185,25 +218,67 @@ impl Predictor {
         if rows == 0 {
             return Ok(Vec::new());
         }
-        let input = Tensor::from_shape(&[rows, width], encoded).map_err(internal)?;
+        let inputs = self.input_tensors(encoded, rows).map_err(internal)?;
         let plan = if rows == 1 {
             &self.single_row
         } else {
             &self.many_rows
         };
-        let outputs = plan.run(input).map_err(internal)?;
-        let probabilities = outputs[0].to_plain_array_view::<f32>().map_err(internal)?;
-        let labels = self.card.labels.len();
-        if probabilities.shape() != [rows, labels] {
-            return Err(PredictError::Internal(format!(
-                "model output has shape {:?}, expected [{rows}, {labels}]",
-                probabilities.shape()
-            )));
+        let outputs = plan.run(inputs).map_err(internal)?;
+        let output = outputs[0]
+            .cast_to::<f32>()
+            .map_err(internal)?
+            .into_owned()
+            .into_plain_array::<f32>()
+            .map_err(internal)?;
+        match self.card.task {
+            Task::Classification => {
+                let labels = self.card.labels.len();
+                if output.shape() != [rows, labels] {
+                    return Err(PredictError::Internal(format!(
+                        "model output has shape {:?}, expected [{rows}, {labels}]",
+                        output.shape()
+                    )));
+                }
+                Ok(output
+                    .outer_iter()
+                    .map(|row| self.prediction(row.iter().copied()))
+                    .collect())
+            }
+            Task::Regression => {
+                if output.len() != rows || output.shape().first() != Some(&rows) {
+                    return Err(PredictError::Internal(format!(
+                        "model output has shape {:?}, expected [{rows}, 1]",
+                        output.shape()
+                    )));
+                }
+                Ok(output
+                    .iter()
+                    .map(|v| Prediction::Value(f64::from(*v)))
+                    .collect())
+            }
         }
-        Ok(probabilities
-            .outer_iter()
-            .map(|row| self.prediction(row.iter().copied()))
-            .collect())
+    }
+
+    /// The graph's inputs for `rows` encoded rows.
+    fn input_tensors(&self, encoded: &[f32], rows: usize) -> TractResult<TVec<TValue>> {
+        let width = self.encoder.width();
+        match &self.inputs {
+            Inputs::Tensor => Ok(tvec!(Tensor::from_shape(&[rows, width], encoded)?.into())),
+            Inputs::Columns(columns) => columns
+                .iter()
+                .map(|(column, datum_type)| {
+                    let values: Vec<f32> = encoded
+                        .iter()
+                        .skip(*column)
+                        .step_by(width)
+                        .copied()
+                        .collect();
+                    let tensor = Tensor::from_shape(&[rows, 1], &values)?;
+                    Ok(tensor.cast_to_dt(*datum_type)?.into_owned().into())
+                })
+                .collect(),
+        }
     }
 
     fn prediction(&self, probabilities: impl Iterator<Item = f32>) -> Prediction {
@@ -215,12 +290,12 @@ impl Predictor {
                 if p > best.1 { (i, p) } else { best }
             },
         );
-        Prediction {
+        Prediction::Class(ClassPrediction {
             class_index: class_index as u32,
             label: self.card.labels[class_index].clone(),
             confidence,
             probabilities,
-        }
+        })
     }
 
     /// Runs both plans on all-zero rows: proves they execute and yield one column per label.
@@ -250,13 +325,13 @@ impl Plan {
         })
     }
 
-    fn run(&self, input: Tensor) -> TractResult<TVec<TValue>> {
+    fn run(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let idle = self.idle_states.lock().ok().and_then(|mut idle| idle.pop());
         let mut state = match idle {
             Some(state) => state,
             None => self.plan.spawn()?,
         };
-        let outputs = state.run(tvec!(input.into()))?;
+        let outputs = state.run(inputs)?;
         if let Ok(mut idle) = self.idle_states.lock() {
             idle.push(state);
         }
@@ -264,27 +339,148 @@ impl Plan {
     }
 }
 
-/// Parses the ONNX model once and optimises it twice: for exactly one row (shapes fully
-/// known, the common online case) and for any number of rows.
-fn build_plans(onnx: &[u8], card: &ModelCard) -> TractResult<(Plan, Plan)> {
-    let mut model = tract_onnx::onnx().model_for_read(&mut &onnx[..])?;
-    let outputs = model.output_outlets()?.to_vec();
-    let labels: Vec<Option<&str>> = outputs.iter().map(|o| model.outlet_label(*o)).collect();
-    if labels != [Some(card.encoding.output.as_str())] {
-        return Err(TractError::msg(format!(
-            "the card expects one output {:?}, the ONNX graph has {labels:?}",
-            card.encoding.output
+/// What the card promises about itself, before the graph is read: its labels fit its
+/// task, and the tensor layout's columns follow from its schema.
+fn check_card(card: &ModelCard) -> Result<(), LoadError> {
+    match (card.task, card.labels.len()) {
+        (Task::Classification, 0 | 1) => {
+            return Err(LoadError::Labels(
+                "a classifier needs at least two labels".into(),
+            ));
+        }
+        (Task::Regression, n) if n > 0 => {
+            return Err(LoadError::Labels("a regressor has no labels".into()));
+        }
+        _ => {}
+    }
+    if card.encoding.input.is_some() {
+        let schema_columns: Vec<String> = card
+            .inputs
+            .iter()
+            .flat_map(|field| field.encoded_names())
+            .collect();
+        if schema_columns != card.encoding.features {
+            return Err(LoadError::EncodingMismatch);
+        }
+    } else if let Some(field) = card
+        .inputs
+        .iter()
+        .find(|f| matches!(f.kind, FieldKind::Category { .. }))
+    {
+        return Err(LoadError::Onnx(format!(
+            "field {:?} is a category, but one ONNX input per field takes numbers only \
+             (string inputs need ONNX-ML encoders tract 0.23.9 lacks); one-hot encode it \
+             into one f32 input tensor (`encoding.input`) instead",
+            field.name
         )));
     }
-    let width = card.encoding.features.len().to_dim();
+    Ok(())
+}
+
+/// Parses the ONNX model once and optimises it twice: for exactly one row (shapes fully
+/// known, the common online case) and for any number of rows. Only the card's output is
+/// kept (a classifier's `label` output, for one, is pruned).
+fn build_plans(
+    onnx: &[u8],
+    card: &ModelCard,
+    width: usize,
+) -> Result<(Inputs, Plan, Plan), String> {
+    let mut model = tract_onnx::onnx()
+        .model_for_read(&mut &onnx[..])
+        .map_err(|e| format!("{e:#}"))?;
+    let outputs = model
+        .output_outlets()
+        .map_err(|e| format!("{e:#}"))?
+        .to_vec();
+    let names: Vec<String> = outputs
+        .iter()
+        .map(|o| model.outlet_label(*o).unwrap_or_default().to_string())
+        .collect();
+    let Some(output) = names.iter().position(|n| *n == card.encoding.output) else {
+        return Err(format!(
+            "the card's output {:?} is not an output of the graph (outputs: {names:?})",
+            card.encoding.output
+        ));
+    };
+    model
+        .select_output_outlets(&[outputs[output]])
+        .map_err(|e| format!("{e:#}"))?;
+    let inputs = input_layout(&model, card)?;
+    let rows = model.symbols.sym("rows").to_dim();
     let mut single = model.clone();
-    single.set_input_fact(0, f32::fact([1.to_dim(), width.clone()]).into())?;
-    let rows = model.symbols.sym("rows");
-    model.set_input_fact(0, f32::fact([rows.to_dim(), width]).into())?;
-    Ok((
-        Plan::new(single.into_optimized()?)?,
-        Plan::new(model.into_optimized()?)?,
-    ))
+    for (graph, rows) in [(&mut single, 1.to_dim()), (&mut model, rows)] {
+        set_input_facts(graph, &inputs, rows, width).map_err(|e| format!("{e:#}"))?;
+    }
+    let plan = |model: InferenceModel| {
+        model
+            .into_optimized()
+            .and_then(Plan::new)
+            .map_err(|e| format!("{e:#}"))
+    };
+    Ok((inputs, plan(single)?, plan(model)?))
+}
+
+/// Matches the graph's inputs with the card: the tensor layout's one input, or one input
+/// per field of the same name (any order), each with the type the graph declares.
+fn input_layout(model: &InferenceModel, card: &ModelCard) -> Result<Inputs, String> {
+    let graph_inputs: Vec<String> = model
+        .input_outlets()
+        .map_err(|e| format!("{e:#}"))?
+        .iter()
+        .map(|o| model.node(o.node).name.clone())
+        .collect();
+    if let Some(input) = &card.encoding.input {
+        return if graph_inputs == [input.clone()] {
+            Ok(Inputs::Tensor)
+        } else {
+            Err(format!(
+                "the card feeds one input {input:?}, the graph has inputs {graph_inputs:?}"
+            ))
+        };
+    }
+    if let Some(field) = card.inputs.iter().find(|f| !graph_inputs.contains(&f.name)) {
+        return Err(format!(
+            "field {:?} is not an input of the graph (inputs: {graph_inputs:?})",
+            field.name
+        ));
+    }
+    graph_inputs
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let column = card
+                .inputs
+                .iter()
+                .position(|f| &f.name == name)
+                .ok_or_else(|| format!("the graph's input {name:?} is not a field of the card"))?;
+            let fact = model.input_fact(i).map_err(|e| format!("{e:#}"))?;
+            let datum_type = fact.datum_type.concretize().unwrap_or(f32::datum_type());
+            if !(datum_type.is_float() || datum_type.is_integer()) {
+                return Err(format!(
+                    "the graph's input {name:?} is {datum_type:?}; one input per field takes numbers only"
+                ));
+            }
+            Ok((column, datum_type))
+        })
+        .collect::<Result<_, _>>()
+        .map(Inputs::Columns)
+}
+
+fn set_input_facts(
+    model: &mut InferenceModel,
+    inputs: &Inputs,
+    rows: TDim,
+    width: usize,
+) -> TractResult<()> {
+    match inputs {
+        Inputs::Tensor => model.set_input_fact(0, f32::fact([rows, width.to_dim()]).into()),
+        Inputs::Columns(columns) => {
+            for (i, (_, datum_type)) in columns.iter().enumerate() {
+                model.set_input_fact(i, datum_type.fact([rows.clone(), 1.to_dim()]).into())?;
+            }
+            Ok(())
+        }
+    }
 }
 
 fn internal(error: impl std::fmt::Display) -> PredictError {

@@ -6,7 +6,8 @@
 //! |---|---|
 //! | `GET /admin/models` | every model and version with its state and gate checks |
 //! | `PUT /admin/models/{name}/versions/{version}/conformance` | the version's conformance set (JSON), before its component |
-//! | `PUT /admin/models/{name}/versions/{version}[?force=true]` | upload a component (202; compiled and gated in the background) |
+//! | `PUT /admin/models/{name}/versions/{version}/card` | the version's model card (JSON), before its ONNX model |
+//! | `PUT /admin/models/{name}/versions/{version}[?force=true]` | upload a component, or an ONNX model the host packages on its runner (422 naming the cause if it cannot), then 202: compiled and gated in the background |
 //! | `GET /admin/models/{name}/versions/{version}` | one version |
 //! | `POST /admin/models/{name}/versions/{version}/activate` | make a ready version active |
 //! | `PUT /admin/models/{name}/canary` `{"version", "percent"}` | send a share of traffic to a ready version |
@@ -29,6 +30,7 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::{ApiError, AppError};
+use crate::intake;
 use crate::metrics::{LiveAccuracy, Metrics};
 use crate::registry::{GateCheck, VersionState, VersionView};
 use crate::swap::{self, ModelLoader, Upload, lifecycle};
@@ -73,6 +75,7 @@ pub fn routes(state: &AppState, admin: &Admin) -> Router<AppState> {
             "/admin/models/{name}/versions/{version}",
             put(upload).get(show).delete(retire),
         )
+        .route("/admin/models/{name}/versions/{version}/card", put(card))
         .route(
             "/admin/models/{name}/versions/{version}/conformance",
             put(conformance),
@@ -139,7 +142,11 @@ impl VersionBody {
         Self {
             component_sha256: view.sha256.clone(),
             load_seconds: view.model.as_ref().map(|m| m.load_seconds),
-            card_accuracy: view.model.as_ref().map(|m| m.info.evaluation.accuracy),
+            card_accuracy: view
+                .model
+                .as_ref()
+                .and_then(|m| m.info.evaluation.as_ref())
+                .and_then(|e| e.accuracy),
             live_accuracy: metrics.live_accuracy(&view.name, &view.version),
             model: view.name,
             version: view.version,
@@ -199,7 +206,10 @@ async fn upload(
     body: Body,
 ) -> Result<Response, AppError> {
     let admin = admin(&state)?;
-    let wasm = receive_component(&headers, body, admin.max_upload_bytes).await?;
+    let mut wasm = receive_component(&headers, body, admin.max_upload_bytes).await?;
+    if !intake::is_wasm(wasm.bytes()) {
+        wasm = package_onnx(admin, &name, &version, wasm).await?;
+    }
     let upload = Upload {
         name: name.clone(),
         version: version.clone(),
@@ -249,6 +259,42 @@ async fn receive_component(
         ));
     }
     Ok(buffer.finish())
+}
+
+/// Packages an uploaded ONNX model (with the card uploaded for it, or one inferred) on
+/// the runner; nothing is registered if that fails.
+async fn package_onnx(
+    admin: &Admin,
+    name: &str,
+    version: &str,
+    upload: DigestedWasm,
+) -> Result<DigestedWasm, AppError> {
+    let card = admin.loader.take_card(name, version);
+    let (name, version) = (name.to_owned(), version.to_owned());
+    tokio::task::spawn_blocking(move || {
+        intake::package_onnx(upload.bytes(), card.as_deref(), &name, &version)
+    })
+    .await
+    .expect("packaging does not panic")
+    .map_err(|e| ApiError::Unprocessable(format!("the ONNX model was not packaged: {e}")).into())
+}
+
+async fn card(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let admin = admin(&state)?;
+    let text = std::str::from_utf8(&body).map_err(|e| AppError::bad_request(e.to_string()))?;
+    serde_json::from_str::<wasml_predictor::ModelCard>(text)
+        .map_err(|e| AppError::bad_request(format!("not a model card: {e}")))?;
+    admin
+        .loader
+        .add_card(&name, &version, text.to_owned())
+        .map_err(|e| AppError::bad_request(e.to_string()))?;
+    Ok(Json(
+        serde_json::json!({"model": name, "version": version, "card": "kept for the ONNX upload"}),
+    ))
 }
 
 async fn conformance(

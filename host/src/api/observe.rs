@@ -12,6 +12,8 @@ use tracing::Instrument as _;
 use super::AppState;
 use super::error::ErrorMessage;
 use super::request_id::{self, RequestId};
+use wasml_predictor::Prediction;
+
 use crate::event_sink::{Event, SERVICE};
 use crate::registry::LoadedModel;
 
@@ -20,8 +22,8 @@ use crate::registry::LoadedModel;
 pub struct Outcome {
     /// The model the request went to.
     pub model: Option<Arc<LoadedModel>>,
-    /// Class index, label and confidence of a one-row prediction.
-    pub prediction: Option<(u32, String, f64)>,
+    /// A one-row request's prediction.
+    pub prediction: Option<Prediction>,
     /// Rows in the request.
     pub rows: Option<u32>,
     /// Stage times the model reported.
@@ -111,10 +113,14 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
             event.model_version = Some(model.version().to_owned());
             event.model_type = Some(model.info.model_type.clone());
         }
-        if let Some((class, label, confidence)) = outcome.prediction {
-            event.prediction = Some(class);
-            event.label = Some(label);
-            event.confidence = Some(confidence);
+        match outcome.prediction {
+            Some(Prediction::Class(class)) => {
+                event.prediction = Some(class.class_index);
+                event.label = Some(class.label);
+                event.confidence = Some(class.confidence);
+            }
+            Some(Prediction::Value(value)) => event.value = Some(value),
+            None => {}
         }
         event.rows = outcome.rows;
         event.feature_seconds = outcome.times.feature;

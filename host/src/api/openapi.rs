@@ -163,15 +163,19 @@ fn row_schema(inputs: &[FieldSpec]) -> Value {
     let mut example = serde_json::Map::new();
     for spec in inputs {
         let (schema, sample) = match &spec.kind {
-            FieldKind::Number(range) => (
-                json!({
+            FieldKind::Number(range) => {
+                let mut schema = json!({
                     "type": if range.integer { "integer" } else { "number" },
-                    "minimum": range.min,
-                    "maximum": range.max,
                     "description": spec.description,
-                }),
-                json!(range.min),
-            ),
+                });
+                // An absent bound is no bound: no keyword, rather than `null`.
+                for (keyword, bound) in [("minimum", range.min), ("maximum", range.max)] {
+                    if let Some(bound) = bound {
+                        schema[keyword] = json!(bound);
+                    }
+                }
+                (schema, json!(range.min.or(range.max).unwrap_or(0.0)))
+            }
             FieldKind::Category(values) => (
                 json!({"type": "string", "enum": values, "description": spec.description}),
                 json!(values.first()),

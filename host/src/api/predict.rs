@@ -147,9 +147,10 @@ pub struct Answer {
 /// this API's own JSON, or the Open Inference Protocol's tensors (`super::v2`). Checking,
 /// predicting and accounting are the same for both.
 pub trait PredictProtocol: Send {
-    /// Reads the body into rows.
+    /// Reads the body of a request to `model` into rows.
     fn read(
         &mut self,
+        model: &LoadedModel,
         headers: &HeaderMap,
         body: Body,
         limits: BodyLimits,
@@ -166,6 +167,7 @@ pub struct Native;
 impl PredictProtocol for Native {
     async fn read(
         &mut self,
+        _model: &LoadedModel,
         headers: &HeaderMap,
         body: Body,
         limits: BodyLimits,
@@ -205,7 +207,10 @@ pub async fn serve<P: PredictProtocol>(
         Some(_permit) => {
             metrics.user_seen(&user_of(&request));
             let (parts, body) = request.into_parts();
-            match protocol.read(&parts.headers, body, state.body_limits).await {
+            match protocol
+                .read(&model, &parts.headers, body, state.body_limits)
+                .await
+            {
                 Ok(input) => run(state, &model, input, &mut outcome).await,
                 Err(error) => Err(error),
             }
@@ -266,21 +271,18 @@ async fn run(
     }
     // A one-row request's prediction can get feedback and goes into its event.
     if let (false, [prediction]) = (batch, predictions.as_slice()) {
-        if let Some(id) = request_id::current() {
+        // Ground truth is a label: feedback is for classifiers.
+        if let (Some(id), Some(class)) = (request_id::current(), prediction.class()) {
             state.predictions.remember(
                 &id.to_string(),
                 crate::feedback::Remembered {
                     model: model.name().to_owned(),
                     version: model.version().to_owned(),
-                    label: prediction.label.clone(),
+                    label: class.label.clone(),
                 },
             );
         }
-        outcome.prediction = Some((
-            prediction.class_index,
-            prediction.label.clone(),
-            prediction.confidence,
-        ));
+        outcome.prediction = Some(prediction.clone());
     }
     Ok(Answer { predictions, batch })
 }
@@ -298,7 +300,7 @@ fn check_answers(
         results
             .iter()
             .flatten()
-            .find_map(|p| convert::malformed(p, &model.info.labels))
+            .find_map(|p| convert::malformed(p, convert::task(model.info.task), &model.info.labels))
     };
     match why {
         None => Ok(()),

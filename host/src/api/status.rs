@@ -5,7 +5,7 @@ use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use wasml_predictor::Evaluation;
+use wasml_predictor::{Evaluation, Task};
 use wasml_runtime::cache::CacheOutcome;
 use wasml_runtime::convert;
 
@@ -44,10 +44,12 @@ pub struct ModelStatus {
     pub component_sha256: String,
     /// sha256 of the ONNX model inside it.
     pub onnx_sha256: String,
-    /// Class labels.
+    /// `classification` or `regression`.
+    pub task: Task,
+    /// Class labels (none for a regressor).
     pub labels: Vec<String>,
-    /// Held-out figures from the model card.
-    pub evaluation: Evaluation,
+    /// Held-out figures from the model card, if it has any.
+    pub evaluation: Option<Evaluation>,
     /// When it was loaded (RFC 3339).
     pub loaded_at: String,
     /// Seconds loading took.
@@ -114,8 +116,9 @@ fn model_status(model: &LoadedModel) -> ModelStatus {
         source: model.source.clone(),
         component_sha256: model.component_sha256.clone(),
         onnx_sha256: model.info.onnx_sha256.clone(),
+        task: convert::task(model.info.task),
         labels: model.info.labels.clone(),
-        evaluation: convert::evaluation(&model.info.evaluation),
+        evaluation: model.info.evaluation.as_ref().map(convert::evaluation),
         loaded_at: model.loaded_at.to_rfc3339(),
         load_seconds: model.load_seconds,
         cache: match model.cache {

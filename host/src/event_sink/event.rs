@@ -10,7 +10,7 @@ pub const SERVICE: &str = "wasml-host";
 
 /// A structured event, one JSON object per line in the event stream. Field names are the
 /// seed's (`@timestamp`, `level`, `service`, `message`, `request_id`, `prediction`,
-/// `confidence`, `duration`, `error`, `model_type`, `endpoint`); absent values are left out.
+/// `confidence`, `value`, `duration`, `error`, `model_type`, `endpoint`); absent values are left out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// When it happened, RFC 3339 UTC with milliseconds.
@@ -58,6 +58,9 @@ pub struct Event {
     /// Probability of the predicted class (single-row requests).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<f64>,
+    /// Predicted value (single-row requests to a regressor).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
     /// Rows in the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<u32>,
@@ -95,6 +98,7 @@ impl Event {
             prediction: None,
             label: None,
             confidence: None,
+            value: None,
             rows: None,
             error: None,
             feature_seconds: None,

@@ -33,6 +33,7 @@ pub use window::SlidingWindow;
 use wasml_predictor::Prediction;
 use wasml_runtime::CallError;
 use wasml_runtime::bindings::Stage;
+use wasml_runtime::bindings::types as wit;
 
 use crate::registry::{LoadedModel, ModelRegistry};
 
@@ -54,12 +55,20 @@ pub struct Metrics {
     model_recall: GaugeVec,
     /// Offline F1 from the model card.
     model_f1_score: GaugeVec,
+    /// R² of a regressor, from the model card (held-out split).
+    model_r2: GaugeVec,
+    /// Mean absolute error of a regressor, from the model card.
+    model_mae: GaugeVec,
+    /// Root mean squared error of a regressor, from the model card.
+    model_rmse: GaugeVec,
     /// Rows predicted.
     predictions: IntCounterVec,
     /// Rows predicted, by predicted class index.
     predictions_by_class: IntCounterVec,
     /// Confidence of each prediction.
     prediction_confidence: HistogramVec,
+    /// Value of each regression prediction.
+    prediction_value: HistogramVec,
     /// Requests the server failed (5xx) / all prediction requests over [`WINDOW_SECS`].
     prediction_error_rate: GaugeVec,
     /// HTTP latency by method, route template and status.
@@ -180,6 +189,18 @@ impl Metrics {
                 "ml_model_f1_score",
                 "F1 score on the model card's held-out split.",
             ),
+            model_r2: gauge(
+                "ml_model_r2",
+                "R² of a regressor on the model card's held-out split.",
+            ),
+            model_mae: gauge(
+                "ml_model_mae",
+                "Mean absolute error of a regressor on the model card's held-out split.",
+            ),
+            model_rmse: gauge(
+                "ml_model_rmse",
+                "Root mean squared error of a regressor on the model card's held-out split.",
+            ),
             predictions: counter("ml_predictions_total", "Rows predicted.", MODEL),
             predictions_by_class: counter(
                 "ml_predictions_by_class_total",
@@ -188,9 +209,15 @@ impl Metrics {
             ),
             prediction_confidence: histogram(
                 "ml_prediction_confidence",
-                "Probability of the predicted class.",
+                "Probability of the predicted class (below 0.5 only with more than two classes).",
                 MODEL,
-                vec![0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0],
+                vec![0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0],
+            ),
+            prediction_value: histogram(
+                "ml_prediction_value",
+                "Value of each regression prediction (buckets by decade, either sign).",
+                MODEL,
+                value_buckets(),
             ),
             prediction_error_rate: gauge(
                 "ml_prediction_error_rate",
@@ -315,15 +342,31 @@ impl Metrics {
                 .with_label_values(&[model.name(), model.version(), kind])
                 .inc_by(0);
         }
-        let evaluation = &model.info.evaluation;
+        let figures = model.info.evaluation.clone().unwrap_or(wit::Evaluation {
+            accuracy: None,
+            precision: None,
+            recall: None,
+            f1_score: None,
+            roc_auc: None,
+            r2: None,
+            mae: None,
+            rmse: None,
+            test_rows: 0,
+        });
+        // A figure the card does not give is no series, not a zero.
         for (gauge, value) in [
-            (&self.model_accuracy, evaluation.accuracy),
-            (&self.model_precision, evaluation.precision),
-            (&self.model_recall, evaluation.recall),
-            (&self.model_f1_score, evaluation.f1_score),
-            (&self.model_load, model.load_seconds),
+            (&self.model_accuracy, figures.accuracy),
+            (&self.model_precision, figures.precision),
+            (&self.model_recall, figures.recall),
+            (&self.model_f1_score, figures.f1_score),
+            (&self.model_r2, figures.r2),
+            (&self.model_mae, figures.mae),
+            (&self.model_rmse, figures.rmse),
+            (&self.model_load, Some(model.load_seconds)),
         ] {
-            gauge.with_label_values(&labels).set(value);
+            if let Some(value) = value {
+                gauge.with_label_values(&labels).set(value);
+            }
         }
     }
 
@@ -342,6 +385,9 @@ impl Metrics {
             &self.model_precision,
             &self.model_recall,
             &self.model_f1_score,
+            &self.model_r2,
+            &self.model_mae,
+            &self.model_rmse,
             &self.model_load,
         ] {
             let _ = gauge.remove_label_values(&labels);
@@ -372,13 +418,22 @@ impl Metrics {
     pub fn prediction_served(&self, model: &LoadedModel, prediction: &Prediction) {
         let labels = [model.name(), model.version()];
         self.predictions.with_label_values(&labels).inc();
-        let class = prediction.class_index.to_string();
-        self.predictions_by_class
-            .with_label_values(&[model.name(), model.version(), &class])
-            .inc();
-        self.prediction_confidence
-            .with_label_values(&labels)
-            .observe(prediction.confidence);
+        match prediction {
+            Prediction::Class(prediction) => {
+                let class = prediction.class_index.to_string();
+                self.predictions_by_class
+                    .with_label_values(&[model.name(), model.version(), &class])
+                    .inc();
+                self.prediction_confidence
+                    .with_label_values(&labels)
+                    .observe(prediction.confidence);
+            }
+            Prediction::Value(value) => {
+                self.prediction_value
+                    .with_label_values(&labels)
+                    .observe(*value);
+            }
+        }
     }
 
     /// The model reported how long a stage of a call took.
@@ -548,4 +603,13 @@ fn register<C: prometheus::core::Collector + Clone + 'static>(
         .register(Box::new(collector.clone()))
         .expect("metric names are unique");
     collector
+}
+
+/// Buckets for regression values of any scale or sign: ±1e-3 … ±1e6 by decade, and 0.
+fn value_buckets() -> Vec<f64> {
+    let decades: Vec<f64> = (-3..=6).map(|e| 10f64.powi(e)).collect();
+    let mut buckets: Vec<f64> = decades.iter().rev().map(|d| -d).collect();
+    buckets.push(0.0);
+    buckets.extend(decades);
+    buckets
 }

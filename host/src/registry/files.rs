@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-/// The component files in `dir`: `*.wasm` directly in it or one directory below
-/// (`<name>/<version>.wasm`), sorted so load order is stable.
+/// The model files in `dir`: `*.wasm` components or `*.onnx` models, directly in it or one
+/// directory below (`<name>/<version>.wasm`), sorted so load order is stable.
 pub fn component_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
@@ -11,11 +11,11 @@ pub fn component_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         if path.is_dir() {
             for inner in std::fs::read_dir(&path)? {
                 let inner = inner?.path();
-                if is_wasm(&inner) {
+                if is_model_file(&inner) {
                     files.push(inner);
                 }
             }
-        } else if is_wasm(&path) {
+        } else if is_model_file(&path) {
             files.push(path);
         }
     }
@@ -23,6 +23,6 @@ pub fn component_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn is_wasm(path: &Path) -> bool {
-    path.is_file() && path.extension().is_some_and(|e| e == "wasm")
+fn is_model_file(path: &Path) -> bool {
+    path.is_file() && path.extension().is_some_and(|e| e == "wasm" || e == "onnx")
 }

@@ -13,7 +13,9 @@
 use thiserror::Error;
 use wasml_predictor::ConformanceSet;
 use wasml_runtime::CallError;
-use wasml_runtime::bindings::types::{Feature, FeatureValue, FieldKind, FieldSpec, ModelInfo};
+use wasml_runtime::bindings::types::{
+    Feature, FeatureValue, FieldKind, FieldSpec, ModelInfo, NumberRange, Task,
+};
 use wasml_runtime::convert;
 
 use crate::registry::{GateCheck as Check, LoadedModel};
@@ -109,11 +111,14 @@ fn identity(info: &ModelInfo, input: &GateInput<'_>) -> Verdict {
 }
 
 fn well_formed(info: &ModelInfo) -> Verdict {
-    if info.labels.len() < 2 {
-        return Err(found(format!(
-            "{} labels; a classifier needs at least 2",
-            info.labels.len()
-        )));
+    match (info.task, info.labels.len()) {
+        (Task::Classification, n) if n < 2 => {
+            return Err(found(format!("{n} labels; a classifier needs at least 2")));
+        }
+        (Task::Regression, n) if n > 0 => {
+            return Err(found(format!("{n} labels; a regressor has none")));
+        }
+        _ => {}
     }
     if info.inputs.is_empty() {
         return Err(found("the schema has no input fields".into()));
@@ -126,10 +131,11 @@ fn well_formed(info: &ModelInfo) -> Verdict {
             )));
         }
         match &spec.kind {
-            FieldKind::Number(r) if !(r.min.is_finite() && r.max.is_finite() && r.min <= r.max) => {
+            FieldKind::Number(r) if !is_range(r) => {
                 return Err(found(format!(
-                    "field {}: range {}..{} is not a range",
-                    spec.name, r.min, r.max
+                    "field {}: range {} is not a range",
+                    spec.name,
+                    range_text(r)
                 )));
             }
             FieldKind::Category(values) if values.is_empty() => {
@@ -138,28 +144,64 @@ fn well_formed(info: &ModelInfo) -> Verdict {
             _ => {}
         }
     }
-    let e = &info.evaluation;
-    for (figure, value) in [
-        ("accuracy", e.accuracy),
-        ("precision", e.precision),
-        ("recall", e.recall),
-        ("f1_score", e.f1_score),
-        ("roc_auc", e.roc_auc),
-    ] {
-        if !(0.0..=1.0).contains(&value) {
-            return Err(found(format!(
-                "card figure {figure} = {value} is not in [0, 1]"
-            )));
+    if let Some(e) = &info.evaluation {
+        let bounded = [
+            ("accuracy", e.accuracy, 0.0, 1.0),
+            ("precision", e.precision, 0.0, 1.0),
+            ("recall", e.recall, 0.0, 1.0),
+            ("f1_score", e.f1_score, 0.0, 1.0),
+            ("roc_auc", e.roc_auc, 0.0, 1.0),
+            ("r2", e.r2, f64::NEG_INFINITY, 1.0),
+            ("mae", e.mae, 0.0, f64::INFINITY),
+            ("rmse", e.rmse, 0.0, f64::INFINITY),
+        ];
+        for (figure, value, low, high) in bounded {
+            if let Some(value) = value.filter(|v| !(low..=high).contains(v)) {
+                return Err(found(format!(
+                    "card figure {figure} = {value} is not in [{low}, {high}]"
+                )));
+            }
         }
     }
     serde_json::from_str::<serde_json::Value>(&info.card_json)
         .map_err(|e| found(format!("the model card is not JSON: {e}")))?;
+    let figure = match (&info.evaluation, info.task) {
+        (Some(e), Task::Classification) => e.accuracy.map(|a| format!("card accuracy {a:.4}")),
+        (Some(e), Task::Regression) => e.r2.map(|r2| format!("card R² {r2:.4}")),
+        (None, _) => None,
+    };
     Ok(format!(
-        "{} inputs, {} labels, card accuracy {:.4}",
+        "{} inputs, {} labels, {}",
         info.inputs.len(),
         info.labels.len(),
-        e.accuracy
+        figure.unwrap_or_else(|| "no card figures".into())
     ))
+}
+
+/// Bounds that are numbers, in order.
+fn is_range(r: &NumberRange) -> bool {
+    let finite = |b: Option<f64>| b.is_none_or(f64::is_finite);
+    finite(r.min) && finite(r.max) && !matches!((r.min, r.max), (Some(a), Some(b)) if a > b)
+}
+
+fn range_text(r: &NumberRange) -> String {
+    let bound = |b: Option<f64>| b.map_or_else(String::new, |b| b.to_string());
+    format!("{}..{}", bound(r.min), bound(r.max))
+}
+
+/// Whether `new` accepts every number `old` accepts (an absent bound is no bound).
+fn covers(new: &NumberRange, old: &NumberRange) -> bool {
+    let low = match (new.min, old.min) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(n), Some(o)) => n <= o,
+    };
+    let high = match (new.max, old.max) {
+        (None, _) => true,
+        (Some(_), None) => false,
+        (Some(n), Some(o)) => n >= o,
+    };
+    low && high && !(new.integer && !old.integer)
 }
 
 fn schema(info: &ModelInfo, input: &GateInput<'_>) -> Verdict {
@@ -190,10 +232,12 @@ fn schema_changes(active: &[FieldSpec], candidate: &[FieldSpec]) -> Vec<String> 
         };
         match (&old.kind, &new.kind) {
             (FieldKind::Number(a), FieldKind::Number(b)) => {
-                if b.min > a.min || b.max < a.max || (b.integer && !a.integer) {
+                if !covers(b, a) {
                     problems.push(format!(
-                        "field {}: range {}..{} no longer covers {}..{}",
-                        old.name, b.min, b.max, a.min, a.max
+                        "field {}: range {} no longer covers {}",
+                        old.name,
+                        range_text(b),
+                        range_text(a)
                     ));
                 }
             }
@@ -259,7 +303,7 @@ fn smoke_prediction(candidate: &LoadedModel) -> Verdict {
         .map(|spec| Feature {
             name: spec.name.clone(),
             value: match &spec.kind {
-                FieldKind::Number(r) => FeatureValue::Number(r.min),
+                FieldKind::Number(r) => FeatureValue::Number(r.min.or(r.max).unwrap_or(0.0)),
                 FieldKind::Category(values) => FeatureValue::Text(values[0].clone()),
             },
         })
@@ -268,14 +312,22 @@ fn smoke_prediction(candidate: &LoadedModel) -> Verdict {
     let started = std::time::Instant::now();
     match instance.predict(&row) {
         Ok(Ok(p)) => Ok(format!(
-            "answered {:?} in {:.2} ms",
-            p.label,
+            "answered {} in {:.2} ms",
+            answer_text(&p),
             started.elapsed().as_secs_f64() * 1e3
         )),
         Ok(Err(e)) => Err(found(format!(
             "refused a row built from its own schema: {e:?}"
         ))),
         Err(e) => Err(e.into()),
+    }
+}
+
+fn answer_text(p: &wasml_runtime::bindings::types::Prediction) -> String {
+    use wasml_runtime::bindings::types::Prediction;
+    match p {
+        Prediction::Class(class) => format!("{:?}", class.label),
+        Prediction::Value(value) => format!("the value {value}"),
     }
 }
 
@@ -293,9 +345,9 @@ fn checkout(candidate: &LoadedModel) -> Result<wasml_runtime::PooledInstance, Ch
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasml_runtime::bindings::types::NumberRange;
 
     fn number(name: &str, min: f64, max: f64, required: bool) -> FieldSpec {
+        let (min, max) = (Some(min), Some(max));
         FieldSpec {
             name: name.into(),
             description: String::new(),

@@ -27,13 +27,40 @@ use wasmtime::Engine;
 use crate::registry::{LoadedModel, RegistryError};
 use crate::serving::Serving;
 
-/// Most conformance sets waiting for their component's upload.
+/// Most conformance sets (or cards) waiting for their model's upload.
 const MAX_PENDING_SETS: usize = 16;
 
-/// Too many conformance sets wait for their components (each is kept until its upload).
+/// Too many conformance sets or cards wait for their models (each is kept until its
+/// upload).
 #[derive(Debug, Error)]
-#[error("{MAX_PENDING_SETS} conformance sets already wait for their components")]
+#[error("{MAX_PENDING_SETS} uploads already wait for their models")]
 pub struct TooManyPendingSets;
+
+/// What was uploaded ahead of a version's model, by (model, version), bounded.
+struct Pending<T>(Mutex<HashMap<(String, String), T>>);
+
+impl<T> Pending<T> {
+    fn new() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+
+    fn add(&self, name: &str, version: &str, item: T) -> Result<(), TooManyPendingSets> {
+        let mut pending = self.0.lock().expect("pending lock");
+        let key = (name.to_owned(), version.to_owned());
+        if pending.len() >= MAX_PENDING_SETS && !pending.contains_key(&key) {
+            return Err(TooManyPendingSets);
+        }
+        pending.insert(key, item);
+        Ok(())
+    }
+
+    fn take(&self, name: &str, version: &str) -> Option<T> {
+        self.0
+            .lock()
+            .expect("pending lock")
+            .remove(&(name.to_owned(), version.to_owned()))
+    }
+}
 
 /// What compiling a new version needs: the host's engine, cache, limits and pool size.
 pub struct ModelLoader {
@@ -41,8 +68,10 @@ pub struct ModelLoader {
     cache: ComponentCache,
     limits: SandboxLimits,
     pool_size: usize,
-    /// Conformance sets uploaded ahead of their component, by (model, version).
-    pending_sets: Mutex<HashMap<(String, String), ConformanceSet>>,
+    /// Conformance sets uploaded ahead of their component.
+    pending_sets: Pending<ConformanceSet>,
+    /// Model cards uploaded ahead of their ONNX model.
+    pending_cards: Pending<String>,
 }
 
 impl ModelLoader {
@@ -58,7 +87,8 @@ impl ModelLoader {
             cache,
             limits,
             pool_size,
-            pending_sets: Mutex::new(HashMap::new()),
+            pending_sets: Pending::new(),
+            pending_cards: Pending::new(),
         }
     }
 
@@ -69,20 +99,26 @@ impl ModelLoader {
         version: &str,
         set: ConformanceSet,
     ) -> Result<(), TooManyPendingSets> {
-        let mut pending = self.pending_sets.lock().expect("pending lock");
-        let key = (name.to_owned(), version.to_owned());
-        if pending.len() >= MAX_PENDING_SETS && !pending.contains_key(&key) {
-            return Err(TooManyPendingSets);
-        }
-        pending.insert(key, set);
-        Ok(())
+        self.pending_sets.add(name, version, set)
     }
 
     fn take_conformance_set(&self, name: &str, version: &str) -> Option<ConformanceSet> {
-        self.pending_sets
-            .lock()
-            .expect("pending lock")
-            .remove(&(name.to_owned(), version.to_owned()))
+        self.pending_sets.take(name, version)
+    }
+
+    /// Keeps a model card (JSON) for the ONNX upload of `name`/`version`.
+    pub fn add_card(
+        &self,
+        name: &str,
+        version: &str,
+        card: String,
+    ) -> Result<(), TooManyPendingSets> {
+        self.pending_cards.add(name, version, card)
+    }
+
+    /// The card uploaded for `name`/`version`, if any (taken: an upload uses it once).
+    pub fn take_card(&self, name: &str, version: &str) -> Option<String> {
+        self.pending_cards.take(name, version)
     }
 
     fn load(&self, wasm: &DigestedWasm, source: String) -> wasmtime::Result<LoadedModel> {

@@ -1,5 +1,7 @@
-//! Watching the models directory: a component dropped in as `<dir>/<name>/<version>.wasm`
-//! (with its conformance set beside it as `<version>.conformance.json`, if any) goes
+//! Watching the models directory: a component dropped in as `<dir>/<name>/<version>.wasm`,
+//! or an ONNX model as `<version>.onnx` (packaged on the embedded runner, with
+//! `<version>.card.json` if present), with its conformance set beside it as
+//! `<version>.conformance.json` if any, goes
 //! through the same pipeline as an upload, and is activated once it passes the gate — the
 //! directory is then the operator's control plane, as a Triton model repository is. The
 //! directory is polled (no inotify dependency); a file is taken once its size and
@@ -11,21 +13,21 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use thiserror::Error;
-use wasml_runtime::digest::DigestedWasm;
 
 use super::{ModelLoader, TooManyPendingSets, Upload};
+use crate::intake::{IntakeError, name_and_version, read_model_file};
 use crate::registry::{RegistryError, component_files};
 use crate::serving::Serving;
 
 /// Why a file in the models directory was not taken.
 #[derive(Debug, Error)]
 pub enum TakeError {
-    /// The path is not `<dir>/<name>/<version>.wasm`.
-    #[error("not <name>/<version>.wasm")]
+    /// The path is not `<dir>/<name>/<version>.wasm` (or `.onnx`).
+    #[error("not <name>/<version>.wasm or .onnx")]
     NotAComponentPath,
-    /// The component could not be read.
-    #[error("reading the component: {0}")]
-    Read(#[from] std::io::Error),
+    /// The file could not be read or packaged.
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
     /// Its conformance set is not one.
     #[error("{path}: not a conformance set: {reason}")]
     BadConformanceSet {
@@ -82,29 +84,19 @@ fn scan(dir: &Path) -> Vec<(PathBuf, Stamp)> {
         .collect()
 }
 
-/// `(name, version)` of `<dir>/<name>/<version>.wasm`.
-fn name_and_version(dir: &Path, path: &Path) -> Option<(String, String)> {
-    let relative = path.strip_prefix(dir).ok()?;
-    let mut parts = relative.components();
-    let name = parts.next()?.as_os_str().to_str()?.to_owned();
-    let version = Path::new(parts.next()?.as_os_str())
-        .file_stem()?
-        .to_str()?
-        .to_owned();
-    parts.next().is_none().then_some((name, version))
-}
-
 async fn take(serving: &Serving, loader: &Arc<ModelLoader>, path: &Path) -> Result<(), TakeError> {
-    let (name, version) = path
+    let dir = path
         .parent()
         .and_then(Path::parent)
-        .and_then(|dir| name_and_version(dir, path))
-        .ok_or(TakeError::NotAComponentPath)?;
+        .ok_or(TakeError::NotAComponentPath)?
+        .to_owned();
+    let (name, version) = name_and_version(&dir, path).ok_or(TakeError::NotAComponentPath)?;
     let file = path.to_owned();
-    // Reading and hashing 18 MB takes tens of milliseconds: not on a runtime thread.
-    let wasm = tokio::task::spawn_blocking(move || std::fs::read(file).map(DigestedWasm::new))
+    // Reading and hashing 18 MB (or packaging an ONNX model) takes tens of milliseconds:
+    // not on a runtime thread.
+    let wasm = tokio::task::spawn_blocking(move || read_model_file(Some(&dir), &file))
         .await
-        .map_err(std::io::Error::other)??;
+        .expect("reading a model file does not panic")?;
     let set_path = path.with_file_name(format!("{version}.conformance.json"));
     if let Ok(text) = tokio::fs::read_to_string(&set_path).await {
         let set = wasml_predictor::ConformanceSet::from_json(&text).map_err(|e| {

@@ -32,23 +32,26 @@ async fn status_describes_the_build_the_models_and_their_traffic() {
     assert_eq!(first["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(first["default_model"], "bank-marketing");
     let status = &first["models"][0];
-    let wasm = std::fs::read(wasml_guest_artifacts::component("bank-marketing", "v2")).unwrap();
+    let wasm = std::fs::read(wasml_test_support::bundled_component(
+        "bank-marketing",
+        "v2",
+    ))
+    .unwrap();
     assert_eq!(status["component_sha256"], sha256_hex(&wasm));
     assert_eq!(
         status["source"],
-        wasml_guest_artifacts::component("bank-marketing", "v2")
+        wasml_test_support::bundled_component("bank-marketing", "v2")
     );
     assert_eq!(status["onnx_sha256"], model.info.onnx_sha256.as_str());
     assert_eq!(status["version"], "2.0.0");
     assert_eq!(status["model_type"], "gradient-boosted-trees");
+    let evaluation = model.info.evaluation.as_ref().unwrap();
     assert_eq!(
         status["evaluation"]["accuracy"],
-        model.info.evaluation.accuracy
+        evaluation.accuracy.unwrap()
     );
-    assert_eq!(
-        status["evaluation"]["test_rows"],
-        model.info.evaluation.test_rows
-    );
+    assert_eq!(status["evaluation"]["test_rows"], evaluation.test_rows);
+    assert_eq!(status["task"], "classification");
     assert_eq!(status["instances"]["size"], 2);
     assert_eq!(status["requests"]["succeeded"], 1);
     assert_eq!(status["requests"]["failed"], 1);

@@ -91,8 +91,8 @@ fn serves_caches_across_restarts_and_stops_cleanly() {
 #[test]
 fn sigterm_lets_in_flight_requests_finish_and_refuses_new_ones() {
     let dir = scratch("binary-drain");
-    let bank = wasml_guest_artifacts::component("bank-marketing", "v2");
-    let hostile = wasml_guest_artifacts::HOSTILE;
+    let bank = wasml_test_support::bundled_component("bank-marketing", "v2");
+    let hostile = wasml_test_artifacts::HOSTILE;
     let mut host = start_host(
         &dir,
         &["--model", bank, "--model", hostile, "--deadline-ms", "1500"],

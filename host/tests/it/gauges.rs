@@ -36,7 +36,7 @@ async fn the_error_rate_covers_every_serving_version_and_only_those() {
         max_concurrent: 0,
         ..Options::default()
     });
-    let v2 = wasml_guest_artifacts::component("bank-marketing", "v2");
+    let v2 = wasml_test_support::bundled_component("bank-marketing", "v2");
     let listing = upload(
         &host,
         "bank-marketing",

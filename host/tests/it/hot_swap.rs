@@ -137,7 +137,7 @@ async fn versions_swap_under_load_without_a_failed_request() {
         })
         .collect();
 
-    let wasm = read(wasml_guest_artifacts::component(MODEL, "v2"));
+    let wasm = read(wasml_test_support::bundled_component(MODEL, "v2"));
     let listing = upload(&host, MODEL, "2.0.0", wasm, Some(conformance_json("v2"))).await;
     assert_eq!(listing["state"], "ready", "{listing}");
     let checks: Vec<&str> = listing["checks"]
@@ -364,7 +364,7 @@ async fn each_kind_of_bad_candidate_is_refused_with_its_reason_while_the_model_s
         "{reason}"
     );
     // The right model under the wrong version.
-    let v2 = read(wasml_guest_artifacts::component(MODEL, "v2"));
+    let v2 = read(wasml_test_support::bundled_component(MODEL, "v2"));
     let reason = refused(&upload(&host, MODEL, "3.0.0", v2.clone(), None).await);
     assert!(
         reason.starts_with("identity:") && reason.contains("\"2.0.0\""),
@@ -386,7 +386,7 @@ async fn each_kind_of_bad_candidate_is_refused_with_its_reason_while_the_model_s
     let reason = refused(&again);
     assert!(reason.starts_with("conformance: 1 of"), "{reason}");
     // A model that runs past the deadline: the hostile component's first mode loops.
-    let hostile = read(wasml_guest_artifacts::HOSTILE);
+    let hostile = read(wasml_test_artifacts::HOSTILE);
     let reason = refused(&upload(&host, "hostile", "0.0.0", hostile, None).await);
     assert!(
         reason.starts_with("deadline:") && reason.contains("deadline"),
@@ -394,21 +394,21 @@ async fn each_kind_of_bad_candidate_is_refused_with_its_reason_while_the_model_s
     );
 
     // A candidate whose `info()` traps cannot say what it is.
-    let traps = read(wasml_guest_artifacts::HOSTILE_INFO_TRAPS);
+    let traps = read(wasml_test_artifacts::HOSTILE_INFO_TRAPS);
     let reason = refused(&upload(&host, MODEL, "9.0.2", traps, None).await);
     assert!(
         reason.starts_with("not a usable model component") && reason.contains("info()"),
         "{reason}"
     );
     // A component importing an interface the host does not offer is not linked at all.
-    let alien = read(wasml_guest_artifacts::HOSTILE_ALIEN);
+    let alien = read(wasml_test_artifacts::HOSTILE_ALIEN);
     let reason = refused(&upload(&host, MODEL, "9.0.3", alien, None).await);
     assert!(
         reason.starts_with("not a usable model component") && reason.contains("wasml:alien/vault"),
         "{reason}"
     );
     // A schema change: it says it is bank-marketing 9.9.9 but takes one field of its own.
-    let impostor = read(wasml_guest_artifacts::HOSTILE_IMPOSTOR);
+    let impostor = read(wasml_test_artifacts::HOSTILE_IMPOSTOR);
     let reason = refused(&upload(&host, MODEL, "9.9.9", impostor.clone(), None).await);
     assert!(
         reason.starts_with("schema: field age was removed") && reason.contains("force=true"),
@@ -514,7 +514,7 @@ async fn a_component_dropped_into_the_models_directory_is_gated_then_activated()
     let model_dir = dir.join(MODEL);
     std::fs::create_dir_all(&model_dir).unwrap();
     std::fs::copy(
-        wasml_guest_artifacts::component(MODEL, "v1"),
+        wasml_test_support::bundled_component(MODEL, "v1"),
         model_dir.join("1.0.0.wasm"),
     )
     .unwrap();
@@ -535,7 +535,7 @@ async fn a_component_dropped_into_the_models_directory_is_gated_then_activated()
     )
     .unwrap();
     std::fs::copy(
-        wasml_guest_artifacts::component(MODEL, "v2"),
+        wasml_test_support::bundled_component(MODEL, "v2"),
         model_dir.join("2.0.0.wasm"),
     )
     .unwrap();

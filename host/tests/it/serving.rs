@@ -114,10 +114,10 @@ impl Reply {
 impl TestHost {
     pub fn start(options: Options) -> Self {
         let version = if options.start_with_v1 { "v1" } else { "v2" };
-        let bank = wasml_guest_artifacts::component("bank-marketing", version);
+        let bank = wasml_test_support::bundled_component("bank-marketing", version);
         let mut models = vec![load(bank, options.limits, options.pool_size)];
         if options.with_hostile {
-            models.push(load(wasml_guest_artifacts::HOSTILE, options.limits, 1));
+            models.push(load(wasml_test_artifacts::HOSTILE, options.limits, 1));
         }
         let registry = ModelRegistry::new(models, None).unwrap();
         let metrics = Arc::new(Metrics::with_clock(options.clock.clone()));

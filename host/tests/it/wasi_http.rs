@@ -33,7 +33,7 @@ fn compile(path: &str) -> Component {
 
 fn spin_component() -> &'static Component {
     static SPIN: OnceLock<Component> = OnceLock::new();
-    SPIN.get_or_init(|| compile(wasml_guest_artifacts::SPIN))
+    SPIN.get_or_init(|| compile(wasml_test_artifacts::SPIN))
 }
 
 /// The Spin component behind a router, its stdout and stderr captured.
@@ -283,7 +283,10 @@ fn the_component_imports_only_wasi_and_exports_the_http_handler() {
 
 #[test]
 fn a_model_component_is_not_a_wasi_http_component() {
-    let model = compile(wasml_guest_artifacts::component("bank-marketing", "v2"));
+    let model = compile(wasml_test_support::bundled_component(
+        "bank-marketing",
+        "v2",
+    ));
     let error = WasiHttpApp::new(
         engine(),
         &model,
@@ -330,14 +333,14 @@ fn spin_toml_serves_the_built_component_on_every_route() {
         .strip_prefix("../../target")
         .expect("source lies in the workspace's target directory");
     // SPIN is <target>/release/build/<pkg>/out/spin.wasm.
-    let target = Path::new(wasml_guest_artifacts::SPIN)
+    let target = Path::new(wasml_test_artifacts::SPIN)
         .ancestors()
         .nth(5)
         .unwrap();
     let built = target.join(in_target);
     assert_eq!(
         std::fs::read(&built).unwrap_or_else(|e| panic!("{}: {e}", built.display())),
-        std::fs::read(wasml_guest_artifacts::SPIN).unwrap(),
+        std::fs::read(wasml_test_artifacts::SPIN).unwrap(),
         "the manifest's source is the component the tests ran"
     );
 
@@ -360,7 +363,7 @@ fn spin_toml_serves_the_built_component_on_every_route() {
 
 /// The hostile `wasi:http` component with a 100 ms deadline and a 64 MiB cap.
 fn hostile_app() -> Router {
-    let component = compile(wasml_guest_artifacts::HOSTILE_HTTP);
+    let component = compile(wasml_test_artifacts::HOSTILE_HTTP);
     let app = WasiHttpApp::new(
         engine(),
         &component,

@@ -12,7 +12,11 @@ fn a_second_load_hits_the_cache_and_a_damaged_entry_is_recompiled() {
     let dir = scratch_dir("cache");
     let cache = ComponentCache::new(dir.path());
     let engine = new_engine().unwrap();
-    let wasm = std::fs::read(wasml_guest_artifacts::component("bank-marketing", "v1")).unwrap();
+    let wasm = std::fs::read(wasml_test_support::bundled_component(
+        "bank-marketing",
+        "v1",
+    ))
+    .unwrap();
 
     let (first, outcome) = ModelComponent::load(&engine, &wasm, &cache).unwrap();
     assert_eq!(outcome, CacheOutcome::Compiled);
@@ -49,8 +53,16 @@ fn a_second_load_hits_the_cache_and_a_damaged_entry_is_recompiled() {
 fn different_components_get_different_entries() {
     let cache = ComponentCache::new(std::env::temp_dir());
     let engine = new_engine().unwrap();
-    let v1 = std::fs::read(wasml_guest_artifacts::component("bank-marketing", "v1")).unwrap();
-    let v2 = std::fs::read(wasml_guest_artifacts::component("bank-marketing", "v2")).unwrap();
+    let v1 = std::fs::read(wasml_test_support::bundled_component(
+        "bank-marketing",
+        "v1",
+    ))
+    .unwrap();
+    let v2 = std::fs::read(wasml_test_support::bundled_component(
+        "bank-marketing",
+        "v2",
+    ))
+    .unwrap();
     assert_ne!(
         cache.entry_path(&engine, &v1),
         cache.entry_path(&engine, &v2)
@@ -62,7 +74,7 @@ fn threads_compiling_the_same_component_at_once_all_succeed() {
     let dir = scratch_dir("cache-race");
     let cache = ComponentCache::new(dir.path());
     let engine = new_engine().unwrap();
-    let wasm = std::fs::read(wasml_guest_artifacts::HOSTILE).unwrap();
+    let wasm = std::fs::read(wasml_test_artifacts::HOSTILE).unwrap();
     std::thread::scope(|scope| {
         let loads: Vec<_> = (0..3)
             .map(|_| scope.spawn(|| ModelComponent::load(&engine, &wasm, &cache).map(|_| ())))

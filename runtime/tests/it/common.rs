@@ -4,6 +4,7 @@
 use std::sync::OnceLock;
 
 use wasml_runtime::ModelComponent;
+use wasml_runtime::bindings::types::Prediction;
 use wasml_runtime::engine::new_engine;
 use wasml_test_support::ScratchDir;
 use wasmtime::Engine;
@@ -23,14 +24,23 @@ pub fn scratch_dir(name: &str) -> ScratchDir {
 /// The hostile test component (`guest/hostile`), compiled.
 pub fn hostile() -> &'static ModelComponent {
     static HOSTILE: OnceLock<ModelComponent> = OnceLock::new();
-    HOSTILE.get_or_init(|| compile(wasml_guest_artifacts::HOSTILE))
+    HOSTILE.get_or_init(|| compile(wasml_test_artifacts::HOSTILE))
 }
 
-fn compile(path: &str) -> ModelComponent {
+fn compile(path: impl AsRef<std::path::Path>) -> ModelComponent {
     ModelComponent::compile(engine(), &std::fs::read(path).unwrap()).unwrap()
 }
 
-/// The bundled component for `guest/models/bank-marketing/<version>`, compiled.
+/// A classifier's probabilities (panics on a regressor's answer).
+pub fn probabilities(prediction: &Prediction) -> &[f64] {
+    match prediction {
+        Prediction::Class(class) => &class.probabilities,
+        Prediction::Value(_) => panic!("a regressor's answer"),
+    }
+}
+
+/// The bundled component for `guest/models/bank-marketing/<version>`, compiled as a
+/// whole: the composition `wasml package` writes runs as one component in wasmtime.
 pub fn bank_marketing(version: &str) -> &'static ModelComponent {
     static V1: OnceLock<ModelComponent> = OnceLock::new();
     static V2: OnceLock<ModelComponent> = OnceLock::new();
@@ -39,5 +49,10 @@ pub fn bank_marketing(version: &str) -> &'static ModelComponent {
         "v2" => &V2,
         other => panic!("no bundled version {other}"),
     };
-    cell.get_or_init(|| compile(wasml_guest_artifacts::component("bank-marketing", version)))
+    cell.get_or_init(|| {
+        compile(wasml_test_support::bundled_component(
+            "bank-marketing",
+            version,
+        ))
+    })
 }

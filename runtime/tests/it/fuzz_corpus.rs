@@ -37,7 +37,7 @@ fn every_upload_in_the_corpus_is_refused_with_a_reason() {
 fn the_bundled_component_loads_the_same_way() {
     let dir = scratch_dir("fuzz-corpus-positive");
     let cache = ComponentCache::new(dir.path());
-    let path = wasml_guest_artifacts::component("bank-marketing", "v1");
+    let path = wasml_test_support::bundled_component("bank-marketing", "v1");
     let wasm = DigestedWasm::new(std::fs::read(path).unwrap());
     load(&wasm, &cache).expect("the oracle's loader accepts a real model");
 }

@@ -1,12 +1,16 @@
 //! Test support for tests that run wasml binaries as processes: [`process::Process`]
 //! starts one on an ephemeral loopback port and stops it (SIGTERM, or SIGKILL to test
 //! crash recovery), [`http`] sends plain HTTP/1.1 requests without a client library,
-//! [`ScratchDir`] gives a test a directory that goes away with it, and [`modules`] finds
-//! import cycles between a crate's modules.
+//! [`ScratchDir`] gives a test a directory that goes away with it, [`modules`] finds
+//! import cycles between a crate's modules, and [`bundled_component`] packages a bundled
+//! model version for tests that serve a `.wasm` file.
 
+pub mod bundled;
 pub mod http;
 pub mod modules;
 pub mod process;
+
+pub use bundled::bundled_component;
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};

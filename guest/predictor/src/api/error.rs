@@ -39,6 +39,10 @@ pub enum ApiError {
     /// Inference tensor whose shape does not match its data); the message says what.
     #[error("{0}")]
     BadRequest(String),
+    /// A well-formed upload that cannot be used as what it claims to be (e.g. an ONNX
+    /// model with an operator the runtime lacks); the message names the cause.
+    #[error("{0}")]
+    Unprocessable(String),
     /// The model failed: a trap, its memory cap, or an internal error it reported.
     #[error("the model failed: {0}")]
     ModelFailed(String),
@@ -70,7 +74,7 @@ impl ApiError {
             Self::MalformedJson(_) | Self::BadRequest(_) => 400,
             Self::UnsupportedMediaType(_) => 415,
             Self::PayloadTooLarge { .. } | Self::BatchTooLarge { .. } => 413,
-            Self::InvalidInput { .. } => 422,
+            Self::InvalidInput { .. } | Self::Unprocessable(_) => 422,
             Self::ModelFailed(_) => 500,
             Self::NotFound(_) => 404,
             Self::MethodNotAllowed { .. } => 405,
@@ -86,6 +90,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::BatchTooLarge { .. } => "batch_too_large",
             Self::InvalidInput { .. } => "invalid_input",
+            Self::Unprocessable(_) => "unprocessable_model",
             Self::ModelFailed(_) => "model_failed",
             Self::NotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",

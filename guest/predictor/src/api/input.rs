@@ -357,12 +357,7 @@ mod tests {
     fn a_row_the_model_took_is_still_refused_for_its_held_back_fields() {
         let object = json!({"age": null});
         let (_, held_back) = row_features(object.as_object().unwrap(), Some(1));
-        let good = Prediction {
-            class_index: 0,
-            label: "no".into(),
-            confidence: 1.0,
-            probabilities: vec![1.0, 0.0],
-        };
+        let good = Prediction::Value(1.0);
         let error = settle(
             vec![Ok(good.clone()), Ok(good)],
             vec![Vec::new(), held_back],

@@ -22,6 +22,6 @@ pub use input::{
     require_json, row_features, settle,
 };
 pub use output::{
-    AnswerBody, BatchPredictionBody, HealthBody, ModelHealth, ModelRef, PredictionBody,
-    RowPrediction, answer_body,
+    AnswerBody, BatchPredictionBody, ClassRow, HealthBody, ModelHealth, ModelRef, PredictionBody,
+    RowPrediction, ValueRow, answer_body,
 };

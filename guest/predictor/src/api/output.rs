@@ -4,10 +4,21 @@ use serde::Serialize;
 
 use crate::model::Prediction;
 
-/// One row's prediction.
+/// One row's prediction: a class (classifier) or a value (regressor).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum RowPrediction {
+    /// A classifier's answer.
+    Class(ClassRow),
+    /// A regressor's answer.
+    Value(ValueRow),
+}
+
+/// A classifier's answer for one row.
 #[derive(Debug, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct RowPrediction {
+pub struct ClassRow {
     /// Index of the predicted class in the model's labels.
     pub prediction: u32,
     /// The predicted class's label.
@@ -18,13 +29,24 @@ pub struct RowPrediction {
     pub probabilities: Vec<f64>,
 }
 
+/// A regressor's answer for one row.
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ValueRow {
+    /// The predicted value.
+    pub value: f64,
+}
+
 impl From<Prediction> for RowPrediction {
     fn from(p: Prediction) -> Self {
-        Self {
-            prediction: p.class_index,
-            label: p.label,
-            confidence: p.confidence,
-            probabilities: p.probabilities,
+        match p {
+            Prediction::Class(p) => Self::Class(ClassRow {
+                prediction: p.class_index,
+                label: p.label,
+                confidence: p.confidence,
+                probabilities: p.probabilities,
+            }),
+            Prediction::Value(value) => Self::Value(ValueRow { value }),
         }
     }
 }

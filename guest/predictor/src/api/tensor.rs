@@ -1,8 +1,9 @@
 //! The Open Inference Protocol's JSON tensors, and their translation to and from this
 //! host's rows: each model input is a named tensor of shape `[N]` (or `[N, 1]`) holding
 //! that field for N rows — `BYTES` for categorical fields, a numeric datatype for numbers.
-//! The answer has tensors `label` (`BYTES [N]`), `class_index` (`INT64 [N]`), `confidence`
-//! (`FP64 [N]`) and `probabilities` (`FP64 [N, labels]`).
+//! A classifier's answer has tensors `label` (`BYTES [N]`), `class_index` (`INT64 [N]`),
+//! `confidence` (`FP64 [N]`) and `probabilities` (`FP64 [N, labels]`); a regressor's has
+//! `value` (`FP64 [N]`).
 //!
 //! Free of any HTTP framework, like the rest of [`crate::api`]: the host serves it, the
 //! fuzz target `v2_infer` decodes with it, and any other server of a model can.
@@ -12,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use super::input::PredictInput;
+use crate::card::Task;
 use crate::model::Prediction;
 
 /// Datatypes the protocol defines.
@@ -20,8 +22,19 @@ pub const DATATYPES: [&str; 13] = [
     "FP32", "FP64", "BYTES",
 ];
 
-/// Outputs every answer can hold.
-pub const OUTPUTS: [&str; 4] = ["label", "class_index", "confidence", "probabilities"];
+/// Outputs every classifier's answer can hold.
+pub const CLASS_OUTPUTS: [&str; 4] = ["label", "class_index", "confidence", "probabilities"];
+
+/// The output of a regressor's answer.
+pub const VALUE_OUTPUTS: [&str; 1] = ["value"];
+
+/// The outputs a model of `task` answers with.
+pub fn outputs_of(task: Task) -> &'static [&'static str] {
+    match task {
+        Task::Classification => &CLASS_OUTPUTS,
+        Task::Regression => &VALUE_OUTPUTS,
+    }
+}
 
 /// `POST /v2/models/{name}[/versions/{version}]/infer`'s body.
 #[derive(Debug, Deserialize)]
@@ -202,10 +215,15 @@ fn flatten(data: &Value, out: &mut Vec<Value>) {
     }
 }
 
-/// The outputs asked for, all by default; an unknown name or binary data is refused.
-pub fn wanted_outputs(request: &InferenceRequest) -> Result<Vec<&'static str>, ApiError> {
+/// The outputs asked for of a model of `task`, all by default; an unknown name or binary
+/// data is refused.
+pub fn wanted_outputs(
+    request: &InferenceRequest,
+    task: Task,
+) -> Result<Vec<&'static str>, ApiError> {
+    let known = outputs_of(task);
     let Some(asked) = &request.outputs else {
-        return Ok(OUTPUTS.to_vec());
+        return Ok(known.to_vec());
     };
     asked
         .iter()
@@ -221,7 +239,7 @@ pub fn wanted_outputs(request: &InferenceRequest) -> Result<Vec<&'static str>, A
                     output.name
                 )));
             }
-            OUTPUTS
+            known
                 .iter()
                 .find(|o| **o == output.name)
                 .copied()
@@ -229,7 +247,7 @@ pub fn wanted_outputs(request: &InferenceRequest) -> Result<Vec<&'static str>, A
                     bad(format!(
                         "output {:?} does not exist; the outputs are {}",
                         output.name,
-                        OUTPUTS.join(", ")
+                        known.join(", ")
                     ))
                 })
         })
@@ -239,7 +257,8 @@ pub fn wanted_outputs(request: &InferenceRequest) -> Result<Vec<&'static str>, A
 /// The output tensors of `predictions`, only those `wanted`.
 pub fn outputs(predictions: &[Prediction], wanted: &[&'static str]) -> Vec<ResponseOutput> {
     let n = predictions.len();
-    let labels = predictions.first().map_or(0, |p| p.probabilities.len());
+    let classes: Vec<_> = predictions.iter().filter_map(Prediction::class).collect();
+    let labels = classes.first().map_or(0, |p| p.probabilities.len());
     wanted
         .iter()
         .map(|&name| {
@@ -247,22 +266,27 @@ pub fn outputs(predictions: &[Prediction], wanted: &[&'static str]) -> Vec<Respo
                 "label" => (
                     "BYTES",
                     vec![n],
-                    predictions.iter().map(|p| p.label.clone().into()).collect(),
+                    classes.iter().map(|p| p.label.clone().into()).collect(),
                 ),
                 "class_index" => (
                     "INT64",
                     vec![n],
-                    predictions.iter().map(|p| p.class_index.into()).collect(),
+                    classes.iter().map(|p| p.class_index.into()).collect(),
                 ),
                 "confidence" => (
                     "FP64",
                     vec![n],
-                    predictions.iter().map(|p| p.confidence.into()).collect(),
+                    classes.iter().map(|p| p.confidence.into()).collect(),
+                ),
+                "value" => (
+                    "FP64",
+                    vec![n],
+                    predictions.iter().map(|p| p.outputs()[0].into()).collect(),
                 ),
                 _ => (
                     "FP64",
                     vec![n, labels],
-                    predictions
+                    classes
                         .iter()
                         .flat_map(|p| p.probabilities.iter().map(|&x| x.into()))
                         .collect(),

@@ -1,7 +1,7 @@
 //! The native predictor reproduces onnxruntime's probabilities on both bundled versions.
 
 use wasml_predictor::model_dir::bundled;
-use wasml_predictor::{ConformanceSet, Predictor};
+use wasml_predictor::{ConformanceSet, Prediction, Predictor};
 
 fn check_version(version: &str) {
     let dir = bundled("bank-marketing", version);
@@ -65,7 +65,9 @@ fn predictions_carry_label_confidence_and_probabilities() {
     let set = ConformanceSet::from_json(&dir.conformance_json().unwrap()).unwrap();
     let mut classes_seen = [false, false];
     for prediction in predictor.predict_batch(&set.rows().unwrap()) {
-        let prediction = prediction.unwrap();
+        let Prediction::Class(prediction) = prediction.unwrap() else {
+            panic!("a classifier answers with a class");
+        };
         let p = &prediction.probabilities;
         assert_eq!(p.len(), 2);
         assert!((p[0] + p[1] - 1.0).abs() < 1e-6);

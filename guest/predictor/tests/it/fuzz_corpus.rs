@@ -39,7 +39,8 @@ fn every_v2_body_in_the_corpus_becomes_rows_or_a_client_error() {
             continue;
         };
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            let outputs = wanted_outputs(&request).map(|o| o.len());
+            let outputs =
+                wanted_outputs(&request, wasml_predictor::Task::Classification).map(|o| o.len());
             let rows = rows(&request, 1_000).map_err(|e| (e.status(), e.to_string()));
             (outputs.is_ok(), rows.map(|r| r.rows().len()))
         }))

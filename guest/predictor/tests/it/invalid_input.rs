@@ -48,7 +48,8 @@ fn one(field: &str, problem: FieldProblem) -> Vec<(String, FieldProblem)> {
 #[test]
 fn the_seed_request_is_valid() {
     let prediction = predictor().predict(&row(json!({}))).unwrap();
-    assert!(prediction.label == "no" || prediction.label == "yes");
+    let label = &prediction.class().expect("a class").label;
+    assert!(label == "no" || label == "yes");
 }
 
 #[test]
@@ -270,8 +271,8 @@ fn absent_optional_fields_encode_as_missing() {
             description: String::new(),
             required: false,
             kind: FieldKind::Number {
-                min: 0.0,
-                max: 1.0,
+                min: Some(0.0),
+                max: Some(1.0),
                 integer: false,
             },
         },

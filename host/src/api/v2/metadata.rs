@@ -9,11 +9,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error_response;
-use super::tensor::OUTPUTS;
+use super::tensor::outputs_of;
 use crate::api::AppState;
 use crate::api::error::AppError;
 use crate::registry::{LoadedModel, RegistryError};
 use wasml_runtime::bindings::types::FieldKind;
+use wasml_runtime::convert;
 
 /// `GET /v2`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -123,13 +124,13 @@ fn describe(state: &AppState, model: &LoadedModel) -> ModelMetadata {
         })
         .collect();
     let labels = model.info.labels.len() as i64;
-    let outputs = OUTPUTS
+    let outputs = outputs_of(convert::task(model.info.task))
         .iter()
         .map(|&name| {
             let (datatype, shape) = match name {
                 "label" => ("BYTES", vec![-1]),
                 "class_index" => ("INT64", vec![-1]),
-                "confidence" => ("FP64", vec![-1]),
+                "confidence" | "value" => ("FP64", vec![-1]),
                 _ => ("FP64", vec![-1, labels]),
             };
             TensorMetadata {

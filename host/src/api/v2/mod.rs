@@ -32,6 +32,7 @@ use super::error::{ApiError, AppError};
 use super::predict::{Answer, PredictProtocol, serve};
 use crate::registry::{LoadedModel, RegistryError};
 use tensor::{InferenceRequest, InferenceResponse};
+use wasml_runtime::convert;
 
 /// The header of the binary tensor data extension, which this host does not speak.
 const BINARY_HEADER: &str = "inference-header-content-length";
@@ -233,6 +234,7 @@ struct OpenInference {
 impl PredictProtocol for OpenInference {
     async fn read(
         &mut self,
+        model: &LoadedModel,
         headers: &HeaderMap,
         body: Body,
         limits: BodyLimits,
@@ -252,7 +254,7 @@ impl PredictProtocol for OpenInference {
         })?;
         self.id = request.id.clone();
         let rows = tensor::rows(&request, limits.max_batch_rows)?;
-        self.outputs = tensor::wanted_outputs(&request)?;
+        self.outputs = tensor::wanted_outputs(&request, convert::task(model.info.task))?;
         Ok(rows)
     }
 

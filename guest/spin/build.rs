@@ -1,5 +1,6 @@
 //! Picks the model directory to embed: `WASML_MODEL_DIR`, else the bundled best version.
-//! `guest/artifacts` builds this crate once per model version by setting it.
+//! The Spin flavour keeps its model compiled in: Spin builds it with `spin build`, from
+//! source, without wasml's packager.
 
 use std::path::PathBuf;
 

@@ -1,0 +1,84 @@
+//! `wasml package`: ONNX (+ optional card and conformance set) → a model component.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use wasml_package::{CardHints, PackageRequest};
+
+/// `wasml package`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The ONNX model (export scikit-learn classifiers with `zipmap=False`).
+    onnx: PathBuf,
+    /// Model name.
+    #[arg(long)]
+    name: String,
+    /// Model version.
+    #[arg(long)]
+    version: String,
+    /// A model card (JSON, `docs/model-card.schema.json`) instead of the inferred one.
+    #[arg(long)]
+    card: Option<PathBuf>,
+    /// A conformance set (JSON) whose outputs the model must reproduce.
+    #[arg(long)]
+    conformance: Option<PathBuf>,
+    /// Names of the columns of a single `[N, k]` input tensor, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    feature_names: Option<Vec<String>>,
+    /// Where to write the component.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Also write the card used (inferred or completed) to this file.
+    #[arg(long)]
+    card_out: Option<PathBuf>,
+}
+
+/// Packages, or fails without writing anything.
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let onnx =
+        std::fs::read(&args.onnx).with_context(|| format!("reading {}", args.onnx.display()))?;
+    let read_text = |path: &PathBuf| {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    };
+    let card = args.card.as_ref().map(read_text).transpose()?;
+    let conformance = args.conformance.as_ref().map(read_text).transpose()?;
+    let request = PackageRequest {
+        onnx: &onnx,
+        card: card.as_deref(),
+        hints: CardHints {
+            name: args.name.clone(),
+            version: args.version.clone(),
+            feature_names: args.feature_names.clone(),
+        },
+        conformance: conformance.as_deref(),
+    };
+    let packaged = wasml_package::build(wasml_guest_artifacts::RUNNER, &request)
+        .with_context(|| format!("packaging {}", args.onnx.display()))?;
+    std::fs::write(&args.output, &packaged.wasm)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    if let Some(path) = &args.card_out {
+        let card = serde_json::to_string_pretty(&packaged.card)?;
+        std::fs::write(path, card).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let card = &packaged.card;
+    println!(
+        "packaged {} {} ({}, {} inputs, {} labels) into {} ({} bytes) in {:.2} s",
+        card.name,
+        card.version,
+        card.task.as_str(),
+        card.inputs.len(),
+        card.labels.len(),
+        args.output.display(),
+        packaged.wasm.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(report) = &packaged.conformance {
+        println!(
+            "conformance: {} cases, largest difference {:.2e}",
+            report.cases, report.max_abs_diff
+        );
+    }
+    Ok(())
+}

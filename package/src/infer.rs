@@ -1,0 +1,307 @@
+//! Inferring a model card from the ONNX graph, so a user usually packages a model with no
+//! card at all.
+//!
+//! The graph says most of it: the task and labels from the ai.onnx.ml estimator
+//! (`classlabels_*` of a classifier), the output to read, and the inputs — one named input
+//! per column as skl2onnx exports a `ColumnTransformer` (numbers, or strings whose
+//! categories a `OneHotEncoder` or `CategoryMapper` lists), or one `[N, k]` float tensor
+//! whose columns the user names. Ranges cannot be inferred: numbers are unbounded.
+
+use tract_onnx::pb::{self, tensor_proto::DataType, type_proto};
+use tract_onnx::prelude::Framework as _;
+use wasml_predictor::card::{Encoding, FieldKind, FieldSpec, ModelCard, OnnxFile, Task};
+
+use crate::PackageError;
+
+/// ai.onnx.ml estimators that classify.
+const CLASSIFIERS: [&str; 3] = [
+    "TreeEnsembleClassifier",
+    "LinearClassifier",
+    "SVMClassifier",
+];
+/// ai.onnx.ml estimators that regress.
+const REGRESSORS: [&str; 4] = [
+    "TreeEnsembleRegressor",
+    "TreeEnsemble",
+    "LinearRegressor",
+    "SVMRegressor",
+];
+
+/// What the user says about the model besides its graph.
+#[derive(Debug, Clone, Default)]
+pub struct CardHints {
+    /// Model name.
+    pub name: String,
+    /// Model version.
+    pub version: String,
+    /// Names of the columns of a single `[N, k]` input tensor.
+    pub feature_names: Option<Vec<String>>,
+}
+
+/// Parses ONNX bytes, or says they are not an ONNX model.
+pub fn parse_onnx(onnx: &[u8]) -> Result<pb::ModelProto, PackageError> {
+    let proto = tract_onnx::onnx()
+        .proto_model_for_read(&mut &onnx[..])
+        .map_err(|e| PackageError::NotOnnx(format!("{e:#}")))?;
+    match &proto.graph {
+        Some(graph) if !graph.node.is_empty() => Ok(proto),
+        _ => Err(PackageError::NotOnnx("the model has no graph".into())),
+    }
+}
+
+/// The card the graph implies.
+pub fn infer_card(onnx: &[u8], hints: &CardHints) -> Result<ModelCard, PackageError> {
+    let proto = parse_onnx(onnx)?;
+    let graph = proto.graph.as_ref().expect("parse_onnx checked");
+    let cannot = |why: String| PackageError::CannotInfer(why);
+
+    let estimator = graph
+        .node
+        .iter()
+        .find(|n| {
+            CLASSIFIERS.contains(&n.op_type.as_str()) || REGRESSORS.contains(&n.op_type.as_str())
+        })
+        .ok_or_else(|| {
+            cannot(format!(
+                "no ai.onnx.ml classifier or regressor in the graph (ops: {}); pass a card",
+                op_types(graph).join(", ")
+            ))
+        })?;
+    let task = if CLASSIFIERS.contains(&estimator.op_type.as_str()) {
+        Task::Classification
+    } else {
+        Task::Regression
+    };
+    let labels = match task {
+        Task::Classification => class_labels(estimator).ok_or_else(|| {
+            cannot(format!(
+                "the {} has no class labels (classlabels_strings, _int64s or _ints)",
+                estimator.op_type
+            ))
+        })?,
+        Task::Regression => Vec::new(),
+    };
+    let output = float_output(graph, task)
+        .ok_or_else(|| cannot("the graph has no float output to read predictions from".into()))?;
+    let (input, inputs, features) = inferred_inputs(graph, hints)?;
+
+    Ok(ModelCard {
+        name: hints.name.clone(),
+        version: hints.version.clone(),
+        model_type: kebab(&estimator.op_type),
+        task,
+        description: format!(
+            "{} exported by {} {}; card inferred by wasml package",
+            estimator.op_type, proto.producer_name, proto.producer_version
+        ),
+        labels,
+        inputs,
+        encoding: Encoding {
+            input,
+            output,
+            features,
+        },
+        evaluation: None,
+        onnx: OnnxFile {
+            file: "model.onnx".into(),
+            sha256: crate::sha256_hex(onnx),
+        },
+    })
+}
+
+fn op_types(graph: &pb::GraphProto) -> Vec<String> {
+    let mut ops: Vec<String> = graph.node.iter().map(|n| n.op_type.clone()).collect();
+    ops.sort();
+    ops.dedup();
+    ops
+}
+
+fn attribute<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProto> {
+    node.attribute.iter().find(|a| a.name == name)
+}
+
+fn strings(attribute: &pb::AttributeProto) -> Vec<String> {
+    attribute
+        .strings
+        .iter()
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
+}
+
+fn class_labels(node: &pb::NodeProto) -> Option<Vec<String>> {
+    // TreeEnsembleClassifier names integer labels `classlabels_int64s`, LinearClassifier
+    // and SVMClassifier `classlabels_ints`.
+    if let Some(labels) = attribute(node, "classlabels_strings").filter(|a| !a.strings.is_empty()) {
+        return Some(strings(labels));
+    }
+    ["classlabels_int64s", "classlabels_ints"]
+        .iter()
+        .filter_map(|name| attribute(node, name))
+        .find(|a| !a.ints.is_empty())
+        .map(|a| a.ints.iter().map(i64::to_string).collect())
+}
+
+/// The output to read: a classifier's float one (skl2onnx: `probabilities`, next to an
+/// integer or string `label`), a regressor's only float one.
+fn float_output(graph: &pb::GraphProto, task: Task) -> Option<String> {
+    let floats: Vec<&pb::ValueInfoProto> = graph
+        .output
+        .iter()
+        .filter(|o| matches!(elem_type(o), Some(DataType::Float | DataType::Double)))
+        .collect();
+    let named = floats
+        .iter()
+        .find(|o| task == Task::Classification && o.name == "probabilities");
+    named.or(floats.last()).map(|o| o.name.clone())
+}
+
+fn tensor_type(value: &pb::ValueInfoProto) -> Option<&type_proto::Tensor> {
+    let type_proto::Value::TensorType(tensor) = value.r#type.as_ref()?.value.as_ref()?;
+    Some(tensor)
+}
+
+fn elem_type(value: &pb::ValueInfoProto) -> Option<DataType> {
+    DataType::try_from(tensor_type(value)?.elem_type).ok()
+}
+
+/// The second dimension of an input, when the graph gives it.
+fn columns(value: &pb::ValueInfoProto) -> Option<i64> {
+    let dims = &tensor_type(value)?.shape.as_ref()?.dim;
+    match dims.as_slice() {
+        [_] => Some(1),
+        [_, second] => match second.value {
+            Some(pb::tensor_shape_proto::dimension::Value::DimValue(k)) => Some(k),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+type InferredInputs = (Option<String>, Vec<FieldSpec>, Vec<String>);
+
+fn inferred_inputs(
+    graph: &pb::GraphProto,
+    hints: &CardHints,
+) -> Result<InferredInputs, PackageError> {
+    let initializers: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let inputs: Vec<&pb::ValueInfoProto> = graph
+        .input
+        .iter()
+        .filter(|i| !initializers.contains(&i.name.as_str()))
+        .collect();
+    let cannot = |why: String| PackageError::CannotInfer(why);
+    let number = |name: &str, integer: bool| FieldSpec {
+        name: name.to_string(),
+        description: String::new(),
+        required: true,
+        kind: FieldKind::Number {
+            min: None,
+            max: None,
+            integer,
+        },
+    };
+
+    if let Some(names) = &hints.feature_names {
+        let [input] = inputs.as_slice() else {
+            return Err(cannot(format!(
+                "--feature-names names the columns of one input tensor, but the graph has {} inputs",
+                inputs.len()
+            )));
+        };
+        if let Some(k) = columns(input).filter(|k| *k > 0 && *k as usize != names.len()) {
+            return Err(cannot(format!(
+                "--feature-names gives {} names, but the input {:?} has {k} columns",
+                names.len(),
+                input.name
+            )));
+        }
+        let fields = names.iter().map(|n| number(n, false)).collect();
+        return Ok((Some(input.name.clone()), fields, names.clone()));
+    }
+
+    let mut fields = Vec::new();
+    for input in &inputs {
+        match columns(input) {
+            Some(1) => {}
+            Some(k) => {
+                return Err(cannot(format!(
+                    "the input {:?} is one [N, {k}] tensor; name its {k} columns with --feature-names",
+                    input.name
+                )));
+            }
+            None => {
+                return Err(cannot(format!(
+                    "the input {:?} has no fixed number of columns; name them with --feature-names",
+                    input.name
+                )));
+            }
+        }
+        let field = match elem_type(input) {
+            Some(DataType::Float | DataType::Double | DataType::Float16) => {
+                number(&input.name, false)
+            }
+            Some(DataType::Int64 | DataType::Int32 | DataType::Int16 | DataType::Int8) => {
+                number(&input.name, true)
+            }
+            Some(DataType::String) => FieldSpec {
+                kind: FieldKind::Category {
+                    values: categories(graph, &input.name).ok_or_else(|| {
+                        cannot(format!(
+                            "the string input {:?} feeds no OneHotEncoder or CategoryMapper listing its categories; pass a card",
+                            input.name
+                        ))
+                    })?,
+                },
+                ..number(&input.name, false)
+            },
+            other => {
+                return Err(cannot(format!(
+                    "the input {:?} has type {other:?}; inputs must be numbers or strings",
+                    input.name
+                )));
+            }
+        };
+        fields.push(field);
+    }
+    Ok((None, fields, Vec::new()))
+}
+
+/// The categories the encoder reading `input` lists.
+fn categories(graph: &pb::GraphProto, input: &str) -> Option<Vec<String>> {
+    graph
+        .node
+        .iter()
+        .filter(|n| n.input.first().is_some_and(|i| i == input))
+        .filter(|n| matches!(n.op_type.as_str(), "OneHotEncoder" | "CategoryMapper"))
+        .find_map(|n| attribute(n, "cats_strings").map(strings))
+        .filter(|values| !values.is_empty())
+}
+
+/// `TreeEnsembleClassifier` → `tree-ensemble-classifier`.
+fn kebab(op: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in op.char_indices() {
+        let next_lower = op[i + c.len_utf8()..]
+            .chars()
+            .next()
+            .is_some_and(char::is_lowercase);
+        let prev_lower = op[..i].chars().last().is_some_and(char::is_lowercase);
+        if c.is_uppercase() && i > 0 && (prev_lower || next_lower) {
+            out.push('-');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn op_names_become_kebab_case() {
+        assert_eq!(kebab("TreeEnsembleClassifier"), "tree-ensemble-classifier");
+        assert_eq!(kebab("SVMRegressor"), "svm-regressor");
+        assert_eq!(kebab("LinearRegressor"), "linear-regressor");
+    }
+}
