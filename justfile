@@ -41,6 +41,10 @@ soak:
 bench-micro:
     cargo bench -p wasml-runtime --bench predict
 
+# 1, 10 and 50 packaged models in one host: start-up, RSS, first request after idle.
+bench-models:
+    cargo bench -p wasml-host --bench models
+
 # A collector process: HTTP ingest on 127.0.0.1:5080, delivering to $WASML_ELASTICSEARCH_URL (or to daily files).
 collector:
     cargo run --release -p wasml-collector -- serve
@@ -69,9 +73,14 @@ kibana-import:
 check-observability:
     cargo test --release -p wasml-observability-tests
 
-# Build the bundled model components only (they land in target/release/build/wasml-guest-artifacts-*/out).
+# Build the wasm components only: the runner, and the hostile and Spin test components
+# (in target/wasm-guests/wasm32-wasip2/release/).
 guests:
-    cargo build --release -p wasml-guest-artifacts
+    cargo build --release -p wasml-guest-artifacts -p wasml-test-artifacts
+
+# The `wasml` CLI (package, inspect, deploy), runner inside: target/release/wasml.
+cli:
+    cargo build --release -p wasml-cli
 
 # The bundled model as a Spin app on 127.0.0.1:3000: `spin up` when Spin is installed, else the host's own wasi:http mode.
 spin: guests
@@ -95,6 +104,11 @@ v2-client:
 venv:
     test -x .venv/bin/python || {{python}} -m venv .venv
     .venv/bin/pip install --quiet -r guest/training/requirements.txt
+
+# scikit-learn, skl2onnx and onnxruntime for the own-model tests into .venv-byom (.ci/run does this too).
+byom-venv:
+    test -x .venv-byom/bin/python || {{python}} -m venv .venv-byom
+    .venv-byom/bin/pip install --quiet -r tests/byom/requirements.txt
 
 # Schemathesis from PyPI into .venv-schemathesis (.ci/run does this too).
 schemathesis-venv:

@@ -118,6 +118,12 @@ pub struct Config {
     #[arg(long, env = "WASML_WATCH_INTERVAL_MS", default_value_t = 2000)]
     pub watch_interval_ms: u64,
 
+    /// Seconds an idle instance is kept before it is dropped (0: kept for ever). A model
+    /// nobody calls scales to zero instances, costing only its data; its next request
+    /// instantiates one again (milliseconds: instantiation and model parse).
+    #[arg(long, env = "WASML_IDLE_TIMEOUT_SECS", default_value_t = 300)]
+    pub idle_timeout_secs: u64,
+
     /// Largest component the admin API accepts, in bytes.
     #[arg(long, env = "WASML_MAX_UPLOAD_BYTES", default_value_t = 128 << 20)]
     pub max_upload_bytes: usize,

@@ -113,6 +113,7 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
     };
     let serving = Serving::new(models, metrics, events);
     let mut state = AppState::new(serving.clone(), limits, config.max_concurrent);
+    let serving_for_shrink = serving.clone();
     let loader = Arc::new(ModelLoader::new(
         engine,
         ComponentCache::new(&config.cache_dir),
@@ -140,6 +141,13 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         }
         _ => None,
     };
+    let _shrinker = (config.idle_timeout_secs > 0).then(|| {
+        let idle_for = std::time::Duration::from_secs(config.idle_timeout_secs);
+        AbortOnDrop(tokio::spawn(shrink_idle_pools(
+            serving_for_shrink.clone(),
+            idle_for,
+        )))
+    });
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -155,6 +163,30 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
     writer.finish().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Every so often, drops the instances of every loaded version that sat idle for
+/// `idle_for` (scale to zero).
+async fn shrink_idle_pools(serving: Serving, idle_for: std::time::Duration) {
+    let every = (idle_for / 4).clamp(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(30),
+    );
+    loop {
+        tokio::time::sleep(every).await;
+        for version in serving.models.versions() {
+            let Some(model) = version.model else { continue };
+            let dropped = model.pool.shrink_idle(idle_for);
+            if dropped > 0 {
+                tracing::debug!(
+                    model = version.name,
+                    version = version.version,
+                    dropped,
+                    "idle instances dropped"
+                );
+            }
+        }
+    }
 }
 
 /// Compiles (or takes from the cache) the `wasi:http` component at `path`.

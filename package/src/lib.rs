@@ -80,11 +80,14 @@ pub struct Packaged {
 /// Infers or completes the card, validates the model with tract, and packages it on
 /// `runner`. Nothing is produced unless every check passed.
 pub fn build(runner: &[u8], request: &PackageRequest) -> Result<Packaged, PackageError> {
-    let card = match request.card {
+    let (card, card_json) = match request.card {
         Some(card) => complete_card(card, request.onnx, &request.hints)?,
-        None => infer::infer_card(request.onnx, &request.hints)?,
+        None => {
+            let card = infer::infer_card(request.onnx, &request.hints)?;
+            let json = serde_json::to_string_pretty(&card).expect("a card serialises");
+            (card, json)
+        }
     };
-    let card_json = serde_json::to_string_pretty(&card).expect("a card serialises");
     let conformance = validate::validate(request.onnx, &card_json, request.conformance)?;
     let wasm = package(runner, request.onnx, &card_json)?;
     Ok(Packaged {
@@ -95,8 +98,13 @@ pub fn build(runner: &[u8], request: &PackageRequest) -> Result<Packaged, Packag
 }
 
 /// A given card, with name and version from the hints (when given) and the ONNX file's
-/// sha256 filled in; a card naming another file's sha256 is refused.
-fn complete_card(card: &str, onnx: &[u8], hints: &CardHints) -> Result<ModelCard, PackageError> {
+/// sha256 filled in; a card naming another file's sha256 is refused. The JSON keeps every
+/// field the card had, typed or not (a training script's extra figures included).
+fn complete_card(
+    card: &str,
+    onnx: &[u8],
+    hints: &CardHints,
+) -> Result<(ModelCard, String), PackageError> {
     let mut value: serde_json::Value =
         serde_json::from_str(card).map_err(|e| PackageError::Card(e.to_string()))?;
     let sha256 = sha256_hex(onnx);
@@ -119,7 +127,10 @@ fn complete_card(card: &str, onnx: &[u8], hints: &CardHints) -> Result<ModelCard
         }
         _ => file["sha256"] = sha256.into(),
     }
-    serde_json::from_value(value).map_err(|e| PackageError::Card(e.to_string()))
+    let typed =
+        serde_json::from_value(value.clone()).map_err(|e| PackageError::Card(e.to_string()))?;
+    let json = serde_json::to_string_pretty(&value).expect("a card serialises");
+    Ok((typed, json))
 }
 
 /// Packages already validated model files on `runner`: the composition plus its manifest.

@@ -36,7 +36,10 @@ pub enum CacheOutcome {
 #[derive(Debug, Clone)]
 pub struct ComponentCache {
     dir: PathBuf,
-    loaded: Arc<Mutex<HashMap<PathBuf, Component>>>,
+    /// Components loaded by this process, with the engine they belong to (a component is
+    /// only usable with its own engine; another engine of the same configuration shares
+    /// the disk entry, not this).
+    loaded: Arc<Mutex<HashMap<PathBuf, (Engine, Component)>>>,
 }
 
 impl ComponentCache {
@@ -53,19 +56,21 @@ impl ComponentCache {
     /// so a hit is the component those bytes compile to.
     pub fn cached(&self, engine: &Engine, sha256: &str) -> Option<Component> {
         let path = self.path_for(engine, sha256);
-        self.in_process(&path)
+        self.in_process(engine, &path)
             .or_else(|| self.from_disk(engine, &path))
     }
 
-    fn in_process(&self, path: &Path) -> Option<Component> {
-        self.loaded.lock().expect("cache lock").get(path).cloned()
+    fn in_process(&self, engine: &Engine, path: &Path) -> Option<Component> {
+        let loaded = self.loaded.lock().expect("cache lock");
+        let (owner, component) = loaded.get(path)?;
+        Engine::same(owner, engine).then(|| component.clone())
     }
 
-    fn remember(&self, path: PathBuf, component: &Component) {
+    fn remember(&self, engine: &Engine, path: PathBuf, component: &Component) {
         self.loaded
             .lock()
             .expect("cache lock")
-            .insert(path, component.clone());
+            .insert(path, (engine.clone(), component.clone()));
     }
 
     fn from_disk(&self, engine: &Engine, path: &Path) -> Option<Component> {
@@ -81,7 +86,7 @@ impl ComponentCache {
         // README warns against, as for a shared library) could crash the host.
         match unsafe { Component::deserialize_file(engine, path) } {
             Ok(component) => {
-                self.remember(path.to_path_buf(), &component);
+                self.remember(engine, path.to_path_buf(), &component);
                 Some(component)
             }
             Err(error) => {
@@ -122,7 +127,7 @@ impl ComponentCache {
             with_progress(|| Component::new(engine, wasm)).context("compiling the component")?;
         let elapsed = started.elapsed();
         self.store(&path, &component.serialize()?)?;
-        self.remember(path.clone(), &component);
+        self.remember(engine, path.clone(), &component);
         tracing::info!(seconds = elapsed.as_secs_f64(), path = %path.display(), "compiled and cached");
         Ok((component, CacheOutcome::Compiled))
     }

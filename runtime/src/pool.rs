@@ -1,12 +1,16 @@
 //! Warm instances of one model component, shared by concurrent requests.
 //!
 //! An instance parses its model on first use (milliseconds), so the pool warms instances
-//! before handing them out and keeps them between requests. An instance that trapped is
-//! never reused: dropping its checkout discards it and warms a replacement.
+//! before handing them out and keeps them between requests. It starts with one and grows
+//! on demand; [`InstancePool::shrink_idle`] drops the instances nobody used for a while,
+//! down to none, so an idle model costs its data and nothing else (scale to zero), and the
+//! next request pays one instantiation and model parse. An instance that trapped is never
+//! reused: dropping its checkout discards it and warms a replacement.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::component::ModelComponent;
 use crate::host::GuestEvent;
@@ -15,23 +19,24 @@ use crate::instance::ModelInstance;
 /// A pool of warm instances of one component.
 pub struct InstancePool {
     component: ModelComponent,
-    idle: Mutex<Vec<ModelInstance>>,
-    /// Idle instances kept; more may exist while busy.
+    /// Idle instances, each with when it was last given back (most recent last).
+    idle: Mutex<Vec<(ModelInstance, Instant)>>,
+    /// Idle instances kept at most; more may exist while busy.
     size: usize,
     busy: AtomicUsize,
     replaced: AtomicU64,
 }
 
 impl InstancePool {
-    /// A pool keeping `size` warm instances (at least one), all created now.
+    /// A pool keeping up to `size` idle instances (at least one). One is created now,
+    /// which proves the component instantiates and parses its model; the others when
+    /// concurrent requests need them.
     pub fn new(component: ModelComponent, size: usize) -> wasmtime::Result<Arc<Self>> {
         let size = size.max(1);
-        let idle = (0..size)
-            .map(|_| warm(&component))
-            .collect::<wasmtime::Result<_>>()?;
+        let first = warm(&component)?;
         Ok(Arc::new(Self {
             component,
-            idle: Mutex::new(idle),
+            idle: Mutex::new(vec![(first, Instant::now())]),
             size,
             busy: AtomicUsize::new(0),
             replaced: AtomicU64::new(0),
@@ -42,7 +47,7 @@ impl InstancePool {
     pub fn checkout(self: &Arc<Self>) -> wasmtime::Result<PooledInstance> {
         let idle = self.idle.lock().expect("pool lock").pop();
         let instance = match idle {
-            Some(instance) => instance,
+            Some((instance, _)) => instance,
             None => warm(&self.component)?,
         };
         self.busy.fetch_add(1, Ordering::Relaxed);
@@ -71,7 +76,22 @@ impl InstancePool {
     /// after warming), so those are not handed to the next request as its own.
     pub fn take_idle_events(&self) -> Vec<GuestEvent> {
         let mut idle = self.idle.lock().expect("pool lock");
-        idle.iter_mut().flat_map(|i| i.take_events().0).collect()
+        idle.iter_mut()
+            .flat_map(|(i, _)| i.take_events().0)
+            .collect()
+    }
+
+    /// Drops the idle instances not used for `idle_for` or longer (all of them, if need
+    /// be) and says how many went. Their memory goes back to the system.
+    pub fn shrink_idle(&self, idle_for: Duration) -> usize {
+        let now = Instant::now();
+        let stale: Vec<ModelInstance> = {
+            let mut idle = self.idle.lock().expect("pool lock");
+            // Given back in order, so the stale ones are a prefix.
+            let fresh = idle.partition_point(|(_, since)| now.duration_since(*since) >= idle_for);
+            idle.drain(..fresh).map(|(instance, _)| instance).collect()
+        };
+        stale.len()
     }
 
     /// The idle instances the pool keeps (its configured size).
@@ -102,7 +122,7 @@ impl InstancePool {
         };
         let mut idle = self.idle.lock().expect("pool lock");
         if idle.len() < self.size {
-            idle.push(returned);
+            idle.push((returned, Instant::now()));
         }
     }
 }

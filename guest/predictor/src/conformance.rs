@@ -22,7 +22,11 @@ pub struct ConformanceSet {
     pub onnx_sha256: String,
     /// Where the references come from, e.g. `onnxruntime 1.32.0`.
     pub reference: String,
-    /// Largest accepted absolute difference per probability.
+    /// Largest accepted difference per output, as a share of the outputs' scale: the
+    /// largest reference output in the set, or 1 if none is larger. For probabilities that
+    /// is an absolute tolerance; for a regressor's values, one relative to their range —
+    /// f32 arithmetic on values in the hundreds differs in the fifth decimal between two
+    /// correct runtimes (onnxruntime and tract in wasm sum in different orders).
     pub tolerance: f64,
     /// The cases.
     pub cases: Vec<ConformanceCase>,
@@ -57,7 +61,7 @@ impl ConformanceCase {
 pub struct ConformanceReport {
     /// Cases run.
     pub cases: usize,
-    /// Largest absolute difference seen over all probabilities.
+    /// Largest difference seen over all outputs, as a share of the set's [`scale`](ConformanceSet::scale).
     pub max_abs_diff: f64,
     /// A description of each case that failed (error or difference over tolerance).
     pub failures: Vec<String>,
@@ -87,6 +91,14 @@ impl ConformanceSet {
             .collect()
     }
 
+    /// What differences are measured against: the largest reference output, at least 1.
+    pub fn scale(&self) -> f64 {
+        self.cases
+            .iter()
+            .flat_map(|case| case.expected().iter())
+            .fold(1.0, |scale, x| scale.max(x.abs()))
+    }
+
     /// Checks the results a runtime gave for `rows()`, one per case, in order.
     pub fn check(&self, results: &[Result<Prediction, PredictError>]) -> ConformanceReport {
         let mut report = ConformanceReport {
@@ -102,6 +114,7 @@ impl ConformanceSet {
             ));
             return report;
         }
+        let scale = self.scale();
         for (i, (case, result)) in self.cases.iter().zip(results).enumerate() {
             let prediction = match result {
                 Ok(prediction) => prediction,
@@ -122,7 +135,7 @@ impl ConformanceSet {
             let diff = got
                 .iter()
                 .zip(expected)
-                .map(|(got, want)| (got - want).abs())
+                .map(|(got, want)| (got - want).abs() / scale)
                 .fold(0.0, f64::max);
             report.max_abs_diff = report.max_abs_diff.max(diff);
             if diff > self.tolerance || diff.is_nan() {

@@ -269,12 +269,12 @@ impl Metrics {
             ),
             pool_size: int_gauge(
                 "wasml_instance_pool_size",
-                "Live instances of each loaded version (idle and busy); below wasml_instance_pool_target when a trapped instance could not be replaced.",
+                "Live instances of each loaded version (idle and busy): one at load, more while concurrent requests need them, none after --idle-timeout-secs without a request (scale to zero).",
                 MODEL,
             ),
             pool_target: int_gauge(
                 "wasml_instance_pool_target",
-                "Idle instances each loaded version's pool keeps warm (--pool-size).",
+                "Idle instances each loaded version's pool keeps at most (--pool-size).",
                 MODEL,
             ),
             pool_busy: int_gauge(

@@ -179,8 +179,13 @@ async fn pool_and_event_counters_reflect_the_host() {
         pool_size: 3,
         ..Options::default()
     });
+    // One instance warmed at start, the others on demand.
     assert_eq!(
         value(&host, "wasml_instance_pool_size", &[MODEL]).await,
+        1.0
+    );
+    assert_eq!(
+        value(&host, "wasml_instance_pool_target", &[MODEL]).await,
         3.0
     );
     assert_eq!(

@@ -1,6 +1,7 @@
 //! Compiled components are cached on disk: the second load is a cache hit that serves the
-//! same model, a damaged entry is recompiled instead of failing, and concurrent writers of
-//! one entry do not trip over each other.
+//! same model, a damaged entry is recompiled instead of failing, concurrent writers of
+//! one entry do not trip over each other, and models packaged on one runner share its
+//! one compiled runner.
 
 use wasml_runtime::engine::new_engine;
 use wasml_runtime::{CacheOutcome, ComponentCache, ModelComponent};
@@ -20,7 +21,9 @@ fn a_second_load_hits_the_cache_and_a_damaged_entry_is_recompiled() {
 
     let (first, outcome) = ModelComponent::load(&engine, &wasm, &cache).unwrap();
     assert_eq!(outcome, CacheOutcome::Compiled);
-    let entry = cache.entry_path(&engine, &wasm);
+    // A package's entry is its runner's: compiled once for every model on it.
+    let runner = wasml_package::unpack(&wasm).expect("a package").runner;
+    let entry = cache.entry_path(&engine, runner);
     assert!(entry.exists());
     let permissions = std::fs::metadata(&entry).unwrap().permissions();
     assert!(permissions.readonly(), "entries are mapped: never edited");
@@ -38,9 +41,11 @@ fn a_second_load_hits_the_cache_and_a_damaged_entry_is_recompiled() {
     assert_eq!(outcome, CacheOutcome::Hit);
 
     // Damaged as a new file in its place: entries are mapped while in use (by `first`
-    // and `second` here), so nothing may change one in place.
+    // and `second` here), so nothing may change one in place. A new process (a new cache
+    // over the same directory) finds it damaged and compiles again.
     std::fs::remove_file(&entry).unwrap();
     std::fs::write(&entry, b"not a compiled component").unwrap();
+    let cache = ComponentCache::new(dir.path());
     let (third, outcome) = ModelComponent::load(&engine, &wasm, &cache).unwrap();
     assert_eq!(outcome, CacheOutcome::Compiled);
     assert_eq!(
@@ -85,4 +90,37 @@ fn threads_compiling_the_same_component_at_once_all_succeed() {
     });
     let entries = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(entries, 1, "one entry, no partial files left behind");
+}
+
+#[test]
+fn models_packaged_on_one_runner_share_one_compiled_runner() {
+    let dir = scratch_dir("cache-shared-runner");
+    let cache = ComponentCache::new(dir.path());
+    let engine = new_engine().unwrap();
+    let read = |version| {
+        std::fs::read(wasml_test_support::bundled_component(
+            "bank-marketing",
+            version,
+        ))
+        .unwrap()
+    };
+    let (v1, outcome) = ModelComponent::load(&engine, &read("v1"), &cache).unwrap();
+    assert_eq!(outcome, CacheOutcome::Compiled);
+    let (v2, outcome) = ModelComponent::load(&engine, &read("v2"), &cache).unwrap();
+    assert_eq!(
+        outcome,
+        CacheOutcome::Hit,
+        "the second model reuses the runner"
+    );
+    let entries = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(entries, 1, "one compiled runner on disk");
+    // Each serves its own model, data and all.
+    let v1_info = v1.instantiate().unwrap().info().unwrap();
+    let v2_info = v2.instantiate().unwrap().info().unwrap();
+    assert_eq!(
+        (v1_info.version.as_str(), v2_info.version.as_str()),
+        ("1.0.0", "2.0.0")
+    );
+    assert_eq!(v1_info.model_type, "logistic-regression");
+    assert_eq!(v2_info.model_type, "gradient-boosted-trees");
 }

@@ -1,5 +1,5 @@
-//! The instance pool hands out warm instances to concurrent callers and replaces an
-//! instance that trapped instead of reusing it.
+//! The instance pool hands out warm instances to concurrent callers, replaces an
+//! instance that trapped instead of reusing it, and scales to zero when idle.
 
 use crate::common;
 
@@ -25,15 +25,15 @@ fn a_trapped_instance_is_replaced_and_the_pool_keeps_serving() {
     };
     let component = common::hostile().clone().with_limits(limits);
     let pool = InstancePool::new(component, 2).unwrap();
-    assert_eq!((pool.idle(), pool.busy(), pool.replaced()), (2, 0, 0));
+    assert_eq!((pool.idle(), pool.busy(), pool.replaced()), (1, 0, 0));
 
     {
         let mut instance = pool.checkout().unwrap();
-        assert_eq!((pool.idle(), pool.busy()), (1, 1));
+        assert_eq!((pool.idle(), pool.busy()), (0, 1));
         let error = instance.predict(&mode("loop")).unwrap_err();
         assert!(matches!(error, CallError::DeadlineExceeded(_)), "{error}");
     }
-    assert_eq!((pool.idle(), pool.busy(), pool.replaced()), (2, 0, 1));
+    assert_eq!((pool.idle(), pool.busy(), pool.replaced()), (1, 0, 1));
 
     // Every instance in the pool now answers: none of them is the trapped one.
     let mut held: Vec<_> = (0..2).map(|_| pool.checkout().unwrap()).collect();
@@ -75,4 +75,32 @@ fn concurrent_callers_share_warm_instances() {
     });
     assert_eq!((pool.busy(), pool.replaced()), (0, 0));
     assert_eq!(pool.idle(), 2);
+}
+
+#[test]
+fn a_pool_grows_on_demand_and_an_idle_one_scales_to_zero_and_back() {
+    let pool = InstancePool::new(common::bank_marketing("v1").clone(), 2).unwrap();
+    assert_eq!(pool.live(), 1, "one instance at start");
+    {
+        let _held: Vec<_> = (0..3).map(|_| pool.checkout().unwrap()).collect();
+        assert_eq!((pool.idle(), pool.busy()), (0, 3));
+    }
+    assert_eq!(
+        pool.idle(),
+        2,
+        "no more idle instances than the pool's size"
+    );
+    assert_eq!(
+        pool.shrink_idle(Duration::from_secs(3600)),
+        0,
+        "none idle for an hour"
+    );
+    assert_eq!(pool.shrink_idle(Duration::ZERO), 2);
+    assert_eq!(pool.live(), 0);
+
+    // The next request instantiates and parses the model again, and is answered.
+    let row = convert::features(&row_from_json(&serde_json::from_str(r#"{"age": 30, "job": "admin.", "marital": "single", "education": "secondary", "housing": "yes", "loan": "no", "duration": 200, "campaign": 2}"#).unwrap()).unwrap());
+    let answer = pool.checkout().unwrap().predict(&row).unwrap();
+    assert!(answer.is_ok(), "{answer:?}");
+    assert_eq!(pool.live(), 1);
 }

@@ -6,5 +6,6 @@ mod collector_disk_full;
 mod collector_replay;
 mod faults_under_load;
 mod host_to_elasticsearch;
+mod own_models;
 mod schemathesis;
 mod secrets;

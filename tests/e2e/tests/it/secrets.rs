@@ -72,7 +72,7 @@ fn secrets_from_files_are_used_and_never_shown() {
         "PUT",
         "/admin/models/bank-marketing/versions/9.0.0",
         &admin,
-        b"not a component",
+        b"\0asm not a component",
     );
     assert_eq!(garbage, 202, "accepted for validation, then refused");
     for path in [

@@ -1,0 +1,445 @@
+//! Serving your own models: scikit-learn models trained during the test run
+//! (`tests/byom/models.py`, data sets that ship with scikit-learn: a multi-class logistic
+//! regression on wine, a random forest on iris behind a `ColumnTransformer`, a linear
+//! regression on diabetes), exported with skl2onnx, packaged with `wasml package` (the card
+//! inferred from the graph), served by the release host, and compared with onnxruntime
+//! within 1e-5. And the models a user gets wrong — not ONNX, an operator tract lacks, a
+//! card that contradicts the graph, labels missing — refused with the cause named, by
+//! `wasml package` and by the admin intake alike, with nothing written or registered.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wasml_e2e::{ScratchDir, eventually, start_host};
+use wasml_test_support::{http, venv_program, workspace_binary};
+
+const TOKEN: &str = "byom-admin-token";
+const VERSION: &str = "1.0.0";
+
+/// What `models.py` trained, from its `models.json`.
+struct Trained {
+    dir: PathBuf,
+    models: Vec<Value>,
+}
+
+/// The models, trained once per test process into the target's temp directory.
+fn trained() -> &'static Trained {
+    static TRAINED: OnceLock<Trained> = OnceLock::new();
+    TRAINED.get_or_init(|| {
+        let dir =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("byom-{}", std::process::id()));
+        let python = venv_program(".venv-byom", "python", "WASML_BYOM_PYTHON", "byom-venv");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../byom/models.py");
+        let output = Command::new(python)
+            .arg(script)
+            .arg(&dir)
+            .output()
+            .expect("python runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let models = std::fs::read_to_string(dir.join("models.json")).unwrap();
+        Trained {
+            models: serde_json::from_str(&models).unwrap(),
+            dir,
+        }
+    })
+}
+
+fn wasml(args: &[&str]) -> Output {
+    Command::new(workspace_binary("wasml"))
+        .args(args)
+        .output()
+        .expect("wasml runs")
+}
+
+/// `wasml package` for one trained model, as a user would call it.
+fn package(model: &Value, onnx: &Path, out: &Path, extra: &[&str]) -> Output {
+    let name = model["name"].as_str().unwrap();
+    let mut args = vec![
+        "package",
+        onnx.to_str().unwrap(),
+        "--name",
+        name,
+        "--version",
+        VERSION,
+    ];
+    let names = model["feature_names"].as_array().map(|names| {
+        names
+            .iter()
+            .map(|n| n.as_str().unwrap())
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    if let Some(names) = &names {
+        args.extend(["--feature-names", names]);
+    }
+    args.extend(["-o", out.to_str().unwrap()]);
+    args.extend(extra);
+    wasml(&args)
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The numbers a served answer carries: the probabilities, or the one value.
+fn outputs(prediction: &Value) -> Vec<f64> {
+    match prediction.get("value") {
+        Some(value) => vec![value.as_f64().unwrap()],
+        None => prediction["probabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_f64().unwrap())
+            .collect(),
+    }
+}
+
+#[test]
+fn own_models_are_packaged_served_and_agree_with_onnxruntime() {
+    let trained = trained();
+    let scratch = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "own-models");
+    let models_dir = scratch.path().join("models");
+    for model in &trained.models {
+        let name = model["name"].as_str().unwrap();
+        let onnx = trained.dir.join(format!("{name}.onnx"));
+        let dir = models_dir.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let wasm = dir.join(format!("{VERSION}.wasm"));
+        let packaged = package(model, &onnx, &wasm, &[]);
+        assert!(packaged.status.success(), "{name}: {}", stderr(&packaged));
+        assert!(stdout(&packaged).contains(&format!("packaged {name} {VERSION}")));
+
+        // What the package says about itself is what the graph says.
+        let inspected = wasml(&["inspect", "--json", wasm.to_str().unwrap()]);
+        assert!(inspected.status.success(), "{}", stderr(&inspected));
+        let inspected: Value = serde_json::from_slice(&inspected.stdout).unwrap();
+        let card = &inspected["card"];
+        assert_eq!(card["task"], model["task"], "{name}");
+        let labels = card["labels"].as_array().cloned().unwrap_or_default();
+        assert_eq!(Value::Array(labels), model["labels"], "{name}");
+        assert_eq!(inspected["manifest"]["name"], name);
+        assert!(
+            inspected["manifest"]["runner_sha256"]
+                .as_str()
+                .unwrap()
+                .len()
+                == 64
+        );
+    }
+    // The forest also goes in as a bare ONNX file: the host packages it itself.
+    std::fs::remove_file(models_dir.join(format!("iris/{VERSION}.wasm"))).unwrap();
+    std::fs::copy(
+        trained.dir.join("iris.onnx"),
+        models_dir.join(format!("iris/{VERSION}.onnx")),
+    )
+    .unwrap();
+
+    let host = start_host(
+        scratch.path(),
+        &["--models-dir", models_dir.to_str().unwrap()],
+    );
+    for model in &trained.models {
+        let name = model["name"].as_str().unwrap();
+        let set: Value = serde_json::from_str(
+            &std::fs::read_to_string(trained.dir.join(format!("{name}.conformance.json"))).unwrap(),
+        )
+        .unwrap();
+        let cases = set["cases"].as_array().unwrap();
+        let rows: Vec<&Value> = cases.iter().map(|c| &c["input"]).collect();
+        let body = json!({ "instances": rows }).to_string();
+        let (status, answer) = http::json(
+            host.address,
+            "POST",
+            &format!("/models/{name}/predict"),
+            &body,
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{name}: {answer}");
+        let predictions = answer["predictions"].as_array().unwrap();
+        assert_eq!(predictions.len(), cases.len());
+        // 1e-5 of the outputs' scale: absolute for probabilities; for values, relative to
+        // the largest (f32 sums of terms in the hundreds differ in the fifth decimal
+        // between onnxruntime and tract in wasm).
+        let scale = cases
+            .iter()
+            .filter_map(|c| c.get("value").and_then(Value::as_f64))
+            .fold(1.0f64, |s, v| s.max(v.abs()));
+        let mut largest = 0f64;
+        for (case, prediction) in cases.iter().zip(predictions) {
+            let expected: Vec<f64> = match case.get("value") {
+                Some(value) => vec![value.as_f64().unwrap()],
+                None => serde_json::from_value(case["probabilities"].clone()).unwrap(),
+            };
+            let got = outputs(prediction);
+            assert_eq!(got.len(), expected.len(), "{name}");
+            for (g, e) in got.iter().zip(&expected) {
+                largest = largest.max((g - e).abs() / scale);
+            }
+        }
+        assert!(
+            largest <= 1e-5,
+            "{name}: largest difference {largest:e} from onnxruntime"
+        );
+
+        // The Open Inference Protocol speaks the model's task too.
+        let metadata = http::json(host.address, "GET", &format!("/v2/models/{name}"), "")
+            .unwrap()
+            .1;
+        let output_names: Vec<&str> = metadata["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap())
+            .collect();
+        let expected_outputs: &[&str] = match model["task"].as_str().unwrap() {
+            "regression" => &["value"],
+            _ => &["label", "class_index", "confidence", "probabilities"],
+        };
+        assert_eq!(output_names, expected_outputs, "{name}");
+    }
+
+    let status = http::json(host.address, "GET", "/status", "").unwrap().1;
+    for model in &trained.models {
+        let served = status["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == model["name"])
+            .unwrap_or_else(|| panic!("{} in /status: {status}", model["name"]));
+        assert_eq!(served["task"], model["task"]);
+    }
+    let metrics = http::request(host.address, "GET", "/metrics", "text/plain", b"")
+        .unwrap()
+        .body;
+    assert!(metrics.contains("ml_prediction_value_count{model=\"diabetes\",version=\"1.0.0\"}"));
+    assert!(metrics.contains(
+        "ml_predictions_by_class_total{model=\"wine\",prediction_class=\"2\",version=\"1.0.0\"}"
+    ));
+    // Three models on one runner: one compile (or cache load) of the runner, not three.
+    assert_eq!(
+        host.log()
+            .iter()
+            .filter(|l| l.contains("compiling component"))
+            .count()
+            <= 1,
+        true
+    );
+}
+
+/// A model a user gets wrong, and the cause both refusals must name.
+struct BadModel {
+    label: &'static str,
+    onnx: Vec<u8>,
+    card: Option<Value>,
+    cause: &'static str,
+}
+
+fn bad_models(trained: &Trained, scratch: &Path) -> Vec<BadModel> {
+    let wine = trained.models.iter().find(|m| m["name"] == "wine").unwrap();
+    let wine_onnx = std::fs::read(trained.dir.join("wine.onnx")).unwrap();
+    // The card the graph implies, to break in two ways.
+    let card_path = scratch.join("wine.card.json");
+    let inferred = package(
+        wine,
+        &trained.dir.join("wine.onnx"),
+        &scratch.join("wine.wasm"),
+        &["--card-out", card_path.to_str().unwrap()],
+    );
+    assert!(inferred.status.success(), "{}", stderr(&inferred));
+    let card: Value = serde_json::from_str(&std::fs::read_to_string(&card_path).unwrap()).unwrap();
+    let mut two_labels = card.clone();
+    two_labels["labels"] = json!(["red", "white"]);
+    let mut no_labels = card.clone();
+    no_labels["labels"] = json!([]);
+    // The same card for another graph with the same inputs: the packager fills its sha256.
+    let mut any_graph = card.clone();
+    any_graph["onnx"] = json!({"file": "model.onnx"});
+    vec![
+        BadModel {
+            label: "not ONNX",
+            onnx: b"{\"this is\": \"a JSON file\"}".to_vec(),
+            card: None,
+            cause: "not an ONNX model",
+        },
+        BadModel {
+            label: "an operator tract lacks",
+            onnx: std::fs::read(trained.dir.join("scaled.onnx")).unwrap(),
+            card: Some(any_graph),
+            cause: "unsupported ONNX operator Scaler",
+        },
+        BadModel {
+            label: "a card that contradicts the graph",
+            onnx: wine_onnx.clone(),
+            card: Some(two_labels),
+            cause: "expected [1, 2]",
+        },
+        BadModel {
+            label: "labels missing",
+            onnx: wine_onnx,
+            card: Some(no_labels),
+            cause: "a classifier needs at least two labels",
+        },
+    ]
+}
+
+#[test]
+fn bad_models_are_refused_with_their_cause_and_nothing_is_registered() {
+    let trained = trained();
+    let scratch = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "bad-models");
+    let wine = trained.models.iter().find(|m| m["name"] == "wine").unwrap();
+    let bad = bad_models(trained, scratch.path());
+    let host = start_host(scratch.path(), &["--admin-token", TOKEN]);
+    let auth = format!("Bearer {TOKEN}");
+
+    for (i, model) in bad.iter().enumerate() {
+        let onnx = scratch.path().join(format!("bad-{i}.onnx"));
+        std::fs::write(&onnx, &model.onnx).unwrap();
+        let out = scratch.path().join(format!("bad-{i}.wasm"));
+        let card = scratch.path().join(format!("bad-{i}.card.json"));
+        let mut extra = Vec::new();
+        if let Some(value) = &model.card {
+            std::fs::write(&card, value.to_string()).unwrap();
+            extra = vec!["--card", card.to_str().unwrap()];
+        }
+        // With a card, or inferring one (and finding out it is no ONNX model).
+        let mut described = wine.clone();
+        described["feature_names"] = Value::Null;
+        let refused = package(&described, &onnx, &out, &extra);
+        assert!(!refused.status.success(), "{}: packaged", model.label);
+        assert!(
+            stderr(&refused).contains(model.cause),
+            "{}: {}",
+            model.label,
+            stderr(&refused)
+        );
+        assert!(!out.exists(), "{}: a file was written", model.label);
+
+        // The same model through the admin API: the same cause, nothing registered.
+        let name = format!("bad-{i}");
+        let base = format!("/admin/models/{name}/versions/{VERSION}");
+        if let Some(value) = &model.card {
+            let headers = [
+                ("Authorization", auth.as_str()),
+                ("Content-Type", "application/json"),
+            ];
+            let kept = http::request_with(
+                host.address,
+                "PUT",
+                &format!("{base}/card"),
+                &headers,
+                value.to_string().as_bytes(),
+            )
+            .unwrap();
+            assert_eq!(kept.status, 200, "{}", kept.body);
+        }
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/octet-stream"),
+        ];
+        let upload = http::request_with(host.address, "PUT", &base, &headers, &model.onnx).unwrap();
+        assert_eq!(upload.status, 422, "{}: {}", model.label, upload.body);
+        let error = &upload.json()["error"];
+        assert_eq!(error["code"], "unprocessable_model");
+        assert!(
+            error["message"].as_str().unwrap().contains(model.cause),
+            "{}: {error}",
+            model.label
+        );
+        let listed = http::request_with(
+            host.address,
+            "GET",
+            "/admin/models",
+            &[("Authorization", auth.as_str())],
+            b"",
+        )
+        .unwrap();
+        assert!(
+            !listed.body.contains(&name),
+            "{}: registered: {}",
+            model.label,
+            listed.body
+        );
+    }
+
+    // A good ONNX model through the same door is packaged, gated and served.
+    let base = format!("/admin/models/diabetes/versions/{VERSION}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/octet-stream"),
+    ];
+    let onnx = std::fs::read(trained.dir.join("diabetes.onnx")).unwrap();
+    let card = {
+        let diabetes = trained
+            .models
+            .iter()
+            .find(|m| m["name"] == "diabetes")
+            .unwrap();
+        let card_path = scratch.path().join("diabetes.card.json");
+        let made = package(
+            diabetes,
+            &trained.dir.join("diabetes.onnx"),
+            &scratch.path().join("diabetes.wasm"),
+            &["--card-out", card_path.to_str().unwrap()],
+        );
+        assert!(made.status.success(), "{}", stderr(&made));
+        std::fs::read(card_path).unwrap()
+    };
+    let kept = http::request_with(
+        host.address,
+        "PUT",
+        &format!("{base}/card"),
+        &headers,
+        &card,
+    )
+    .unwrap();
+    assert_eq!(kept.status, 200, "{}", kept.body);
+    let upload = http::request_with(host.address, "PUT", &base, &headers, &onnx).unwrap();
+    assert_eq!(upload.status, 202, "{}", upload.body);
+    let ready = eventually(Duration::from_secs(120), || {
+        let version = http::request_with(
+            host.address,
+            "GET",
+            &base,
+            &[("Authorization", auth.as_str())],
+            b"",
+        )
+        .unwrap();
+        version.json()["state"] == "ready"
+    });
+    assert!(ready, "the uploaded ONNX model never became ready");
+    let activated = http::request_with(
+        host.address,
+        "POST",
+        &format!("{base}/activate"),
+        &[("Authorization", auth.as_str())],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(activated.status, 200, "{}", activated.body);
+    let row: serde_json::Map<String, Value> = [
+        "age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6",
+    ]
+    .iter()
+    .map(|f| (f.to_string(), json!(0.01)))
+    .collect();
+    let (status, answer) = http::json(
+        host.address,
+        "POST",
+        "/models/diabetes/predict",
+        &Value::Object(row).to_string(),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["value"].as_f64().unwrap().is_finite());
+}
