@@ -57,7 +57,7 @@ impl ComponentCache {
     pub fn cached(&self, engine: &Engine, sha256: &str) -> Option<Component> {
         let path = self.path_for(engine, sha256);
         self.in_process(engine, &path)
-            .or_else(|| self.from_disk(engine, &path))
+            .or_else(|| self.on_disk(engine, &path))
     }
 
     fn in_process(&self, engine: &Engine, path: &Path) -> Option<Component> {
@@ -73,7 +73,7 @@ impl ComponentCache {
             .insert(path, (engine.clone(), component.clone()));
     }
 
-    fn from_disk(&self, engine: &Engine, path: &Path) -> Option<Component> {
+    fn on_disk(&self, engine: &Engine, path: &Path) -> Option<Component> {
         if !path.exists() {
             return None;
         }

@@ -342,7 +342,7 @@ impl Metrics {
                 .with_label_values(&[model.name(), model.version(), kind])
                 .inc_by(0);
         }
-        let figures = model.info.evaluation.clone().unwrap_or(wit::Evaluation {
+        let figures = model.info.evaluation.unwrap_or(wit::Evaluation {
             accuracy: None,
             precision: None,
             recall: None,

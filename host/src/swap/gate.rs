@@ -201,7 +201,7 @@ fn covers(new: &NumberRange, old: &NumberRange) -> bool {
         (Some(_), None) => false,
         (Some(n), Some(o)) => n >= o,
     };
-    low && high && !(new.integer && !old.integer)
+    low && high && (old.integer || !new.integer)
 }
 
 fn schema(info: &ModelInfo, input: &GateInput<'_>) -> Verdict {
