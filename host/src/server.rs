@@ -32,41 +32,58 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// The model files the configuration asks for, each with the models directory it is in
-/// (none for a `--model`). None at all means the bundled model.
-pub fn model_paths(config: &Config) -> wasmtime::Result<Vec<(Option<PathBuf>, PathBuf)>> {
-    let mut paths: Vec<_> = config.models.iter().map(|p| (None, p.clone())).collect();
+/// A model the configuration asks for.
+enum ModelSource {
+    /// The bundled model (none configured).
+    Bundled,
+    /// A component or ONNX file, and the models directory it is in (none for `--model`).
+    File { dir: Option<PathBuf>, path: PathBuf },
+}
+
+impl ModelSource {
+    /// Where it came from, for `/status` and the log.
+    fn describe(&self) -> String {
+        match self {
+            Self::Bundled => {
+                let (model, version) = intake::BUNDLED_MODEL;
+                format!("bundled:{model}/{version}")
+            }
+            Self::File { path, .. } => path.display().to_string(),
+        }
+    }
+
+    /// The model as a component (an ONNX file or the bundled model packaged).
+    fn read(&self) -> wasmtime::Result<DigestedWasm> {
+        match self {
+            Self::Bundled => Ok(intake::bundled()),
+            Self::File { dir, path } => Ok(intake::read_model_file(dir.as_deref(), path)?),
+        }
+    }
+}
+
+/// The models the configuration asks for: every `--model`, every model file of
+/// `--models-dir`, or else the bundled model.
+fn model_sources(config: &Config) -> wasmtime::Result<Vec<ModelSource>> {
+    let mut sources: Vec<_> = config
+        .models
+        .iter()
+        .map(|path| ModelSource::File {
+            dir: None,
+            path: path.clone(),
+        })
+        .collect();
     if let Some(dir) = &config.models_dir {
         let files = component_files(dir)
             .with_context(|| format!("reading the models directory {}", dir.display()))?;
-        paths.extend(files.into_iter().map(|p| (Some(dir.clone()), p)));
+        sources.extend(files.into_iter().map(|path| ModelSource::File {
+            dir: Some(dir.clone()),
+            path,
+        }));
     }
-    Ok(paths)
-}
-
-/// Every configured model as a component (ONNX files packaged), with where it came from.
-fn model_components(config: &Config) -> wasmtime::Result<Vec<(String, DigestedWasm)>> {
-    let paths = model_paths(config)?;
-    if paths.is_empty() {
-        let (model, version) = intake::BUNDLED_MODEL;
-        tracing::info!(
-            model,
-            version,
-            "packaging the bundled model on the embedded runner"
-        );
-        return Ok(vec![(
-            format!("bundled:{model}/{version}"),
-            intake::bundled(),
-        )]);
+    if sources.is_empty() {
+        sources.push(ModelSource::Bundled);
     }
-    paths
-        .iter()
-        .map(|(dir, path)| {
-            tracing::info!(path = %path.display(), "loading model file");
-            let wasm = intake::read_model_file(dir.as_deref(), path)?;
-            Ok((path.display().to_string(), wasm))
-        })
-        .collect()
+    Ok(sources)
 }
 
 /// The models loaded at start, and the engine that compiled them (new versions must use
@@ -79,21 +96,38 @@ pub struct Loaded {
 }
 
 /// Compiles (or loads from the cache) and warms every configured model.
+///
+/// The first model loads alone: it compiles (or maps) the runner its packaged peers then
+/// share. The others load on every core at once: reading and hashing a package, linking
+/// it and parsing its model are independent per model.
 pub fn load_models(config: &Config) -> wasmtime::Result<Loaded> {
+    use rayon::prelude::*;
+
     let engine = new_engine()?;
     let cache = ComponentCache::new(&config.cache_dir);
-    let mut models = Vec::new();
-    for (source, wasm) in model_components(config)? {
-        let model = LoadedModel::load(
-            &engine,
-            &wasm,
-            source.clone(),
-            &cache,
-            config.sandbox_limits(),
-            config.pool_size(),
-        )
-        .with_context(|| format!("loading {source}"))?;
-        models.push(model);
+    let load = |source: &ModelSource| {
+        let described = source.describe();
+        tracing::info!(source = %described, "loading model");
+        source
+            .read()
+            .and_then(|wasm| {
+                LoadedModel::load(
+                    &engine,
+                    &wasm,
+                    described.clone(),
+                    &cache,
+                    config.sandbox_limits(),
+                    config.pool_size(),
+                )
+            })
+            .with_context(|| format!("loading {described}"))
+    };
+    let sources = model_sources(config)?;
+    let mut models = Vec::with_capacity(sources.len());
+    if let Some((first, rest)) = sources.split_first() {
+        models.push(load(first)?);
+        let rest: Vec<LoadedModel> = rest.par_iter().map(load).collect::<Result<_, _>>()?;
+        models.extend(rest);
     }
     let models = ModelRegistry::new(models, config.default_model.as_deref())?;
     Ok(Loaded { models, engine })

@@ -161,14 +161,23 @@ pub(crate) enum Nested {
     Component,
 }
 
-/// The byte ranges of a component's own nested core modules or components (not theirs),
-/// found by walking its top-level sections (id, LEB128 size, contents).
+/// The byte ranges of a component's own nested core modules or components (not theirs).
 pub(crate) fn nested_sections(component: &[u8], wanted: Nested) -> Vec<std::ops::Range<usize>> {
-    const HEADER: usize = 8;
     let wanted_id = match wanted {
         Nested::Module => 1,
         Nested::Component => 4,
     };
+    top_level_sections(component)
+        .into_iter()
+        .filter(|(id, _)| *id == wanted_id)
+        .map(|(_, range)| range)
+        .collect()
+}
+
+/// A component's top-level sections, `(id, contents)`, walked by their headers (id,
+/// LEB128 size) without parsing their contents; none if the binary is cut short.
+pub(crate) fn top_level_sections(component: &[u8]) -> Vec<(u8, std::ops::Range<usize>)> {
+    const HEADER: usize = 8;
     let mut found = Vec::new();
     let mut at = HEADER;
     while at < component.len() {
@@ -182,12 +191,19 @@ pub(crate) fn nested_sections(component: &[u8], wanted: Nested) -> Vec<std::ops:
         else {
             return Vec::new();
         };
-        if id == wanted_id {
-            found.push(after..end);
-        }
+        found.push((id, after..end));
         at = end;
     }
     found
+}
+
+/// A custom section's contents split into its name and its data.
+pub(crate) fn custom_section(contents: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (length, at) = leb128(contents, 0)?;
+    let end = at
+        .checked_add(length)
+        .filter(|end| *end <= contents.len())?;
+    Some((&contents[at..end], &contents[end..]))
 }
 
 /// An unsigned LEB128 `u32` at `at`, and where it ends.

@@ -40,17 +40,15 @@ impl Manifest {
         .append_to_component(component);
     }
 
-    /// The manifest of a component, if it has one.
+    /// The manifest of a component, if it has one: a top-level custom section, found
+    /// without parsing the (large) nested components.
     pub fn read(component: &[u8]) -> Option<Self> {
-        for payload in wasmparser::Parser::new(0).parse_all(component) {
-            match payload.ok()? {
-                wasmparser::Payload::CustomSection(section) if section.name() == SECTION => {
-                    return serde_json::from_slice(section.data()).ok();
-                }
-                // Nested modules and components come before ours, which is last.
-                _ => continue,
-            }
-        }
-        None
+        crate::data::top_level_sections(component)
+            .into_iter()
+            .filter(|(id, _)| *id == 0)
+            .find_map(|(_, range)| {
+                let (name, data) = crate::data::custom_section(&component[range])?;
+                (name == SECTION.as_bytes()).then(|| serde_json::from_slice(data).ok())?
+            })
     }
 }
