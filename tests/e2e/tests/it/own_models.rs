@@ -25,13 +25,25 @@ struct Trained {
     models: Vec<Value>,
 }
 
+/// Validates each card (argv[2:]) against the schema (argv[1]) with `jsonschema`.
+const VALIDATE: &str = "import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+for path in sys.argv[2:]:
+    jsonschema.validate(json.load(open(path)), schema)
+    print('valid', path)";
+
+/// The virtualenv's Python, with scikit-learn, skl2onnx, onnxruntime and jsonschema.
+fn python() -> PathBuf {
+    venv_program(".venv-byom", "python", "WASML_BYOM_PYTHON", "byom-venv")
+}
+
 /// The models, trained once per test process into the target's temp directory.
 fn trained() -> &'static Trained {
     static TRAINED: OnceLock<Trained> = OnceLock::new();
     TRAINED.get_or_init(|| {
         let dir =
             Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("byom-{}", std::process::id()));
-        let python = venv_program(".venv-byom", "python", "WASML_BYOM_PYTHON", "byom-venv");
+        let python = python();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../byom/models.py");
         let output = Command::new(python)
             .arg(script)
@@ -110,13 +122,16 @@ fn own_models_are_packaged_served_and_agree_with_onnxruntime() {
     let trained = trained();
     let scratch = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "own-models");
     let models_dir = scratch.path().join("models");
+    let mut cards = Vec::new();
     for model in &trained.models {
         let name = model["name"].as_str().unwrap();
         let onnx = trained.dir.join(format!("{name}.onnx"));
         let dir = models_dir.join(name);
         std::fs::create_dir_all(&dir).unwrap();
         let wasm = dir.join(format!("{VERSION}.wasm"));
-        let packaged = package(model, &onnx, &wasm, &[]);
+        let card = scratch.path().join(format!("{name}.card.json"));
+        cards.push(card.clone());
+        let packaged = package(model, &onnx, &wasm, &["--card-out", card.to_str().unwrap()]);
         assert!(packaged.status.success(), "{name}: {}", stderr(&packaged));
         assert!(stdout(&packaged).contains(&format!("packaged {name} {VERSION}")));
 
@@ -137,6 +152,21 @@ fn own_models_are_packaged_served_and_agree_with_onnxruntime() {
                 == 64
         );
     }
+    // The inferred cards, and the bundled model's, are what the card's JSON Schema says.
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest/models/bank-marketing");
+    cards.extend(["v1", "v2"].map(|v| bundled.join(v).join("card.json")));
+    let schema = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/model-card.schema.json"
+    );
+    let validated = Command::new(python())
+        .args(["-c", VALIDATE, schema])
+        .args(&cards)
+        .output()
+        .unwrap();
+    assert!(validated.status.success(), "{}", stderr(&validated));
+    assert_eq!(stdout(&validated).lines().count(), cards.len());
+
     // The forest also goes in as a bare ONNX file: the host packages it itself.
     std::fs::remove_file(models_dir.join(format!("iris/{VERSION}.wasm"))).unwrap();
     std::fs::copy(
@@ -209,6 +239,22 @@ fn own_models_are_packaged_served_and_agree_with_onnxruntime() {
         assert_eq!(output_names, expected_outputs, "{name}");
     }
 
+    // A one-row request's event carries the regressor's value.
+    let diabetes = trained.dir.join("diabetes.conformance.json");
+    let set: Value = serde_json::from_str(&std::fs::read_to_string(diabetes).unwrap()).unwrap();
+    let row = set["cases"][0]["input"].to_string();
+    let (status, answer) =
+        http::json(host.address, "POST", "/models/diabetes/predict", &row).unwrap();
+    assert_eq!(status, 200, "{answer}");
+    let value = answer["value"].as_f64().unwrap();
+    let events = scratch.path().join("events");
+    let logged = eventually(Duration::from_secs(30), || {
+        event_lines(&events)
+            .iter()
+            .any(|event| event["model"] == "diabetes" && event["value"].as_f64() == Some(value))
+    });
+    assert!(logged, "no event with the predicted value {value}");
+
     let status = http::json(host.address, "GET", "/status", "").unwrap().1;
     for model in &trained.models {
         let served = status["models"]
@@ -236,6 +282,23 @@ fn own_models_are_packaged_served_and_agree_with_onnxruntime() {
         compiles <= 1,
         "{compiles} compiles for three models on one runner"
     );
+}
+
+/// Every event in the daily NDJSON files under `dir`.
+fn event_lines(dir: &Path) -> Vec<Value> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "ndjson"))
+        .flat_map(|path| {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            text.lines()
+                .filter_map(|line| serde_json::from_str(line).ok())
+                .collect::<Vec<Value>>()
+        })
+        .collect()
 }
 
 /// A model a user gets wrong, and the cause both refusals must name.
@@ -443,4 +506,67 @@ fn bad_models_are_refused_with_their_cause_and_nothing_is_registered() {
     .unwrap();
     assert_eq!(status, 200, "{answer}");
     assert!(answer["value"].as_f64().unwrap().is_finite());
+
+    // And a package through `wasml deploy`: uploaded with its conformance set, gated,
+    // activated, served.
+    let wine_wasm = scratch.path().join("wine.wasm");
+    let set = trained.dir.join("wine.conformance.json");
+    let url = format!("http://{}", host.address);
+    let deployed = wasml(&[
+        "deploy",
+        wine_wasm.to_str().unwrap(),
+        "--host",
+        &url,
+        "--token",
+        TOKEN,
+        "--conformance",
+        set.to_str().unwrap(),
+        "--activate",
+    ]);
+    assert!(deployed.status.success(), "{}", stderr(&deployed));
+    let said = stdout(&deployed);
+    assert!(said.contains("conformance: passed"), "{said}");
+    assert!(said.contains("wine 1.0.0 is active"), "{said}");
+    let set: Value = serde_json::from_str(&std::fs::read_to_string(&set).unwrap()).unwrap();
+    let (status, answer) = http::json(
+        host.address,
+        "POST",
+        "/models/wine/predict",
+        &set["cases"][0]["input"].to_string(),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["probabilities"].as_array().unwrap().len(), 3);
+
+    // A second deploy of the same version is refused, and says why.
+    let again = wasml(&[
+        "deploy",
+        wine_wasm.to_str().unwrap(),
+        "--host",
+        &url,
+        "--token",
+        TOKEN,
+    ]);
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("409"), "{}", stderr(&again));
+}
+
+#[test]
+fn a_copied_host_binary_still_serves_the_bundled_model() {
+    let scratch = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "copied-host");
+    let copy = scratch.path().join("wasml-host");
+    std::fs::copy(workspace_binary("wasml-host"), &copy).unwrap();
+    let mut command = Command::new(&copy);
+    command
+        .current_dir(scratch.path())
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .arg("--cache-dir")
+        .arg(scratch.path().join("cache"))
+        .arg("--events")
+        .arg(scratch.path().join("events"));
+    let host = wasml_test_support::process::Process::start(command, Duration::from_secs(120));
+    let status = http::json(host.address, "GET", "/status", "").unwrap().1;
+    assert_eq!(status["models"][0]["name"], "bank-marketing");
+    assert_eq!(status["models"][0]["version"], "2.0.0");
+    assert_eq!(status["models"][0]["source"], "bundled:bank-marketing/v2");
 }
