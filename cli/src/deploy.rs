@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use reqwest::{Client, Method, StatusCode};
+use reqwest::{Client, Method};
 use serde_json::Value;
 
 /// `wasml deploy`'s arguments.
@@ -130,7 +130,7 @@ impl Admin {
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         let json: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        if status.is_success() || status == StatusCode::ACCEPTED {
+        if status.is_success() {
             return Ok(json);
         }
         let message = json["error"]["message"]

@@ -4,7 +4,6 @@
 //! packaged onto the runner, not compiled.
 
 #[path = "nested.rs"]
-#[allow(dead_code)]
 mod nested;
 
 use std::path::PathBuf;

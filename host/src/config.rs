@@ -56,7 +56,8 @@ pub struct Config {
     #[arg(long, env = "WASML_MEMORY_MIB", default_value_t = 64)]
     pub memory_mib: usize,
 
-    /// Warm instances kept per model; default: the number of CPU cores.
+    /// Idle instances kept per model at most (one at load, more on demand); default: the
+    /// number of CPU cores.
     #[arg(long, env = "WASML_POOL_SIZE")]
     pub pool_size: Option<usize>,
 
@@ -178,7 +179,7 @@ impl Config {
         }
     }
 
-    /// Warm instances per model.
+    /// Idle instances kept per model at most.
     pub fn pool_size(&self) -> usize {
         self.pool_size.unwrap_or_else(|| {
             std::thread::available_parallelism()

@@ -15,7 +15,7 @@ use crate::config::Config;
 use crate::event_sink::EventWriter;
 use crate::intake;
 use crate::metrics::Metrics;
-use crate::registry::{LoadedModel, ModelRegistry, component_files};
+use crate::registry::{LoadedModel, ModelRegistry, model_files};
 use crate::serving::Serving;
 use crate::swap::ModelLoader;
 use crate::wasi_http::{self, GuestOutput, WasiHttpApp};
@@ -73,7 +73,7 @@ fn model_sources(config: &Config) -> wasmtime::Result<Vec<ModelSource>> {
         })
         .collect();
     if let Some(dir) = &config.models_dir {
-        let files = component_files(dir)
+        let files = model_files(dir)
             .with_context(|| format!("reading the models directory {}", dir.display()))?;
         sources.extend(files.into_iter().map(|path| ModelSource::File {
             dir: Some(dir.clone()),

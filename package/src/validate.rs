@@ -12,11 +12,15 @@ pub fn validate(
     card_json: &str,
     conformance: Option<&str>,
 ) -> Result<Option<ConformanceReport>, PackageError> {
-    let proto = parse_onnx(onnx)?;
     let predictor = Predictor::load(onnx, card_json).map_err(|error| match error {
-        LoadError::Onnx(message) => {
-            unsupported_op(&proto, &message).unwrap_or(PackageError::Mismatch(message))
-        }
+        // The graph is parsed again only to explain a failure: not ONNX at all, or which
+        // node tract gave up on.
+        LoadError::Onnx(message) => match parse_onnx(onnx) {
+            Err(not_onnx) => not_onnx,
+            Ok(proto) => {
+                unsupported_op(&proto, &message).unwrap_or(PackageError::Mismatch(message))
+            }
+        },
         LoadError::Card(e) => PackageError::Card(e.to_string()),
         other => PackageError::Mismatch(other.to_string()),
     })?;

@@ -52,7 +52,7 @@ impl ModelComponent {
         cache: &ComponentCache,
     ) -> wasmtime::Result<(Self, CacheOutcome)> {
         if let Some(package) = wasml_package::unpack(wasm) {
-            return Self::load_package(engine, &package, cache);
+            return Self::load_package(engine, package, cache);
         }
         let (component, outcome) = cache.load_or_compile_digested(engine, wasm, sha256)?;
         Ok((Self::link(engine, component)?, outcome))
@@ -61,7 +61,7 @@ impl ModelComponent {
     /// A package's runner, compiled once per runner, linked with the package's data.
     fn load_package(
         engine: &Engine,
-        package: &wasml_package::Unpacked<'_>,
+        package: wasml_package::Unpacked<'_>,
         cache: &ComponentCache,
     ) -> wasmtime::Result<(Self, CacheOutcome)> {
         let claimed = &package.manifest.runner_sha256;
@@ -80,8 +80,8 @@ impl ModelComponent {
             }
         };
         let data = ModelData {
-            onnx: package.onnx.clone(),
-            card_json: package.card_json.clone(),
+            onnx: package.onnx,
+            card_json: package.card_json,
         };
         Ok((
             Self::link_with(engine, runner, Some(Arc::new(data)))?,

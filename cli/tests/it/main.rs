@@ -24,16 +24,10 @@ fn bundled(file: &str) -> String {
         .to_string()
 }
 
-#[test]
-fn a_model_with_its_card_and_conformance_set_packages_and_inspects() {
-    let dir = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "cli-package");
-    let out = dir.path().join("bank.wasm");
-    let (onnx, card, set) = (
-        bundled("model.onnx"),
-        bundled("card.json"),
-        bundled("conformance.json"),
-    );
-    let args = [
+/// `wasml package` of the bundled v1 model with its card into `out`, plus `extra`.
+fn package_bundled(out: &Path, extra: &[&str]) -> Output {
+    let (onnx, card) = (bundled("model.onnx"), bundled("card.json"));
+    let mut args = vec![
         "package",
         &onnx,
         "--name",
@@ -42,12 +36,18 @@ fn a_model_with_its_card_and_conformance_set_packages_and_inspects() {
         "1.0.0",
         "--card",
         &card,
-        "--conformance",
-        &set,
         "-o",
         out.to_str().unwrap(),
     ];
-    let packaged = wasml(&args);
+    args.extend(extra);
+    wasml(&args)
+}
+
+#[test]
+fn a_model_with_its_card_and_conformance_set_packages_and_inspects() {
+    let dir = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "cli-package");
+    let out = dir.path().join("bank.wasm");
+    let packaged = package_bundled(&out, &["--conformance", &bundled("conformance.json")]);
     let stdout = String::from_utf8_lossy(&packaged.stdout);
     assert!(
         packaged.status.success(),
@@ -59,7 +59,8 @@ fn a_model_with_its_card_and_conformance_set_packages_and_inspects() {
     let inspected = wasml(&["inspect", "--json", out.to_str().unwrap()]);
     assert!(inspected.status.success());
     let inspected: Value = serde_json::from_slice(&inspected.stdout).unwrap();
-    let written: Value = serde_json::from_str(&std::fs::read_to_string(&card).unwrap()).unwrap();
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(bundled("card.json")).unwrap()).unwrap();
     assert_eq!(inspected["card"]["evaluation"], written["evaluation"]);
     assert_eq!(inspected["card"]["labels"], written["labels"]);
     assert_eq!(
@@ -69,19 +70,7 @@ fn a_model_with_its_card_and_conformance_set_packages_and_inspects() {
 
     // Packaging is deterministic: the same files make the same bytes.
     let again = dir.path().join("again.wasm");
-    let args = [
-        "package",
-        &onnx,
-        "--name",
-        "bank-marketing",
-        "--version",
-        "1.0.0",
-        "--card",
-        &card,
-        "-o",
-        again.to_str().unwrap(),
-    ];
-    assert!(wasml(&args).status.success());
+    assert!(package_bundled(&again, &[]).status.success());
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap());
 }
 
@@ -95,22 +84,7 @@ fn a_conformance_set_the_model_does_not_reproduce_writes_nothing() {
     let set_path = dir.path().join("set.json");
     std::fs::write(&set_path, set.to_string()).unwrap();
     let out = dir.path().join("bank.wasm");
-    let (onnx, card) = (bundled("model.onnx"), bundled("card.json"));
-    let args = [
-        "package",
-        &onnx,
-        "--name",
-        "bank-marketing",
-        "--version",
-        "1.0.0",
-        "--card",
-        &card,
-        "--conformance",
-        set_path.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ];
-    let refused = wasml(&args);
+    let refused = package_bundled(&out, &["--conformance", set_path.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success());
     assert!(

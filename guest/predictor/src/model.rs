@@ -225,12 +225,9 @@ impl Predictor {
             &self.many_rows
         };
         let outputs = plan.run(inputs).map_err(internal)?;
-        let output = outputs[0]
-            .cast_to::<f32>()
-            .map_err(internal)?
-            .into_owned()
-            .into_plain_array::<f32>()
-            .map_err(internal)?;
+        // Borrowed when the output is f32 already (the usual case): no copy per call.
+        let output = outputs[0].cast_to::<f32>().map_err(internal)?;
+        let output = output.to_plain_array_view::<f32>().map_err(internal)?;
         match self.card.task {
             Task::Classification => {
                 let labels = self.card.labels.len();

@@ -342,26 +342,17 @@ impl Metrics {
                 .with_label_values(&[model.name(), model.version(), kind])
                 .inc_by(0);
         }
-        let figures = model.info.evaluation.unwrap_or(wit::Evaluation {
-            accuracy: None,
-            precision: None,
-            recall: None,
-            f1_score: None,
-            roc_auc: None,
-            r2: None,
-            mae: None,
-            rmse: None,
-            test_rows: 0,
-        });
         // A figure the card does not give is no series, not a zero.
+        let card = model.info.evaluation;
+        let figure = |pick: fn(wit::Evaluation) -> Option<f64>| card.and_then(pick);
         for (gauge, value) in [
-            (&self.model_accuracy, figures.accuracy),
-            (&self.model_precision, figures.precision),
-            (&self.model_recall, figures.recall),
-            (&self.model_f1_score, figures.f1_score),
-            (&self.model_r2, figures.r2),
-            (&self.model_mae, figures.mae),
-            (&self.model_rmse, figures.rmse),
+            (&self.model_accuracy, figure(|e| e.accuracy)),
+            (&self.model_precision, figure(|e| e.precision)),
+            (&self.model_recall, figure(|e| e.recall)),
+            (&self.model_f1_score, figure(|e| e.f1_score)),
+            (&self.model_r2, figure(|e| e.r2)),
+            (&self.model_mae, figure(|e| e.mae)),
+            (&self.model_rmse, figure(|e| e.rmse)),
             (&self.model_load, Some(model.load_seconds)),
         ] {
             if let Some(value) = value {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 /// The model files in `dir`: `*.wasm` components or `*.onnx` models, directly in it or one
 /// directory below (`<name>/<version>.wasm`), sorted so load order is stable.
-pub fn component_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+pub fn model_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();

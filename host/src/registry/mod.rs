@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use thiserror::Error;
 
-pub use files::component_files;
+pub use files::model_files;
 pub use model::{CallOutput, LoadedModel, ModelUnavailable, RequestCounters};
 
 /// Where a version stands.

@@ -16,7 +16,7 @@ use thiserror::Error;
 
 use super::{ModelLoader, TooManyPendingSets, Upload};
 use crate::intake::{IntakeError, name_and_version, read_model_file};
-use crate::registry::{RegistryError, component_files};
+use crate::registry::{RegistryError, model_files};
 use crate::serving::Serving;
 
 /// Why a file in the models directory was not taken.
@@ -73,7 +73,7 @@ pub async fn watch(serving: Serving, loader: Arc<ModelLoader>, dir: PathBuf, int
 
 /// Every `<name>/<version>.wasm` under `dir`, with its size and modification time.
 fn scan(dir: &Path) -> Vec<(PathBuf, Stamp)> {
-    component_files(dir)
+    model_files(dir)
         .unwrap_or_default()
         .into_iter()
         .filter(|path| name_and_version(dir, path).is_some())

@@ -3,7 +3,7 @@
 //! `wasml package` does, written once per runner to the temporary directory.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 
 use wasml_predictor::model_dir::bundled;
 
@@ -14,9 +14,9 @@ use wasml_predictor::model_dir::bundled;
 /// If the model directory is missing or packaging fails.
 pub fn bundled_component(model: &str, version: &str) -> &'static str {
     // Packaged once per process; across processes the rename is atomic.
-    static PACKAGED: Mutex<Option<HashMap<(String, String), &'static str>>> = Mutex::new(None);
-    let mut packaged = PACKAGED.lock().unwrap_or_else(|e| e.into_inner());
-    let known = packaged.get_or_insert_with(HashMap::new);
+    static PACKAGED: LazyLock<Mutex<HashMap<(String, String), &'static str>>> =
+        LazyLock::new(Mutex::default);
+    let mut known = PACKAGED.lock().unwrap_or_else(|e| e.into_inner());
     let key = (model.to_owned(), version.to_owned());
     if let Some(path) = known.get(&key) {
         return path;

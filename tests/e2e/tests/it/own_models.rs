@@ -37,12 +37,12 @@ fn python() -> PathBuf {
     venv_program(".venv-byom", "python", "WASML_BYOM_PYTHON", "byom-venv")
 }
 
-/// The models, trained once per test process into the target's temp directory.
+/// The models, trained once per test process into the target's temp directory (each
+/// run writes the same files over the last run's).
 fn trained() -> &'static Trained {
     static TRAINED: OnceLock<Trained> = OnceLock::new();
     TRAINED.get_or_init(|| {
-        let dir =
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("byom-{}", std::process::id()));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("byom-models");
         let python = python();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../byom/models.py");
         let output = Command::new(python)
@@ -61,6 +61,39 @@ fn trained() -> &'static Trained {
             dir,
         }
     })
+}
+
+impl Trained {
+    /// The trained model called `name`, as `models.json` describes it.
+    fn model(&self, name: &str) -> &Value {
+        self.models
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap_or_else(|| panic!("no trained model {name}"))
+    }
+
+    /// Packages the trained model `name` into `dir/<name>.wasm` and returns that path and
+    /// the card `wasml package` inferred.
+    fn package_inferred(&self, name: &str, dir: &Path) -> (PathBuf, Value) {
+        let wasm = dir.join(format!("{name}.wasm"));
+        let card = dir.join(format!("{name}.card.json"));
+        let onnx = self.dir.join(format!("{name}.onnx"));
+        let made = package(
+            self.model(name),
+            &onnx,
+            &wasm,
+            &["--card-out", card.to_str().unwrap()],
+        );
+        assert!(made.status.success(), "{name}: {}", stderr(&made));
+        let card = serde_json::from_str(&std::fs::read_to_string(card).unwrap()).unwrap();
+        (wasm, card)
+    }
+
+    /// The conformance set `models.py` wrote for `name`: inputs and onnxruntime's outputs.
+    fn conformance_set(&self, name: &str) -> Value {
+        let path = self.dir.join(format!("{name}.conformance.json"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
 }
 
 fn wasml(args: &[&str]) -> Output {
@@ -104,7 +137,8 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// The numbers a served answer carries: the probabilities, or the one value.
+/// The numbers an answer (or a conformance case) carries: the probabilities, or the one
+/// value.
 fn outputs(prediction: &Value) -> Vec<f64> {
     match prediction.get("value") {
         Some(value) => vec![value.as_f64().unwrap()],
@@ -181,10 +215,7 @@ fn own_models_are_packaged_served_and_agree_with_onnxruntime() {
     );
     for model in &trained.models {
         let name = model["name"].as_str().unwrap();
-        let set: Value = serde_json::from_str(
-            &std::fs::read_to_string(trained.dir.join(format!("{name}.conformance.json"))).unwrap(),
-        )
-        .unwrap();
+        let set = trained.conformance_set(name);
         let cases = set["cases"].as_array().unwrap();
         let rows: Vec<&Value> = cases.iter().map(|c| &c["input"]).collect();
         let body = json!({ "instances": rows }).to_string();
@@ -207,11 +238,7 @@ fn own_models_are_packaged_served_and_agree_with_onnxruntime() {
             .fold(1.0f64, |s, v| s.max(v.abs()));
         let mut largest = 0f64;
         for (case, prediction) in cases.iter().zip(predictions) {
-            let expected: Vec<f64> = match case.get("value") {
-                Some(value) => vec![value.as_f64().unwrap()],
-                None => serde_json::from_value(case["probabilities"].clone()).unwrap(),
-            };
-            let got = outputs(prediction);
+            let (got, expected) = (outputs(prediction), outputs(case));
             assert_eq!(got.len(), expected.len(), "{name}");
             for (g, e) in got.iter().zip(&expected) {
                 largest = largest.max((g - e).abs() / scale);
@@ -240,9 +267,7 @@ fn own_models_are_packaged_served_and_agree_with_onnxruntime() {
     }
 
     // A one-row request's event carries the regressor's value.
-    let diabetes = trained.dir.join("diabetes.conformance.json");
-    let set: Value = serde_json::from_str(&std::fs::read_to_string(diabetes).unwrap()).unwrap();
-    let row = set["cases"][0]["input"].to_string();
+    let row = trained.conformance_set("diabetes")["cases"][0]["input"].to_string();
     let (status, answer) =
         http::json(host.address, "POST", "/models/diabetes/predict", &row).unwrap();
     assert_eq!(status, 200, "{answer}");
@@ -310,24 +335,15 @@ struct BadModel {
 }
 
 fn bad_models(trained: &Trained, scratch: &Path) -> Vec<BadModel> {
-    let wine = trained.models.iter().find(|m| m["name"] == "wine").unwrap();
     let wine_onnx = std::fs::read(trained.dir.join("wine.onnx")).unwrap();
     // The card the graph implies, to break in two ways.
-    let card_path = scratch.join("wine.card.json");
-    let inferred = package(
-        wine,
-        &trained.dir.join("wine.onnx"),
-        &scratch.join("wine.wasm"),
-        &["--card-out", card_path.to_str().unwrap()],
-    );
-    assert!(inferred.status.success(), "{}", stderr(&inferred));
-    let card: Value = serde_json::from_str(&std::fs::read_to_string(&card_path).unwrap()).unwrap();
+    let (_, card) = trained.package_inferred("wine", scratch);
     let mut two_labels = card.clone();
     two_labels["labels"] = json!(["red", "white"]);
     let mut no_labels = card.clone();
     no_labels["labels"] = json!([]);
     // The same card for another graph with the same inputs: the packager fills its sha256.
-    let mut any_graph = card.clone();
+    let mut any_graph = card;
     any_graph["onnx"] = json!({"file": "model.onnx"});
     vec![
         BadModel {
@@ -357,14 +373,41 @@ fn bad_models(trained: &Trained, scratch: &Path) -> Vec<BadModel> {
     ]
 }
 
+/// The admin API of a host started with `--admin-token TOKEN`.
+struct AdminApi {
+    address: std::net::SocketAddr,
+    auth: String,
+}
+
+impl AdminApi {
+    fn of(host: &wasml_test_support::process::Process) -> Self {
+        Self {
+            address: host.address,
+            auth: format!("Bearer {TOKEN}"),
+        }
+    }
+
+    /// `method path` with the token and `body` of `content_type`.
+    fn send(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> http::Response {
+        let headers = [
+            ("Authorization", self.auth.as_str()),
+            ("Content-Type", content_type),
+        ];
+        http::request_with(self.address, method, path, &headers, body).unwrap()
+    }
+}
+
 #[test]
 fn bad_models_are_refused_with_their_cause_and_nothing_is_registered() {
     let trained = trained();
     let scratch = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "bad-models");
-    let wine = trained.models.iter().find(|m| m["name"] == "wine").unwrap();
     let bad = bad_models(trained, scratch.path());
     let host = start_host(scratch.path(), &["--admin-token", TOKEN]);
-    let auth = format!("Bearer {TOKEN}");
+    let admin = AdminApi::of(&host);
+    // Described as wine with no column names: the card is given, or inferred (and the
+    // file turns out to be no ONNX model).
+    let mut described = trained.model("wine").clone();
+    described["feature_names"] = Value::Null;
 
     for (i, model) in bad.iter().enumerate() {
         let onnx = scratch.path().join(format!("bad-{i}.onnx"));
@@ -376,9 +419,6 @@ fn bad_models_are_refused_with_their_cause_and_nothing_is_registered() {
             std::fs::write(&card, value.to_string()).unwrap();
             extra = vec!["--card", card.to_str().unwrap()];
         }
-        // With a card, or inferring one (and finding out it is no ONNX model).
-        let mut described = wine.clone();
-        described["feature_names"] = Value::Null;
         let refused = package(&described, &onnx, &out, &extra);
         assert!(!refused.status.success(), "{}: packaged", model.label);
         assert!(
@@ -393,25 +433,16 @@ fn bad_models_are_refused_with_their_cause_and_nothing_is_registered() {
         let name = format!("bad-{i}");
         let base = format!("/admin/models/{name}/versions/{VERSION}");
         if let Some(value) = &model.card {
-            let headers = [
-                ("Authorization", auth.as_str()),
-                ("Content-Type", "application/json"),
-            ];
-            let kept = http::request_with(
-                host.address,
+            let card = value.to_string();
+            let kept = admin.send(
                 "PUT",
                 &format!("{base}/card"),
-                &headers,
-                value.to_string().as_bytes(),
-            )
-            .unwrap();
+                "application/json",
+                card.as_bytes(),
+            );
             assert_eq!(kept.status, 200, "{}", kept.body);
         }
-        let headers = [
-            ("Authorization", auth.as_str()),
-            ("Content-Type", "application/octet-stream"),
-        ];
-        let upload = http::request_with(host.address, "PUT", &base, &headers, &model.onnx).unwrap();
+        let upload = admin.send("PUT", &base, "application/octet-stream", &model.onnx);
         assert_eq!(upload.status, 422, "{}: {}", model.label, upload.body);
         let error = &upload.json()["error"];
         assert_eq!(error["code"], "unprocessable_model");
@@ -420,14 +451,7 @@ fn bad_models_are_refused_with_their_cause_and_nothing_is_registered() {
             "{}: {error}",
             model.label
         );
-        let listed = http::request_with(
-            host.address,
-            "GET",
-            "/admin/models",
-            &[("Authorization", auth.as_str())],
-            b"",
-        )
-        .unwrap();
+        let listed = admin.send("GET", "/admin/models", "application/json", b"");
         assert!(
             !listed.body.contains(&name),
             "{}: registered: {}",
@@ -435,118 +459,86 @@ fn bad_models_are_refused_with_their_cause_and_nothing_is_registered() {
             listed.body
         );
     }
+}
 
-    // A good ONNX model through the same door is packaged, gated and served.
+#[test]
+fn an_onnx_upload_is_packaged_gated_and_served() {
+    let trained = trained();
+    let scratch = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "onnx-upload");
+    let host = start_host(scratch.path(), &["--admin-token", TOKEN]);
+    let admin = AdminApi::of(&host);
     let base = format!("/admin/models/diabetes/versions/{VERSION}");
-    let headers = [
-        ("Authorization", auth.as_str()),
-        ("Content-Type", "application/octet-stream"),
-    ];
-    let onnx = std::fs::read(trained.dir.join("diabetes.onnx")).unwrap();
-    let card = {
-        let diabetes = trained
-            .models
-            .iter()
-            .find(|m| m["name"] == "diabetes")
-            .unwrap();
-        let card_path = scratch.path().join("diabetes.card.json");
-        let made = package(
-            diabetes,
-            &trained.dir.join("diabetes.onnx"),
-            &scratch.path().join("diabetes.wasm"),
-            &["--card-out", card_path.to_str().unwrap()],
-        );
-        assert!(made.status.success(), "{}", stderr(&made));
-        std::fs::read(card_path).unwrap()
-    };
-    let kept = http::request_with(
-        host.address,
+    let (_, card) = trained.package_inferred("diabetes", scratch.path());
+    let kept = admin.send(
         "PUT",
         &format!("{base}/card"),
-        &headers,
-        &card,
-    )
-    .unwrap();
+        "application/json",
+        card.to_string().as_bytes(),
+    );
     assert_eq!(kept.status, 200, "{}", kept.body);
-    let upload = http::request_with(host.address, "PUT", &base, &headers, &onnx).unwrap();
+    let onnx = std::fs::read(trained.dir.join("diabetes.onnx")).unwrap();
+    let upload = admin.send("PUT", &base, "application/octet-stream", &onnx);
     assert_eq!(upload.status, 202, "{}", upload.body);
     let ready = eventually(Duration::from_secs(120), || {
-        let version = http::request_with(
-            host.address,
-            "GET",
-            &base,
-            &[("Authorization", auth.as_str())],
-            b"",
-        )
-        .unwrap();
-        version.json()["state"] == "ready"
+        admin.send("GET", &base, "application/json", b"").json()["state"] == "ready"
     });
     assert!(ready, "the uploaded ONNX model never became ready");
-    let activated = http::request_with(
-        host.address,
-        "POST",
-        &format!("{base}/activate"),
-        &[("Authorization", auth.as_str())],
-        b"",
-    )
-    .unwrap();
+    let activated = admin.send("POST", &format!("{base}/activate"), "application/json", b"");
     assert_eq!(activated.status, 200, "{}", activated.body);
-    let row: serde_json::Map<String, Value> = [
-        "age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6",
-    ]
-    .iter()
-    .map(|f| (f.to_string(), json!(0.01)))
-    .collect();
+    let row = trained.conformance_set("diabetes")["cases"][0].clone();
     let (status, answer) = http::json(
         host.address,
         "POST",
         "/models/diabetes/predict",
-        &Value::Object(row).to_string(),
+        &row["input"].to_string(),
     )
     .unwrap();
     assert_eq!(status, 200, "{answer}");
-    assert!(answer["value"].as_f64().unwrap().is_finite());
+    let (got, expected) = (outputs(&answer)[0], outputs(&row)[0]);
+    assert!(
+        (got - expected).abs() <= 1e-5 * expected.abs().max(1.0),
+        "{got} vs onnxruntime's {expected}"
+    );
+}
 
-    // And a package through `wasml deploy`: uploaded with its conformance set, gated,
-    // activated, served.
-    let wine_wasm = scratch.path().join("wine.wasm");
+#[test]
+fn wasml_deploy_uploads_gates_and_activates_a_package() {
+    let trained = trained();
+    let scratch = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "deploy");
+    let host = start_host(scratch.path(), &["--admin-token", TOKEN]);
+    let (wasm, _) = trained.package_inferred("wine", scratch.path());
     let set = trained.dir.join("wine.conformance.json");
     let url = format!("http://{}", host.address);
-    let deployed = wasml(&[
-        "deploy",
-        wine_wasm.to_str().unwrap(),
-        "--host",
-        &url,
-        "--token",
-        TOKEN,
-        "--conformance",
-        set.to_str().unwrap(),
-        "--activate",
-    ]);
+    let deploy = |extra: &[&str]| {
+        let mut args = vec![
+            "deploy",
+            wasm.to_str().unwrap(),
+            "--host",
+            &url,
+            "--token",
+            TOKEN,
+        ];
+        args.extend(extra);
+        wasml(&args)
+    };
+    let deployed = deploy(&["--conformance", set.to_str().unwrap(), "--activate"]);
     assert!(deployed.status.success(), "{}", stderr(&deployed));
     let said = stdout(&deployed);
     assert!(said.contains("conformance: passed"), "{said}");
     assert!(said.contains("wine 1.0.0 is active"), "{said}");
-    let set: Value = serde_json::from_str(&std::fs::read_to_string(&set).unwrap()).unwrap();
+    let case = trained.conformance_set("wine")["cases"][0].clone();
     let (status, answer) = http::json(
         host.address,
         "POST",
         "/models/wine/predict",
-        &set["cases"][0]["input"].to_string(),
+        &case["input"].to_string(),
     )
     .unwrap();
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer["probabilities"].as_array().unwrap().len(), 3);
+    assert_eq!(outputs(&answer).len(), 3);
 
     // A second deploy of the same version is refused, and says why.
-    let again = wasml(&[
-        "deploy",
-        wine_wasm.to_str().unwrap(),
-        "--host",
-        &url,
-        "--token",
-        TOKEN,
-    ]);
+    let again = deploy(&[]);
     assert!(!again.status.success());
     assert!(stderr(&again).contains("409"), "{}", stderr(&again));
 }
