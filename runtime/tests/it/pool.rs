@@ -74,7 +74,9 @@ fn concurrent_callers_share_warm_instances() {
         }
     });
     assert_eq!((pool.busy(), pool.replaced()), (0, 0));
-    assert_eq!(pool.idle(), 2);
+    // The pool grows only when callers overlap, which the scheduler decides; it never
+    // keeps more than its size.
+    assert!((1..=2).contains(&pool.idle()), "{} idle", pool.idle());
 }
 
 #[test]
