@@ -73,19 +73,20 @@ kibana-import:
 check-observability:
     cargo test --release -p wasml-observability-tests
 
-# Build the wasm components only: the runner, and the hostile and Spin test components
-# (in target/wasm-guests/wasm32-wasip2/release/).
+# Build the wasm components only: the runner, the HTTP runner, and the hostile test
+# components (in target/wasm-guests/wasm32-wasip2/release/).
 guests:
-    cargo build --release -p wasml-guest-artifacts -p wasml-test-artifacts
+    cargo build --release -p wasml-guest-artifacts -p wasml-http-artifacts -p wasml-test-artifacts
 
 # The `wasml` CLI (package, inspect, deploy), runner inside: target/release/wasml.
 cli:
     cargo build --release -p wasml-cli
 
-# The bundled model as a Spin app on 127.0.0.1:3000: `spin up` when Spin is installed, else the host's own wasi:http mode.
-spin: guests
-    if command -v spin >/dev/null; then spin up -f guest/spin/spin.toml --listen 127.0.0.1:3000; \
-    else cargo run --release -p wasml-host -- --wasi-http "${CARGO_TARGET_DIR:-target}/wasm-guests/wasm32-wasip2/release/wasml_spin.wasm" --listen 127.0.0.1:3000; fi
+# The bundled model as a Spin app on 127.0.0.1:3000 (packaged by spin.toml's build command): `spin up` when Spin is installed, else the host's own wasi:http mode.
+spin:
+    if command -v spin >/dev/null; then spin build -f guest/spin/spin.toml && spin up -f guest/spin/spin.toml --listen 127.0.0.1:3000; \
+    else cargo run --release --locked -p wasml-cli -- package guest/models/bank-marketing/v2/model.onnx --card guest/models/bank-marketing/v2/card.json --world http -o target/spin/bank-marketing.wasm \
+      && cargo run --release -p wasml-host -- --wasi-http target/spin/bank-marketing.wasm --listen 127.0.0.1:3000; fi
 
 # Retrain both model versions from the bank-marketing CSV and rewrite guest/models/ and the README's figures.
 train csv="../shared/data/bank-marketing/bank-train.csv": venv

@@ -62,6 +62,7 @@ pub fn run(path: &Path, json: bool) -> anyhow::Result<()> {
         "packaged by wasml-package {} (format {})",
         m.packager, m.format
     );
+    println!("exports:       {}", m.exports.join(", "));
     println!("runner sha256: {}", m.runner_sha256);
     println!("onnx sha256:   {}", m.onnx_sha256);
     println!("card sha256:   {}", m.card_sha256);

@@ -5,6 +5,7 @@
 //! ```sh
 //! wasml package model.onnx --name wine --version 1.0.0 -o wine.wasm
 //! wasml inspect wine.wasm
+//! wasml package model.onnx --name wine --version 1.0.0 --world http -o wine-http.wasm
 //! wasml deploy wine.wasm --host http://127.0.0.1:5000 --token "$TOKEN" --activate
 //! ```
 
@@ -27,8 +28,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Package an ONNX model on the embedded runner: infer (or take) its card, check that
-    /// tract runs it as the card says, and write one `.wasm` model component.
+    /// Package an ONNX model on an embedded runner: infer (or take) its card, check that
+    /// tract runs it as the card says, and write one `.wasm` model component (`--world
+    /// http`: a `wasi:http` component for Spin).
     Package(package::Args),
     /// Show what a packaged model component holds: name, version, task, inputs, labels,
     /// card figures, runner version and sha256s.

@@ -1,4 +1,5 @@
-//! `wasml package`: ONNX (+ optional card and conformance set) → a model component.
+//! `wasml package`: ONNX (+ optional card and conformance set) → a model component, or
+//! its HTTP flavour for Spin.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -11,12 +12,12 @@ use wasml_package::{CardHints, PackageRequest};
 pub struct Args {
     /// The ONNX model (export scikit-learn classifiers with `zipmap=False`).
     onnx: PathBuf,
-    /// Model name.
-    #[arg(long)]
-    name: String,
-    /// Model version.
-    #[arg(long)]
-    version: String,
+    /// Model name (required unless the card names it).
+    #[arg(long, required_unless_present = "card")]
+    name: Option<String>,
+    /// Model version (required unless the card names it).
+    #[arg(long, required_unless_present = "card")]
+    version: Option<String>,
     /// A model card (JSON, `docs/model-card.schema.json`) instead of the inferred one.
     #[arg(long)]
     card: Option<PathBuf>,
@@ -32,6 +33,28 @@ pub struct Args {
     /// Also write the card used (inferred or completed) to this file.
     #[arg(long)]
     card_out: Option<PathBuf>,
+    /// Which runner the model is packaged on.
+    #[arg(long, value_enum, default_value_t = World::Model)]
+    world: World,
+}
+
+/// The runners a model can be packaged on.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum World {
+    /// World `wasml:model/model`, which `wasml-host` serves (hot swap, metrics, events).
+    Model,
+    /// A plain `wasi:http` component answering `POST /predict` and `GET /health`, for
+    /// Spin, `wasmtime serve` and `wasml-host --wasi-http`.
+    Http,
+}
+
+impl World {
+    fn runner(self) -> &'static [u8] {
+        match self {
+            World::Model => wasml_guest_artifacts::RUNNER,
+            World::Http => wasml_http_artifacts::HTTP_RUNNER,
+        }
+    }
 }
 
 /// Packages, or fails without writing anything.
@@ -48,14 +71,17 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         onnx: &onnx,
         card: card.as_deref(),
         hints: CardHints {
-            name: args.name.clone(),
-            version: args.version.clone(),
+            name: args.name.clone().unwrap_or_default(),
+            version: args.version.clone().unwrap_or_default(),
             feature_names: args.feature_names.clone(),
         },
         conformance: conformance.as_deref(),
     };
-    let packaged = wasml_package::build(wasml_guest_artifacts::RUNNER, &request)
+    let packaged = wasml_package::build(args.world.runner(), &request)
         .with_context(|| format!("packaging {}", args.onnx.display()))?;
+    if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
     std::fs::write(&args.output, &packaged.wasm)
         .with_context(|| format!("writing {}", args.output.display()))?;
     if let Some(path) = &args.card_out {

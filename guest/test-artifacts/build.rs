@@ -1,7 +1,6 @@
 //! Builds the test components with a nested cargo build (`guest/artifacts/nested.rs`):
-//! the hostile model in four builds, the hostile `wasi:http` component and the Spin
-//! flavour of the bundled model. Only tests and benches depend on this crate, so the
-//! README's first command never waits for them.
+//! the hostile model in four builds and the hostile `wasi:http` component. Only tests and
+//! benches depend on this crate, so the README's first command never waits for them.
 
 #[path = "../artifacts/nested.rs"]
 mod nested;
@@ -17,9 +16,7 @@ fn main() {
             "wit",
             "guest/hostile",
             "guest/hostile-http",
-            "guest/spin",
             "guest/predictor/src",
-            "guest/models",
             "vendor",
             "Cargo.lock",
         ],
@@ -58,12 +55,6 @@ fn main() {
             "wasml-hostile-http",
             None,
             "The hostile `wasi:http` component (`guest/hostile-http`): loops, hoards, panics, tries files, sockets and HTTP by path.",
-        ),
-        (
-            "SPIN",
-            "wasml-spin",
-            None,
-            "The bundled model's Spin HTTP component (`guest/spin`): a plain `wasi:http` component with the model compiled in.",
         ),
     ] {
         let built = nested::build_guest(&root, &target_dir, package, feature);

@@ -244,7 +244,7 @@ pub async fn serve_wasi_http(config: &Config, component: WasiHttpApp) -> wasmtim
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
-    tracing::info!(address = %listener.local_addr()?, "listening (wasi:http component)");
+    tracing::info!(address = %listener.local_addr()?, serving = "wasi:http component", "listening");
     axum::serve(listener, wasi_http::app(Arc::new(component)))
         .with_graceful_shutdown(wasml_collector::process::shutdown_signal())
         .await?;

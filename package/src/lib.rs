@@ -138,7 +138,7 @@ pub fn package(runner: &[u8], onnx: &[u8], card_json: &str) -> Result<Vec<u8>, P
     let card: ModelCard =
         serde_json::from_str(card_json).map_err(|e| PackageError::Card(e.to_string()))?;
     let data = data::encode(onnx, card_json);
-    let mut wasm =
+    let (mut wasm, exports) =
         compose::compose(runner, &data).map_err(|e| PackageError::Compose(format!("{e:#}")))?;
     Manifest {
         format: manifest::FORMAT,
@@ -148,6 +148,7 @@ pub fn package(runner: &[u8], onnx: &[u8], card_json: &str) -> Result<Vec<u8>, P
         packager: env!("CARGO_PKG_VERSION").into(),
         onnx_sha256: sha256_hex(onnx),
         card_sha256: sha256_hex(card_json.as_bytes()),
+        exports,
     }
     .append_to(&mut wasm);
     Ok(wasm)
@@ -167,8 +168,9 @@ pub struct Unpacked<'a> {
     pub card_json: String,
 }
 
-/// The runner and data of a package [`package`] wrote, or `None` for any other component
-/// (which is then served as it is).
+/// The runner and data of a package [`package`] wrote, or `None` for any other component.
+/// Whoever links the runner itself checks [`Manifest::is_model`] first: an HTTP package is
+/// compiled as it is.
 pub fn unpack(component: &[u8]) -> Option<Unpacked<'_>> {
     if !component.starts_with(b"\0asm") {
         return None;

@@ -26,9 +26,24 @@ pub struct Manifest {
     pub onnx_sha256: String,
     /// sha256 of the card inside.
     pub card_sha256: String,
+    /// The interfaces the package exports (its runner's): `wasml:model/predictor` for a
+    /// model component, `wasi:http/incoming-handler` for the HTTP flavour. Packages from
+    /// before the HTTP flavour do not list them, and are model components.
+    #[serde(default = "model_exports")]
+    pub exports: Vec<String>,
+}
+
+fn model_exports() -> Vec<String> {
+    vec![crate::compose::PREDICTOR.to_owned()]
 }
 
 impl Manifest {
+    /// Whether the package is a model component the host serves (rather than, say, the
+    /// HTTP flavour, which `--wasi-http`, Spin or `wasmtime serve` run).
+    pub fn is_model(&self) -> bool {
+        self.exports.iter().any(|e| e == crate::compose::PREDICTOR)
+    }
+
     /// The manifest as a component custom section, to append to a component's bytes.
     pub fn append_to(&self, component: &mut Vec<u8>) {
         use wasm_encoder::ComponentSection as _;

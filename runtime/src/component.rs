@@ -51,7 +51,8 @@ impl ModelComponent {
         sha256: &str,
         cache: &ComponentCache,
     ) -> wasmtime::Result<(Self, CacheOutcome)> {
-        if let Some(package) = wasml_package::unpack(wasm) {
+        // An HTTP package is no model: compiled whole, the gate names what it lacks.
+        if let Some(package) = wasml_package::unpack(wasm).filter(|p| p.manifest.is_model()) {
             return Self::load_package(engine, package, cache);
         }
         let (component, outcome) = cache.load_or_compile_digested(engine, wasm, sha256)?;

@@ -3,6 +3,8 @@
 //! scikit-learn models (card inferred, served, compared with onnxruntime) are in the
 //! end-to-end tests (`tests/e2e/tests/it/own_models.rs`).
 
+mod spin;
+
 use std::path::Path;
 use std::process::{Command, Output};
 

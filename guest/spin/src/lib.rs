@@ -1,7 +1,9 @@
-//! The bundled model as a Spin HTTP component: `POST /predict` and `GET /health` with the
-//! very JSON API of the native host, built from the same predictor library
-//! (`wasml-predictor`, whose `api` module reads bodies, shapes errors and answers) and the
-//! same model directory as the WIT component.
+//! The HTTP runner: any packaged model as a Spin HTTP component, `POST /predict` and
+//! `GET /health` with the very JSON API of the native host, built from the same predictor
+//! library (`wasml-predictor`, whose `api` module reads bodies, shapes errors and answers).
+//! Like the runner (`guest/component`) it has no model inside: it reads the ONNX bytes and
+//! the card from its `model-data` import (world `http-runner`), and `wasml package --world
+//! http` composes it with a model's data component, which satisfies that import.
 //!
 //! Spin runs only components that import WASI and Spin interfaces, so this one cannot use
 //! the host's `events` import: it writes one JSON line per event to stdout instead (model
@@ -21,8 +23,22 @@ use wasml_predictor::api::{
     self, ApiError, BodyLimits, HealthBody, ModelHealth, ModelRef, request_id,
 };
 
-static ONNX: &[u8] = include_bytes!(env!("WASML_MODEL_ONNX"));
-static CARD: &str = include_str!(env!("WASML_MODEL_CARD"));
+/// Rust bindings of `wit/model.wit`'s `http-runner` world: the `model-data` import.
+#[allow(missing_docs)]
+mod bindings {
+    wit_bindgen::generate!({
+        world: "http-runner",
+        path: "../../wit",
+    });
+}
+
+use bindings::wasml::model::model_data;
+
+/// The card's JSON, read from the data component once per instance.
+fn card_json() -> &'static str {
+    static CARD: OnceLock<String> = OnceLock::new();
+    CARD.get_or_init(model_data::card)
+}
 
 /// The model, parsed and optimised on first use and kept for the instance's life.
 fn model() -> Result<&'static Predictor, &'static str> {
@@ -30,7 +46,9 @@ fn model() -> Result<&'static Predictor, &'static str> {
     MODEL
         .get_or_init(|| {
             let started = Instant::now();
-            let loaded = Predictor::load(ONNX, CARD).map_err(|e| e.to_string());
+            // The ONNX bytes are copied in once and dropped after parsing.
+            let loaded =
+                Predictor::load(&model_data::onnx(), card_json()).map_err(|e| e.to_string());
             let seconds = started.elapsed().as_secs_f64();
             match &loaded {
                 Ok(p) => log::info("model loaded")
@@ -147,7 +165,7 @@ fn predict(request: &Request, id: &str, timings: &mut Timings) -> Result<String,
 /// The host's `/health` body for its one model; a model that does not load is reported,
 /// not hidden (the status stays 200 so the error is readable: Spin has no readiness probe).
 fn health() -> String {
-    let card = serde_json::from_str::<serde_json::Value>(CARD).unwrap_or_default();
+    let card = serde_json::from_str::<serde_json::Value>(card_json()).unwrap_or_default();
     let text = |key: &str| card[key].as_str().unwrap_or_default().to_owned();
     let loaded = model();
     let body = HealthBody {

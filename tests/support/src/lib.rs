@@ -10,7 +10,7 @@ pub mod http;
 pub mod modules;
 pub mod process;
 
-pub use bundled::bundled_component;
+pub use bundled::{bundled_component, bundled_http_component};
 
 use std::ops::Deref;
 use std::path::{Path, PathBuf};

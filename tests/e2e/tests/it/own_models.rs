@@ -6,6 +6,8 @@
 //! within 1e-5. And the models a user gets wrong — not ONNX, an operator tract lacks, a
 //! card that contradicts the graph, labels missing — refused with the cause named, by
 //! `wasml package` and by the admin intake alike, with nothing written or registered.
+//! Packaged with `--world http`, the same models are served by `wasml-host --wasi-http`,
+//! as Spin would serve them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -151,6 +153,28 @@ fn outputs(prediction: &Value) -> Vec<f64> {
     }
 }
 
+/// The largest difference between a batch answer's `predictions` and the conformance
+/// `cases` (onnxruntime's outputs), as a share of the outputs' scale: absolute for
+/// probabilities; for values, relative to the largest (f32 sums of terms in the hundreds
+/// differ in the fifth decimal between onnxruntime and tract in wasm).
+fn largest_difference(cases: &[Value], predictions: &Value) -> f64 {
+    let predictions = predictions.as_array().expect("a batch answer");
+    assert_eq!(predictions.len(), cases.len());
+    let scale = cases
+        .iter()
+        .filter_map(|c| c.get("value").and_then(Value::as_f64))
+        .fold(1.0f64, |s, v| s.max(v.abs()));
+    let mut largest = 0f64;
+    for (case, prediction) in cases.iter().zip(predictions) {
+        let (got, expected) = (outputs(prediction), outputs(case));
+        assert_eq!(got.len(), expected.len());
+        for (g, e) in got.iter().zip(&expected) {
+            largest = largest.max((g - e).abs() / scale);
+        }
+    }
+    largest
+}
+
 #[test]
 fn own_models_are_packaged_served_and_agree_with_onnxruntime() {
     let trained = trained();
@@ -227,23 +251,7 @@ fn own_models_are_packaged_served_and_agree_with_onnxruntime() {
         )
         .unwrap();
         assert_eq!(status, 200, "{name}: {answer}");
-        let predictions = answer["predictions"].as_array().unwrap();
-        assert_eq!(predictions.len(), cases.len());
-        // 1e-5 of the outputs' scale: absolute for probabilities; for values, relative to
-        // the largest (f32 sums of terms in the hundreds differ in the fifth decimal
-        // between onnxruntime and tract in wasm).
-        let scale = cases
-            .iter()
-            .filter_map(|c| c.get("value").and_then(Value::as_f64))
-            .fold(1.0f64, |s, v| s.max(v.abs()));
-        let mut largest = 0f64;
-        for (case, prediction) in cases.iter().zip(predictions) {
-            let (got, expected) = (outputs(prediction), outputs(case));
-            assert_eq!(got.len(), expected.len(), "{name}");
-            for (g, e) in got.iter().zip(&expected) {
-                largest = largest.max((g - e).abs() / scale);
-            }
-        }
+        let largest = largest_difference(cases, &answer["predictions"]);
         assert!(
             largest <= 1e-5,
             "{name}: largest difference {largest:e} from onnxruntime"
@@ -561,4 +569,63 @@ fn a_copied_host_binary_still_serves_the_bundled_model() {
     assert_eq!(status["models"][0]["name"], "bank-marketing");
     assert_eq!(status["models"][0]["version"], "2.0.0");
     assert_eq!(status["models"][0]["source"], "bundled:bank-marketing/v2");
+}
+
+#[test]
+fn an_own_model_packaged_for_http_is_served_by_wasi_http_as_onnxruntime_answers() {
+    let trained = trained();
+    let scratch = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "own-model-http");
+    for name in ["wine", "diabetes"] {
+        let wasm = scratch.path().join(format!("{name}-http.wasm"));
+        let onnx = trained.dir.join(format!("{name}.onnx"));
+        let made = package(trained.model(name), &onnx, &wasm, &["--world", "http"]);
+        assert!(made.status.success(), "{name}: {}", stderr(&made));
+        let inspected = wasml(&["inspect", "--json", wasm.to_str().unwrap()]);
+        let inspected: Value = serde_json::from_slice(&inspected.stdout).unwrap();
+        assert_eq!(
+            inspected["manifest"]["exports"],
+            json!(["wasi:http/incoming-handler@0.2.0"])
+        );
+
+        // What Spin would run, run by the host's wasi:http mode.
+        let host = start_host(scratch.path(), &["--wasi-http", wasm.to_str().unwrap()]);
+        let set = trained.conformance_set(name);
+        let cases = set["cases"].as_array().unwrap();
+        let rows: Vec<&Value> = cases.iter().map(|c| &c["input"]).collect();
+        let body = json!({ "instances": rows }).to_string();
+        let (status, answer) = http::json(host.address, "POST", "/predict", &body).unwrap();
+        assert_eq!(status, 200, "{name}: {answer}");
+        assert_eq!(answer["model"]["name"], name);
+        let largest = largest_difference(cases, &answer["predictions"]);
+        assert!(largest <= 1e-5, "{name}: largest difference {largest:e}");
+
+        // Bad input gets the host's error shape, naming the field.
+        let (status, error) =
+            http::json(host.address, "POST", "/predict", r#"{"instances": [{}]}"#).unwrap();
+        assert_eq!(status, 422, "{error}");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("missing"),
+            "{error}"
+        );
+    }
+
+    // Offered to the host as a model, an HTTP package fails the gate for what it is.
+    let host = start_host(scratch.path(), &["--admin-token", TOKEN]);
+    let admin = AdminApi::of(&host);
+    let base = format!("/admin/models/wine/versions/{VERSION}");
+    let wasm = std::fs::read(scratch.path().join("wine-http.wasm")).unwrap();
+    let upload = admin.send("PUT", &base, "application/wasm", &wasm);
+    assert_eq!(upload.status, 202, "{}", upload.body);
+    let mut listing = Value::Null;
+    let settled = eventually(Duration::from_secs(120), || {
+        listing = admin.send("GET", &base, "application/json", b"").json();
+        listing["state"] == "failed" || listing["state"] == "ready"
+    });
+    assert!(settled, "{listing}");
+    assert_eq!(listing["state"], "failed", "{listing}");
+    let reason = listing["reason"].as_str().unwrap();
+    assert!(reason.contains("wasi:http"), "{reason}");
 }
