@@ -10,7 +10,7 @@ use wasml_package::{CardHints, PackageRequest};
 /// `wasml package`'s arguments.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The ONNX model (export scikit-learn classifiers with `zipmap=False`).
+    /// The ONNX model (skl2onnx, onnxmltools: `ZipMap` or not).
     onnx: PathBuf,
     /// Model name (required unless the card names it).
     #[arg(long, required_unless_present = "card")]

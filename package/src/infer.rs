@@ -5,7 +5,9 @@
 //! (`classlabels_*` of a classifier), the output to read, and the inputs — one named input
 //! per column as skl2onnx exports a `ColumnTransformer` (numbers, or strings whose
 //! categories a `OneHotEncoder` or `CategoryMapper` lists), or one `[N, k]` float tensor
-//! whose columns the user names. Ranges cannot be inferred: numbers are unbounded.
+//! whose columns the user names. Ranges cannot be inferred: numbers are unbounded. A
+//! number the graph imputes (an `Imputer` replacing NaN, as skl2onnx exports a
+//! `SimpleImputer`) is optional: an absent value is encoded as NaN and imputed.
 
 use tract_onnx::pb::{self, tensor_proto::DataType, type_proto};
 use tract_onnx::prelude::Framework as _;
@@ -142,17 +144,29 @@ fn class_labels(node: &pb::NodeProto) -> Option<Vec<String>> {
 }
 
 /// The output to read: a classifier's float one (skl2onnx: `probabilities`, next to an
-/// integer or string `label`), a regressor's only float one.
+/// integer or string `label`; with `zipmap`, the `ZipMap`'s output, which the runner reads
+/// as the probabilities it maps), a regressor's only float one.
 fn float_output(graph: &pb::GraphProto, task: Task) -> Option<String> {
     let floats: Vec<&pb::ValueInfoProto> = graph
         .output
         .iter()
         .filter(|o| matches!(elem_type(o), Some(DataType::Float | DataType::Double)))
         .collect();
-    let named = floats
-        .iter()
-        .find(|o| task == Task::Classification && o.name == "probabilities");
-    named.or(floats.last()).map(|o| o.name.clone())
+    if task == Task::Classification {
+        if let Some(named) = floats.iter().find(|o| o.name == "probabilities") {
+            return Some(named.name.clone());
+        }
+        let zipped = graph
+            .node
+            .iter()
+            .filter(|n| n.op_type == "ZipMap")
+            .filter_map(|n| n.output.first())
+            .find(|out| graph.output.iter().any(|o| &o.name == *out));
+        if let Some(zipped) = zipped {
+            return Some(zipped.clone());
+        }
+    }
+    floats.last().map(|o| o.name.clone())
 }
 
 fn tensor_type(value: &pb::ValueInfoProto) -> Option<&type_proto::Tensor> {
@@ -190,10 +204,10 @@ fn inferred_inputs(
         .filter(|i| !initializers.contains(&i.name.as_str()))
         .collect();
     let cannot = |why: String| PackageError::CannotInfer(why);
-    let number = |name: &str, integer: bool| FieldSpec {
+    let number = |name: &str, integer: bool, input: &str| FieldSpec {
         name: name.to_string(),
         description: String::new(),
-        required: true,
+        required: !imputes_nan(graph, input),
         kind: FieldKind::Number {
             min: None,
             max: None,
@@ -215,7 +229,10 @@ fn inferred_inputs(
                 input.name
             )));
         }
-        let fields = names.iter().map(|n| number(n, false)).collect();
+        let fields = names
+            .iter()
+            .map(|n| number(n, false, &input.name))
+            .collect();
         return Ok((Some(input.name.clone()), fields, names.clone()));
     }
 
@@ -238,10 +255,10 @@ fn inferred_inputs(
         }
         let field = match elem_type(input) {
             Some(DataType::Float | DataType::Double | DataType::Float16) => {
-                number(&input.name, false)
+                number(&input.name, false, &input.name)
             }
             Some(DataType::Int64 | DataType::Int32 | DataType::Int16 | DataType::Int8) => {
-                number(&input.name, true)
+                number(&input.name, true, &input.name)
             }
             Some(DataType::String) => FieldSpec {
                 kind: FieldKind::Category {
@@ -252,7 +269,8 @@ fn inferred_inputs(
                         ))
                     })?,
                 },
-                ..number(&input.name, false)
+                required: true,
+                ..number(&input.name, false, &input.name)
             },
             other => {
                 return Err(cannot(format!(
@@ -264,6 +282,20 @@ fn inferred_inputs(
         fields.push(field);
     }
     Ok((None, fields, Vec::new()))
+}
+
+/// Whether the value `name` reaches an `Imputer` that replaces NaN, through casts and
+/// concatenations only (so every element of it is imputed).
+fn imputes_nan(graph: &pb::GraphProto, name: &str) -> bool {
+    graph
+        .node
+        .iter()
+        .filter(|n| n.input.iter().any(|i| i == name))
+        .any(|n| match n.op_type.as_str() {
+            "Imputer" => attribute(n, "replaced_value_float").is_some_and(|a| a.f.is_nan()),
+            "Cast" | "Concat" | "Identity" => n.output.iter().any(|o| imputes_nan(graph, o)),
+            _ => false,
+        })
 }
 
 /// The categories the encoder reading `input` lists.

@@ -11,11 +11,17 @@ random rows spread over each feature's training range.
 writes OUT_DIR/<model>.onnx, OUT_DIR/<model>.conformance.json and OUT_DIR/models.json
 (what each model is and how to package it). A model meant to be refused (an operator
 tract lacks) has no conformance set.
+
+Besides plain estimators, pipelines whose preprocessing skl2onnx exports as ONNX-ML
+operators tract 0.23.9 does not load and wasml adds (guest/predictor/src/onnx_ml):
+scalers (`Scaler`), `Binarizer`, and `SimpleImputer` (`Imputer`), whose inputs leave
+values out: absent fields are NaN for onnxruntime, and absent optional fields for wasml.
 """
 
 import hashlib
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +31,12 @@ from skl2onnx.common.data_types import FloatTensorType
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_diabetes, load_iris, load_wine
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import Binarizer, MinMaxScaler, StandardScaler
+from sklearn.svm import SVC
 
 SEED = 7
 VERSION = "1.0.0"
@@ -40,22 +48,51 @@ def names(columns):
     return ["".join(c if c.isalnum() else "_" for c in name) for name in columns]
 
 
-def tensor_model(estimator, data, name):
-    """An estimator on one [N, k] float tensor `X`; the card needs --feature-names."""
+def final_step(estimator):
+    """The estimator itself, or a pipeline's last step."""
+    return estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+
+
+def describe(estimator):
+    """`LogisticRegression`, or a pipeline's steps: `StandardScaler + LogisticRegression`."""
+    steps = [s for _, s in estimator.steps] if hasattr(estimator, "steps") else [estimator]
+    return " + ".join(type(s).__name__ for s in steps)
+
+
+def tensor_model(estimator, data, name, missing=0.0, zipmap=False):
+    """An estimator on one [N, k] float tensor `X`; the card needs --feature-names. With
+    `missing`, that share of the training values is left out (NaN) first; with `zipmap`,
+    a classifier keeps skl2onnx's default ZipMap (probabilities as one map per row)."""
     x_train, x_test, y_train, _ = train_test_split(
         data.data.astype(np.float32), data.target, test_size=0.25, random_state=SEED
     )
-    estimator.fit(x_train, y_train)
+    fit_on = leave_out(x_train, missing, np.random.default_rng(SEED))
+    estimator.fit(fit_on, y_train)
+    final = final_step(estimator)
     onnx = skl2onnx.to_onnx(
         estimator,
         initial_types=[("X", FloatTensorType([None, x_train.shape[1]]))],
-        options={id(estimator): {"zipmap": False}} if hasattr(estimator, "predict_proba") else None,
+        options={id(final): {"zipmap": zipmap}} if hasattr(final, "predict_proba") else None,
         target_opset={"": 15, "ai.onnx.ml": 3},
     )
     return onnx, x_train, x_test, names(data.feature_names), "tensor"
 
 
-def column_model(estimator, data, name):
+def leave_out(rows, share, rng):
+    """`rows` with `share` of the values replaced by NaN."""
+    if share == 0.0:
+        return rows
+    rows = rows.copy()
+    rows[rng.random(rows.shape) < share] = np.nan
+    return rows
+
+
+def zipmap_model(estimator, data, name, missing=0.0):
+    """`tensor_model` as skl2onnx exports a classifier by default, ZipMap included."""
+    return tensor_model(estimator, data, name, missing, zipmap=True)
+
+
+def column_model(estimator, data, name, missing=0.0):
     """An estimator behind a ColumnTransformer with one [N, 1] float input per column, as
     skl2onnx exports a data frame: the card is inferred with no help."""
     columns = names(data.feature_names)
@@ -92,9 +129,13 @@ def reference(path, rows, columns, layout, task):
     outputs = {o.name: v for o, v in zip(session.get_outputs(), session.run(None, feeds))}
     cases = []
     for i, row in enumerate(rows):
-        case = {"input": {c: float(v) for c, v in zip(columns, row)}}
-        if task == "classification":
+        # A NaN is a value left out: an absent field.
+        case = {"input": {c: float(v) for c, v in zip(columns, row) if not np.isnan(v)}}
+        if task == "classification" and "probabilities" in outputs:
             case["probabilities"] = [float(p) for p in outputs["probabilities"][i]]
+        elif task == "classification":
+            # ZipMap: one {label: probability} per row, in the classifier's label order.
+            case["probabilities"] = [float(p) for p in outputs["output_probability"][i].values()]
         else:
             case["value"] = float(np.ravel(outputs["variable"])[i])
         cases.append(case)
@@ -104,17 +145,24 @@ def reference(path, rows, columns, layout, task):
 def main(out):
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(SEED)
+    logistic = lambda: LogisticRegression(max_iter=10000)  # noqa: E731
+    # (name, task, layout, estimator, data, share of values left out)
     specs = [
-        ("wine", "classification", tensor_model, LogisticRegression(max_iter=10000), load_wine()),
-        ("iris", "classification", column_model, RandomForestClassifier(n_estimators=50, random_state=SEED), load_iris()),
-        ("diabetes", "regression", tensor_model, LinearRegression(), load_diabetes()),
+        ("wine", "classification", tensor_model, logistic(), load_wine(), 0.0),
+        ("iris", "classification", column_model, RandomForestClassifier(n_estimators=50, random_state=SEED), load_iris(), 0.0),
+        ("diabetes", "regression", tensor_model, LinearRegression(), load_diabetes(), 0.0),
+        ("wine_scaled", "classification", tensor_model, make_pipeline(StandardScaler(), logistic()), load_wine(), 0.0),
+        ("diabetes_minmax", "regression", tensor_model, make_pipeline(MinMaxScaler(), Ridge()), load_diabetes(), 0.0),
+        ("iris_binarized", "classification", tensor_model, make_pipeline(Binarizer(threshold=1.5), logistic()), load_iris(), 0.0),
+        ("wine_zipmap", "classification", zipmap_model, logistic(), load_wine(), 0.0),
+        ("wine_imputed", "classification", tensor_model, make_pipeline(SimpleImputer(), StandardScaler(), logistic()), load_wine(), 0.15),
     ]
     described = []
-    for name, task, build, estimator, data in specs:
-        onnx, x_train, x_test, columns, layout = build(estimator, data, name)
+    for name, task, build, estimator, data, missing in specs:
+        onnx, x_train, x_test, columns, layout = build(estimator, data, name, missing)
         path = out / f"{name}.onnx"
         path.write_bytes(onnx.SerializeToString())
-        rows = inputs(x_train, x_test, rng)
+        rows = leave_out(inputs(x_train, x_test, rng), missing, rng)
         conformance = {
             "model": name,
             "version": VERSION,
@@ -127,23 +175,25 @@ def main(out):
         described.append({
             "name": name,
             "task": task,
-            "estimator": type(estimator).__name__,
+            "estimator": describe(estimator),
+            "ops": sorted({node.op_type for node in onnx.graph.node}),
+            "optional": missing > 0.0,
             "layout": layout,
             "feature_names": columns if layout == "tensor" else None,
             "labels": [str(c) for c in getattr(estimator, "classes_", [])],
         })
 
-    # Refused: StandardScaler exports as ai.onnx.ml Scaler, which tract 0.23.9 lacks.
-    scaled = make_pipeline(StandardScaler(), LogisticRegression(max_iter=10000))
+    # Refused: SVC exports as ai.onnx.ml SVMClassifier, which tract 0.23.9 lacks.
     data = load_wine()
-    scaled.fit(data.data.astype(np.float32), data.target)
+    warnings.filterwarnings("ignore", category=FutureWarning)  # skl2onnx reads SVC's probA_
+    svm = SVC(kernel="linear").fit(data.data.astype(np.float32), data.target)
     onnx = skl2onnx.to_onnx(
-        scaled,
+        svm,
         initial_types=[("X", FloatTensorType([None, data.data.shape[1]]))],
-        options={id(scaled.steps[-1][1]): {"zipmap": False}},
+        options={id(svm): {"zipmap": False}},
         target_opset={"": 15, "ai.onnx.ml": 3},
     )
-    (out / "scaled.onnx").write_bytes(onnx.SerializeToString())
+    (out / "svm.onnx").write_bytes(onnx.SerializeToString())
     (out / "models.json").write_text(json.dumps(described, indent=2))
 
 

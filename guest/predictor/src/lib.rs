@@ -15,6 +15,7 @@ pub mod features;
 pub mod json;
 pub mod model;
 pub mod model_dir;
+pub mod onnx_ml;
 
 pub use card::{Evaluation, FieldKind, FieldSpec, ModelCard, Task};
 pub use conformance::{ConformanceReport, ConformanceSet};

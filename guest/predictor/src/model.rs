@@ -382,7 +382,7 @@ fn build_plans(
     card: &ModelCard,
     width: usize,
 ) -> Result<(Inputs, Plan, Plan), String> {
-    let mut model = tract_onnx::onnx()
+    let mut model = crate::onnx_ml::onnx()
         .model_for_read(&mut &onnx[..])
         .map_err(|e| format!("{e:#}"))?;
     let outputs = model

@@ -1,0 +1,129 @@
+//! ONNX-ML operators tract 0.23.9 does not load, added to its ONNX loader as expansions
+//! into tract's own operators: `Scaler` (skl2onnx's `StandardScaler`, `RobustScaler`,
+//! `MaxAbsScaler`), `Imputer` (`SimpleImputer`), `Binarizer`, and `ZipMap` (a
+//! classifier's probabilities as maps, read as the tensor they are made of).
+//!
+//! An expansion, not a new kernel: each becomes a few element-wise ops (cast, subtract,
+//! multiply, compare, select) that tract already optimises and fuses, so nothing here needs
+//! its own evaluator or a patch of tract (the loader's op register is public). The ops
+//! tract still lacks are refused at load time with their name (`Unimplemented(<op>)`),
+//! which `wasml package` and the host's intake report.
+
+mod binarizer;
+mod imputer;
+mod scaler;
+mod zipmap;
+
+#[cfg(test)]
+mod tests;
+
+use tract_onnx::model::ParsingContext;
+use tract_onnx::pb::NodeProto;
+use tract_onnx::tract_hir::internal::*;
+
+/// tract's ONNX framework with wasml's ONNX-ML operators registered: what every model is
+/// loaded with, natively and in the runner.
+pub fn onnx() -> tract_onnx::Onnx {
+    let mut onnx = tract_onnx::onnx();
+    onnx.op_register.insert("Scaler", load::<scaler::Scaler>);
+    onnx.op_register.insert("Imputer", load::<imputer::Imputer>);
+    onnx.op_register
+        .insert("Binarizer", load::<binarizer::Binarizer>);
+    onnx.op_register.insert("ZipMap", load::<zipmap::ZipMap>);
+    onnx
+}
+
+/// An element-wise operator read from its ONNX node, wired as tract ops.
+trait ElementWise: Sized {
+    /// The output's type: the input's (`None`) or this one.
+    const OUTPUT: Option<DatumType>;
+
+    /// The operator from the node's attributes.
+    fn from_node(node: &NodeProto) -> TractResult<Self>;
+
+    /// Wires the operator on `x` into `model` as tract's own ops.
+    fn wire_ops(&self, prefix: &str, model: &mut TypedModel, x: OutletId) -> Wired;
+}
+
+/// What wiring an operator gives: its outputs.
+type Wired = TractResult<TVec<OutletId>>;
+
+/// The loader tract calls for a node of an [`ElementWise`] operator.
+fn load<T: ElementWise + Expansion>(
+    _ctx: &ParsingContext,
+    node: &NodeProto,
+) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
+    Ok((expand(T::from_node(node)?), vec![]))
+}
+
+/// tract's `Expansion` for an [`ElementWise`] operator called `$name`: one input, one
+/// output of its shape, typed as [`ElementWise::OUTPUT`] says.
+macro_rules! element_wise_expansion {
+    ($op:ty, $name:literal) => {
+        impl Expansion for $op {
+            fn name(&self) -> StaticName {
+                $name.into()
+            }
+
+            fn rules<'r, 'p: 'r, 's: 'r>(
+                &'s self,
+                s: &mut Solver<'r>,
+                inputs: &'p [TensorProxy],
+                outputs: &'p [TensorProxy],
+            ) -> InferenceResult {
+                super::element_wise_rules(s, inputs, outputs, <$op as super::ElementWise>::OUTPUT)
+            }
+
+            fn wire(
+                &self,
+                prefix: &str,
+                model: &mut TypedModel,
+                inputs: &[OutletId],
+            ) -> TractResult<TVec<OutletId>> {
+                super::ElementWise::wire_ops(self, prefix, model, inputs[0])
+            }
+        }
+    };
+}
+use element_wise_expansion;
+
+/// `x` as f32 (a no-op when it already is).
+fn to_f32(prefix: &str, model: &mut TypedModel, x: OutletId) -> TractResult<OutletId> {
+    if model.outlet_fact(x)?.datum_type == f32::datum_type() {
+        return Ok(x);
+    }
+    Ok(model.wire_node(
+        format!("{prefix}.to_f32"),
+        tract_onnx::tract_core::ops::cast::cast(f32::datum_type()),
+        &[x],
+    )?[0])
+}
+
+/// A per-feature attribute (`[features]`, or one value for every feature) as a rank-1
+/// constant of `datum_type`, broadcast against `[rows, features]` by rank.
+fn feature_const(
+    prefix: &str,
+    model: &mut TypedModel,
+    values: &[f32],
+    datum_type: DatumType,
+) -> TractResult<OutletId> {
+    let tensor = tensor1(values).cast_to_dt(datum_type)?.into_owned();
+    model.add_const(prefix, tensor)
+}
+
+/// One input, one output of its shape, of type `output` (`None`: the input's).
+fn element_wise_rules<'r, 'p: 'r>(
+    s: &mut Solver<'r>,
+    inputs: &'p [TensorProxy],
+    outputs: &'p [TensorProxy],
+    output: Option<DatumType>,
+) -> InferenceResult {
+    check_input_arity(inputs, 1)?;
+    check_output_arity(outputs, 1)?;
+    s.equals(&inputs[0].shape, &outputs[0].shape)?;
+    match output {
+        Some(datum_type) => s.equals(&outputs[0].datum_type, datum_type)?,
+        None => s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?,
+    }
+    Ok(())
+}
