@@ -14,8 +14,9 @@ tract lacks) has no conformance set.
 
 Besides plain estimators, pipelines whose preprocessing skl2onnx exports as ONNX-ML
 operators tract 0.23.9 does not load and wasml adds (guest/predictor/src/onnx_ml):
-scalers (`Scaler`), `Binarizer`, and `SimpleImputer` (`Imputer`), whose inputs leave
-values out: absent fields are NaN for onnxruntime, and absent optional fields for wasml.
+scalers (`Scaler`), `Binarizer`, `SimpleImputer` (`Imputer`), whose inputs leave values
+out: absent fields are NaN for onnxruntime, and absent optional fields for wasml; tree
+regressors (`TreeEnsembleRegressor`); and a classifier exported with its `ZipMap`.
 """
 
 import hashlib
@@ -30,7 +31,7 @@ import skl2onnx
 from skl2onnx.common.data_types import FloatTensorType
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_diabetes, load_iris, load_wine
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import train_test_split
@@ -154,6 +155,8 @@ def main(out):
         ("wine_scaled", "classification", tensor_model, make_pipeline(StandardScaler(), logistic()), load_wine(), 0.0),
         ("diabetes_minmax", "regression", tensor_model, make_pipeline(MinMaxScaler(), Ridge()), load_diabetes(), 0.0),
         ("iris_binarized", "classification", tensor_model, make_pipeline(Binarizer(threshold=1.5), logistic()), load_iris(), 0.0),
+        ("diabetes_forest", "regression", tensor_model, RandomForestRegressor(n_estimators=30, max_depth=8, random_state=SEED), load_diabetes(), 0.0),
+        ("diabetes_boosted", "regression", tensor_model, GradientBoostingRegressor(n_estimators=50, random_state=SEED), load_diabetes(), 0.0),
         ("wine_zipmap", "classification", zipmap_model, logistic(), load_wine(), 0.0),
         ("wine_imputed", "classification", tensor_model, make_pipeline(SimpleImputer(), StandardScaler(), logistic()), load_wine(), 0.15),
     ]

@@ -1,9 +1,10 @@
 //! ONNX-ML operators tract 0.23.9 does not load, added to its ONNX loader as expansions
 //! into tract's own operators: `Scaler` (skl2onnx's `StandardScaler`, `RobustScaler`,
-//! `MaxAbsScaler`), `Imputer` (`SimpleImputer`), `Binarizer`, and `ZipMap` (a
-//! classifier's probabilities as maps, read as the tensor they are made of).
+//! `MaxAbsScaler`), `Imputer` (`SimpleImputer`), `Binarizer`, `ZipMap` (a classifier's
+//! probabilities as maps, read as the tensor they are made of), and
+//! `TreeEnsembleRegressor` (on tract's tree evaluator).
 //!
-//! An expansion, not a new kernel: each becomes a few element-wise ops (cast, subtract,
+//! An expansion, not a new kernel: each element-wise one becomes a few ops (cast, subtract,
 //! multiply, compare, select) that tract already optimises and fuses, so nothing here needs
 //! its own evaluator or a patch of tract (the loader's op register is public). The ops
 //! tract still lacks are refused at load time with their name (`Unimplemented(<op>)`),
@@ -12,6 +13,7 @@
 mod binarizer;
 mod imputer;
 mod scaler;
+mod tree_ensemble_regressor;
 mod zipmap;
 
 #[cfg(test)]
@@ -30,6 +32,10 @@ pub fn onnx() -> tract_onnx::Onnx {
     onnx.op_register
         .insert("Binarizer", load::<binarizer::Binarizer>);
     onnx.op_register.insert("ZipMap", load::<zipmap::ZipMap>);
+    onnx.op_register.insert("TreeEnsembleRegressor", |_, node| {
+        let op = tree_ensemble_regressor::TreeEnsembleRegressor::from_node(node)?;
+        Ok((expand(op), vec![]))
+    });
     onnx
 }
 

@@ -54,22 +54,46 @@ fn one_node(op: &str, attributes: Vec<pb::AttributeProto>, columns: i64) -> pb::
     }
 }
 
-fn floats(name: &str, values: &[f32]) -> pb::AttributeProto {
-    pb::AttributeProto {
+/// An attribute of `kind`, its value set by `fill`.
+fn attribute(
+    name: &str,
+    kind: AttributeType,
+    fill: impl FnOnce(&mut pb::AttributeProto),
+) -> pb::AttributeProto {
+    let mut attribute = pb::AttributeProto {
         name: name.into(),
-        r#type: AttributeType::Floats as i32,
-        floats: values.to_vec(),
+        r#type: kind as i32,
         ..pb::AttributeProto::default()
-    }
+    };
+    fill(&mut attribute);
+    attribute
+}
+
+fn floats(name: &str, values: &[f32]) -> pb::AttributeProto {
+    attribute(name, AttributeType::Floats, |a| a.floats = values.to_vec())
 }
 
 fn float(name: &str, value: f32) -> pb::AttributeProto {
-    pb::AttributeProto {
-        name: name.into(),
-        r#type: AttributeType::Float as i32,
-        f: value,
-        ..pb::AttributeProto::default()
-    }
+    attribute(name, AttributeType::Float, |a| a.f = value)
+}
+
+fn ints(name: &str, values: &[i64]) -> pb::AttributeProto {
+    attribute(name, AttributeType::Ints, |a| a.ints = values.to_vec())
+}
+
+fn one_int(name: &str, value: i64) -> pb::AttributeProto {
+    attribute(name, AttributeType::Int, |a| a.i = value)
+}
+
+fn text(name: &str, values: &[&str]) -> pb::AttributeProto {
+    let values = values.iter().map(|v| v.as_bytes().to_vec()).collect();
+    attribute(name, AttributeType::Strings, |a| a.strings = values)
+}
+
+fn one_text(name: &str, value: &str) -> pb::AttributeProto {
+    attribute(name, AttributeType::String, |a| {
+        a.s = value.as_bytes().to_vec()
+    })
 }
 
 /// Loads `model` with the added operators, optimises it and runs it on `rows`.
@@ -144,13 +168,8 @@ fn imputer_replaces_nan_or_the_given_value_with_each_features_imputed_value() {
 
 #[test]
 fn integer_imputation_is_refused_by_name() {
-    let ints = pb::AttributeProto {
-        name: "imputed_value_int64s".into(),
-        r#type: AttributeType::Ints as i32,
-        ints: vec![1, 2, 3],
-        ..pb::AttributeProto::default()
-    };
-    let error = run(&one_node("Imputer", vec![ints], 3), [[0.0; 3]; 2]).unwrap_err();
+    let integers = ints("imputed_value_int64s", &[1, 2, 3]);
+    let error = run(&one_node("Imputer", vec![integers], 3), [[0.0; 3]; 2]).unwrap_err();
     assert!(
         format!("{error:#}").contains("Unimplemented(Imputer)"),
         "{error:#}"
@@ -165,4 +184,36 @@ fn zipmap_passes_the_probabilities_through() {
     )
     .unwrap();
     assert_eq!(y, [0.2, 0.3, 0.5, 1.0, 0.0, 0.0]);
+}
+
+/// Two trees: `x0 <= 0.5 ? 1 : 3`, and a lone leaf worth 10; then `aggregate` and a base
+/// value of 0.5.
+fn two_trees(aggregate: &str) -> pb::ModelProto {
+    one_node(
+        "TreeEnsembleRegressor",
+        vec![
+            one_int("n_targets", 1),
+            ints("nodes_treeids", &[0, 0, 0, 1]),
+            ints("nodes_nodeids", &[0, 1, 2, 0]),
+            ints("nodes_featureids", &[0, 0, 0, 0]),
+            ints("nodes_truenodeids", &[1, 0, 0, 0]),
+            ints("nodes_falsenodeids", &[2, 0, 0, 0]),
+            floats("nodes_values", &[0.5, 0.0, 0.0, 0.0]),
+            text("nodes_modes", &["BRANCH_LEQ", "LEAF", "LEAF", "LEAF"]),
+            ints("target_treeids", &[0, 0, 1]),
+            ints("target_nodeids", &[1, 2, 0]),
+            ints("target_ids", &[0, 0, 0]),
+            floats("target_weights", &[1.0, 3.0, 10.0]),
+            floats("base_values", &[0.5]),
+            one_text("aggregate_function", aggregate),
+        ],
+        3,
+    )
+}
+
+#[test]
+fn tree_ensemble_regressor_sums_or_averages_its_trees_plus_the_base_value() {
+    let rows = [[0.2, 7.0, 7.0], [0.9, 7.0, 7.0]];
+    assert_eq!(run(&two_trees("SUM"), rows).unwrap(), [11.5, 13.5]);
+    assert_eq!(run(&two_trees("AVERAGE"), rows).unwrap(), [6.0, 7.0]);
 }
