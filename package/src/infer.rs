@@ -298,15 +298,23 @@ fn imputes_nan(graph: &pb::GraphProto, name: &str) -> bool {
         })
 }
 
-/// The categories the encoder reading `input` lists.
+/// The categories the encoder reading `input` lists, through ops that only select or
+/// reshape it (skl2onnx puts a `Gather` of the column before a `ColumnTransformer`'s
+/// `OneHotEncoder`).
 fn categories(graph: &pb::GraphProto, input: &str) -> Option<Vec<String>> {
     graph
         .node
         .iter()
         .filter(|n| n.input.first().is_some_and(|i| i == input))
-        .filter(|n| matches!(n.op_type.as_str(), "OneHotEncoder" | "CategoryMapper"))
-        .find_map(|n| attribute(n, "cats_strings").map(strings))
-        .filter(|values| !values.is_empty())
+        .find_map(|n| match n.op_type.as_str() {
+            "OneHotEncoder" | "CategoryMapper" => attribute(n, "cats_strings")
+                .map(strings)
+                .filter(|v| !v.is_empty()),
+            "Gather" | "Identity" | "Reshape" | "Squeeze" | "Flatten" => {
+                n.output.iter().find_map(|o| categories(graph, o))
+            }
+            _ => None,
+        })
 }
 
 /// `TreeEnsembleClassifier` → `tree-ensemble-classifier`.

@@ -16,7 +16,8 @@ Besides plain estimators, pipelines whose preprocessing skl2onnx exports as ONNX
 operators tract 0.23.9 does not load and wasml adds (guest/predictor/src/onnx_ml):
 scalers (`Scaler`), `Binarizer`, `SimpleImputer` (`Imputer`), whose inputs leave values
 out: absent fields are NaN for onnxruntime, and absent optional fields for wasml; tree
-regressors (`TreeEnsembleRegressor`); and a classifier exported with its `ZipMap`.
+regressors (`TreeEnsembleRegressor`); a classifier exported with its `ZipMap`; and a
+string column one-hot encoded in the graph (`OneHotEncoder`) next to scaled numbers.
 """
 
 import hashlib
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import skl2onnx
-from skl2onnx.common.data_types import FloatTensorType
+from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_diabetes, load_iris, load_wine
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor
@@ -36,7 +37,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import Binarizer, MinMaxScaler, StandardScaler
+from sklearn.preprocessing import Binarizer, MinMaxScaler, OneHotEncoder, StandardScaler
 from sklearn.svm import SVC
 
 SEED = 7
@@ -113,11 +114,60 @@ def column_model(estimator, data, name, missing=0.0):
     return onnx, x_train, x_test, columns, "columns"
 
 
+def mixed_model(estimator, data, name, missing=0.0):
+    """A string column and numbers behind a ColumnTransformer (OneHotEncoder on the string,
+    StandardScaler on the numbers), one [N, 1] input per column as skl2onnx exports it: iris
+    with its petal length as a size category."""
+    x = data.data.astype(np.float32)
+    size = np.where(x[:, 2] < 2.5, "small", np.where(x[:, 2] < 5.0, "medium", "large"))
+    rows = np.empty((len(x), 3), dtype=object)
+    rows[:, 0], rows[:, 1], rows[:, 2] = size, x[:, 0], x[:, 1]
+    x_train, x_test, y_train, _ = train_test_split(rows, data.target, test_size=0.25, random_state=SEED)
+    pipeline = make_pipeline(
+        ColumnTransformer([("size", OneHotEncoder(), [0]), ("numbers", StandardScaler(), [1, 2])]),
+        estimator,
+    )
+    pipeline.fit(x_train, y_train)
+    columns = ["petal_size", "sepal_length", "sepal_width"]
+    onnx = skl2onnx.to_onnx(
+        pipeline,
+        initial_types=[(columns[0], StringTensorType([None, 1]))]
+        + [(c, FloatTensorType([None, 1])) for c in columns[1:]],
+        options={id(estimator): {"zipmap": False}},
+        target_opset={"": 15, "ai.onnx.ml": 3},
+    )
+    return onnx, x_train, x_test, columns, "columns"
+
+
 def inputs(x_train, x_test, rng):
-    """Held-out rows, then random rows within each feature's training range."""
-    low, high = x_train.min(axis=0), x_train.max(axis=0)
-    random = rng.uniform(low, high, size=(RANDOM_ROWS, x_train.shape[1])).astype(np.float32)
-    return np.vstack([x_test, random]).astype(np.float32)
+    """Held-out rows, then random rows: numbers within each feature's training range,
+    categories among the training ones."""
+    if x_train.dtype != object:
+        low, high = x_train.min(axis=0), x_train.max(axis=0)
+        random = rng.uniform(low, high, size=(RANDOM_ROWS, x_train.shape[1])).astype(np.float32)
+        return np.vstack([x_test, random]).astype(np.float32)
+    random = np.empty((RANDOM_ROWS, x_train.shape[1]), dtype=object)
+    for j in range(x_train.shape[1]):
+        column = x_train[:, j]
+        if isinstance(column[0], str):
+            random[:, j] = rng.choice(sorted(set(column)), size=RANDOM_ROWS)
+        else:
+            random[:, j] = rng.uniform(column.min(), column.max(), size=RANDOM_ROWS).astype(np.float32)
+    return np.vstack([x_test, random])
+
+
+def column_feed(column):
+    """One [N, 1] column for onnxruntime: strings as they are, numbers as float32."""
+    return column if isinstance(column[0, 0], str) else column.astype(np.float32)
+
+
+def field(value):
+    """A value as a request field: a category's string, or a number."""
+    return value if isinstance(value, str) else float(value)
+
+
+def missing_value(value):
+    return not isinstance(value, str) and np.isnan(value)
 
 
 def reference(path, rows, columns, layout, task):
@@ -126,12 +176,12 @@ def reference(path, rows, columns, layout, task):
     if layout == "tensor":
         feeds = {"X": rows}
     else:
-        feeds = {c: rows[:, [i]] for i, c in enumerate(columns)}
+        feeds = {c: column_feed(rows[:, [i]]) for i, c in enumerate(columns)}
     outputs = {o.name: v for o, v in zip(session.get_outputs(), session.run(None, feeds))}
     cases = []
     for i, row in enumerate(rows):
         # A NaN is a value left out: an absent field.
-        case = {"input": {c: float(v) for c, v in zip(columns, row) if not np.isnan(v)}}
+        case = {"input": {c: field(v) for c, v in zip(columns, row) if not missing_value(v)}}
         if task == "classification" and "probabilities" in outputs:
             case["probabilities"] = [float(p) for p in outputs["probabilities"][i]]
         elif task == "classification":
@@ -155,6 +205,7 @@ def main(out):
         ("wine_scaled", "classification", tensor_model, make_pipeline(StandardScaler(), logistic()), load_wine(), 0.0),
         ("diabetes_minmax", "regression", tensor_model, make_pipeline(MinMaxScaler(), Ridge()), load_diabetes(), 0.0),
         ("iris_binarized", "classification", tensor_model, make_pipeline(Binarizer(threshold=1.5), logistic()), load_iris(), 0.0),
+        ("iris_mixed", "classification", mixed_model, logistic(), load_iris(), 0.0),
         ("diabetes_forest", "regression", tensor_model, RandomForestRegressor(n_estimators=30, max_depth=8, random_state=SEED), load_diabetes(), 0.0),
         ("diabetes_boosted", "regression", tensor_model, GradientBoostingRegressor(n_estimators=50, random_state=SEED), load_diabetes(), 0.0),
         ("wine_zipmap", "classification", zipmap_model, logistic(), load_wine(), 0.0),

@@ -119,8 +119,22 @@ pub struct Predictor {
 enum Inputs {
     /// One f32 tensor `[rows, width]`.
     Tensor,
-    /// One `[rows, 1]` tensor per graph input: the encoded column and the input's type.
-    Columns(Vec<(usize, DatumType)>),
+    /// One `[rows, 1]` tensor per graph input, in the graph's order.
+    Columns(Vec<Column>),
+}
+
+/// Where one graph input of the per-field layout is read from in the encoded rows.
+#[derive(Debug, Clone)]
+enum Column {
+    /// A number: its encoded column, cast to the input's type.
+    Number {
+        column: usize,
+        datum_type: DatumType,
+    },
+    /// A category the graph takes as a string (its own `OneHotEncoder` encodes it): the
+    /// category whose one-hot column is set in the block at `offset`, or `""` for an
+    /// absent optional one (no column set), which the encoder maps to all zeros.
+    Category { offset: usize, values: Vec<String> },
 }
 
 impl Predictor {
@@ -264,17 +278,34 @@ impl Predictor {
             Inputs::Tensor => Ok(tvec!(Tensor::from_shape(&[rows, width], encoded)?.into())),
             Inputs::Columns(columns) => columns
                 .iter()
-                .map(|(column, datum_type)| {
-                    let values: Vec<f32> = encoded
-                        .iter()
-                        .skip(*column)
-                        .step_by(width)
-                        .copied()
-                        .collect();
-                    let tensor = Tensor::from_shape(&[rows, 1], &values)?;
-                    Ok(tensor.cast_to_dt(*datum_type)?.into_owned().into())
+                .map(|column| match column {
+                    Column::Number { column, datum_type } => {
+                        let values: Vec<f32> = encoded
+                            .iter()
+                            .skip(*column)
+                            .step_by(width)
+                            .copied()
+                            .collect();
+                        let tensor = Tensor::from_shape(&[rows, 1], &values)?;
+                        Ok(tensor.cast_to_dt(*datum_type)?.into_owned().into())
+                    }
+                    Column::Category { offset, values } => {
+                        let categories: Vec<String> = encoded
+                            .chunks(width)
+                            .map(|row| {
+                                let block = &row[*offset..*offset + values.len()];
+                                block
+                                    .iter()
+                                    .position(|v| *v == 1.0)
+                                    .map(|i| values[i].clone())
+                                    .unwrap_or_default()
+                            })
+                            .collect();
+                        let array = tract_ndarray::Array2::from_shape_vec((rows, 1), categories)?;
+                        Ok(array.into_tensor().into())
+                    }
                 })
-                .collect(),
+                .collect::<TractResult<_>>(),
         }
     }
 
@@ -359,17 +390,6 @@ fn check_card(card: &ModelCard) -> Result<(), LoadError> {
         if schema_columns != card.encoding.features {
             return Err(LoadError::EncodingMismatch);
         }
-    } else if let Some(field) = card
-        .inputs
-        .iter()
-        .find(|f| matches!(f.kind, FieldKind::Category { .. }))
-    {
-        return Err(LoadError::Onnx(format!(
-            "field {:?} is a category, but one ONNX input per field takes numbers only \
-             (string inputs need ONNX-ML encoders tract 0.23.9 lacks); one-hot encode it \
-             into one f32 input tensor (`encoding.input`) instead",
-            field.name
-        )));
     }
     Ok(())
 }
@@ -441,23 +461,51 @@ fn input_layout(model: &InferenceModel, card: &ModelCard) -> Result<Inputs, Stri
             field.name
         ));
     }
+    // Each field's first column in the encoded row.
+    let offsets: Vec<usize> = card
+        .inputs
+        .iter()
+        .scan(0, |next, field| {
+            let offset = *next;
+            *next += field.encoded_names().len();
+            Some(offset)
+        })
+        .collect();
     graph_inputs
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            let column = card
+            let field = card
                 .inputs
                 .iter()
                 .position(|f| &f.name == name)
                 .ok_or_else(|| format!("the graph's input {name:?} is not a field of the card"))?;
             let fact = model.input_fact(i).map_err(|e| format!("{e:#}"))?;
-            let datum_type = fact.datum_type.concretize().unwrap_or(f32::datum_type());
-            if !(datum_type.is_float() || datum_type.is_integer()) {
-                return Err(format!(
-                    "the graph's input {name:?} is {datum_type:?}; one input per field takes numbers only"
-                ));
+            let declared = fact.datum_type.concretize();
+            match &card.inputs[field].kind {
+                FieldKind::Category { values } if declared == Some(String::datum_type()) => {
+                    Ok(Column::Category {
+                        offset: offsets[field],
+                        values: values.clone(),
+                    })
+                }
+                FieldKind::Category { .. } => Err(format!(
+                    "field {name:?} is a category, but the graph's input {name:?} is {declared:?}, \
+                     not a string; one-hot encode it into one f32 input tensor (`encoding.input`)"
+                )),
+                FieldKind::Number { .. } => {
+                    let datum_type = declared.unwrap_or(f32::datum_type());
+                    if !(datum_type.is_float() || datum_type.is_integer()) {
+                        return Err(format!(
+                            "the graph's input {name:?} is {datum_type:?}; a number field needs a number input"
+                        ));
+                    }
+                    Ok(Column::Number {
+                        column: offsets[field],
+                        datum_type,
+                    })
+                }
             }
-            Ok((column, datum_type))
         })
         .collect::<Result<_, _>>()
         .map(Inputs::Columns)
@@ -472,7 +520,11 @@ fn set_input_facts(
     match inputs {
         Inputs::Tensor => model.set_input_fact(0, f32::fact([rows, width.to_dim()]).into()),
         Inputs::Columns(columns) => {
-            for (i, (_, datum_type)) in columns.iter().enumerate() {
+            for (i, column) in columns.iter().enumerate() {
+                let datum_type = match column {
+                    Column::Number { datum_type, .. } => *datum_type,
+                    Column::Category { .. } => String::datum_type(),
+                };
                 model.set_input_fact(i, datum_type.fact([rows.clone(), 1.to_dim()]).into())?;
             }
             Ok(())

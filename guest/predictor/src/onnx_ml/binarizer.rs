@@ -8,7 +8,7 @@ use tract_onnx::tract_core::ops::logic::CompGT;
 use tract_onnx::tract_hir::internal::*;
 use tract_onnx::tract_hir::ops::logic::wire_with_rank_broadcast;
 
-use super::{ElementWise, Wired, element_wise_expansion};
+use super::{OneToOne, Wired, one_to_one_expansion};
 
 /// The operator: one threshold for every element.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,7 +22,7 @@ impl std::hash::Hash for Binarizer {
     }
 }
 
-impl ElementWise for Binarizer {
+impl OneToOne for Binarizer {
     const OUTPUT: Option<DatumType> = None;
 
     /// The threshold defaults to 0, as in the ONNX-ML spec.
@@ -49,4 +49,4 @@ impl ElementWise for Binarizer {
     }
 }
 
-element_wise_expansion!(Binarizer, "Binarizer");
+one_to_one_expansion!(Binarizer, "Binarizer");

@@ -10,7 +10,7 @@ use tract_onnx::tract_core::ops::math::is_nan;
 use tract_onnx::tract_hir::internal::*;
 use tract_onnx::tract_hir::ops::logic::wire_with_rank_broadcast;
 
-use super::{ElementWise, Wired, element_wise_expansion};
+use super::{OneToOne, Wired, one_to_one_expansion};
 
 /// The operator, on float inputs: the value to replace and, per feature (or one for all),
 /// what replaces it.
@@ -29,7 +29,7 @@ impl std::hash::Hash for Imputer {
     }
 }
 
-impl ElementWise for Imputer {
+impl OneToOne for Imputer {
     const OUTPUT: Option<DatumType> = None;
 
     /// Integer imputation (`imputed_value_int64s`) is refused by name: no exporter we know
@@ -82,4 +82,4 @@ impl ElementWise for Imputer {
     }
 }
 
-element_wise_expansion!(Imputer, "Imputer");
+one_to_one_expansion!(Imputer, "Imputer");

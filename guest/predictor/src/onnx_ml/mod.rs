@@ -1,8 +1,8 @@
 //! ONNX-ML operators tract 0.23.9 does not load, added to its ONNX loader as expansions
 //! into tract's own operators: `Scaler` (skl2onnx's `StandardScaler`, `RobustScaler`,
 //! `MaxAbsScaler`), `Imputer` (`SimpleImputer`), `Binarizer`, `ZipMap` (a classifier's
-//! probabilities as maps, read as the tensor they are made of), and
-//! `TreeEnsembleRegressor` (on tract's tree evaluator).
+//! probabilities as maps, read as the tensor they are made of), `OneHotEncoder` (string
+//! or integer categories), and `TreeEnsembleRegressor` (on tract's tree evaluator).
 //!
 //! An expansion, not a new kernel: each element-wise one becomes a few ops (cast, subtract,
 //! multiply, compare, select) that tract already optimises and fuses, so nothing here needs
@@ -12,6 +12,7 @@
 
 mod binarizer;
 mod imputer;
+mod one_hot_encoder;
 mod scaler;
 mod tree_ensemble_regressor;
 mod zipmap;
@@ -27,25 +28,42 @@ use tract_onnx::tract_hir::internal::*;
 /// loaded with, natively and in the runner.
 pub fn onnx() -> tract_onnx::Onnx {
     let mut onnx = tract_onnx::onnx();
-    onnx.op_register.insert("Scaler", load::<scaler::Scaler>);
-    onnx.op_register.insert("Imputer", load::<imputer::Imputer>);
-    onnx.op_register
-        .insert("Binarizer", load::<binarizer::Binarizer>);
-    onnx.op_register.insert("ZipMap", load::<zipmap::ZipMap>);
-    onnx.op_register.insert("TreeEnsembleRegressor", |_, node| {
-        let op = tree_ensemble_regressor::TreeEnsembleRegressor::from_node(node)?;
-        Ok((expand(op), vec![]))
-    });
+    let register = &mut onnx.op_register;
+    register.insert("Scaler", load::<scaler::Scaler>);
+    register.insert("Imputer", load::<imputer::Imputer>);
+    register.insert("Binarizer", load::<binarizer::Binarizer>);
+    register.insert("ZipMap", load::<zipmap::ZipMap>);
+    register.insert("OneHotEncoder", load::<one_hot_encoder::OneHotEncoder>);
+    register.insert(
+        "TreeEnsembleRegressor",
+        load::<tree_ensemble_regressor::TreeEnsembleRegressor>,
+    );
     onnx
 }
 
-/// An element-wise operator read from its ONNX node, wired as tract ops.
-trait ElementWise: Sized {
+/// An operator with one input and one output, read from its ONNX node and wired as tract
+/// ops.
+trait OneToOne: Sized {
     /// The output's type: the input's (`None`) or this one.
     const OUTPUT: Option<DatumType>;
 
     /// The operator from the node's attributes.
     fn from_node(node: &NodeProto) -> TractResult<Self>;
+
+    /// What the output's type and shape are, given the input's: by default, an
+    /// element-wise operator's (the input's shape, typed as [`Self::OUTPUT`] says).
+    fn output_rules<'r, 'p: 'r, 's: 'r>(
+        &'s self,
+        s: &mut Solver<'r>,
+        input: &'p TensorProxy,
+        output: &'p TensorProxy,
+    ) -> InferenceResult {
+        s.equals(&input.shape, &output.shape)?;
+        match Self::OUTPUT {
+            Some(datum_type) => s.equals(&output.datum_type, datum_type),
+            None => s.equals(&input.datum_type, &output.datum_type),
+        }
+    }
 
     /// Wires the operator on `x` into `model` as tract's own ops.
     fn wire_ops(&self, prefix: &str, model: &mut TypedModel, x: OutletId) -> Wired;
@@ -54,17 +72,16 @@ trait ElementWise: Sized {
 /// What wiring an operator gives: its outputs.
 type Wired = TractResult<TVec<OutletId>>;
 
-/// The loader tract calls for a node of an [`ElementWise`] operator.
-fn load<T: ElementWise + Expansion>(
+/// The loader tract calls for a node of a [`OneToOne`] operator.
+fn load<T: OneToOne + Expansion>(
     _ctx: &ParsingContext,
     node: &NodeProto,
 ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
     Ok((expand(T::from_node(node)?), vec![]))
 }
 
-/// tract's `Expansion` for an [`ElementWise`] operator called `$name`: one input, one
-/// output of its shape, typed as [`ElementWise::OUTPUT`] says.
-macro_rules! element_wise_expansion {
+/// tract's `Expansion` for a [`OneToOne`] operator called `$name`.
+macro_rules! one_to_one_expansion {
     ($op:ty, $name:literal) => {
         impl Expansion for $op {
             fn name(&self) -> StaticName {
@@ -77,7 +94,9 @@ macro_rules! element_wise_expansion {
                 inputs: &'p [TensorProxy],
                 outputs: &'p [TensorProxy],
             ) -> InferenceResult {
-                super::element_wise_rules(s, inputs, outputs, <$op as super::ElementWise>::OUTPUT)
+                check_input_arity(inputs, 1)?;
+                check_output_arity(outputs, 1)?;
+                super::OneToOne::output_rules(self, s, &inputs[0], &outputs[0])
             }
 
             fn wire(
@@ -86,12 +105,12 @@ macro_rules! element_wise_expansion {
                 model: &mut TypedModel,
                 inputs: &[OutletId],
             ) -> TractResult<TVec<OutletId>> {
-                super::ElementWise::wire_ops(self, prefix, model, inputs[0])
+                super::OneToOne::wire_ops(self, prefix, model, inputs[0])
             }
         }
     };
 }
-use element_wise_expansion;
+use one_to_one_expansion;
 
 /// `x` as f32 (a no-op when it already is).
 fn to_f32(prefix: &str, model: &mut TypedModel, x: OutletId) -> TractResult<OutletId> {
@@ -115,21 +134,4 @@ fn feature_const(
 ) -> TractResult<OutletId> {
     let tensor = tensor1(values).cast_to_dt(datum_type)?.into_owned();
     model.add_const(prefix, tensor)
-}
-
-/// One input, one output of its shape, of type `output` (`None`: the input's).
-fn element_wise_rules<'r, 'p: 'r>(
-    s: &mut Solver<'r>,
-    inputs: &'p [TensorProxy],
-    outputs: &'p [TensorProxy],
-    output: Option<DatumType>,
-) -> InferenceResult {
-    check_input_arity(inputs, 1)?;
-    check_output_arity(outputs, 1)?;
-    s.equals(&inputs[0].shape, &outputs[0].shape)?;
-    match output {
-        Some(datum_type) => s.equals(&outputs[0].datum_type, datum_type)?,
-        None => s.equals(&inputs[0].datum_type, &outputs[0].datum_type)?,
-    }
-    Ok(())
 }

@@ -6,7 +6,7 @@ use tract_onnx::tract_core::ops::math::{mul, sub};
 use tract_onnx::tract_hir::internal::*;
 use tract_onnx::tract_hir::ops::logic::wire_with_rank_broadcast;
 
-use super::{ElementWise, Wired, element_wise_expansion};
+use super::{OneToOne, Wired, one_to_one_expansion};
 
 /// The operator: one offset and one scale per feature (or one for all).
 #[derive(Debug, Clone, PartialEq)]
@@ -24,7 +24,7 @@ impl std::hash::Hash for Scaler {
     }
 }
 
-impl ElementWise for Scaler {
+impl OneToOne for Scaler {
     const OUTPUT: Option<DatumType> = Some(DatumType::F32);
 
     /// A missing `offset` is 0 and a missing `scale` 1, as in onnxruntime.
@@ -50,4 +50,4 @@ impl ElementWise for Scaler {
     }
 }
 
-element_wise_expansion!(Scaler, "Scaler");
+one_to_one_expansion!(Scaler, "Scaler");

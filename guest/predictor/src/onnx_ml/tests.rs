@@ -217,3 +217,35 @@ fn tree_ensemble_regressor_sums_or_averages_its_trees_plus_the_base_value() {
     assert_eq!(run(&two_trees("SUM"), rows).unwrap(), [11.5, 13.5]);
     assert_eq!(run(&two_trees("AVERAGE"), rows).unwrap(), [6.0, 7.0]);
 }
+
+#[test]
+fn one_hot_encoder_sets_the_column_of_each_category_and_none_for_an_unknown_one() {
+    let mut model = one_node(
+        "OneHotEncoder",
+        vec![text("cats_strings", &["a", "b", "c"])],
+        1,
+    );
+    let input = &mut model.graph.as_mut().unwrap().input[0];
+    let Some(type_proto::Value::TensorType(tensor)) = input.r#type.as_mut().unwrap().value.as_mut()
+    else {
+        unreachable!("one_node declares a tensor")
+    };
+    tensor.elem_type = DataType::String as i32;
+    let rows = tract_ndarray::arr2(&[["c".to_string()], [String::new()]]).into_tensor();
+    let plan = super::onnx()
+        .model_for_proto_model(&model)
+        .unwrap()
+        .into_optimized()
+        .unwrap()
+        .into_runnable()
+        .unwrap();
+    let output = plan.run(tvec!(rows.into())).unwrap();
+    assert_eq!(output[0].shape(), [2, 1, 3]);
+    let y: Vec<f32> = output[0]
+        .to_plain_array_view::<f32>()
+        .unwrap()
+        .iter()
+        .copied()
+        .collect();
+    assert_eq!(y, [0.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
+}

@@ -13,6 +13,8 @@ use tract_onnx::tract_hir::ops::logic::wire_with_rank_broadcast;
 use tract_onnx_opl::ml::tree::{Aggregate, Cmp, TreeEnsemble, TreeEnsembleData};
 use tract_onnx_opl::ml::tree_ensemble_classifier::{TreeEnsembleClassifier, parse_aggregate};
 
+use super::{OneToOne, Wired, one_to_one_expansion};
+
 /// The operator: the trees, and what is added to their aggregate.
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
 pub(super) struct TreeEnsembleRegressor {
@@ -21,9 +23,11 @@ pub(super) struct TreeEnsembleRegressor {
     base_values: Vec<u32>,
 }
 
-impl TreeEnsembleRegressor {
+impl OneToOne for TreeEnsembleRegressor {
+    const OUTPUT: Option<DatumType> = Some(DatumType::F32);
+
     /// Reads the node. A `post_transform` other than `NONE` is refused by name.
-    pub(super) fn from_node(node: &NodeProto) -> TractResult<Self> {
+    fn from_node(node: &NodeProto) -> TractResult<Self> {
         let post_transform: Option<&str> = node.get_attr_opt("post_transform")?;
         if let Some(other) = post_transform.filter(|p| *p != "NONE") {
             bail!("Unimplemented(TreeEnsembleRegressor) with post_transform {other}");
@@ -35,6 +39,44 @@ impl TreeEnsembleRegressor {
             ensemble: read_trees(node, n_targets as usize, aggregate)?,
             base_values: base_values.iter().map(|v| v.to_bits()).collect(),
         })
+    }
+
+    /// One score per target for each row.
+    fn output_rules<'r, 'p: 'r, 's: 'r>(
+        &'s self,
+        s: &mut Solver<'r>,
+        input: &'p TensorProxy,
+        output: &'p TensorProxy,
+    ) -> InferenceResult {
+        s.equals(&output.datum_type, DatumType::F32)?;
+        s.equals(&output.rank, 2)?;
+        s.equals(&output.shape[0], &input.shape[0])?;
+        s.equals(&output.shape[1], self.ensemble.n_classes().to_dim())
+    }
+
+    fn wire_ops(&self, prefix: &str, model: &mut TypedModel, x: OutletId) -> Wired {
+        let scores = model.wire_node(
+            format!("{prefix}.trees"),
+            TreeEnsembleClassifier {
+                ensemble: self.ensemble.clone(),
+            },
+            &[x],
+        )?;
+        if self.base_values.is_empty() {
+            return Ok(scores);
+        }
+        let base: Vec<f32> = self
+            .base_values
+            .iter()
+            .map(|b| f32::from_bits(*b))
+            .collect();
+        let base = model.add_const(format!("{prefix}.base"), tensor1(&base))?;
+        wire_with_rank_broadcast(
+            format!("{prefix}.add_base"),
+            model,
+            add(),
+            &[scores[0], base],
+        )
     }
 }
 
@@ -164,53 +206,4 @@ fn read_trees(
     TreeEnsemble::build(data, max_feature, n_targets, aggregate)
 }
 
-impl Expansion for TreeEnsembleRegressor {
-    fn name(&self) -> StaticName {
-        "TreeEnsembleRegressor".into()
-    }
-
-    fn rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        inputs: &'p [TensorProxy],
-        outputs: &'p [TensorProxy],
-    ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&outputs[0].datum_type, DatumType::F32)?;
-        s.equals(&outputs[0].rank, 2)?;
-        s.equals(&outputs[0].shape[0], &inputs[0].shape[0])?;
-        s.equals(&outputs[0].shape[1], self.ensemble.n_classes().to_dim())?;
-        Ok(())
-    }
-
-    fn wire(
-        &self,
-        prefix: &str,
-        model: &mut TypedModel,
-        inputs: &[OutletId],
-    ) -> TractResult<TVec<OutletId>> {
-        let scores = model.wire_node(
-            format!("{prefix}.trees"),
-            TreeEnsembleClassifier {
-                ensemble: self.ensemble.clone(),
-            },
-            inputs,
-        )?;
-        if self.base_values.is_empty() {
-            return Ok(scores);
-        }
-        let base: Vec<f32> = self
-            .base_values
-            .iter()
-            .map(|b| f32::from_bits(*b))
-            .collect();
-        let base = model.add_const(format!("{prefix}.base"), tensor1(&base))?;
-        wire_with_rank_broadcast(
-            format!("{prefix}.add_base"),
-            model,
-            add(),
-            &[scores[0], base],
-        )
-    }
-}
+one_to_one_expansion!(TreeEnsembleRegressor, "TreeEnsembleRegressor");

@@ -8,13 +8,13 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_core::ops::identity::Identity;
 use tract_onnx::tract_hir::internal::*;
 
-use super::{ElementWise, Wired, element_wise_expansion};
+use super::{OneToOne, Wired, one_to_one_expansion};
 
 /// The operator: the identity on the probabilities.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct ZipMap;
 
-impl ElementWise for ZipMap {
+impl OneToOne for ZipMap {
     const OUTPUT: Option<DatumType> = None;
 
     /// Its labels are the classifier's, which the card carries.
@@ -27,4 +27,4 @@ impl ElementWise for ZipMap {
     }
 }
 
-element_wise_expansion!(ZipMap, "ZipMap");
+one_to_one_expansion!(ZipMap, "ZipMap");
