@@ -264,7 +264,7 @@ fn inferred_inputs(
                 kind: FieldKind::Category {
                     values: categories(graph, &input.name).ok_or_else(|| {
                         cannot(format!(
-                            "the string input {:?} feeds no OneHotEncoder or CategoryMapper listing its categories; pass a card",
+                            "the string input {:?} feeds no OneHotEncoder, CategoryMapper or LabelEncoder listing its categories; pass a card",
                             input.name
                         ))
                     })?,
@@ -298,9 +298,9 @@ fn imputes_nan(graph: &pb::GraphProto, name: &str) -> bool {
         })
 }
 
-/// The categories the encoder reading `input` lists, through ops that only select or
-/// reshape it (skl2onnx puts a `Gather` of the column before a `ColumnTransformer`'s
-/// `OneHotEncoder`).
+/// The categories the encoder reading `input` lists (a `LabelEncoder`'s keys), through ops
+/// that only select or reshape it (skl2onnx puts a `Gather` of the column before a
+/// `ColumnTransformer`'s `OneHotEncoder`).
 fn categories(graph: &pb::GraphProto, input: &str) -> Option<Vec<String>> {
     graph
         .node
@@ -308,6 +308,9 @@ fn categories(graph: &pb::GraphProto, input: &str) -> Option<Vec<String>> {
         .filter(|n| n.input.first().is_some_and(|i| i == input))
         .find_map(|n| match n.op_type.as_str() {
             "OneHotEncoder" | "CategoryMapper" => attribute(n, "cats_strings")
+                .map(strings)
+                .filter(|v| !v.is_empty()),
+            "LabelEncoder" => attribute(n, "keys_strings")
                 .map(strings)
                 .filter(|v| !v.is_empty()),
             "Gather" | "Identity" | "Reshape" | "Squeeze" | "Flatten" => {

@@ -17,7 +17,8 @@ operators tract 0.23.9 does not load and wasml adds (guest/predictor/src/onnx_ml
 scalers (`Scaler`), `Binarizer`, `SimpleImputer` (`Imputer`), whose inputs leave values
 out: absent fields are NaN for onnxruntime, and absent optional fields for wasml; tree
 regressors (`TreeEnsembleRegressor`); a classifier exported with its `ZipMap`; and a
-string column one-hot encoded in the graph (`OneHotEncoder`) next to scaled numbers.
+string column one-hot (`OneHotEncoder`) or ordinal (`LabelEncoder`) encoded in the
+graph next to scaled numbers.
 """
 
 import hashlib
@@ -37,7 +38,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import Binarizer, MinMaxScaler, OneHotEncoder, StandardScaler
+from sklearn.preprocessing import Binarizer, MinMaxScaler, OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.svm import SVC
 
 SEED = 7
@@ -114,8 +115,8 @@ def column_model(estimator, data, name, missing=0.0):
     return onnx, x_train, x_test, columns, "columns"
 
 
-def mixed_model(estimator, data, name, missing=0.0):
-    """A string column and numbers behind a ColumnTransformer (OneHotEncoder on the string,
+def mixed_model(estimator, data, name, missing=0.0, encoder=OneHotEncoder):
+    """A string column and numbers behind a ColumnTransformer (`encoder` on the string,
     StandardScaler on the numbers), one [N, 1] input per column as skl2onnx exports it: iris
     with its petal length as a size category."""
     x = data.data.astype(np.float32)
@@ -124,7 +125,7 @@ def mixed_model(estimator, data, name, missing=0.0):
     rows[:, 0], rows[:, 1], rows[:, 2] = size, x[:, 0], x[:, 1]
     x_train, x_test, y_train, _ = train_test_split(rows, data.target, test_size=0.25, random_state=SEED)
     pipeline = make_pipeline(
-        ColumnTransformer([("size", OneHotEncoder(), [0]), ("numbers", StandardScaler(), [1, 2])]),
+        ColumnTransformer([("size", encoder(), [0]), ("numbers", StandardScaler(), [1, 2])]),
         estimator,
     )
     pipeline.fit(x_train, y_train)
@@ -137,6 +138,11 @@ def mixed_model(estimator, data, name, missing=0.0):
         target_opset={"": 15, "ai.onnx.ml": 3},
     )
     return onnx, x_train, x_test, columns, "columns"
+
+
+def ordinal_model(estimator, data, name, missing=0.0):
+    """`mixed_model` with an OrdinalEncoder, which skl2onnx exports as a LabelEncoder."""
+    return mixed_model(estimator, data, name, missing, encoder=OrdinalEncoder)
 
 
 def inputs(x_train, x_test, rng):
@@ -206,6 +212,7 @@ def main(out):
         ("diabetes_minmax", "regression", tensor_model, make_pipeline(MinMaxScaler(), Ridge()), load_diabetes(), 0.0),
         ("iris_binarized", "classification", tensor_model, make_pipeline(Binarizer(threshold=1.5), logistic()), load_iris(), 0.0),
         ("iris_mixed", "classification", mixed_model, logistic(), load_iris(), 0.0),
+        ("iris_ordinal", "classification", ordinal_model, logistic(), load_iris(), 0.0),
         ("diabetes_forest", "regression", tensor_model, RandomForestRegressor(n_estimators=30, max_depth=8, random_state=SEED), load_diabetes(), 0.0),
         ("diabetes_boosted", "regression", tensor_model, GradientBoostingRegressor(n_estimators=50, random_state=SEED), load_diabetes(), 0.0),
         ("wine_zipmap", "classification", zipmap_model, logistic(), load_wine(), 0.0),

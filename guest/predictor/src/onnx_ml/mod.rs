@@ -2,7 +2,8 @@
 //! into tract's own operators: `Scaler` (skl2onnx's `StandardScaler`, `RobustScaler`,
 //! `MaxAbsScaler`), `Imputer` (`SimpleImputer`), `Binarizer`, `ZipMap` (a classifier's
 //! probabilities as maps, read as the tensor they are made of), `OneHotEncoder` (string
-//! or integer categories), and `TreeEnsembleRegressor` (on tract's tree evaluator).
+//! or integer categories), `LabelEncoder` (`OrdinalEncoder`), and
+//! `TreeEnsembleRegressor` (on tract's tree evaluator).
 //!
 //! An expansion, not a new kernel: each element-wise one becomes a few ops (cast, subtract,
 //! multiply, compare, select) that tract already optimises and fuses, so nothing here needs
@@ -12,6 +13,7 @@
 
 mod binarizer;
 mod imputer;
+mod label_encoder;
 mod one_hot_encoder;
 mod scaler;
 mod tree_ensemble_regressor;
@@ -34,6 +36,7 @@ pub fn onnx() -> tract_onnx::Onnx {
     register.insert("Binarizer", load::<binarizer::Binarizer>);
     register.insert("ZipMap", load::<zipmap::ZipMap>);
     register.insert("OneHotEncoder", load::<one_hot_encoder::OneHotEncoder>);
+    register.insert("LabelEncoder", load::<label_encoder::LabelEncoder>);
     register.insert(
         "TreeEnsembleRegressor",
         load::<tree_ensemble_regressor::TreeEnsembleRegressor>,

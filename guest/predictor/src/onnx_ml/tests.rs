@@ -218,20 +218,15 @@ fn tree_ensemble_regressor_sums_or_averages_its_trees_plus_the_base_value() {
     assert_eq!(run(&two_trees("AVERAGE"), rows).unwrap(), [6.0, 7.0]);
 }
 
-#[test]
-fn one_hot_encoder_sets_the_column_of_each_category_and_none_for_an_unknown_one() {
-    let mut model = one_node(
-        "OneHotEncoder",
-        vec![text("cats_strings", &["a", "b", "c"])],
-        1,
-    );
+/// `model` with its input declared as strings, run on `rows`.
+fn run_strings(mut model: pb::ModelProto, rows: [&str; 2]) -> TValue {
     let input = &mut model.graph.as_mut().unwrap().input[0];
     let Some(type_proto::Value::TensorType(tensor)) = input.r#type.as_mut().unwrap().value.as_mut()
     else {
         unreachable!("one_node declares a tensor")
     };
     tensor.elem_type = DataType::String as i32;
-    let rows = tract_ndarray::arr2(&[["c".to_string()], [String::new()]]).into_tensor();
+    let rows = tract_ndarray::arr2(&rows.map(|r| [r.to_string()])).into_tensor();
     let plan = super::onnx()
         .model_for_proto_model(&model)
         .unwrap()
@@ -239,13 +234,44 @@ fn one_hot_encoder_sets_the_column_of_each_category_and_none_for_an_unknown_one(
         .unwrap()
         .into_runnable()
         .unwrap();
-    let output = plan.run(tvec!(rows.into())).unwrap();
-    assert_eq!(output[0].shape(), [2, 1, 3]);
-    let y: Vec<f32> = output[0]
+    plan.run(tvec!(rows.into())).unwrap().remove(0)
+}
+
+#[test]
+fn one_hot_encoder_sets_the_column_of_each_category_and_none_for_an_unknown_one() {
+    let model = one_node(
+        "OneHotEncoder",
+        vec![text("cats_strings", &["a", "b", "c"])],
+        1,
+    );
+    let output = run_strings(model, ["c", ""]);
+    assert_eq!(output.shape(), [2, 1, 3]);
+    let y: Vec<f32> = output
         .to_plain_array_view::<f32>()
         .unwrap()
         .iter()
         .copied()
         .collect();
     assert_eq!(y, [0.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
+}
+
+#[test]
+fn label_encoder_maps_each_key_to_its_value_and_an_unknown_one_to_the_default() {
+    let model = one_node(
+        "LabelEncoder",
+        vec![
+            text("keys_strings", &["low", "high"]),
+            ints("values_int64s", &[4, 9]),
+            one_int("default_int64", -7),
+        ],
+        1,
+    );
+    let output = run_strings(model, ["high", "other"]);
+    let y: Vec<i64> = output
+        .to_plain_array_view::<i64>()
+        .unwrap()
+        .iter()
+        .copied()
+        .collect();
+    assert_eq!(y, [9, -7]);
 }
