@@ -6,22 +6,7 @@
 #[path = "nested.rs"]
 mod nested;
 
-use std::path::PathBuf;
-
 fn main() {
-    let (root, target_dir) = nested::dirs();
-    nested::watch(
-        &root,
-        &[
-            "wit",
-            "guest/component",
-            "guest/predictor/src",
-            "vendor",
-            "Cargo.lock",
-        ],
-    );
-    nested::ensure_wasm_target(&root);
-    let runner = nested::build_guest(&root, &target_dir, "wasml-guest", None);
-    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
-    std::fs::copy(runner, out_dir.join("runner.wasm")).unwrap();
+    let (root, target_dir) = nested::prepare(&["guest/component"]);
+    nested::embed_guest(&root, &target_dir, "wasml-guest", "runner.wasm");
 }

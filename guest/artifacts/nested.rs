@@ -13,7 +13,7 @@ use std::process::Command;
 pub const TARGET: &str = "wasm32-wasip2";
 
 /// The workspace root and the nested target directory, from a build script's environment.
-pub fn dirs() -> (PathBuf, PathBuf) {
+fn dirs() -> (PathBuf, PathBuf) {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest.join("../..").canonicalize().unwrap();
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
@@ -22,11 +22,27 @@ pub fn dirs() -> (PathBuf, PathBuf) {
     (root, target_dir)
 }
 
-/// Reruns the build script when any of `paths` (relative to the root) changes.
-pub fn watch(root: &Path, paths: &[&str]) {
-    for watched in paths {
+/// What every guest is built from besides its own crate (relative to the root).
+const SHARED_SOURCES: &[&str] = &["wit", "guest/predictor/src", "vendor", "Cargo.lock"];
+
+/// Readies a build script to build guests: reruns it when their crates (`crates`,
+/// relative to the root) or [`SHARED_SOURCES`] change, makes sure the wasm target is
+/// installed, and gives the workspace root and the nested target directory.
+pub fn prepare(crates: &[&str]) -> (PathBuf, PathBuf) {
+    let (root, target_dir) = dirs();
+    for watched in crates.iter().chain(SHARED_SOURCES) {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
+    ensure_wasm_target(&root);
+    (root, target_dir)
+}
+
+/// Builds `package` and copies its `.wasm` to `OUT_DIR/file`, for `include_bytes!`.
+#[allow(dead_code)] // `guest/test-artifacts` lists paths instead of embedding.
+pub fn embed_guest(root: &Path, target_dir: &Path, package: &str, file: &str) {
+    let built = build_guest(root, target_dir, package, None);
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    std::fs::copy(built, out_dir.join(file)).unwrap();
 }
 
 /// Builds `package` for wasm and returns the path of its `.wasm`; `feature` is a cargo
@@ -96,7 +112,7 @@ fn pinned_toolchain(program: &str, root: &Path) -> Command {
 
 /// `rust-toolchain.toml` lists the target, but rustup installs listed targets only together
 /// with a missing toolchain; add it here so a fresh machine needs no manual step.
-pub fn ensure_wasm_target(root: &Path) {
+fn ensure_wasm_target(root: &Path) {
     let sysroot = pinned_toolchain("rustc", root)
         .args(["--print", "sysroot"])
         .output()

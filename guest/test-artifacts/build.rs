@@ -9,19 +9,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 fn main() {
-    let (root, target_dir) = nested::dirs();
-    nested::watch(
-        &root,
-        &[
-            "wit",
-            "guest/hostile",
-            "guest/hostile-http",
-            "guest/predictor/src",
-            "vendor",
-            "Cargo.lock",
-        ],
-    );
-    nested::ensure_wasm_target(&root);
+    let (root, target_dir) = nested::prepare(&["guest/hostile", "guest/hostile-http"]);
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let mut listing = String::new();
     // (constant, package, feature, doc).

@@ -147,7 +147,6 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
     };
     let serving = Serving::new(models, metrics, events);
     let mut state = AppState::new(serving.clone(), limits, config.max_concurrent);
-    let serving_for_shrink = serving.clone();
     let loader = Arc::new(ModelLoader::new(
         engine,
         ComponentCache::new(&config.cache_dir),
@@ -162,6 +161,10 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         ));
         tracing::info!("admin API on /admin (bearer token)");
     }
+    let _shrinker = (config.idle_timeout_secs > 0).then(|| {
+        let idle_for = std::time::Duration::from_secs(config.idle_timeout_secs);
+        AbortOnDrop(tokio::spawn(shrink_idle_pools(serving.clone(), idle_for)))
+    });
     let _watcher = match (&config.models_dir, config.watch_interval_ms) {
         (Some(dir), ms) if ms > 0 => {
             tracing::info!(dir = %dir.display(), every_ms = ms, "watching the models directory");
@@ -175,13 +178,6 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         }
         _ => None,
     };
-    let _shrinker = (config.idle_timeout_secs > 0).then(|| {
-        let idle_for = std::time::Duration::from_secs(config.idle_timeout_secs);
-        AbortOnDrop(tokio::spawn(shrink_idle_pools(
-            serving_for_shrink.clone(),
-            idle_for,
-        )))
-    });
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;

@@ -204,10 +204,10 @@ fn inferred_inputs(
         .filter(|i| !initializers.contains(&i.name.as_str()))
         .collect();
     let cannot = |why: String| PackageError::CannotInfer(why);
-    let number = |name: &str, integer: bool, input: &str| FieldSpec {
+    let number = |name: &str, integer: bool, required: bool| FieldSpec {
         name: name.to_string(),
         description: String::new(),
-        required: !imputes_nan(graph, input),
+        required,
         kind: FieldKind::Number {
             min: None,
             max: None,
@@ -229,10 +229,8 @@ fn inferred_inputs(
                 input.name
             )));
         }
-        let fields = names
-            .iter()
-            .map(|n| number(n, false, &input.name))
-            .collect();
+        let required = !imputes_nan(graph, &input.name);
+        let fields = names.iter().map(|n| number(n, false, required)).collect();
         return Ok((Some(input.name.clone()), fields, names.clone()));
     }
 
@@ -253,12 +251,13 @@ fn inferred_inputs(
                 )));
             }
         }
+        let required = !imputes_nan(graph, &input.name);
         let field = match elem_type(input) {
             Some(DataType::Float | DataType::Double | DataType::Float16) => {
-                number(&input.name, false, &input.name)
+                number(&input.name, false, required)
             }
             Some(DataType::Int64 | DataType::Int32 | DataType::Int16 | DataType::Int8) => {
-                number(&input.name, true, &input.name)
+                number(&input.name, true, required)
             }
             Some(DataType::String) => FieldSpec {
                 kind: FieldKind::Category {
@@ -269,8 +268,7 @@ fn inferred_inputs(
                         ))
                     })?,
                 },
-                required: true,
-                ..number(&input.name, false, &input.name)
+                ..number(&input.name, false, true)
             },
             other => {
                 return Err(cannot(format!(
@@ -306,17 +304,16 @@ fn categories(graph: &pb::GraphProto, input: &str) -> Option<Vec<String>> {
         .node
         .iter()
         .filter(|n| n.input.first().is_some_and(|i| i == input))
-        .find_map(|n| match n.op_type.as_str() {
-            "OneHotEncoder" | "CategoryMapper" => attribute(n, "cats_strings")
-                .map(strings)
-                .filter(|v| !v.is_empty()),
-            "LabelEncoder" => attribute(n, "keys_strings")
-                .map(strings)
-                .filter(|v| !v.is_empty()),
-            "Gather" | "Identity" | "Reshape" | "Squeeze" | "Flatten" => {
-                n.output.iter().find_map(|o| categories(graph, o))
-            }
-            _ => None,
+        .find_map(|n| {
+            let listing = match n.op_type.as_str() {
+                "OneHotEncoder" | "CategoryMapper" => "cats_strings",
+                "LabelEncoder" => "keys_strings",
+                "Gather" | "Identity" | "Reshape" | "Squeeze" | "Flatten" => {
+                    return n.output.iter().find_map(|o| categories(graph, o));
+                }
+                _ => return None,
+            };
+            attribute(n, listing).map(strings).filter(|v| !v.is_empty())
         })
 }
 

@@ -23,8 +23,6 @@ impl std::hash::Hash for Binarizer {
 }
 
 impl OneToOne for Binarizer {
-    const OUTPUT: Option<DatumType> = None;
-
     /// The threshold defaults to 0, as in the ONNX-ML spec.
     fn from_node(node: &NodeProto) -> TractResult<Self> {
         let threshold = node.get_attr_opt("threshold")?.unwrap_or(0.0);

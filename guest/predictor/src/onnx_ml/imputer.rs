@@ -30,8 +30,6 @@ impl std::hash::Hash for Imputer {
 }
 
 impl OneToOne for Imputer {
-    const OUTPUT: Option<DatumType> = None;
-
     /// Integer imputation (`imputed_value_int64s`) is refused by name: no exporter we know
     /// emits it for a float model, and guessing its semantics would be worse.
     fn from_node(node: &NodeProto) -> TractResult<Self> {

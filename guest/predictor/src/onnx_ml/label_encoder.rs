@@ -17,8 +17,6 @@ pub(super) struct LabelEncoder {
 }
 
 impl OneToOne for LabelEncoder {
-    const OUTPUT: Option<DatumType> = None;
-
     /// Reads `keys_strings` or `keys_int64s`, and `values_strings` or `values_int64s` with
     /// their `default_*` (the ONNX-ML defaults: `"_Unused"`, -1).
     fn from_node(node: &NodeProto) -> TractResult<Self> {
@@ -59,15 +57,8 @@ impl OneToOne for LabelEncoder {
         })
     }
 
-    /// The input's shape, in the values' type.
-    fn output_rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        input: &'p TensorProxy,
-        output: &'p TensorProxy,
-    ) -> InferenceResult {
-        s.equals(&input.shape, &output.shape)?;
-        s.equals(&output.datum_type, self.values.datum_type())
+    fn output_type(&self) -> Option<DatumType> {
+        Some(self.values.datum_type())
     }
 
     fn wire_ops(&self, prefix: &str, model: &mut TypedModel, x: OutletId) -> Wired {

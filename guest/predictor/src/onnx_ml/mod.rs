@@ -47,29 +47,63 @@ pub fn onnx() -> tract_onnx::Onnx {
 /// An operator with one input and one output, read from its ONNX node and wired as tract
 /// ops.
 trait OneToOne: Sized {
-    /// The output's type: the input's (`None`) or this one.
-    const OUTPUT: Option<DatumType>;
-
     /// The operator from the node's attributes.
     fn from_node(node: &NodeProto) -> TractResult<Self>;
 
-    /// What the output's type and shape are, given the input's: by default, an
-    /// element-wise operator's (the input's shape, typed as [`Self::OUTPUT`] says).
-    fn output_rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        input: &'p TensorProxy,
-        output: &'p TensorProxy,
-    ) -> InferenceResult {
-        s.equals(&input.shape, &output.shape)?;
-        match Self::OUTPUT {
-            Some(datum_type) => s.equals(&output.datum_type, datum_type),
-            None => s.equals(&input.datum_type, &output.datum_type),
-        }
+    /// The output's type: the input's (`None`, the default) or this one.
+    fn output_type(&self) -> Option<DatumType> {
+        None
+    }
+
+    /// The output's shape: by default the input's (an element-wise operator).
+    fn output_shape(&self) -> OutputShape {
+        OutputShape::Input
     }
 
     /// Wires the operator on `x` into `model` as tract's own ops.
     fn wire_ops(&self, prefix: &str, model: &mut TypedModel, x: OutletId) -> Wired;
+}
+
+/// The shape of a [`OneToOne`] operator's output, given its input's.
+enum OutputShape {
+    /// The input's.
+    Input,
+    /// The input's, and one more axis of this length.
+    InputAndAxis(usize),
+    /// `[rows, this many]`.
+    RowsBy(usize),
+}
+
+/// tract's type and shape rules for a [`OneToOne`] operator's `output`.
+fn one_to_one_rules<'r, 'p: 'r>(
+    s: &mut Solver<'r>,
+    input: &'p TensorProxy,
+    output: &'p TensorProxy,
+    datum_type: Option<DatumType>,
+    shape: OutputShape,
+) -> InferenceResult {
+    match datum_type {
+        Some(datum_type) => s.equals(&output.datum_type, datum_type)?,
+        None => s.equals(&input.datum_type, &output.datum_type)?,
+    }
+    match shape {
+        OutputShape::Input => s.equals(&input.shape, &output.shape),
+        OutputShape::InputAndAxis(len) => {
+            s.equals(&output.rank, input.rank.bex() + 1)?;
+            s.given(&input.rank, move |s, rank| {
+                let rank = rank as usize;
+                for axis in 0..rank {
+                    s.equals(&output.shape[axis], &input.shape[axis])?;
+                }
+                s.equals(&output.shape[rank], len.to_dim())
+            })
+        }
+        OutputShape::RowsBy(columns) => {
+            s.equals(&output.rank, 2)?;
+            s.equals(&output.shape[0], &input.shape[0])?;
+            s.equals(&output.shape[1], columns.to_dim())
+        }
+    }
 }
 
 /// What wiring an operator gives: its outputs.
@@ -99,7 +133,8 @@ macro_rules! one_to_one_expansion {
             ) -> InferenceResult {
                 check_input_arity(inputs, 1)?;
                 check_output_arity(outputs, 1)?;
-                super::OneToOne::output_rules(self, s, &inputs[0], &outputs[0])
+                let (datum_type, shape) = (self.output_type(), self.output_shape());
+                super::one_to_one_rules(s, &inputs[0], &outputs[0], datum_type, shape)
             }
 
             fn wire(

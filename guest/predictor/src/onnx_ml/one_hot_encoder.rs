@@ -13,7 +13,7 @@ use tract_onnx::tract_hir::internal::*;
 use tract_onnx::tract_hir::ops::logic::wire_with_rank_broadcast;
 use tract_onnx_opl::ml::ReverseLookup;
 
-use super::{OneToOne, Wired, one_to_one_expansion};
+use super::{OneToOne, OutputShape, Wired, one_to_one_expansion};
 
 /// The operator: the categories, in output order.
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
@@ -22,8 +22,6 @@ pub(super) struct OneHotEncoder {
 }
 
 impl OneToOne for OneHotEncoder {
-    const OUTPUT: Option<DatumType> = Some(DatumType::F32);
-
     /// Reads `cats_strings` or `cats_int64s`.
     fn from_node(node: &NodeProto) -> TractResult<Self> {
         let strings: Option<Vec<String>> = node.get_attr_opt_vec("cats_strings")?;
@@ -36,22 +34,12 @@ impl OneToOne for OneHotEncoder {
         Ok(Self { categories })
     }
 
-    /// The input's shape plus an axis of the categories.
-    fn output_rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        input: &'p TensorProxy,
-        output: &'p TensorProxy,
-    ) -> InferenceResult {
-        s.equals(&output.datum_type, DatumType::F32)?;
-        s.equals(&output.rank, input.rank.bex() + 1)?;
-        s.given(&input.rank, move |s, rank| {
-            let rank = rank as usize;
-            for axis in 0..rank {
-                s.equals(&output.shape[axis], &input.shape[axis])?;
-            }
-            s.equals(&output.shape[rank], self.categories.len().to_dim())
-        })
+    fn output_type(&self) -> Option<DatumType> {
+        Some(DatumType::F32)
+    }
+
+    fn output_shape(&self) -> OutputShape {
+        OutputShape::InputAndAxis(self.categories.len())
     }
 
     fn wire_ops(&self, prefix: &str, model: &mut TypedModel, x: OutletId) -> Wired {

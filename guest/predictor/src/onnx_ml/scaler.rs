@@ -25,8 +25,6 @@ impl std::hash::Hash for Scaler {
 }
 
 impl OneToOne for Scaler {
-    const OUTPUT: Option<DatumType> = Some(DatumType::F32);
-
     /// A missing `offset` is 0 and a missing `scale` 1, as in onnxruntime.
     fn from_node(node: &NodeProto) -> TractResult<Self> {
         let offset: Vec<f32> = node.get_attr_opt_vec("offset")?.unwrap_or_default();
@@ -35,6 +33,10 @@ impl OneToOne for Scaler {
             offset: if offset.is_empty() { vec![0.0] } else { offset },
             scale: if scale.is_empty() { vec![1.0] } else { scale },
         })
+    }
+
+    fn output_type(&self) -> Option<DatumType> {
+        Some(DatumType::F32)
     }
 
     fn wire_ops(&self, prefix: &str, model: &mut TypedModel, x: OutletId) -> Wired {

@@ -13,7 +13,7 @@ use tract_onnx::tract_hir::ops::logic::wire_with_rank_broadcast;
 use tract_onnx_opl::ml::tree::{Aggregate, Cmp, TreeEnsemble, TreeEnsembleData};
 use tract_onnx_opl::ml::tree_ensemble_classifier::{TreeEnsembleClassifier, parse_aggregate};
 
-use super::{OneToOne, Wired, one_to_one_expansion};
+use super::{OneToOne, OutputShape, Wired, one_to_one_expansion};
 
 /// The operator: the trees, and what is added to their aggregate.
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
@@ -24,8 +24,6 @@ pub(super) struct TreeEnsembleRegressor {
 }
 
 impl OneToOne for TreeEnsembleRegressor {
-    const OUTPUT: Option<DatumType> = Some(DatumType::F32);
-
     /// Reads the node. A `post_transform` other than `NONE` is refused by name.
     fn from_node(node: &NodeProto) -> TractResult<Self> {
         let post_transform: Option<&str> = node.get_attr_opt("post_transform")?;
@@ -41,17 +39,12 @@ impl OneToOne for TreeEnsembleRegressor {
         })
     }
 
-    /// One score per target for each row.
-    fn output_rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        input: &'p TensorProxy,
-        output: &'p TensorProxy,
-    ) -> InferenceResult {
-        s.equals(&output.datum_type, DatumType::F32)?;
-        s.equals(&output.rank, 2)?;
-        s.equals(&output.shape[0], &input.shape[0])?;
-        s.equals(&output.shape[1], self.ensemble.n_classes().to_dim())
+    fn output_type(&self) -> Option<DatumType> {
+        Some(DatumType::F32)
+    }
+
+    fn output_shape(&self) -> OutputShape {
+        OutputShape::RowsBy(self.ensemble.n_classes())
     }
 
     fn wire_ops(&self, prefix: &str, model: &mut TypedModel, x: OutletId) -> Wired {

@@ -15,8 +15,6 @@ use super::{OneToOne, Wired, one_to_one_expansion};
 pub(super) struct ZipMap;
 
 impl OneToOne for ZipMap {
-    const OUTPUT: Option<DatumType> = None;
-
     /// Its labels are the classifier's, which the card carries.
     fn from_node(_node: &NodeProto) -> TractResult<Self> {
         Ok(ZipMap)
