@@ -310,7 +310,7 @@ impl Predictor {
     }
 
     fn prediction(&self, probabilities: impl Iterator<Item = f32>) -> Prediction {
-        let probabilities: Vec<f64> = probabilities.map(f64::from).collect();
+        let probabilities: Vec<f64> = probabilities.map(rounded_probability).collect();
         // First maximum wins, so a 0.5/0.5 tie goes to class 0 like argmax in numpy.
         let (class_index, confidence) = probabilities.iter().copied().enumerate().fold(
             (0, f64::NEG_INFINITY),
@@ -343,13 +343,20 @@ impl Predictor {
 struct Plan {
     plan: Arc<TypedRunnableModel>,
     idle_states: Arc<Mutex<Vec<TypedSimpleState>>>,
+    /// Whether a state may serve another call: only when no op keeps anything between
+    /// calls. tract's `Scan` (skl2onnx's k-NN distances) does, and a reused state computes
+    /// with the last call's, so such a plan gets a fresh state per call.
+    reusable: bool,
 }
 
 impl Plan {
     fn new(model: TypedModel) -> TractResult<Self> {
+        let plan = model.into_runnable()?;
+        let reusable = plan.spawn()?.op_states.iter().all(Option::is_none);
         Ok(Self {
-            plan: model.into_runnable()?,
+            plan,
             idle_states: Arc::default(),
+            reusable,
         })
     }
 
@@ -360,11 +367,26 @@ impl Plan {
             None => self.plan.spawn()?,
         };
         let outputs = state.run(inputs)?;
-        if let Ok(mut idle) = self.idle_states.lock() {
+        if let (true, Ok(mut idle)) = (self.reusable, self.idle_states.lock()) {
             idle.push(state);
         }
         Ok(outputs)
     }
+}
+
+/// A probability as f64. An f32 average of tree leaves can overshoot 1 (or 0) by a few
+/// units in the last place, which rounds back to the bound; a score further out is left as
+/// it is, for the host to refuse (it is no probability).
+fn rounded_probability(p: f32) -> f64 {
+    const ROUNDING: f32 = 1e-5;
+    let p = if (1.0..=1.0 + ROUNDING).contains(&p) {
+        1.0
+    } else if (-ROUNDING..=0.0).contains(&p) {
+        0.0
+    } else {
+        p
+    };
+    f64::from(p)
 }
 
 /// What the card promises about itself, before the graph is read: its labels fit its
@@ -538,4 +560,19 @@ fn internal(error: impl std::fmt::Display) -> PredictError {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rounded_probability;
+
+    #[test]
+    fn probabilities_a_rounding_past_their_bounds_are_the_bounds_and_scores_stay_scores() {
+        assert_eq!(rounded_probability(1.000_000_4), 1.0);
+        assert_eq!(rounded_probability(-0.000_000_1), 0.0);
+        assert_eq!(rounded_probability(0.25), 0.25);
+        // A margin is no probability: the host refuses it rather than see it clamped.
+        assert_eq!(rounded_probability(2.5), 2.5);
+        assert_eq!(rounded_probability(-0.5), -0.5);
+    }
 }

@@ -8,7 +8,7 @@ use tract_onnx::tract_core::ops::logic::CompGT;
 use tract_onnx::tract_hir::internal::*;
 use tract_onnx::tract_hir::ops::logic::wire_with_rank_broadcast;
 
-use super::{OneToOne, Wired, one_to_one_expansion};
+use super::{FromNode, OneToOne, Wired, one_to_one_expansion};
 
 /// The operator: one threshold for every element.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,13 +22,15 @@ impl std::hash::Hash for Binarizer {
     }
 }
 
-impl OneToOne for Binarizer {
+impl FromNode for Binarizer {
     /// The threshold defaults to 0, as in the ONNX-ML spec.
     fn from_node(node: &NodeProto) -> TractResult<Self> {
         let threshold = node.get_attr_opt("threshold")?.unwrap_or(0.0);
         Ok(Binarizer { threshold })
     }
+}
 
+impl OneToOne for Binarizer {
     fn wire_ops(&self, prefix: &str, model: &mut TypedModel, x: OutletId) -> Wired {
         let datum_type = model.outlet_fact(x)?.datum_type;
         let threshold = super::feature_const(

@@ -10,7 +10,7 @@ use tract_onnx::tract_core::ops::math::is_nan;
 use tract_onnx::tract_hir::internal::*;
 use tract_onnx::tract_hir::ops::logic::wire_with_rank_broadcast;
 
-use super::{OneToOne, Wired, one_to_one_expansion};
+use super::{FromNode, OneToOne, Wired, one_to_one_expansion};
 
 /// The operator, on float inputs: the value to replace and, per feature (or one for all),
 /// what replaces it.
@@ -29,7 +29,7 @@ impl std::hash::Hash for Imputer {
     }
 }
 
-impl OneToOne for Imputer {
+impl FromNode for Imputer {
     /// Integer imputation (`imputed_value_int64s`) is refused by name: no exporter we know
     /// emits it for a float model, and guessing its semantics would be worse.
     fn from_node(node: &NodeProto) -> TractResult<Self> {
@@ -42,7 +42,9 @@ impl OneToOne for Imputer {
         let replaced = node.get_attr_opt("replaced_value_float")?.unwrap_or(0.0);
         Ok(Imputer { replaced, imputed })
     }
+}
 
+impl OneToOne for Imputer {
     fn wire_ops(&self, prefix: &str, model: &mut TypedModel, x: OutletId) -> Wired {
         let datum_type = model.outlet_fact(x)?.datum_type;
         ensure!(

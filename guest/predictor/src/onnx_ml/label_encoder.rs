@@ -6,7 +6,7 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
 use tract_onnx_opl::ml::{DirectLookup, ReverseLookup};
 
-use super::{OneToOne, Wired, one_to_one_expansion};
+use super::{FromNode, OneToOne, Wired, one_to_one_expansion};
 
 /// The operator: keys, their values in the same order, and the value of an unknown key.
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
@@ -16,7 +16,7 @@ pub(super) struct LabelEncoder {
     default: Arc<Tensor>,
 }
 
-impl OneToOne for LabelEncoder {
+impl FromNode for LabelEncoder {
     /// Reads `keys_strings` or `keys_int64s`, and `values_strings` or `values_int64s` with
     /// their `default_*` (the ONNX-ML defaults: `"_Unused"`, -1).
     fn from_node(node: &NodeProto) -> TractResult<Self> {
@@ -56,7 +56,9 @@ impl OneToOne for LabelEncoder {
             default,
         })
     }
+}
 
+impl OneToOne for LabelEncoder {
     fn output_type(&self) -> Option<DatumType> {
         Some(self.values.datum_type())
     }

@@ -1,22 +1,32 @@
-//! ONNX-ML operators tract 0.23.9 does not load, added to its ONNX loader as expansions
-//! into tract's own operators: `Scaler` (skl2onnx's `StandardScaler`, `RobustScaler`,
-//! `MaxAbsScaler`), `Imputer` (`SimpleImputer`), `Binarizer`, `ZipMap` (a classifier's
-//! probabilities as maps, read as the tensor they are made of), `OneHotEncoder` (string
-//! or integer categories), `LabelEncoder` (`OrdinalEncoder`), and
-//! `TreeEnsembleRegressor` (on tract's tree evaluator).
+//! ONNX-ML operators tract 0.23.9 does not load (or loads wrongly), added to its ONNX
+//! loader: `Scaler` (skl2onnx's `StandardScaler`, `RobustScaler`, `MaxAbsScaler`),
+//! `Imputer` (`SimpleImputer`), `Binarizer`, `ZipMap` (a classifier's probabilities as
+//! maps, read as the tensor they are made of), `OneHotEncoder` (string or integer
+//! categories), `LabelEncoder` (`OrdinalEncoder`), `TreeEnsembleRegressor` and
+//! `TreeEnsembleClassifier` (on tract's tree evaluator; the classifier replaces tract's,
+//! which rejects the two base values of binary boosting), `SVMClassifier` /
+//! `SVMRegressor` (`SVC`, `SVR`), and `ArrayFeatureExtractor` (replacing tract's, whose
+//! output shape differs from onnxruntime's for scalar or rank-2 indices).
 //!
-//! An expansion, not a new kernel: each element-wise one becomes a few ops (cast, subtract,
-//! multiply, compare, select) that tract already optimises and fuses, so nothing here needs
-//! its own evaluator or a patch of tract (the loader's op register is public). The ops
-//! tract still lacks are refused at load time with their name (`Unimplemented(<op>)`),
-//! which `wasml package` and the host's intake report.
+//! Mostly expansions, not new kernels: each element-wise operator becomes a few ops (cast,
+//! subtract, multiply, compare, select) that tract already optimises and fuses, so it needs
+//! neither its own evaluator nor a patch of tract (the loader's op register is public). The
+//! support vector machines are the exception: libsvm's pairwise probability coupling is an
+//! iterative solve per row, so they run as one op of their own (`svm`). The ops tract still
+//! lacks are refused at load time with their name (`Unimplemented(<op>)`), which
+//! `wasml package` and the host's intake report.
 
+mod array_feature_extractor;
 mod binarizer;
+mod classifier;
 mod imputer;
 mod label_encoder;
 mod one_hot_encoder;
 mod scaler;
+mod svm;
+mod tree_ensemble_classifier;
 mod tree_ensemble_regressor;
+mod trees;
 mod zipmap;
 
 #[cfg(test)]
@@ -41,15 +51,27 @@ pub fn onnx() -> tract_onnx::Onnx {
         "TreeEnsembleRegressor",
         load::<tree_ensemble_regressor::TreeEnsembleRegressor>,
     );
+    register.insert(
+        "TreeEnsembleClassifier",
+        load::<tree_ensemble_classifier::TreeEnsembleClassifier>,
+    );
+    register.insert(
+        "ArrayFeatureExtractor",
+        load::<array_feature_extractor::ArrayFeatureExtractor>,
+    );
+    register.insert("SVMClassifier", load::<svm::SvmClassifier>);
+    register.insert("SVMRegressor", load::<svm::SvmRegressor>);
     onnx
 }
 
-/// An operator with one input and one output, read from its ONNX node and wired as tract
-/// ops.
-trait OneToOne: Sized {
-    /// The operator from the node's attributes.
+/// An operator read from its ONNX node's attributes.
+trait FromNode: Sized {
+    /// The operator from the node's attributes; what it cannot run is refused here.
     fn from_node(node: &NodeProto) -> TractResult<Self>;
+}
 
+/// An operator with one input and one output, wired as tract ops.
+trait OneToOne: FromNode {
     /// The output's type: the input's (`None`, the default) or this one.
     fn output_type(&self) -> Option<DatumType> {
         None
@@ -109,8 +131,8 @@ fn one_to_one_rules<'r, 'p: 'r>(
 /// What wiring an operator gives: its outputs.
 type Wired = TractResult<TVec<OutletId>>;
 
-/// The loader tract calls for a node of a [`OneToOne`] operator.
-fn load<T: OneToOne + Expansion>(
+/// The loader tract calls for a node of one of these operators.
+fn load<T: FromNode + Expansion>(
     _ctx: &ParsingContext,
     node: &NodeProto,
 ) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
@@ -134,7 +156,7 @@ macro_rules! one_to_one_expansion {
                 check_input_arity(inputs, 1)?;
                 check_output_arity(outputs, 1)?;
                 let (datum_type, shape) = (self.output_type(), self.output_shape());
-                super::one_to_one_rules(s, &inputs[0], &outputs[0], datum_type, shape)
+                $crate::onnx_ml::one_to_one_rules(s, &inputs[0], &outputs[0], datum_type, shape)
             }
 
             fn wire(
@@ -143,7 +165,7 @@ macro_rules! one_to_one_expansion {
                 model: &mut TypedModel,
                 inputs: &[OutletId],
             ) -> TractResult<TVec<OutletId>> {
-                super::OneToOne::wire_ops(self, prefix, model, inputs[0])
+                $crate::onnx_ml::OneToOne::wire_ops(self, prefix, model, inputs[0])
             }
         }
     };

@@ -13,7 +13,7 @@ use tract_onnx::tract_hir::internal::*;
 use tract_onnx::tract_hir::ops::logic::wire_with_rank_broadcast;
 use tract_onnx_opl::ml::ReverseLookup;
 
-use super::{OneToOne, OutputShape, Wired, one_to_one_expansion};
+use super::{FromNode, OneToOne, OutputShape, Wired, one_to_one_expansion};
 
 /// The operator: the categories, in output order.
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
@@ -21,7 +21,7 @@ pub(super) struct OneHotEncoder {
     categories: Arc<Tensor>,
 }
 
-impl OneToOne for OneHotEncoder {
+impl FromNode for OneHotEncoder {
     /// Reads `cats_strings` or `cats_int64s`.
     fn from_node(node: &NodeProto) -> TractResult<Self> {
         let strings: Option<Vec<String>> = node.get_attr_opt_vec("cats_strings")?;
@@ -33,7 +33,9 @@ impl OneToOne for OneHotEncoder {
         };
         Ok(Self { categories })
     }
+}
 
+impl OneToOne for OneHotEncoder {
     fn output_type(&self) -> Option<DatumType> {
         Some(DatumType::F32)
     }

@@ -6,7 +6,7 @@ use tract_onnx::tract_core::ops::math::{mul, sub};
 use tract_onnx::tract_hir::internal::*;
 use tract_onnx::tract_hir::ops::logic::wire_with_rank_broadcast;
 
-use super::{OneToOne, Wired, one_to_one_expansion};
+use super::{FromNode, OneToOne, Wired, one_to_one_expansion};
 
 /// The operator: one offset and one scale per feature (or one for all).
 #[derive(Debug, Clone, PartialEq)]
@@ -24,7 +24,7 @@ impl std::hash::Hash for Scaler {
     }
 }
 
-impl OneToOne for Scaler {
+impl FromNode for Scaler {
     /// A missing `offset` is 0 and a missing `scale` 1, as in onnxruntime.
     fn from_node(node: &NodeProto) -> TractResult<Self> {
         let offset: Vec<f32> = node.get_attr_opt_vec("offset")?.unwrap_or_default();
@@ -34,7 +34,9 @@ impl OneToOne for Scaler {
             scale: if scale.is_empty() { vec![1.0] } else { scale },
         })
     }
+}
 
+impl OneToOne for Scaler {
     fn output_type(&self) -> Option<DatumType> {
         Some(DatumType::F32)
     }

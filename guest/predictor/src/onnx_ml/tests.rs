@@ -275,3 +275,236 @@ fn label_encoder_maps_each_key_to_its_value_and_an_unknown_one_to_the_default() 
         .collect();
     assert_eq!(y, [9, -7]);
 }
+
+/// `one_node` for a classifier: the node writes `label` and the scores `Y`; the graph
+/// outputs `outputs` (`Y`, or `label` too).
+fn classifier_node(
+    op: &str,
+    attributes: Vec<pb::AttributeProto>,
+    outputs: &[&str],
+) -> pb::ModelProto {
+    let mut model = one_node(op, attributes, 3);
+    let graph = model.graph.as_mut().unwrap();
+    graph.node[0].output = vec!["label".into(), "Y".into()];
+    graph.output = outputs
+        .iter()
+        .map(|name| pb::ValueInfoProto {
+            name: name.to_string(),
+            ..pb::ValueInfoProto::default()
+        })
+        .collect();
+    model
+}
+
+/// A binary booster as skl2onnx writes one: one tree, `x0 <= 0.5 ? -1 : 2`, scoring the
+/// positive class only, two base values (the second applies), logistic.
+fn binary_booster(outputs: &[&str]) -> pb::ModelProto {
+    classifier_node(
+        "TreeEnsembleClassifier",
+        vec![
+            ints("classlabels_int64s", &[0, 1]),
+            ints("nodes_treeids", &[0, 0, 0]),
+            ints("nodes_nodeids", &[0, 1, 2]),
+            ints("nodes_featureids", &[0, 0, 0]),
+            ints("nodes_truenodeids", &[1, 0, 0]),
+            ints("nodes_falsenodeids", &[2, 0, 0]),
+            floats("nodes_values", &[0.5, 0.0, 0.0]),
+            text("nodes_modes", &["BRANCH_LEQ", "LEAF", "LEAF"]),
+            ints("class_treeids", &[0, 0]),
+            ints("class_nodeids", &[1, 2]),
+            ints("class_ids", &[0, 0]),
+            floats("class_weights", &[-1.0, 2.0]),
+            floats("base_values", &[9.0, 0.5]),
+            one_text("post_transform", "LOGISTIC"),
+        ],
+        outputs,
+    )
+}
+
+fn logistic(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+#[test]
+fn binary_tree_classifier_adds_the_second_base_value_and_scores_both_classes() {
+    let rows = [[0.2, 7.0, 7.0], [0.9, 7.0, 7.0]];
+    let y = run(&binary_booster(&["Y"]), rows).unwrap();
+    let (low, high) = (logistic(-1.0 + 0.5), logistic(2.0 + 0.5));
+    let expected = [1.0 - low, low, 1.0 - high, high];
+    for (got, expected) in y.iter().zip(expected) {
+        assert!((got - expected).abs() < 1e-6, "{y:?} vs {expected}");
+    }
+
+    // The label output names each row's more probable class.
+    let plan = super::onnx()
+        .model_for_proto_model(&binary_booster(&["label"]))
+        .unwrap()
+        .into_optimized()
+        .unwrap()
+        .into_runnable()
+        .unwrap();
+    let labels = plan
+        .run(tvec!(tract_ndarray::arr2(&rows).into_tensor().into()))
+        .unwrap();
+    let labels: Vec<i64> = labels[0]
+        .to_plain_array_view::<i64>()
+        .unwrap()
+        .iter()
+        .copied()
+        .collect();
+    assert_eq!(labels, [0, 1]);
+}
+
+/// Two support vectors, `e0` and `e1`, with coefficients 2 and -1 and rho 0.5.
+fn two_vector_regressor(kernel: &str, gamma: f32) -> pb::ModelProto {
+    one_node(
+        "SVMRegressor",
+        vec![
+            one_int("n_supports", 2),
+            floats("support_vectors", &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]),
+            floats("coefficients", &[2.0, -1.0]),
+            floats("rho", &[0.5]),
+            one_text("kernel_type", kernel),
+            floats("kernel_params", &[gamma, 0.0, 3.0]),
+        ],
+        3,
+    )
+}
+
+#[test]
+fn svm_regressor_weighs_the_kernel_against_each_support_vector() {
+    let y = run(
+        &two_vector_regressor("LINEAR", 0.0),
+        [[1.0, 2.0, 3.0], [3.0, 1.0, 0.0]],
+    )
+    .unwrap();
+    assert_eq!(y, [2.0 - 2.0 + 0.5, 6.0 - 1.0 + 0.5]);
+
+    // RBF: exp(-gamma |x - v|²).
+    let y = run(
+        &two_vector_regressor("RBF", 0.5),
+        [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
+    )
+    .unwrap();
+    let far = (-1.0f32).exp(); // |e0 - e1|² = 2
+    let expected = [2.0 - far + 0.5, 2.0 * far - 1.0 + 0.5];
+    for (got, expected) in y.iter().zip(expected) {
+        assert!((got - expected).abs() < 1e-6, "{y:?}");
+    }
+
+    // Without support vectors: x · coefficients + rho.
+    let linear = one_node(
+        "SVMRegressor",
+        vec![
+            floats("coefficients", &[1.0, 2.0, 3.0]),
+            floats("rho", &[1.0]),
+        ],
+        3,
+    );
+    assert_eq!(
+        run(&linear, [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]).unwrap(),
+        [7.0, 1.0]
+    );
+}
+
+/// A binary SVC on `e0` (class 0) and `e1` (class 1), linear kernel: the decision value is
+/// `x0 - x1`; `prob_a` -2 makes P(class 0) = 1 / (1 + exp(-2 d)).
+fn binary_svc(extra: Vec<pb::AttributeProto>) -> pb::ModelProto {
+    let mut attributes = vec![
+        ints("classlabels_ints", &[0, 1]),
+        ints("vectors_per_class", &[1, 1]),
+        floats("support_vectors", &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0]),
+        floats("coefficients", &[1.0, -1.0]),
+        floats("rho", &[0.0]),
+        one_text("kernel_type", "LINEAR"),
+    ];
+    attributes.extend(extra);
+    classifier_node("SVMClassifier", attributes, &["Y"])
+}
+
+#[test]
+fn svm_classifier_turns_decision_values_into_probabilities() {
+    let model = binary_svc(vec![floats("prob_a", &[-2.0]), floats("prob_b", &[0.0])]);
+    let y = run(&model, [[1.0, 0.0, 0.0], [0.0, 0.5, 0.0]]).unwrap();
+    // Two classes couple to the pair's own probability (to the solver's tolerance).
+    let (first, second) = (logistic(2.0), logistic(-1.0));
+    for (got, expected) in y.iter().zip([first, 1.0 - first, second, 1.0 - second]) {
+        assert!((got - expected).abs() < 5e-3, "{y:?}");
+    }
+    assert!((y[0] + y[1] - 1.0).abs() < 1e-6 && (y[2] + y[3] - 1.0).abs() < 1e-6);
+
+    // Without probabilities: the margins [-d, d].
+    let y = run(&binary_svc(vec![]), [[1.0, 0.0, 0.0], [0.0, 0.5, 0.0]]).unwrap();
+    assert_eq!(y, [-1.0, 1.0, 0.5, -0.5]);
+}
+
+#[test]
+fn what_the_classifiers_cannot_run_is_refused_by_name() {
+    let three_classes = classifier_node(
+        "SVMClassifier",
+        vec![
+            ints("classlabels_ints", &[0, 1, 2]),
+            ints("vectors_per_class", &[1, 1, 1]),
+            floats(
+                "support_vectors",
+                &[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+            ),
+            floats("coefficients", &[1.0; 6]),
+            floats("rho", &[0.0; 3]),
+        ],
+        &["Y"],
+    );
+    let softmax_zero = binary_svc(vec![one_text("post_transform", "SOFTMAX_ZERO")]);
+    for (model, cause) in [
+        (
+            three_classes,
+            "Unimplemented(SVMClassifier) without probabilities",
+        ),
+        (
+            softmax_zero,
+            "Unimplemented(SVMClassifier) with post_transform SOFTMAX_ZERO",
+        ),
+    ] {
+        let error = run(&model, [[0.0; 3]; 2]).unwrap_err();
+        assert!(format!("{error:#}").contains(cause), "{error:#}");
+    }
+}
+
+/// `ArrayFeatureExtractor` picking columns `indices` (an int64 constant of `shape`) of `X`.
+fn array_feature_extractor(indices: &[i64], shape: &[i64]) -> pb::ModelProto {
+    let mut model = one_node("ArrayFeatureExtractor", vec![], 3);
+    let graph = model.graph.as_mut().unwrap();
+    graph.node[0].input.push("K".into());
+    graph.initializer.push(pb::TensorProto {
+        name: "K".into(),
+        dims: shape.to_vec(),
+        data_type: DataType::Int64 as i32,
+        int64_data: indices.to_vec(),
+        ..pb::TensorProto::default()
+    });
+    model
+}
+
+#[test]
+fn array_feature_extractor_picks_columns_into_one_axis_as_onnxruntime_does() {
+    let rows = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
+    // A scalar index (CalibratedClassifierCV) keeps the column axis: [2, 1].
+    let plan = super::onnx()
+        .model_for_proto_model(&array_feature_extractor(&[2], &[]))
+        .unwrap()
+        .into_optimized()
+        .unwrap()
+        .into_runnable()
+        .unwrap();
+    let output = plan
+        .run(tvec!(tract_ndarray::arr2(&rows).into_tensor().into()))
+        .unwrap();
+    assert_eq!(output[0].shape(), [2, 1]);
+    assert_eq!(
+        run(&array_feature_extractor(&[2], &[]), rows).unwrap(),
+        [3.0, 6.0]
+    );
+    // Indices of any shape are read in order: [2, 4].
+    let picked = run(&array_feature_extractor(&[0, 2, 1, 1], &[2, 2]), rows).unwrap();
+    assert_eq!(picked, [1.0, 3.0, 2.0, 2.0, 4.0, 6.0, 5.0, 5.0]);
+}

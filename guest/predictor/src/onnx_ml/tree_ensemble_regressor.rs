@@ -10,10 +10,11 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_core::ops::math::add;
 use tract_onnx::tract_hir::internal::*;
 use tract_onnx::tract_hir::ops::logic::wire_with_rank_broadcast;
-use tract_onnx_opl::ml::tree::{Aggregate, Cmp, TreeEnsemble, TreeEnsembleData};
+use tract_onnx_opl::ml::tree::TreeEnsemble;
 use tract_onnx_opl::ml::tree_ensemble_classifier::{TreeEnsembleClassifier, parse_aggregate};
 
-use super::{OneToOne, OutputShape, Wired, one_to_one_expansion};
+use super::trees::read_trees;
+use super::{FromNode, OneToOne, OutputShape, Wired, one_to_one_expansion};
 
 /// The operator: the trees, and what is added to their aggregate.
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
@@ -23,7 +24,7 @@ pub(super) struct TreeEnsembleRegressor {
     base_values: Vec<u32>,
 }
 
-impl OneToOne for TreeEnsembleRegressor {
+impl FromNode for TreeEnsembleRegressor {
     /// Reads the node. A `post_transform` other than `NONE` is refused by name.
     fn from_node(node: &NodeProto) -> TractResult<Self> {
         let post_transform: Option<&str> = node.get_attr_opt("post_transform")?;
@@ -34,11 +35,13 @@ impl OneToOne for TreeEnsembleRegressor {
         let aggregate = parse_aggregate(node.get_attr_opt("aggregate_function")?.unwrap_or("SUM"))?;
         let base_values: Vec<f32> = node.get_attr_opt_vec("base_values")?.unwrap_or_default();
         Ok(Self {
-            ensemble: read_trees(node, n_targets as usize, aggregate)?,
+            ensemble: read_trees(node, "target", n_targets as usize, aggregate)?,
             base_values: base_values.iter().map(|v| v.to_bits()).collect(),
         })
     }
+}
 
+impl OneToOne for TreeEnsembleRegressor {
     fn output_type(&self) -> Option<DatumType> {
         Some(DatumType::F32)
     }
@@ -71,132 +74,6 @@ impl OneToOne for TreeEnsembleRegressor {
             &[scores[0], base],
         )
     }
-}
-
-/// The node's trees in the evaluator's tables (`TreeEnsembleData`): one row per tree node,
-/// in tree order, node ids dense from 0 in each tree; a leaf's row points at its range of
-/// `(target, weight)` rows.
-fn read_trees(
-    node: &NodeProto,
-    n_targets: usize,
-    aggregate: Aggregate,
-) -> TractResult<TreeEnsemble> {
-    let ids = |name: &str| -> TractResult<Vec<usize>> { node.get_attr_vec(name) };
-    let (tree_ids, node_ids) = (ids("nodes_treeids")?, ids("nodes_nodeids")?);
-    let (features, true_ids, false_ids) = (
-        ids("nodes_featureids")?,
-        ids("nodes_truenodeids")?,
-        ids("nodes_falsenodeids")?,
-    );
-    let values: Vec<f32> = node.get_attr_vec("nodes_values")?;
-    let modes: Vec<&str> = node.get_attr_vec("nodes_modes")?;
-    let missing_true: Vec<i64> = node
-        .get_attr_opt_vec("nodes_missing_value_tracks_true")?
-        .unwrap_or_default();
-    let (leaf_trees, leaf_nodes, leaf_targets) = (
-        ids("target_treeids")?,
-        ids("target_nodeids")?,
-        ids("target_ids")?,
-    );
-    let weights: Vec<f32> = node.get_attr_vec("target_weights")?;
-    let n = tree_ids.len();
-    ensure!(
-        [
-            node_ids.len(),
-            features.len(),
-            true_ids.len(),
-            false_ids.len(),
-            values.len(),
-            modes.len()
-        ]
-        .iter()
-        .all(|len| *len == n),
-        "the nodes_* attributes differ in length"
-    );
-    ensure!(
-        [leaf_nodes.len(), leaf_targets.len(), weights.len()]
-            .iter()
-            .all(|len| *len == leaf_trees.len()),
-        "the target_* attributes differ in length"
-    );
-
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&i| (tree_ids[i], node_ids[i]));
-    let mut leaves_order: Vec<usize> = (0..leaf_trees.len()).collect();
-    leaves_order.sort_by_key(|&i| (leaf_trees[i], leaf_nodes[i]));
-    let mut leaf_entries = leaves_order.into_iter().peekable();
-
-    let (mut trees, mut rows, mut leaves) =
-        (Vec::<u32>::new(), Vec::<u32>::new(), Vec::<u32>::new());
-    let mut root = 0;
-    for (row, &i) in order.iter().enumerate() {
-        if trees.is_empty() || tree_ids[i] != tree_ids[order[row - 1]] {
-            root = row;
-            trees.push(row as u32);
-        }
-        ensure!(
-            node_ids[i] == row - root,
-            "the node ids of tree {} are not 0, 1, 2, …",
-            tree_ids[i]
-        );
-        let comparator = match modes[i] {
-            "LEAF" => None,
-            "BRANCH_LEQ" => Some(Cmp::LessEqual),
-            "BRANCH_LT" => Some(Cmp::Less),
-            "BRANCH_GTE" => Some(Cmp::GreaterEqual),
-            "BRANCH_GT" => Some(Cmp::Greater),
-            "BRANCH_EQ" => Some(Cmp::Equal),
-            "BRANCH_NEQ" => Some(Cmp::NotEqual),
-            other => bail!("unknown node mode {other}"),
-        };
-        match comparator {
-            Some(cmp) => {
-                let nan_flag = if missing_true.get(i) == Some(&1) {
-                    0x100
-                } else {
-                    0
-                };
-                rows.extend([
-                    features[i] as u32,
-                    (root + true_ids[i]) as u32,
-                    (root + false_ids[i]) as u32,
-                    values[i].to_bits(),
-                    nan_flag | cmp as u32,
-                ]);
-            }
-            None => {
-                let start = leaves.len() as u32 / 2;
-                while let Some(&l) = leaf_entries
-                    .peek()
-                    .filter(|&&l| (leaf_trees[l], leaf_nodes[l]) == (tree_ids[i], node_ids[i]))
-                {
-                    ensure!(
-                        leaf_targets[l] < n_targets,
-                        "target id {} ≥ n_targets",
-                        leaf_targets[l]
-                    );
-                    leaves.extend([leaf_targets[l] as u32, weights[l].to_bits()]);
-                    leaf_entries.next();
-                }
-                rows.extend([start, leaves.len() as u32 / 2, 0, 0, 0]);
-            }
-        }
-    }
-    ensure!(
-        leaf_entries.next().is_none(),
-        "a target_* entry names no leaf"
-    );
-    let data = TreeEnsembleData {
-        trees: rctensor1(&trees),
-        nodes: tensor1(&rows)
-            .into_shape(&[rows.len() / 5, 5])?
-            .into_arc_tensor(),
-        leaves: tensor1(&leaves)
-            .into_shape(&[leaves.len() / 2, 2])?
-            .into_arc_tensor(),
-    };
-    let max_feature = features.iter().copied().max().unwrap_or(0);
-    TreeEnsemble::build(data, max_feature, n_targets, aggregate)
 }
 
 one_to_one_expansion!(TreeEnsembleRegressor, "TreeEnsembleRegressor");

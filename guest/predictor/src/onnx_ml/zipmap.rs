@@ -8,18 +8,20 @@ use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_core::ops::identity::Identity;
 use tract_onnx::tract_hir::internal::*;
 
-use super::{OneToOne, Wired, one_to_one_expansion};
+use super::{FromNode, OneToOne, Wired, one_to_one_expansion};
 
 /// The operator: the identity on the probabilities.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct ZipMap;
 
-impl OneToOne for ZipMap {
+impl FromNode for ZipMap {
     /// Its labels are the classifier's, which the card carries.
     fn from_node(_node: &NodeProto) -> TractResult<Self> {
         Ok(ZipMap)
     }
+}
 
+impl OneToOne for ZipMap {
     fn wire_ops(&self, prefix: &str, model: &mut TypedModel, x: OutletId) -> Wired {
         model.wire_node(prefix, Identity, &[x])
     }
