@@ -57,31 +57,34 @@ pub fn infer_card(onnx: &[u8], hints: &CardHints) -> Result<ModelCard, PackageEr
     let graph = proto.graph.as_ref().expect("parse_onnx checked");
     let cannot = |why: String| PackageError::CannotInfer(why);
 
-    let estimator = graph
-        .node
-        .iter()
-        .find(|n| {
-            CLASSIFIERS.contains(&n.op_type.as_str()) || REGRESSORS.contains(&n.op_type.as_str())
-        })
-        .ok_or_else(|| {
-            cannot(format!(
-                "no ai.onnx.ml classifier or regressor in the graph (ops: {}); pass a card",
-                op_types(graph).join(", ")
-            ))
-        })?;
-    let task = if CLASSIFIERS.contains(&estimator.op_type.as_str()) {
-        Task::Classification
-    } else {
-        Task::Regression
-    };
-    let labels = match task {
-        Task::Classification => class_labels(estimator).ok_or_else(|| {
-            cannot(format!(
-                "the {} has no class labels (classlabels_strings, _int64s or _ints)",
-                estimator.op_type
-            ))
-        })?,
-        Task::Regression => Vec::new(),
+    let estimator = graph.node.iter().find(|n| {
+        CLASSIFIERS.contains(&n.op_type.as_str()) || REGRESSORS.contains(&n.op_type.as_str())
+    });
+    let (task, labels, model_type) = match estimator {
+        Some(estimator) if CLASSIFIERS.contains(&estimator.op_type.as_str()) => {
+            let labels = class_labels(estimator).ok_or_else(|| {
+                cannot(format!(
+                    "the {} has no class labels (classlabels_strings, _int64s or _ints)",
+                    estimator.op_type
+                ))
+            })?;
+            (Task::Classification, labels, kebab(&estimator.op_type))
+        }
+        Some(estimator) => (Task::Regression, Vec::new(), kebab(&estimator.op_type)),
+        // skl2onnx's MLP, k-NN and naive Bayes models are standard ops only.
+        None => match looked_up_labels(graph) {
+            Some(labels) => (Task::Classification, labels, "onnx-classifier".to_string()),
+            None if graph.output.iter().any(|o| o.name == "variable") => {
+                (Task::Regression, Vec::new(), "onnx-regressor".to_string())
+            }
+            None => {
+                return Err(cannot(format!(
+                    "no ai.onnx.ml classifier or regressor in the graph, no `label` looked up \
+                     in a list of classes, no `variable` output (ops: {}); pass a card",
+                    op_types(graph).join(", ")
+                )));
+            }
+        },
     };
     let output = float_output(graph, task)
         .ok_or_else(|| cannot("the graph has no float output to read predictions from".into()))?;
@@ -90,12 +93,12 @@ pub fn infer_card(onnx: &[u8], hints: &CardHints) -> Result<ModelCard, PackageEr
     Ok(ModelCard {
         name: hints.name.clone(),
         version: hints.version.clone(),
-        model_type: kebab(&estimator.op_type),
-        task,
         description: format!(
-            "{} exported by {} {}; card inferred by wasml package",
-            estimator.op_type, proto.producer_name, proto.producer_version
+            "{model_type} exported by {} {}; card inferred by wasml package",
+            proto.producer_name, proto.producer_version
         ),
+        model_type,
+        task,
         labels,
         inputs,
         encoding: Encoding {
@@ -141,6 +144,65 @@ fn class_labels(node: &pb::NodeProto) -> Option<Vec<String>> {
         .filter_map(|name| attribute(node, name))
         .find(|a| !a.ints.is_empty())
         .map(|a| a.ints.iter().map(i64::to_string).collect())
+}
+
+/// The labels of a classifier made of standard ops, as skl2onnx exports an MLP, k-NN or
+/// naive Bayes model: its `label` output is (through casts and reshapes) an
+/// `ArrayFeatureExtractor` picking from a constant list of classes, which are the labels.
+fn looked_up_labels(graph: &pb::GraphProto) -> Option<Vec<String>> {
+    const PASS_THROUGH: [&str; 5] = ["Cast", "Reshape", "Identity", "Flatten", "Squeeze"];
+    let producer = |name: &str| {
+        graph
+            .node
+            .iter()
+            .find(|n| n.output.iter().any(|o| o == name))
+    };
+    let mut node = producer("label")?;
+    while PASS_THROUGH.contains(&node.op_type.as_str()) {
+        node = producer(node.input.first()?)?;
+    }
+    if node.op_type != "ArrayFeatureExtractor" {
+        return None;
+    }
+    let classes = graph
+        .initializer
+        .iter()
+        .find(|t| Some(&t.name) == node.input.first())?;
+    let labels = tensor_values(classes)?;
+    (labels.len() >= 2).then_some(labels)
+}
+
+/// A constant tensor's values as strings: integers or strings.
+fn tensor_values(tensor: &pb::TensorProto) -> Option<Vec<String>> {
+    let raw = |width: usize| -> Vec<i64> {
+        tensor
+            .raw_data
+            .chunks_exact(width)
+            .map(|b| match width {
+                4 => i64::from(i32::from_le_bytes(b.try_into().expect("4 bytes"))),
+                _ => i64::from_le_bytes(b.try_into().expect("8 bytes")),
+            })
+            .collect()
+    };
+    let ints: Vec<i64> = match DataType::try_from(tensor.data_type).ok()? {
+        DataType::String => {
+            return Some(
+                tensor
+                    .string_data
+                    .iter()
+                    .map(|s| String::from_utf8_lossy(s).into_owned())
+                    .collect(),
+            );
+        }
+        DataType::Int64 if tensor.raw_data.is_empty() => tensor.int64_data.clone(),
+        DataType::Int64 => raw(8),
+        DataType::Int32 if tensor.raw_data.is_empty() => {
+            tensor.int32_data.iter().map(|v| i64::from(*v)).collect()
+        }
+        DataType::Int32 => raw(4),
+        _ => return None,
+    };
+    Some(ints.iter().map(i64::to_string).collect())
 }
 
 /// The output to read: a classifier's float one (skl2onnx: `probabilities`, next to an

@@ -24,6 +24,12 @@ pub fn validate(
         LoadError::Card(e) => PackageError::Card(e.to_string()),
         other => PackageError::Mismatch(other.to_string()),
     })?;
+    if let Some(margins) = parse_onnx(onnx)
+        .ok()
+        .and_then(|proto| margin_classifier(&proto))
+    {
+        return Err(margins);
+    }
     let Some(conformance) = conformance else {
         return Ok(None);
     };
@@ -54,8 +60,69 @@ fn unsupported_op(proto: &tract_onnx::pb::ModelProto, message: &str) -> Option<P
                     && message.contains(&format!("\"{}\"", node.name))
                     && message.contains(&node.op_type))
         })
-        .map(|node| PackageError::UnsupportedOp {
-            op: node.op_type.clone(),
-            node: node.name.clone(),
+        .map(|node| {
+            let unimplemented = format!("Unimplemented({})", node.op_type);
+            let how = message
+                .split_once(&unimplemented)
+                .map(|(_, rest)| rest.lines().next().unwrap_or_default().to_string())
+                .unwrap_or_default();
+            PackageError::UnsupportedOp {
+                op: node.op_type.clone(),
+                node: node.name.clone(),
+                how,
+            }
+        })
+}
+
+/// A classifier whose scores are decision margins rather than probabilities: a
+/// `LinearClassifier` (or an `SVMClassifier` without Platt's `prob_a`) with no
+/// post-transform whose scores reach a graph output unchanged, as skl2onnx exports
+/// `LinearSVC` or `SVC(probability=False)` (a `CalibratedClassifierCV` computes
+/// probabilities from them, and runs). wasml's answer is a probability per label, so such
+/// a model is refused here rather than failing every request.
+fn margin_classifier(proto: &tract_onnx::pb::ModelProto) -> Option<PackageError> {
+    let graph = proto.graph.as_ref()?;
+    let attribute = |node: &tract_onnx::pb::NodeProto, name: &str| {
+        node.attribute.iter().find(|a| a.name == name).cloned()
+    };
+    let node = graph.node.iter().find(|node| {
+        let no_transform = attribute(node, "post_transform").is_none_or(|a| a.s == b"NONE");
+        let margins = match node.op_type.as_str() {
+            "LinearClassifier" => no_transform,
+            "SVMClassifier" => {
+                no_transform && attribute(node, "prob_a").is_none_or(|a| a.floats.is_empty())
+            }
+            _ => false,
+        };
+        margins
+            && node
+                .output
+                .get(1)
+                .is_some_and(|scores| output_unchanged(graph, scores))
+    })?;
+    Some(PackageError::UnsupportedOp {
+        op: node.op_type.clone(),
+        node: node.name.clone(),
+        how: " without a post-transform: it scores decision margins, not probabilities \
+              (scikit-learn's LinearSVC, SVC without probability=True; \
+              CalibratedClassifierCV makes probabilities of them)"
+            .into(),
+    })
+}
+
+/// Whether `value` becomes a graph output through nothing but copies, casts, reshapes and
+/// a `ZipMap`.
+fn output_unchanged(graph: &tract_onnx::pb::GraphProto, value: &str) -> bool {
+    const UNCHANGING: [&str; 5] = ["Identity", "Cast", "Reshape", "Flatten", "ZipMap"];
+    if graph.output.iter().any(|o| o.name == value) {
+        return true;
+    }
+    graph
+        .node
+        .iter()
+        .filter(|next| next.input.iter().any(|i| i == value))
+        .any(|next| {
+            UNCHANGING.contains(&next.op_type.as_str())
+                && next.output.iter().any(|o| output_unchanged(graph, o))
         })
 }
