@@ -9,8 +9,8 @@ random rows spread over each feature's training range.
     python models.py OUT_DIR
 
 writes OUT_DIR/<model>.onnx, OUT_DIR/<model>.conformance.json and OUT_DIR/models.json
-(what each model is and how to package it). A model meant to be refused (an operator
-tract lacks) has no conformance set.
+(what each model is and how to package it). A model meant to be refused (an operator mode
+wasml cannot run) has no conformance set.
 
 Besides plain estimators, pipelines whose preprocessing skl2onnx exports as ONNX-ML
 operators tract 0.23.9 does not load and wasml adds (guest/predictor/src/onnx_ml):
@@ -115,7 +115,7 @@ def column_model(estimator, data, name, missing=0.0):
     return onnx, x_train, x_test, columns, "columns"
 
 
-def mixed_model(estimator, data, name, missing=0.0, encoder=OneHotEncoder):
+def mixed_model(estimator, data, name, missing=0.0, encoder=OneHotEncoder, zipmap=False):
     """A string column and numbers behind a ColumnTransformer (`encoder` on the string,
     StandardScaler on the numbers), one [N, 1] input per column as skl2onnx exports it: iris
     with its petal length as a size category."""
@@ -134,7 +134,7 @@ def mixed_model(estimator, data, name, missing=0.0, encoder=OneHotEncoder):
         pipeline,
         initial_types=[(columns[0], StringTensorType([None, 1]))]
         + [(c, FloatTensorType([None, 1])) for c in columns[1:]],
-        options={id(estimator): {"zipmap": False}},
+        options={id(estimator): {"zipmap": zipmap}},
         target_opset={"": 15, "ai.onnx.ml": 3},
     )
     return onnx, x_train, x_test, columns, "columns"
@@ -188,11 +188,11 @@ def reference(path, rows, columns, layout, task):
     for i, row in enumerate(rows):
         # A NaN is a value left out: an absent field.
         case = {"input": {c: field(v) for c, v in zip(columns, row) if not missing_value(v)}}
-        if task == "classification" and "probabilities" in outputs:
-            case["probabilities"] = [float(p) for p in outputs["probabilities"][i]]
-        elif task == "classification":
-            # ZipMap: one {label: probability} per row, in the classifier's label order.
-            case["probabilities"] = [float(p) for p in outputs["output_probability"][i].values()]
+        if task == "classification":
+            row = outputs.get("probabilities", outputs.get("output_probability"))[i]
+            # With a ZipMap: one {label: probability} per row, in the classifier's label order.
+            row = row.values() if isinstance(row, dict) else row
+            case["probabilities"] = [float(p) for p in row]
         else:
             case["value"] = float(np.ravel(outputs["variable"])[i])
         cases.append(case)
@@ -244,7 +244,8 @@ def main(out):
             "labels": [str(c) for c in getattr(estimator, "classes_", [])],
         })
 
-    # Refused: SVC exports as ai.onnx.ml SVMClassifier, which tract 0.23.9 lacks.
+    # Refused: an SVC without probability=True on three classes exports as an SVMClassifier
+    # that scores pairs of classes rather than classes, which the runner cannot serve.
     data = load_wine()
     warnings.filterwarnings("ignore", category=FutureWarning)  # skl2onnx reads SVC's probA_
     svm = SVC(kernel="linear").fit(data.data.astype(np.float32), data.target)

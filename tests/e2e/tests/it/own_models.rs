@@ -5,29 +5,26 @@
 //! as ONNX-ML operators wasml adds to tract — the imputed one with values left out),
 //! exported with skl2onnx, packaged with `wasml package` (the card
 //! inferred from the graph), served by the release host, and compared with onnxruntime
-//! within 1e-5. And the models a user gets wrong — not ONNX, an operator tract lacks, a
+//! within 1e-5. And the models a user gets wrong — not ONNX, an operator mode wasml cannot run, a
 //! card that contradicts the graph, labels missing — refused with the cause named, by
 //! `wasml package` and by the admin intake alike, with nothing written or registered.
 //! Packaged with `--world http`, the same models are served by `wasml-host --wasi-http`,
 //! as Spin would serve them.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use wasml_e2e::{ScratchDir, eventually, start_host};
-use wasml_test_support::{http, venv_program, workspace_binary};
+use wasml_test_support::{http, workspace_binary};
+
+use super::byom::{
+    Trained, VERSION, largest_difference, outputs, package, python, stderr, stdout, train, wasml,
+};
 
 const TOKEN: &str = "byom-admin-token";
-const VERSION: &str = "1.0.0";
-
-/// What `models.py` trained, from its `models.json`.
-struct Trained {
-    dir: PathBuf,
-    models: Vec<Value>,
-}
 
 /// Validates each card (argv[2:]) against the schema (argv[1]) with `jsonschema`.
 const VALIDATE: &str = "import json, sys, jsonschema
@@ -36,145 +33,10 @@ for path in sys.argv[2:]:
     jsonschema.validate(json.load(open(path)), schema)
     print('valid', path)";
 
-/// The virtualenv's Python, with scikit-learn, skl2onnx, onnxruntime and jsonschema.
-fn python() -> PathBuf {
-    venv_program(".venv-byom", "python", "WASML_BYOM_PYTHON", "byom-venv")
-}
-
-/// The models, trained once per test process into the target's temp directory (each
-/// run writes the same files over the last run's).
+/// The models, trained once per test process into the target's temp directory.
 fn trained() -> &'static Trained {
     static TRAINED: OnceLock<Trained> = OnceLock::new();
-    TRAINED.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("byom-models");
-        let python = python();
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../byom/models.py");
-        let output = Command::new(python)
-            .arg(script)
-            .arg(&dir)
-            .output()
-            .expect("python runs");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let models = std::fs::read_to_string(dir.join("models.json")).unwrap();
-        Trained {
-            models: serde_json::from_str(&models).unwrap(),
-            dir,
-        }
-    })
-}
-
-impl Trained {
-    /// The trained model called `name`, as `models.json` describes it.
-    fn model(&self, name: &str) -> &Value {
-        self.models
-            .iter()
-            .find(|m| m["name"] == name)
-            .unwrap_or_else(|| panic!("no trained model {name}"))
-    }
-
-    /// Packages the trained model `name` into `dir/<name>.wasm` and returns that path and
-    /// the card `wasml package` inferred.
-    fn package_inferred(&self, name: &str, dir: &Path) -> (PathBuf, Value) {
-        let wasm = dir.join(format!("{name}.wasm"));
-        let card = dir.join(format!("{name}.card.json"));
-        let onnx = self.dir.join(format!("{name}.onnx"));
-        let made = package(
-            self.model(name),
-            &onnx,
-            &wasm,
-            &["--card-out", card.to_str().unwrap()],
-        );
-        assert!(made.status.success(), "{name}: {}", stderr(&made));
-        let card = serde_json::from_str(&std::fs::read_to_string(card).unwrap()).unwrap();
-        (wasm, card)
-    }
-
-    /// The conformance set `models.py` wrote for `name`: inputs and onnxruntime's outputs.
-    fn conformance_set(&self, name: &str) -> Value {
-        let path = self.dir.join(format!("{name}.conformance.json"));
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    }
-}
-
-fn wasml(args: &[&str]) -> Output {
-    Command::new(workspace_binary("wasml"))
-        .args(args)
-        .output()
-        .expect("wasml runs")
-}
-
-/// `wasml package` for one trained model, as a user would call it.
-fn package(model: &Value, onnx: &Path, out: &Path, extra: &[&str]) -> Output {
-    let name = model["name"].as_str().unwrap();
-    let mut args = vec![
-        "package",
-        onnx.to_str().unwrap(),
-        "--name",
-        name,
-        "--version",
-        VERSION,
-    ];
-    let names = model["feature_names"].as_array().map(|names| {
-        names
-            .iter()
-            .map(|n| n.as_str().unwrap())
-            .collect::<Vec<_>>()
-            .join(",")
-    });
-    if let Some(names) = &names {
-        args.extend(["--feature-names", names]);
-    }
-    args.extend(["-o", out.to_str().unwrap()]);
-    args.extend(extra);
-    wasml(&args)
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// The numbers an answer (or a conformance case) carries: the probabilities, or the one
-/// value.
-fn outputs(prediction: &Value) -> Vec<f64> {
-    match prediction.get("value") {
-        Some(value) => vec![value.as_f64().unwrap()],
-        None => prediction["probabilities"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p.as_f64().unwrap())
-            .collect(),
-    }
-}
-
-/// The largest difference between a batch answer's `predictions` and the conformance
-/// `cases` (onnxruntime's outputs), as a share of the outputs' scale: absolute for
-/// probabilities; for values, relative to the largest (f32 sums of terms in the hundreds
-/// differ in the fifth decimal between onnxruntime and tract in wasm).
-fn largest_difference(cases: &[Value], predictions: &Value) -> f64 {
-    let predictions = predictions.as_array().expect("a batch answer");
-    assert_eq!(predictions.len(), cases.len());
-    let scale = cases
-        .iter()
-        .filter_map(|c| c.get("value").and_then(Value::as_f64))
-        .fold(1.0f64, |s, v| s.max(v.abs()));
-    let mut largest = 0f64;
-    for (case, prediction) in cases.iter().zip(predictions) {
-        let (got, expected) = (outputs(prediction), outputs(case));
-        assert_eq!(got.len(), expected.len());
-        for (g, e) in got.iter().zip(&expected) {
-            largest = largest.max((g - e).abs() / scale);
-        }
-    }
-    largest
+    TRAINED.get_or_init(|| train("models.py", "byom-models", "models.json"))
 }
 
 #[test]
@@ -369,10 +231,10 @@ fn bad_models(trained: &Trained, scratch: &Path) -> Vec<BadModel> {
             cause: "not an ONNX model",
         },
         BadModel {
-            label: "an operator tract lacks",
+            label: "an operator mode wasml cannot run",
             onnx: std::fs::read(trained.dir.join("svm.onnx")).unwrap(),
             card: Some(any_graph),
-            cause: "unsupported ONNX operator SVMClassifier",
+            cause: "unsupported ONNX operator SVMClassifier (node \"SVMc\") without probabilities for 3 classes",
         },
         BadModel {
             label: "a card that contradicts the graph",
