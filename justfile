@@ -41,6 +41,10 @@ soak:
 bench-micro:
     cargo bench -p wasml-runtime --bench predict
 
+# Criterion: per-row predict of exported models (coverage cases), native vs. in wasm.
+bench-exports:
+    cargo bench -p wasml-runtime --bench exports
+
 # 1, 10 and 50 packaged models in one host: start-up, RSS, first request after idle.
 bench-models:
     cargo bench -p wasml-host --bench models

@@ -4,11 +4,12 @@ exports it as its exporter would (skl2onnx, or onnxmltools for LightGBM and XGBo
 classifier with probabilities both with its ZipMap and without), and computes
 onnxruntime's outputs on at least 200 rows as the reference.
 
-    python coverage.py OUT_DIR
+    python coverage.py OUT_DIR [CASE ...]
 
 writes OUT_DIR/<case>.onnx and OUT_DIR/<case>.conformance.json as models.py does, and
 OUT_DIR/coverage.json: per case its estimator, exporter, the ops in its graph, how to
-package it, and, for a case wasml is known not to run, the reason (`gap`).
+package it, and, for a case wasml is known not to run, the reason (`gap`). Given case
+names, only those (the per-row bench, runtime/benches/exports.rs, takes a few).
 """
 
 import hashlib
@@ -147,6 +148,8 @@ def classifiers():
         ("gaussian_nb", GaussianNB(), wine),
         ("lightgbm", lightgbm.LGBMClassifier(n_estimators=30, verbose=-1, random_state=SEED), wine),
         ("lightgbm_binary", lightgbm.LGBMClassifier(n_estimators=30, verbose=-1, random_state=SEED), cancer),
+        # 100 rounds of 3 classes: the 300 trees of the bundled model's size.
+        ("lightgbm_300_trees", lightgbm.LGBMClassifier(n_estimators=100, verbose=-1, random_state=SEED), wine),
         ("xgboost", xgboost.XGBClassifier(n_estimators=30, random_state=SEED), wine),
         ("xgboost_binary", xgboost.XGBClassifier(n_estimators=30, random_state=SEED), cancer),
     ]
@@ -164,6 +167,7 @@ def regressors():
         ("svr", make_pipeline(StandardScaler(), SVR()), diabetes),
         ("lightgbm_regressor", lightgbm.LGBMRegressor(n_estimators=30, verbose=-1, random_state=SEED), diabetes),
         ("xgboost_regressor", xgboost.XGBRegressor(n_estimators=30, random_state=SEED), diabetes),
+        ("xgboost_regressor_300_trees", xgboost.XGBRegressor(n_estimators=300, random_state=SEED), diabetes),
     ]
 
 
@@ -193,11 +197,13 @@ def cases():
         yield name, estimator, data, build, missing, False
 
 
-def main(out):
+def main(out, only):
     out.mkdir(parents=True, exist_ok=True)
     warnings.filterwarnings("ignore")  # convergence and skl2onnx's deprecation notes
     described = []
     for name, estimator, data, build, missing, zipmap in cases():
+        if only and name not in only:
+            continue
         task = "classification" if is_classifier(final_step(estimator)) else "regression"
         onnx, exporter, rows, columns, layout = build(estimator, data, zipmap, missing)
         path = out / f"{name}.onnx"
@@ -226,4 +232,4 @@ def main(out):
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), set(sys.argv[2:]))
