@@ -96,13 +96,18 @@ fn one_text(name: &str, value: &str) -> pb::AttributeProto {
     })
 }
 
+/// `model` loaded with the added operators, optimised and made runnable.
+fn plan(model: &pb::ModelProto) -> TractResult<std::sync::Arc<TypedRunnableModel>> {
+    super::onnx()
+        .model_for_proto_model(model)?
+        .into_optimized()?
+        .into_runnable()
+}
+
 /// Loads `model` with the added operators, optimises it and runs it on `rows`.
 fn run(model: &pb::ModelProto, rows: [[f32; 3]; 2]) -> TractResult<Vec<f32>> {
     let input = tract_ndarray::arr2(&rows).into_tensor();
-    let plan = super::onnx()
-        .model_for_proto_model(model)?
-        .into_optimized()?
-        .into_runnable()?;
+    let plan = plan(model)?;
     let output = plan.run(tvec!(input.into()))?;
     Ok(output[0]
         .to_plain_array_view::<f32>()?
@@ -227,13 +232,7 @@ fn run_strings(mut model: pb::ModelProto, rows: [&str; 2]) -> TValue {
     };
     tensor.elem_type = DataType::String as i32;
     let rows = tract_ndarray::arr2(&rows.map(|r| [r.to_string()])).into_tensor();
-    let plan = super::onnx()
-        .model_for_proto_model(&model)
-        .unwrap()
-        .into_optimized()
-        .unwrap()
-        .into_runnable()
-        .unwrap();
+    let plan = plan(&model).unwrap();
     plan.run(tvec!(rows.into())).unwrap().remove(0)
 }
 
@@ -336,13 +335,7 @@ fn binary_tree_classifier_adds_the_second_base_value_and_scores_both_classes() {
     }
 
     // The label output names each row's more probable class.
-    let plan = super::onnx()
-        .model_for_proto_model(&binary_booster(&["label"]))
-        .unwrap()
-        .into_optimized()
-        .unwrap()
-        .into_runnable()
-        .unwrap();
+    let plan = plan(&binary_booster(&["label"])).unwrap();
     let labels = plan
         .run(tvec!(tract_ndarray::arr2(&rows).into_tensor().into()))
         .unwrap();
@@ -489,13 +482,7 @@ fn array_feature_extractor(indices: &[i64], shape: &[i64]) -> pb::ModelProto {
 fn array_feature_extractor_picks_columns_into_one_axis_as_onnxruntime_does() {
     let rows = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
     // A scalar index (CalibratedClassifierCV) keeps the column axis: [2, 1].
-    let plan = super::onnx()
-        .model_for_proto_model(&array_feature_extractor(&[2], &[]))
-        .unwrap()
-        .into_optimized()
-        .unwrap()
-        .into_runnable()
-        .unwrap();
+    let plan = plan(&array_feature_extractor(&[2], &[])).unwrap();
     let output = plan
         .run(tvec!(tract_ndarray::arr2(&rows).into_tensor().into()))
         .unwrap();

@@ -10,19 +10,15 @@
 //! margins.
 
 use tract_onnx::pb::NodeProto;
-use tract_onnx::tract_core::ops::math::add;
 use tract_onnx::tract_hir::internal::*;
-use tract_onnx::tract_hir::ops::logic::wire_with_rank_broadcast;
 use tract_onnx_opl::ml::tree::TreeEnsemble;
-use tract_onnx_opl::ml::tree_ensemble_classifier::{
-    TreeEnsembleClassifier as Trees, parse_aggregate,
-};
+use tract_onnx_opl::ml::tree_ensemble_classifier::parse_aggregate;
 
 use super::FromNode;
 use super::classifier::{
     Classifier, PostTransform, SecondColumn, class_labels, classifier_expansion,
 };
-use super::trees::read_trees;
+use super::trees::{read_trees, wire_trees};
 
 /// The operator: the trees, their base values, and how their scores become the outputs.
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
@@ -91,22 +87,7 @@ impl Classifier for TreeEnsembleClassifier {
         model: &mut TypedModel,
         x: OutletId,
     ) -> TractResult<OutletId> {
-        let ensemble = self.ensemble.clone();
-        let mut scores = model.wire_node(format!("{prefix}.trees"), Trees { ensemble }, &[x])?[0];
-        if !self.base_values.is_empty() {
-            let base: Vec<f32> = self
-                .base_values
-                .iter()
-                .map(|b| f32::from_bits(*b))
-                .collect();
-            let base = model.add_const(format!("{prefix}.base"), tensor1(&base))?;
-            scores = wire_with_rank_broadcast(
-                format!("{prefix}.add_base"),
-                model,
-                add(),
-                &[scores, base],
-            )?[0];
-        }
+        let mut scores = wire_trees(prefix, model, x, &self.ensemble, &self.base_values)?;
         if let Some(second) = self.binary {
             scores = second.wire(prefix, model, scores)?;
         }

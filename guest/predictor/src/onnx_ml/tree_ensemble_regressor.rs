@@ -7,13 +7,11 @@
 //! same evaluator, one score per target, plus the base values.
 
 use tract_onnx::pb::NodeProto;
-use tract_onnx::tract_core::ops::math::add;
 use tract_onnx::tract_hir::internal::*;
-use tract_onnx::tract_hir::ops::logic::wire_with_rank_broadcast;
 use tract_onnx_opl::ml::tree::TreeEnsemble;
-use tract_onnx_opl::ml::tree_ensemble_classifier::{TreeEnsembleClassifier, parse_aggregate};
+use tract_onnx_opl::ml::tree_ensemble_classifier::parse_aggregate;
 
-use super::trees::read_trees;
+use super::trees::{read_trees, wire_trees};
 use super::{FromNode, OneToOne, OutputShape, Wired, one_to_one_expansion};
 
 /// The operator: the trees, and what is added to their aggregate.
@@ -51,28 +49,8 @@ impl OneToOne for TreeEnsembleRegressor {
     }
 
     fn wire_ops(&self, prefix: &str, model: &mut TypedModel, x: OutletId) -> Wired {
-        let scores = model.wire_node(
-            format!("{prefix}.trees"),
-            TreeEnsembleClassifier {
-                ensemble: self.ensemble.clone(),
-            },
-            &[x],
-        )?;
-        if self.base_values.is_empty() {
-            return Ok(scores);
-        }
-        let base: Vec<f32> = self
-            .base_values
-            .iter()
-            .map(|b| f32::from_bits(*b))
-            .collect();
-        let base = model.add_const(format!("{prefix}.base"), tensor1(&base))?;
-        wire_with_rank_broadcast(
-            format!("{prefix}.add_base"),
-            model,
-            add(),
-            &[scores[0], base],
-        )
+        let scores = wire_trees(prefix, model, x, &self.ensemble, &self.base_values)?;
+        Ok(tvec!(scores))
     }
 }
 

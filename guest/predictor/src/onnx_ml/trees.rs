@@ -3,8 +3,11 @@
 //! (patched, `vendor/`), which both operators run on.
 
 use tract_onnx::pb::NodeProto;
+use tract_onnx::tract_core::ops::math::add;
 use tract_onnx::tract_hir::internal::*;
+use tract_onnx::tract_hir::ops::logic::wire_with_rank_broadcast;
 use tract_onnx_opl::ml::tree::{Aggregate, Cmp, TreeEnsemble, TreeEnsembleData};
+use tract_onnx_opl::ml::tree_ensemble_classifier::TreeEnsembleClassifier;
 
 /// The node's trees in the evaluator's tables (`TreeEnsembleData`): one row per tree node,
 /// in tree order, node ids dense from 0 in each tree; a leaf's row points at its range of
@@ -134,4 +137,24 @@ pub(super) fn read_trees(
     };
     let max_feature = features.iter().copied().max().unwrap_or(0);
     TreeEnsemble::build(data, max_feature, n_targets, aggregate)
+}
+
+/// Wires the trees' scores on `x` (`[rows, columns]`, on tract's evaluator) plus the base
+/// values (their bits; none, or one per column).
+pub(super) fn wire_trees(
+    prefix: &str,
+    model: &mut TypedModel,
+    x: OutletId,
+    ensemble: &TreeEnsemble,
+    base_values: &[u32],
+) -> TractResult<OutletId> {
+    let ensemble = ensemble.clone();
+    let trees = TreeEnsembleClassifier { ensemble };
+    let scores = model.wire_node(format!("{prefix}.trees"), trees, &[x])?[0];
+    if base_values.is_empty() {
+        return Ok(scores);
+    }
+    let base: Vec<f32> = base_values.iter().map(|b| f32::from_bits(*b)).collect();
+    let base = model.add_const(format!("{prefix}.base"), tensor1(&base))?;
+    Ok(wire_with_rank_broadcast(format!("{prefix}.add_base"), model, add(), &[scores, base])?[0])
 }
