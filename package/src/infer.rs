@@ -74,13 +74,14 @@ pub fn infer_card(onnx: &[u8], hints: &CardHints) -> Result<ModelCard, PackageEr
         // skl2onnx's MLP, k-NN and naive Bayes models are standard ops only.
         None => match looked_up_labels(graph) {
             Some(labels) => (Task::Classification, labels, "onnx-classifier".to_string()),
-            None if graph.output.iter().any(|o| o.name == "variable") => {
+            // One float output and no labels: skl2onnx's `variable`, a regressor's value.
+            None if graph.output.len() == 1 && float_output(graph, Task::Regression).is_some() => {
                 (Task::Regression, Vec::new(), "onnx-regressor".to_string())
             }
             None => {
                 return Err(cannot(format!(
                     "no ai.onnx.ml classifier or regressor in the graph, no `label` looked up \
-                     in a list of classes, no `variable` output (ops: {}); pass a card",
+                     in a list of classes, and not one float output (ops: {}); pass a card",
                     op_types(graph).join(", ")
                 )));
             }

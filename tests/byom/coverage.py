@@ -42,8 +42,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import train_test_split
 from sklearn.naive_bayes import GaussianNB
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.neural_network import MLPClassifier
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 from sklearn.svm import SVC, SVR, LinearSVC
@@ -165,6 +165,8 @@ def regressors():
         ("gradient_boosting_regressor", GradientBoostingRegressor(n_estimators=30, random_state=SEED), diabetes),
         ("hist_gradient_boosting_regressor", HistGradientBoostingRegressor(max_iter=30, random_state=SEED), diabetes),
         ("svr", make_pipeline(StandardScaler(), SVR()), diabetes),
+        ("k_neighbors_regressor", make_pipeline(StandardScaler(), KNeighborsRegressor()), diabetes),
+        ("mlp_regressor", make_pipeline(StandardScaler(), MLPRegressor(max_iter=2000, random_state=SEED)), diabetes),
         ("lightgbm_regressor", lightgbm.LGBMRegressor(n_estimators=30, verbose=-1, random_state=SEED), diabetes),
         ("xgboost_regressor", xgboost.XGBRegressor(n_estimators=30, random_state=SEED), diabetes),
         ("xgboost_regressor_300_trees", xgboost.XGBRegressor(n_estimators=300, random_state=SEED), diabetes),

@@ -194,7 +194,9 @@ def reference(path, rows, columns, layout, task):
             row = row.values() if isinstance(row, dict) else row
             case["probabilities"] = [float(p) for p in row]
         else:
-            case["value"] = float(np.ravel(outputs["variable"])[i])
+            # A regressor's one output: skl2onnx names it `variable` (`variable1` behind a
+            # scaler that took the name).
+            case["value"] = float(np.ravel(next(iter(outputs.values())))[i])
         cases.append(case)
     return cases
 

@@ -107,8 +107,8 @@ fn plan(model: &pb::ModelProto) -> TractResult<std::sync::Arc<TypedRunnableModel
 /// Loads `model` with the added operators, optimises it and runs it on `rows`.
 fn run(model: &pb::ModelProto, rows: [[f32; 3]; 2]) -> TractResult<Vec<f32>> {
     let input = tract_ndarray::arr2(&rows).into_tensor();
-    let plan = plan(model)?;
-    let output = plan.run(tvec!(input.into()))?;
+    let runnable = plan(model)?;
+    let output = runnable.run(tvec!(input.into()))?;
     Ok(output[0]
         .to_plain_array_view::<f32>()?
         .iter()
@@ -232,8 +232,8 @@ fn run_strings(mut model: pb::ModelProto, rows: [&str; 2]) -> TValue {
     };
     tensor.elem_type = DataType::String as i32;
     let rows = tract_ndarray::arr2(&rows.map(|r| [r.to_string()])).into_tensor();
-    let plan = plan(&model).unwrap();
-    plan.run(tvec!(rows.into())).unwrap().remove(0)
+    let runnable = plan(&model).unwrap();
+    runnable.run(tvec!(rows.into())).unwrap().remove(0)
 }
 
 #[test]
@@ -335,8 +335,8 @@ fn binary_tree_classifier_adds_the_second_base_value_and_scores_both_classes() {
     }
 
     // The label output names each row's more probable class.
-    let plan = plan(&binary_booster(&["label"])).unwrap();
-    let labels = plan
+    let runnable = plan(&binary_booster(&["label"])).unwrap();
+    let labels = runnable
         .run(tvec!(tract_ndarray::arr2(&rows).into_tensor().into()))
         .unwrap();
     let labels: Vec<i64> = labels[0]
@@ -482,8 +482,8 @@ fn array_feature_extractor(indices: &[i64], shape: &[i64]) -> pb::ModelProto {
 fn array_feature_extractor_picks_columns_into_one_axis_as_onnxruntime_does() {
     let rows = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
     // A scalar index (CalibratedClassifierCV) keeps the column axis: [2, 1].
-    let plan = plan(&array_feature_extractor(&[2], &[])).unwrap();
-    let output = plan
+    let runnable = plan(&array_feature_extractor(&[2], &[])).unwrap();
+    let output = runnable
         .run(tvec!(tract_ndarray::arr2(&rows).into_tensor().into()))
         .unwrap();
     assert_eq!(output[0].shape(), [2, 1]);
