@@ -65,6 +65,15 @@ pub struct Config {
     #[arg(long, env = "WASML_MAX_CONCURRENT", default_value_t = 1024)]
     pub max_concurrent: usize,
 
+    /// Connections open at once; one more is closed as soon as it is accepted.
+    #[arg(long, env = "WASML_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Seconds a request's headers may take to arrive before the connection is closed
+    /// (slow or silent clients).
+    #[arg(long, env = "WASML_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+
     /// Largest request body accepted, in bytes (413 beyond).
     #[arg(long, env = "WASML_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,

@@ -23,6 +23,7 @@
 
 pub mod api;
 pub mod config;
+pub mod connections;
 pub mod event_sink;
 pub mod feedback;
 pub mod intake;

@@ -1,7 +1,6 @@
 //! The server's life: load the models, serve until SIGINT/SIGTERM, drain, flush events.
 //! Or, with `--wasi-http`, the same life for one plain `wasi:http` component.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -146,6 +145,7 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         max_batch_rows: config.max_batch_rows,
     };
     let serving = Serving::new(models, metrics, events);
+    let refusals = serving.metrics.clone();
     let mut state = AppState::new(serving.clone(), limits, config.max_concurrent);
     let loader = Arc::new(ModelLoader::new(
         engine,
@@ -183,12 +183,18 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         .with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, "listening");
-    axum::serve(
+    let connection_limits = crate::connections::ConnectionLimits {
+        max_open: config.max_connections,
+        header_read_timeout: std::time::Duration::from_secs(config.header_read_timeout_secs),
+    };
+    crate::connections::serve(
         listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        app(state),
+        connection_limits,
+        move || refusals.connection_refused(),
+        wasml_collector::process::shutdown_signal(),
     )
-    .with_graceful_shutdown(wasml_collector::process::shutdown_signal())
-    .await?;
+    .await;
     tracing::info!("in-flight requests done; writing queued events");
     writer.finish().await;
     tracing::info!("stopped");

@@ -95,6 +95,7 @@ pub struct Metrics {
     wasm_traps: IntCounterVec,
     /// Requests refused with 503 because too many were in flight.
     requests_shed: IntCounter,
+    connections_refused: IntCounter,
     /// Events written, dropped (by [`DropReason`]) and send retries.
     events: EventCounters,
     /// Version changes by model and result (`activated`, `canary`, `rolled_back`,
@@ -294,6 +295,13 @@ impl Metrics {
                     "Prediction requests refused with 503 because the concurrency limit was reached.",
                 ),
             ),
+            connections_refused: register(
+                &registry,
+                IntCounter::new(
+                    "wasml_connections_refused_total",
+                    "Connections closed on accept because --max-connections were open.",
+                ),
+            ),
             events: EventCounters::register(&registry),
             model_swaps: counter(
                 "ml_model_swaps_total",
@@ -449,6 +457,11 @@ impl Metrics {
     /// A prediction request was refused with 503 at the concurrency limit.
     pub fn request_shed(&self) {
         self.requests_shed.inc();
+    }
+
+    /// A connection was closed on accept: too many were open.
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
     }
 
     /// An HTTP request finished: `http_request_duration_seconds`.

@@ -17,7 +17,7 @@ use crate::serving;
 const SEED_ROW: &str = r#"{"age": 30, "job": "admin.", "marital": "single", "education": "secondary", "housing": "yes", "loan": "no", "duration": 200, "campaign": 2}"#;
 
 /// A host process on a loopback port, with its cache and events in `dir`.
-fn start_host(dir: &Path, extra: &[&str]) -> Process {
+pub(crate) fn start_host(dir: &Path, extra: &[&str]) -> Process {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wasml-host"));
     command
         .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
@@ -42,7 +42,7 @@ fn call(host: &Process, method: &str, path: &str, body: &str) -> (u16, Value) {
     request(host.address, method, path, body).expect("the host answers")
 }
 
-fn scratch(name: &str) -> ScratchDir {
+pub(crate) fn scratch(name: &str) -> ScratchDir {
     ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), name)
 }
 

@@ -1,0 +1,104 @@
+//! Accepting connections so that slow or idle clients cannot take the server: at most
+//! `max_open` connections at once (one past that is closed as soon as it is accepted,
+//! before anything is read), and a request's headers must arrive within
+//! `header_read_timeout` or the connection is closed (a slowloris client, or one that
+//! connects and never speaks). On shutdown no connection is accepted any more, every open
+//! one finishes its in-flight request, and the call returns when they all have.
+//!
+//! axum's own `serve` sets no timer on hyper, so headers could take forever; this is the
+//! same accept loop with those two limits (HTTP/1, as the server speaks).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::extract::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tower::ServiceExt as _;
+
+/// The limits on connections.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// Connections open at once; one more is closed on accept.
+    pub max_open: usize,
+    /// Time a request's headers may take to arrive.
+    pub header_read_timeout: Duration,
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets open connections finish
+/// their in-flight requests. Requests see the peer's address as `ConnectInfo<SocketAddr>`.
+/// `refused` is called for each connection closed for being one too many.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    refused: impl Fn() + Send + 'static,
+    shutdown: impl Future<Output = ()>,
+) {
+    let open = Arc::new(Semaphore::new(limits.max_open));
+    // Dropped to tell every connection to shut down gracefully; each task holds a
+    // receiver until its connection is done, so `closed()` waits for all of them.
+    let (stop_tx, stop_rx) = watch::channel(());
+    let (done_tx, done_rx) = watch::channel(());
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, or a connection reset before it was
+                    // accepted: wait a little rather than spin.
+                    tracing::warn!(%error, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+            refused();
+            drop(stream);
+            continue;
+        };
+        let service = app
+            .clone()
+            .map_request(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request.map(axum::body::Body::new)
+            });
+        let mut stop = stop_rx.clone();
+        let done = done_rx.clone();
+        tokio::spawn(async move {
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout);
+            let service = TowerToHyperService::new(service);
+            let mut connection =
+                std::pin::pin!(builder.serve_connection(TokioIo::new(stream), service));
+            tokio::select! {
+                result = connection.as_mut() => log_end(peer, result),
+                _ = stop.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    log_end(peer, connection.await);
+                }
+            }
+            drop((permit, done));
+        });
+    }
+    drop((stop_tx, stop_rx, done_rx));
+    done_tx.closed().await;
+}
+
+fn log_end(peer: SocketAddr, result: Result<(), hyper::Error>) {
+    if let Err(error) = result {
+        tracing::debug!(%peer, %error, "connection ended");
+    }
+}
