@@ -122,7 +122,8 @@ fn op_types(graph: &pb::GraphProto) -> Vec<String> {
     ops
 }
 
-fn attribute<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProto> {
+/// The node's attribute `name`.
+pub(crate) fn attribute<'a>(node: &'a pb::NodeProto, name: &str) -> Option<&'a pb::AttributeProto> {
     node.attribute.iter().find(|a| a.name == name)
 }
 
@@ -173,37 +174,25 @@ fn looked_up_labels(graph: &pb::GraphProto) -> Option<Vec<String>> {
     (labels.len() >= 2).then_some(labels)
 }
 
-/// A constant tensor's values as strings: integers or strings.
+/// A constant tensor's values as strings: integers or strings (tract decodes the proto,
+/// raw data or typed fields alike).
 fn tensor_values(tensor: &pb::TensorProto) -> Option<Vec<String>> {
-    let raw = |width: usize| -> Vec<i64> {
-        tensor
-            .raw_data
-            .chunks_exact(width)
-            .map(|b| match width {
-                4 => i64::from(i32::from_le_bytes(b.try_into().expect("4 bytes"))),
-                _ => i64::from_le_bytes(b.try_into().expect("8 bytes")),
-            })
-            .collect()
-    };
-    let ints: Vec<i64> = match DataType::try_from(tensor.data_type).ok()? {
-        DataType::String => {
-            return Some(
-                tensor
-                    .string_data
-                    .iter()
-                    .map(|s| String::from_utf8_lossy(s).into_owned())
-                    .collect(),
-            );
-        }
-        DataType::Int64 if tensor.raw_data.is_empty() => tensor.int64_data.clone(),
-        DataType::Int64 => raw(8),
-        DataType::Int32 if tensor.raw_data.is_empty() => {
-            tensor.int32_data.iter().map(|v| i64::from(*v)).collect()
-        }
-        DataType::Int32 => raw(4),
-        _ => return None,
-    };
-    Some(ints.iter().map(i64::to_string).collect())
+    let tensor = tract_onnx::tensor::load_tensor(
+        &tract_onnx::data_resolver::FopenDataResolver,
+        tensor,
+        None,
+    )
+    .ok()?;
+    if tensor.datum_type() == tract_onnx::prelude::DatumType::String {
+        let view = tensor.to_plain_array_view::<String>().ok()?;
+        return Some(view.iter().cloned().collect());
+    }
+    if !tensor.datum_type().is_integer() {
+        return None;
+    }
+    let ints = tensor.cast_to::<i64>().ok()?;
+    let view = ints.to_plain_array_view::<i64>().ok()?;
+    Some(view.iter().map(i64::to_string).collect())
 }
 
 /// The output to read: a classifier's float one (skl2onnx: `probabilities`, next to an

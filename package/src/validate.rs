@@ -4,7 +4,7 @@
 use wasml_predictor::{ConformanceReport, ConformanceSet, LoadError, Predictor};
 
 use crate::PackageError;
-use crate::infer::parse_onnx;
+use crate::infer::{attribute, parse_onnx};
 
 /// Loads the model natively as the runner will; `Ok` carries the conformance report.
 pub fn validate(
@@ -82,9 +82,6 @@ fn unsupported_op(proto: &tract_onnx::pb::ModelProto, message: &str) -> Option<P
 /// a model is refused here rather than failing every request.
 fn margin_classifier(proto: &tract_onnx::pb::ModelProto) -> Option<PackageError> {
     let graph = proto.graph.as_ref()?;
-    let attribute = |node: &tract_onnx::pb::NodeProto, name: &str| {
-        node.attribute.iter().find(|a| a.name == name).cloned()
-    };
     let node = graph.node.iter().find(|node| {
         let no_transform = attribute(node, "post_transform").is_none_or(|a| a.s == b"NONE");
         let margins = match node.op_type.as_str() {

@@ -40,7 +40,6 @@ from sklearn.ensemble import (
 )
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
-from sklearn.model_selection import train_test_split
 from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -49,7 +48,7 @@ from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 from sklearn.svm import SVC, SVR, LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
-from models import SEED, describe, final_step, leave_out, mixed_model, names, reference
+from models import SEED, describe, final_step, fit_tensor, inputs, leave_out, mixed_model, names, reference
 
 ROWS = 240
 
@@ -91,33 +90,21 @@ def exported(estimator, columns, zipmap):
 
 
 def tensor_case(estimator, data, zipmap, missing):
-    """The estimator on one [N, k] float tensor, trained on 75% of `data` (with `missing`
-    of its values left out), and rows to compare on: the held-out 25%, then random rows
-    within each feature's training range."""
-    x = data.data.astype(np.float32)
-    x_train, x_test, y_train, _ = train_test_split(x, data.target, test_size=0.25, random_state=SEED)
+    """The estimator on one [N, k] float tensor (models.fit_tensor), and ROWS rows to
+    compare on: the held-out ones, then random ones (with `missing` of the values left out)."""
+    x_train, x_test = fit_tensor(estimator, data, missing)
+    onnx, exporter = exported(estimator, x_train.shape[1], zipmap)
     rng = np.random.default_rng(SEED)
-    estimator.fit(leave_out(x_train, missing, rng), y_train)
-    onnx, exporter = exported(estimator, x.shape[1], zipmap)
-    low, high = x_train.min(axis=0), x_train.max(axis=0)
-    random = rng.uniform(low, high, size=(ROWS - len(x_test), x.shape[1])).astype(np.float32)
-    rows = leave_out(np.vstack([x_test, random]).astype(np.float32), missing, rng)
+    rows = leave_out(inputs(x_train, x_test, rng, ROWS - len(x_test)), missing, rng)
     return onnx, exporter, rows, names(data.feature_names), "tensor"
 
 
 def column_case(estimator, data, zipmap, missing):
-    """A string column one-hot encoded next to scaled numbers (models.mixed_model), with
-    rows drawn until there are ROWS of them."""
+    """A string column one-hot encoded next to scaled numbers (models.mixed_model), and
+    ROWS rows to compare on."""
     onnx, x_train, x_test, columns, layout = mixed_model(estimator, data, "mixed", missing, zipmap=zipmap)
-    rng = np.random.default_rng(SEED)
-    random = np.empty((ROWS - len(x_test), x_train.shape[1]), dtype=object)
-    for j in range(x_train.shape[1]):
-        column = x_train[:, j]
-        if isinstance(column[0], str):
-            random[:, j] = rng.choice(sorted(set(column)), size=len(random))
-        else:
-            random[:, j] = rng.uniform(column.min(), column.max(), size=len(random)).astype(np.float32)
-    return onnx, f"skl2onnx {skl2onnx.__version__}", np.vstack([x_test, random]), columns, layout
+    rows = inputs(x_train, x_test, np.random.default_rng(SEED), ROWS - len(x_test))
+    return onnx, f"skl2onnx {skl2onnx.__version__}", rows, columns, layout
 
 
 def logistic():

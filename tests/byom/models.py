@@ -66,11 +66,7 @@ def tensor_model(estimator, data, name, missing=0.0, zipmap=False):
     """An estimator on one [N, k] float tensor `X`; the card needs --feature-names. With
     `missing`, that share of the training values is left out (NaN) first; with `zipmap`,
     a classifier keeps skl2onnx's default ZipMap (probabilities as one map per row)."""
-    x_train, x_test, y_train, _ = train_test_split(
-        data.data.astype(np.float32), data.target, test_size=0.25, random_state=SEED
-    )
-    fit_on = leave_out(x_train, missing, np.random.default_rng(SEED))
-    estimator.fit(fit_on, y_train)
+    x_train, x_test = fit_tensor(estimator, data, missing)
     final = final_step(estimator)
     onnx = skl2onnx.to_onnx(
         estimator,
@@ -79,6 +75,16 @@ def tensor_model(estimator, data, name, missing=0.0, zipmap=False):
         target_opset={"": 15, "ai.onnx.ml": 3},
     )
     return onnx, x_train, x_test, names(data.feature_names), "tensor"
+
+
+def fit_tensor(estimator, data, missing=0.0):
+    """Trains `estimator` on 75 % of `data` as one float tensor (with `missing` of its
+    values left out); the training and held-out rows."""
+    x_train, x_test, y_train, _ = train_test_split(
+        data.data.astype(np.float32), data.target, test_size=0.25, random_state=SEED
+    )
+    estimator.fit(leave_out(x_train, missing, np.random.default_rng(SEED)), y_train)
+    return x_train, x_test
 
 
 def leave_out(rows, share, rng):
@@ -145,20 +151,20 @@ def ordinal_model(estimator, data, name, missing=0.0):
     return mixed_model(estimator, data, name, missing, encoder=OrdinalEncoder)
 
 
-def inputs(x_train, x_test, rng):
-    """Held-out rows, then random rows: numbers within each feature's training range,
-    categories among the training ones."""
+def inputs(x_train, x_test, rng, random_rows=RANDOM_ROWS):
+    """Held-out rows, then `random_rows` random ones: numbers within each feature's
+    training range, categories among the training ones."""
     if x_train.dtype != object:
         low, high = x_train.min(axis=0), x_train.max(axis=0)
-        random = rng.uniform(low, high, size=(RANDOM_ROWS, x_train.shape[1])).astype(np.float32)
+        random = rng.uniform(low, high, size=(random_rows, x_train.shape[1])).astype(np.float32)
         return np.vstack([x_test, random]).astype(np.float32)
-    random = np.empty((RANDOM_ROWS, x_train.shape[1]), dtype=object)
+    random = np.empty((random_rows, x_train.shape[1]), dtype=object)
     for j in range(x_train.shape[1]):
         column = x_train[:, j]
         if isinstance(column[0], str):
-            random[:, j] = rng.choice(sorted(set(column)), size=RANDOM_ROWS)
+            random[:, j] = rng.choice(sorted(set(column)), size=random_rows)
         else:
-            random[:, j] = rng.uniform(column.min(), column.max(), size=RANDOM_ROWS).astype(np.float32)
+            random[:, j] = rng.uniform(column.min(), column.max(), size=random_rows).astype(np.float32)
     return np.vstack([x_test, random])
 
 

@@ -352,10 +352,12 @@ struct Plan {
 impl Plan {
     fn new(model: TypedModel) -> TractResult<Self> {
         let plan = model.into_runnable()?;
-        let reusable = plan.spawn()?.op_states.iter().all(Option::is_none);
+        let state = plan.spawn()?;
+        let reusable = state.op_states.iter().all(Option::is_none);
+        let idle = if reusable { vec![state] } else { Vec::new() };
         Ok(Self {
             plan,
-            idle_states: Arc::default(),
+            idle_states: Arc::new(Mutex::new(idle)),
             reusable,
         })
     }

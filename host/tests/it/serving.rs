@@ -165,7 +165,7 @@ impl TestHost {
     /// The value of one series in `/metrics`, if present.
     pub async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         let text = String::from_utf8(self.get("/metrics").await.body.to_vec()).unwrap();
-        metric(&text, name, labels)
+        wasml_test_support::prometheus::sample(&text, name, labels)
     }
 
     /// Asserts that the series `name` with `labels` reads `expected` (`None`: no series).
@@ -210,27 +210,6 @@ pub fn read_events(dir: &Path) -> Vec<Event> {
         }
     }
     events
-}
-
-/// The value of the series `name{labels}` in a Prometheus text exposition (labels given
-/// must match; others may be present).
-pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    text.lines()
-        .filter(|line| !line.starts_with('#'))
-        .find_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let (series_name, series_labels) = match series.split_once('{') {
-                Some((n, rest)) => (n, rest.trim_end_matches('}')),
-                None => (series, ""),
-            };
-            let matches = series_name == name
-                && labels.iter().all(|(k, v)| {
-                    series_labels
-                        .split(',')
-                        .any(|l| l == format!("{k}=\"{v}\""))
-                });
-            matches.then(|| value.parse().unwrap())
-        })
 }
 
 /// Polls `check` until it holds, for up to five seconds.

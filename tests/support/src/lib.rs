@@ -2,13 +2,15 @@
 //! starts one on an ephemeral loopback port and stops it (SIGTERM, or SIGKILL to test
 //! crash recovery), [`http`] sends plain HTTP/1.1 requests without a client library,
 //! [`ScratchDir`] gives a test a directory that goes away with it, [`modules`] finds
-//! import cycles between a crate's modules, and [`bundled_component`] packages a bundled
-//! model version for tests that serve a `.wasm` file.
+//! import cycles between a crate's modules, [`prometheus`] reads `/metrics`, and
+//! [`bundled_component`] packages a bundled model version for tests that serve a `.wasm`
+//! file.
 
 pub mod bundled;
 pub mod http;
 pub mod modules;
 pub mod process;
+pub mod prometheus;
 
 pub use bundled::{bundled_component, bundled_http_component};
 

@@ -104,16 +104,21 @@ fn plan(model: &pb::ModelProto) -> TractResult<std::sync::Arc<TypedRunnableModel
         .into_runnable()
 }
 
-/// Loads `model` with the added operators, optimises it and runs it on `rows`.
-fn run(model: &pb::ModelProto, rows: [[f32; 3]; 2]) -> TractResult<Vec<f32>> {
+/// `model`'s first output on `rows`.
+fn first_output(model: &pb::ModelProto, rows: [[f32; 3]; 2]) -> TractResult<TValue> {
     let input = tract_ndarray::arr2(&rows).into_tensor();
-    let runnable = plan(model)?;
-    let output = runnable.run(tvec!(input.into()))?;
-    Ok(output[0]
-        .to_plain_array_view::<f32>()?
-        .iter()
-        .copied()
-        .collect())
+    Ok(plan(model)?.run(tvec!(input.into()))?.remove(0))
+}
+
+/// A tensor's values, in order.
+fn values<T: Datum + Copy>(tensor: &TValue) -> Vec<T> {
+    let view = tensor.to_plain_array_view::<T>().unwrap();
+    view.iter().copied().collect()
+}
+
+/// `model`'s first output on `rows`, as f32 values.
+fn run(model: &pb::ModelProto, rows: [[f32; 3]; 2]) -> TractResult<Vec<f32>> {
+    Ok(values(&first_output(model, rows)?))
 }
 
 #[test]
@@ -245,13 +250,7 @@ fn one_hot_encoder_sets_the_column_of_each_category_and_none_for_an_unknown_one(
     );
     let output = run_strings(model, ["c", ""]);
     assert_eq!(output.shape(), [2, 1, 3]);
-    let y: Vec<f32> = output
-        .to_plain_array_view::<f32>()
-        .unwrap()
-        .iter()
-        .copied()
-        .collect();
-    assert_eq!(y, [0.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
+    assert_eq!(values::<f32>(&output), [0.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
 }
 
 #[test]
@@ -266,13 +265,7 @@ fn label_encoder_maps_each_key_to_its_value_and_an_unknown_one_to_the_default() 
         1,
     );
     let output = run_strings(model, ["high", "other"]);
-    let y: Vec<i64> = output
-        .to_plain_array_view::<i64>()
-        .unwrap()
-        .iter()
-        .copied()
-        .collect();
-    assert_eq!(y, [9, -7]);
+    assert_eq!(values::<i64>(&output), [9, -7]);
 }
 
 /// `one_node` for a classifier: the node writes `label` and the scores `Y`; the graph
@@ -335,17 +328,8 @@ fn binary_tree_classifier_adds_the_second_base_value_and_scores_both_classes() {
     }
 
     // The label output names each row's more probable class.
-    let runnable = plan(&binary_booster(&["label"])).unwrap();
-    let labels = runnable
-        .run(tvec!(tract_ndarray::arr2(&rows).into_tensor().into()))
-        .unwrap();
-    let labels: Vec<i64> = labels[0]
-        .to_plain_array_view::<i64>()
-        .unwrap()
-        .iter()
-        .copied()
-        .collect();
-    assert_eq!(labels, [0, 1]);
+    let labels = first_output(&binary_booster(&["label"]), rows).unwrap();
+    assert_eq!(values::<i64>(&labels), [0, 1]);
 }
 
 /// Two support vectors, `e0` and `e1`, with coefficients 2 and -1 and rho 0.5.
@@ -482,15 +466,9 @@ fn array_feature_extractor(indices: &[i64], shape: &[i64]) -> pb::ModelProto {
 fn array_feature_extractor_picks_columns_into_one_axis_as_onnxruntime_does() {
     let rows = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]];
     // A scalar index (CalibratedClassifierCV) keeps the column axis: [2, 1].
-    let runnable = plan(&array_feature_extractor(&[2], &[])).unwrap();
-    let output = runnable
-        .run(tvec!(tract_ndarray::arr2(&rows).into_tensor().into()))
-        .unwrap();
-    assert_eq!(output[0].shape(), [2, 1]);
-    assert_eq!(
-        run(&array_feature_extractor(&[2], &[]), rows).unwrap(),
-        [3.0, 6.0]
-    );
+    let output = first_output(&array_feature_extractor(&[2], &[]), rows).unwrap();
+    assert_eq!(output.shape(), [2, 1]);
+    assert_eq!(values::<f32>(&output), [3.0, 6.0]);
     // Indices of any shape are read in order: [2, 4].
     let picked = run(&array_feature_extractor(&[0, 2, 1, 1], &[2, 2]), rows).unwrap();
     assert_eq!(picked, [1.0, 3.0, 2.0, 2.0, 4.0, 6.0, 5.0, 5.0]);

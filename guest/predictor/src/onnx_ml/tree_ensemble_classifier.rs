@@ -11,22 +11,18 @@
 
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
-use tract_onnx_opl::ml::tree::TreeEnsemble;
-use tract_onnx_opl::ml::tree_ensemble_classifier::parse_aggregate;
 
 use super::FromNode;
 use super::classifier::{
     Classifier, PostTransform, SecondColumn, class_labels, classifier_expansion,
 };
-use super::trees::{read_trees, wire_trees};
+use super::trees::Trees;
 
 /// The operator: the trees, their base values, and how their scores become the outputs.
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
 pub(super) struct TreeEnsembleClassifier {
-    ensemble: TreeEnsemble,
+    trees: Trees,
     labels: Arc<Tensor>,
-    /// The base values' bits, one per score column (or none).
-    base_values: Vec<u32>,
     post_transform: PostTransform,
     /// For two labels scored in one column: how the other column is made.
     binary: Option<SecondColumn>,
@@ -38,24 +34,22 @@ impl FromNode for TreeEnsembleClassifier {
         let class_ids: Vec<usize> = node.get_attr_vec("class_ids")?;
         let weights: Vec<f32> = node.get_attr_vec("class_weights")?;
         let base_values: Vec<f32> = node.get_attr_opt_vec("base_values")?.unwrap_or_default();
-        let mut post_transform = PostTransform::from_node(node)?;
+        let post_transform = PostTransform::from_node(node)?;
         let one_column = labels.len() == 2 && class_ids.iter().all(|id| *id == 0);
-        let (columns, base_values, binary) = if one_column {
+        let (columns, base_values, binary, post_transform) = if one_column {
             // onnxruntime: with two base values, the scores are margins around the second;
-            // with fewer and no negative weight, the score is the positive probability.
+            // with fewer and no negative weight, the score is the positive probability
+            // (and no post-transform applies).
             let margins = base_values.len() == 2 || weights.iter().any(|w| *w < 0.0);
-            let base = base_values.last().copied().into_iter().collect();
-            if !margins {
-                post_transform = PostTransform::None;
-            } else if post_transform == PostTransform::Softmax {
-                bail!("Unimplemented(TreeEnsembleClassifier) binary with post_transform SOFTMAX");
-            }
-            let second = if margins {
-                SecondColumn::Negation
-            } else {
-                SecondColumn::Complement
+            let (second, post_transform) = match (margins, post_transform) {
+                (false, _) => (SecondColumn::Complement, PostTransform::None),
+                (true, PostTransform::Softmax) => bail!(
+                    "Unimplemented(TreeEnsembleClassifier) binary with post_transform SOFTMAX"
+                ),
+                (true, transform) => (SecondColumn::Negation, transform),
             };
-            (1, base, Some(second))
+            let base: Vec<f32> = base_values.last().copied().into_iter().collect();
+            (1, base, Some(second), post_transform)
         } else {
             ensure!(
                 base_values.is_empty() || base_values.len() == labels.len(),
@@ -63,13 +57,11 @@ impl FromNode for TreeEnsembleClassifier {
                 base_values.len(),
                 labels.len()
             );
-            (labels.len(), base_values, None)
+            (labels.len(), base_values, None, post_transform)
         };
-        let aggregate = parse_aggregate(node.get_attr_opt("aggregate_function")?.unwrap_or("SUM"))?;
         Ok(Self {
-            ensemble: read_trees(node, "class", columns, aggregate)?,
+            trees: Trees::from_node(node, "class", columns, &base_values)?,
             labels,
-            base_values: base_values.iter().map(|v: &f32| v.to_bits()).collect(),
             post_transform,
             binary,
         })
@@ -87,7 +79,7 @@ impl Classifier for TreeEnsembleClassifier {
         model: &mut TypedModel,
         x: OutletId,
     ) -> TractResult<OutletId> {
-        let mut scores = wire_trees(prefix, model, x, &self.ensemble, &self.base_values)?;
+        let mut scores = self.trees.wire(prefix, model, x)?;
         if let Some(second) = self.binary {
             scores = second.wire(prefix, model, scores)?;
         }

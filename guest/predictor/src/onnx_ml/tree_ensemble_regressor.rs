@@ -8,18 +8,14 @@
 
 use tract_onnx::pb::NodeProto;
 use tract_onnx::tract_hir::internal::*;
-use tract_onnx_opl::ml::tree::TreeEnsemble;
-use tract_onnx_opl::ml::tree_ensemble_classifier::parse_aggregate;
 
-use super::trees::{read_trees, wire_trees};
+use super::trees::Trees;
 use super::{FromNode, OneToOne, OutputShape, Wired, one_to_one_expansion};
 
-/// The operator: the trees, and what is added to their aggregate.
+/// The operator: the trees, one score column per target.
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
 pub(super) struct TreeEnsembleRegressor {
-    ensemble: TreeEnsemble,
-    /// The base values' bits, one per target (or none).
-    base_values: Vec<u32>,
+    trees: Trees,
 }
 
 impl FromNode for TreeEnsembleRegressor {
@@ -30,12 +26,9 @@ impl FromNode for TreeEnsembleRegressor {
             bail!("Unimplemented(TreeEnsembleRegressor) with post_transform {other}");
         }
         let n_targets: i64 = node.get_attr_opt("n_targets")?.unwrap_or(1);
-        let aggregate = parse_aggregate(node.get_attr_opt("aggregate_function")?.unwrap_or("SUM"))?;
         let base_values: Vec<f32> = node.get_attr_opt_vec("base_values")?.unwrap_or_default();
-        Ok(Self {
-            ensemble: read_trees(node, "target", n_targets as usize, aggregate)?,
-            base_values: base_values.iter().map(|v| v.to_bits()).collect(),
-        })
+        let trees = Trees::from_node(node, "target", n_targets as usize, &base_values)?;
+        Ok(Self { trees })
     }
 }
 
@@ -45,12 +38,11 @@ impl OneToOne for TreeEnsembleRegressor {
     }
 
     fn output_shape(&self) -> OutputShape {
-        OutputShape::RowsBy(self.ensemble.n_classes())
+        OutputShape::RowsBy(self.trees.columns())
     }
 
     fn wire_ops(&self, prefix: &str, model: &mut TypedModel, x: OutletId) -> Wired {
-        let scores = wire_trees(prefix, model, x, &self.ensemble, &self.base_values)?;
-        Ok(tvec!(scores))
+        Ok(tvec!(self.trees.wire(prefix, model, x)?))
     }
 }
 

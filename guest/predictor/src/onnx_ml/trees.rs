@@ -7,7 +7,7 @@ use tract_onnx::tract_core::ops::math::add;
 use tract_onnx::tract_hir::internal::*;
 use tract_onnx::tract_hir::ops::logic::wire_with_rank_broadcast;
 use tract_onnx_opl::ml::tree::{Aggregate, Cmp, TreeEnsemble, TreeEnsembleData};
-use tract_onnx_opl::ml::tree_ensemble_classifier::TreeEnsembleClassifier;
+use tract_onnx_opl::ml::tree_ensemble_classifier::{TreeEnsembleClassifier, parse_aggregate};
 
 /// The node's trees in the evaluator's tables (`TreeEnsembleData`): one row per tree node,
 /// in tree order, node ids dense from 0 in each tree; a leaf's row points at its range of
@@ -15,7 +15,7 @@ use tract_onnx_opl::ml::tree_ensemble_classifier::TreeEnsembleClassifier;
 ///
 /// `kind` names the leaf attributes: `target` (`target_treeids`, `target_nodeids`,
 /// `target_ids`, `target_weights`) or `class` (`class_treeids`, … `class_weights`).
-pub(super) fn read_trees(
+fn read_trees(
     node: &NodeProto,
     kind: &str,
     n_targets: usize,
@@ -139,22 +139,58 @@ pub(super) fn read_trees(
     TreeEnsemble::build(data, max_feature, n_targets, aggregate)
 }
 
-/// Wires the trees' scores on `x` (`[rows, columns]`, on tract's evaluator) plus the base
-/// values (their bits; none, or one per column).
-pub(super) fn wire_trees(
-    prefix: &str,
-    model: &mut TypedModel,
-    x: OutletId,
-    ensemble: &TreeEnsemble,
-    base_values: &[u32],
-) -> TractResult<OutletId> {
-    let ensemble = ensemble.clone();
-    let trees = TreeEnsembleClassifier { ensemble };
-    let scores = model.wire_node(format!("{prefix}.trees"), trees, &[x])?[0];
-    if base_values.is_empty() {
-        return Ok(scores);
+/// A tree ensemble as both operators run it: the trees, and the base values added to
+/// their aggregate.
+#[derive(Debug, Clone, Hash, PartialEq, Eq)]
+pub(super) struct Trees {
+    ensemble: TreeEnsemble,
+    /// The base values' bits (so the op is `Eq`): none, or one per column.
+    base_values: Vec<u32>,
+}
+
+impl Trees {
+    /// The node's trees (leaves named by `kind`, see [`read_trees`]) scoring `columns`
+    /// columns, aggregated as its `aggregate_function` says, plus `base_values`.
+    pub(super) fn from_node(
+        node: &NodeProto,
+        kind: &str,
+        columns: usize,
+        base_values: &[f32],
+    ) -> TractResult<Self> {
+        let aggregate = parse_aggregate(node.get_attr_opt("aggregate_function")?.unwrap_or("SUM"))?;
+        Ok(Self {
+            ensemble: read_trees(node, kind, columns, aggregate)?,
+            base_values: base_values.iter().map(|v| v.to_bits()).collect(),
+        })
     }
-    let base: Vec<f32> = base_values.iter().map(|b| f32::from_bits(*b)).collect();
-    let base = model.add_const(format!("{prefix}.base"), tensor1(&base))?;
-    Ok(wire_with_rank_broadcast(format!("{prefix}.add_base"), model, add(), &[scores, base])?[0])
+
+    /// The number of score columns.
+    pub(super) fn columns(&self) -> usize {
+        self.ensemble.n_classes()
+    }
+
+    /// Wires the scores on `x`, `[rows, columns]`, on tract's evaluator, base values added.
+    pub(super) fn wire(
+        &self,
+        prefix: &str,
+        model: &mut TypedModel,
+        x: OutletId,
+    ) -> TractResult<OutletId> {
+        let ensemble = self.ensemble.clone();
+        let trees = TreeEnsembleClassifier { ensemble };
+        let scores = model.wire_node(format!("{prefix}.trees"), trees, &[x])?[0];
+        if self.base_values.is_empty() {
+            return Ok(scores);
+        }
+        let base: Vec<f32> = self
+            .base_values
+            .iter()
+            .map(|b| f32::from_bits(*b))
+            .collect();
+        let base = model.add_const(format!("{prefix}.base"), tensor1(&base))?;
+        Ok(
+            wire_with_rank_broadcast(format!("{prefix}.add_base"), model, add(), &[scores, base])?
+                [0],
+        )
+    }
 }

@@ -11,19 +11,20 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 use wasml_e2e::{ScratchDir, start_host};
-use wasml_test_support::http;
+use wasml_test_support::{http, prometheus};
 
 use super::byom::{VERSION, largest_difference, package, stderr, train};
 
-/// Largest difference from onnxruntime a probability may show (absolute).
-const PROBABILITY_TOLERANCE: f64 = 1e-5;
-/// Largest difference a regressor's value may show, relative to the largest value.
-const VALUE_TOLERANCE: f64 = 1e-4;
 /// Batches sent per case: the first is compared, all are timed.
 const BATCHES: usize = 4;
 
 /// How one case went.
 struct Outcome {
+    /// onnxruntime's outputs on the case's rows (its conformance set's cases).
+    reference: Vec<Value>,
+    /// The largest difference allowed, as the conformance set says: absolute for
+    /// probabilities, relative to the largest value for a regressor's values.
+    tolerance: f64,
     /// `None` when it ran within tolerance, else why not.
     failure: Option<String>,
     largest_difference: Option<f64>,
@@ -50,7 +51,10 @@ fn every_estimator_of_the_matrix_runs_as_onnxruntime_does() {
                 error.trim().lines().last().unwrap_or("")
             )
         });
+        let set = trained.conformance_set(name);
         outcomes.push(Outcome {
+            reference: set["cases"].as_array().unwrap().clone(),
+            tolerance: set["tolerance"].as_f64().unwrap(),
             failure,
             largest_difference: None,
             micros_per_row: None,
@@ -66,11 +70,7 @@ fn every_estimator_of_the_matrix_runs_as_onnxruntime_does() {
             continue;
         }
         let name = case["name"].as_str().unwrap();
-        let cases = trained.conformance_set(name)["cases"]
-            .as_array()
-            .unwrap()
-            .clone();
-        let rows: Vec<&Value> = cases.iter().map(|c| &c["input"]).collect();
+        let rows: Vec<&Value> = outcome.reference.iter().map(|c| &c["input"]).collect();
         let body = json!({ "instances": rows }).to_string();
         let path = format!("/models/{name}/predict");
         let (status, answer) = http::json(host.address, "POST", &path, &body).unwrap();
@@ -78,13 +78,9 @@ fn every_estimator_of_the_matrix_runs_as_onnxruntime_does() {
             outcome.failure = Some(format!("HTTP {status}: {}", answer["error"]["message"]));
             continue;
         }
-        let largest = largest_difference(&cases, &answer["predictions"]);
-        let tolerance = match case["task"].as_str() {
-            Some("regression") => VALUE_TOLERANCE,
-            _ => PROBABILITY_TOLERANCE,
-        };
+        let largest = largest_difference(&outcome.reference, &answer["predictions"]);
         outcome.largest_difference = Some(largest);
-        if largest > tolerance {
+        if largest > outcome.tolerance {
             outcome.failure = Some(format!("differs from onnxruntime by {largest:.1e}"));
         }
         for _ in 1..BATCHES {
@@ -97,8 +93,9 @@ fn every_estimator_of_the_matrix_runs_as_onnxruntime_does() {
         .body;
     for (case, outcome) in trained.models.iter().zip(&mut outcomes) {
         let name = case["name"].as_str().unwrap();
-        let seconds = sample(&metrics, "ml_inference_seconds_sum", name);
-        let rows = sample(&metrics, "ml_predictions_total", name);
+        let model = [("model", name)];
+        let seconds = prometheus::sample(&metrics, "ml_inference_seconds_sum", &model);
+        let rows = prometheus::sample(&metrics, "ml_predictions_total", &model);
         if let (Some(seconds), Some(rows)) = (seconds, rows.filter(|r| *r > 0.0)) {
             outcome.micros_per_row = Some(seconds * 1e6 / rows);
         }
@@ -127,16 +124,6 @@ fn every_estimator_of_the_matrix_runs_as_onnxruntime_does() {
     );
 }
 
-/// The value of `metric` for `model` in a Prometheus text exposition.
-fn sample(metrics: &str, metric: &str, model: &str) -> Option<f64> {
-    let label = format!("model=\"{model}\"");
-    metrics
-        .lines()
-        .find(|line| line.starts_with(&format!("{metric}{{")) && line.contains(&label))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse().ok())
-}
-
 /// `docs/onnx-coverage.md`: how the table is made, then one row per case.
 fn coverage_table(cases: &[Value], outcomes: &[Outcome]) -> String {
     let rows = cases.first().map_or(0, |c| c["rows"].as_u64().unwrap_or(0));
@@ -148,15 +135,15 @@ fn coverage_table(cases: &[Value], outcomes: &[Outcome]) -> String {
          trained by `tests/byom/coverage.py` on a data set that ships with scikit-learn, exported\n\
          by its exporter, packaged with `wasml package` (card inferred), served by `wasml-host`,\n\
          and compared with onnxruntime on {rows} rows: the held-out quarter of the data set, then\n\
-         random rows within each feature's training range. A case runs (✓) when every\n\
-         probability is within {PROBABILITY_TOLERANCE:.0e} of onnxruntime's, or every value within\n\
-         {VALUE_TOLERANCE:.0e} of it relative to the largest value. *µs per row* is the runner's\n\
-         inference time inside wasm (`ml_inference_seconds` over rows predicted) for batches of\n\
-         {rows} rows, on the machine that last ran the test. A case that does not run fails the\n\
+         random rows within each feature's training range. A case runs (✓) when its largest\n\
+         difference from onnxruntime (absolute for probabilities, relative to the largest value\n\
+         for a regressor's values) is within its conformance set's tolerance. *µs per row* is\n\
+         the runner's inference time inside wasm (`ml_inference_seconds` over rows predicted)\n\
+         for batches of {rows} rows, on the machine that last ran the test. A case that does not run fails the\n\
          test unless `coverage.py` lists it as a known gap, with its reason.\n\n\
          **{running} of {} cases run.**\n\n\
-         | Case | Estimator | Exporter | Operators in the graph | Runs | Largest difference | µs per row |\n\
-         |---|---|---|---|---|---|---|\n",
+         | Case | Estimator | Exporter | Operators in the graph | Runs | Largest difference | Tolerance | µs per row |\n\
+         |---|---|---|---|---|---|---|---|\n",
         cases.len()
     );
     for (case, outcome) in cases.iter().zip(outcomes) {
@@ -179,11 +166,12 @@ fn coverage_table(cases: &[Value], outcomes: &[Outcome]) -> String {
             .map_or("–".into(), |m| format!("{m:.1}"));
         writeln!(
             doc,
-            "| `{}` | {} | {} | {} | {runs} | {difference} | {micros} |",
+            "| `{}` | {} | {} | {} | {runs} | {difference} | {:.0e} | {micros} |",
             case["name"].as_str().unwrap(),
             case["estimator"].as_str().unwrap(),
             case["exporter"].as_str().unwrap(),
             ops.join(", "),
+            outcome.tolerance,
         )
         .unwrap();
     }

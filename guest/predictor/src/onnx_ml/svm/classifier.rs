@@ -4,14 +4,15 @@
 //! `[-d, d]`; a multi-class one would score pairs rather than classes, and is refused.
 //! A model without support vectors is linear: `x · coefficientsᵀ + rho`.
 
+use std::ops::Range;
+
 use tract_onnx::pb::NodeProto;
-use tract_onnx::prelude::tract_ndarray::Array2;
 use tract_onnx::tract_hir::internal::*;
 
 use super::super::FromNode;
 use super::super::classifier::{Classifier, PostTransform, class_labels, classifier_expansion};
 use super::coupling::{couple, pairwise_probability};
-use super::{Floats, Kernel, features, floats, rows};
+use super::{Floats, Kernel, eval_rows, features, floats};
 
 /// The operator as loaded: the scores op and what follows it.
 #[derive(Debug, Clone)]
@@ -27,8 +28,9 @@ struct SvmScores {
     kernel: Kernel,
     classes: usize,
     features: usize,
-    /// Support vectors per class; empty for a linear model.
-    vectors_per_class: Vec<usize>,
+    /// Each class's support vectors (a range of `support_vectors`' rows); none for a
+    /// linear model.
+    spans: Vec<Range<usize>>,
     support_vectors: Floats,
     coefficients: Floats,
     rho: Floats,
@@ -83,12 +85,23 @@ impl FromNode for SvmClassifier {
             }
             features(&support_vectors, count, "SVMClassifier")?
         };
+        let spans = match count {
+            0 => Vec::new(),
+            _ => vectors_per_class
+                .iter()
+                .scan(0, |start, count| {
+                    let span = *start..*start + count;
+                    *start = span.end;
+                    Some(span)
+                })
+                .collect(),
+        };
         Ok(Self {
             scores: SvmScores {
                 kernel: Kernel::from_node(node)?,
                 classes,
                 features,
-                vectors_per_class,
+                spans,
                 support_vectors,
                 coefficients,
                 rho,
@@ -122,7 +135,7 @@ classifier_expansion!(SvmClassifier, "SVMClassifier");
 impl SvmScores {
     /// One row's scores into `out` (`classes` long); `kernels` is scratch.
     fn row(&self, x: &[f32], kernels: &mut Vec<f32>, out: &mut [f32]) {
-        if self.vectors_per_class.is_empty() {
+        if self.spans.is_empty() {
             let weights = self.coefficients.chunks_exact(self.features);
             for (score, w) in out.iter_mut().zip(weights) {
                 *score = super::dot(x, w) + self.rho[0];
@@ -149,27 +162,19 @@ impl SvmScores {
     /// coefficients of `i`'s vectors against `j` and of `j`'s against `i`, plus `rho`.
     fn decisions(&self, kernels: &[f32]) -> Vec<f32> {
         let count = kernels.len();
-        let starts: Vec<usize> = self
-            .vectors_per_class
-            .iter()
-            .scan(0, |start, n| {
-                let this = *start;
-                *start += n;
-                Some(this)
-            })
-            .collect();
-        let span = |class: usize| starts[class]..starts[class] + self.vectors_per_class[class];
+        // `row` of the coefficients (the classes other than one) against `class`'s vectors.
+        let against = |row: usize, class: usize| -> f64 {
+            let span = self.spans[class].clone();
+            let coefficients = &self.coefficients[row * count..][span.clone()];
+            coefficients
+                .iter()
+                .zip(&kernels[span])
+                .map(|(c, k)| f64::from(*c) * f64::from(*k))
+                .sum()
+        };
         let mut decisions = Vec::with_capacity(self.rho.len());
         for i in 0..self.classes {
             for j in i + 1..self.classes {
-                let against = |row: usize, class: usize| -> f64 {
-                    let coefficients = &self.coefficients[row * count..][span(class)];
-                    coefficients
-                        .iter()
-                        .zip(&kernels[span(class)])
-                        .map(|(c, k)| f64::from(*c) * f64::from(*k))
-                        .sum()
-                };
                 let sum = against(j - 1, i) + against(i, j) + f64::from(self.rho[decisions.len()]);
                 decisions.push(sum as f32);
             }
@@ -190,16 +195,15 @@ impl EvalOp for SvmScores {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let (input, n) = rows(&inputs[0], self.features, "SVMClassifier")?;
-        let input = input.to_plain_array_view::<f32>()?;
-        let mut scores = Array2::<f32>::zeros((n, self.classes));
-        let mut kernels = Vec::new();
-        for (x, mut out) in input.outer_iter().zip(scores.outer_iter_mut()) {
-            let x = x.as_slice().context("a contiguous input row")?;
-            let out = out.as_slice_mut().context("a contiguous output row")?;
-            self.row(x, &mut kernels, out);
-        }
-        Ok(tvec!(scores.into_tvalue()))
+        let (features, classes) = (self.features, self.classes);
+        let scores = eval_rows(
+            &inputs[0],
+            features,
+            classes,
+            "SVMClassifier",
+            |x, k, out| self.row(x, k, out),
+        )?;
+        Ok(tvec!(scores))
     }
 }
 

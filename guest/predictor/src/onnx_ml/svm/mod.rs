@@ -15,6 +15,7 @@ pub(super) use classifier::SvmClassifier;
 pub(super) use regressor::SvmRegressor;
 
 use tract_onnx::pb::NodeProto;
+use tract_onnx::prelude::tract_ndarray::Array2;
 use tract_onnx::tract_hir::internal::*;
 
 /// Floats compared bit for bit, so that an op holding them is `Eq`, as tract's ops must be.
@@ -111,14 +112,28 @@ fn features(vectors: &Floats, count: usize, op: &str) -> TractResult<usize> {
     Ok(vectors.len() / count)
 }
 
-/// The f32 rows of `input` (`[rows, features]`), checked against `features`.
-fn rows(input: &TValue, features: usize, op: &str) -> TractResult<(Tensor, usize)> {
-    let input = input.cast_to::<f32>()?.into_owned();
+/// Evaluates an SVM op on `input` (`[rows, features]`, any number type): `row` writes each
+/// row's `width` outputs from its features, with a scratch buffer for kernel values.
+fn eval_rows(
+    input: &TValue,
+    features: usize,
+    width: usize,
+    op: &str,
+    row: impl Fn(&[f32], &mut Vec<f32>, &mut [f32]),
+) -> TractResult<TValue> {
+    let input = input.cast_to::<f32>()?;
+    let input = input.to_plain_array_view::<f32>()?;
     let shape = input.shape();
     ensure!(
         shape.len() == 2 && shape[1] == features,
         "{op}: input of shape {shape:?}, expected [rows, {features}]"
     );
-    let rows = shape[0];
-    Ok((input, rows))
+    let mut output = Array2::<f32>::zeros((shape[0], width));
+    let mut kernels = Vec::new();
+    for (x, mut out) in input.outer_iter().zip(output.outer_iter_mut()) {
+        let x = x.as_slice().context("a contiguous input row")?;
+        let out = out.as_slice_mut().context("a contiguous output row")?;
+        row(x, &mut kernels, out);
+    }
+    Ok(output.into_tvalue())
 }

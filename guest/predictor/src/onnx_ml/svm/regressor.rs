@@ -3,11 +3,10 @@
 //! the sign of that, as 1 or -1.
 
 use tract_onnx::pb::NodeProto;
-use tract_onnx::prelude::tract_ndarray::Array2;
 use tract_onnx::tract_hir::internal::*;
 
 use super::super::{FromNode, OneToOne, OutputShape, Wired, one_to_one_expansion};
-use super::{Floats, Kernel, dot, features, floats, rows};
+use super::{Floats, Kernel, dot, eval_rows, features, floats};
 
 /// The operator, which is also tract's op computing it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,8 +16,8 @@ pub(in super::super) struct SvmRegressor {
     /// Empty for a linear model.
     support_vectors: Floats,
     coefficients: Floats,
-    /// The bits of `rho`, so that the op is `Eq`.
-    rho: u32,
+    /// One value.
+    rho: Floats,
     one_class: bool,
 }
 
@@ -58,7 +57,7 @@ impl FromNode for SvmRegressor {
                 support_vectors
             },
             coefficients,
-            rho: rho[0].to_bits(),
+            rho,
             one_class: node.get_attr_opt::<i64>("one_class")?.unwrap_or(0) != 0,
         })
     }
@@ -87,7 +86,7 @@ impl SvmRegressor {
         } else {
             self.kernel.eval(x, &self.support_vectors, kernels);
             dot(kernels, &self.coefficients)
-        } + f32::from_bits(self.rho);
+        } + self.rho[0];
         match self.one_class {
             true if sum > 0.0 => 1.0,
             true => -1.0,
@@ -108,15 +107,10 @@ impl EvalOp for SvmRegressor {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        let (input, n) = rows(&inputs[0], self.features, "SVMRegressor")?;
-        let input = input.to_plain_array_view::<f32>()?;
-        let mut kernels = Vec::new();
-        let mut values = Vec::with_capacity(n);
-        for x in input.outer_iter() {
-            let x = x.as_slice().context("a contiguous input row")?;
-            values.push(self.row(x, &mut kernels));
-        }
-        Ok(tvec!(Array2::from_shape_vec((n, 1), values)?.into_tvalue()))
+        let values = eval_rows(&inputs[0], self.features, 1, "SVMRegressor", |x, k, out| {
+            out[0] = self.row(x, k)
+        })?;
+        Ok(tvec!(values))
     }
 }
 
