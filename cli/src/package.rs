@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use wasml_package::{CardHints, PackageRequest};
+use wasml_package::{CardHints, NativeTrial, PackageRequest};
 
 /// `wasml package`'s arguments.
 #[derive(Debug, clap::Args)]
@@ -77,7 +77,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         },
         conformance: conformance.as_deref(),
     };
-    let packaged = wasml_package::build(args.world.runner(), &request)
+    let packaged = wasml_package::build(args.world.runner(), &request, &NativeTrial)
         .with_context(|| format!("packaging {}", args.onnx.display()))?;
     if let Some(dir) = args.output.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

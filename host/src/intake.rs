@@ -1,6 +1,7 @@
 //! Model intake: what the host takes as a model. A component is served as it is; an ONNX
 //! file (with a card, or with the card inferred from its graph) is packaged on the runner
-//! the host binary embeds, exactly as `wasml package` would; and with no model
+//! the host binary embeds, exactly as `wasml package` would, and tried in the sandbox
+//! before it is taken; and with no model
 //! configured, the bundled bank-marketing model is packaged the same way from the ONNX
 //! file and card embedded in the binary, so a copied binary still has it.
 
@@ -9,6 +10,7 @@ use std::path::Path;
 use thiserror::Error;
 use wasml_package::{CardHints, PackageError, PackageRequest};
 use wasml_runtime::digest::DigestedWasm;
+use wasml_runtime::trial::SandboxTrial;
 
 /// The bundled model served when none is configured: (name, version directory).
 pub const BUNDLED_MODEL: (&str, &str) = ("bank-marketing", "v2");
@@ -50,8 +52,9 @@ pub fn bundled() -> DigestedWasm {
 }
 
 /// Packages `onnx` on the embedded runner as `name` `version`: with `card`, or with the
-/// card inferred from the graph; validated with tract first.
+/// card inferred from the graph; tried with `trial` before it is returned.
 pub fn package_onnx(
+    trial: &SandboxTrial,
     onnx: &[u8],
     card: Option<&str>,
     name: &str,
@@ -67,14 +70,18 @@ pub fn package_onnx(
         },
         conformance: None,
     };
-    let packaged = wasml_package::build(wasml_guest_artifacts::RUNNER, &request)?;
+    let packaged = wasml_package::build(wasml_guest_artifacts::RUNNER, &request, trial)?;
     Ok(DigestedWasm::new(packaged.wasm))
 }
 
 /// A model file as a component: `*.wasm` as it is, `*.onnx` packaged (with
 /// `<stem>.card.json` beside it, if present). An ONNX file is named by its place in the
 /// models directory `dir`: `<name>/<version>.onnx`, or `<name>.onnx` as version `1`.
-pub fn read_model_file(dir: Option<&Path>, path: &Path) -> Result<DigestedWasm, IntakeError> {
+pub fn read_model_file(
+    trial: &SandboxTrial,
+    dir: Option<&Path>,
+    path: &Path,
+) -> Result<DigestedWasm, IntakeError> {
     let shown = path.display().to_string();
     let read_error = |source| IntakeError::Read {
         path: shown.clone(),
@@ -94,9 +101,11 @@ pub fn read_model_file(dir: Option<&Path>, path: &Path) -> Result<DigestedWasm, 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(read_error(e)),
     };
-    package_onnx(&bytes, card.as_deref(), &name, &version).map_err(|source| IntakeError::Package {
-        path: shown,
-        source,
+    package_onnx(trial, &bytes, card.as_deref(), &name, &version).map_err(|source| {
+        IntakeError::Package {
+            path: shown,
+            source,
+        }
     })
 }
 

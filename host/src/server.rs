@@ -21,6 +21,7 @@ use crate::wasi_http::{self, GuestOutput, WasiHttpApp};
 use wasml_runtime::cache::ComponentCache;
 use wasml_runtime::digest::DigestedWasm;
 use wasml_runtime::engine::new_engine;
+use wasml_runtime::trial::SandboxTrial;
 
 /// Aborts a background task when dropped (when serving ends).
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -51,11 +52,12 @@ impl ModelSource {
         }
     }
 
-    /// The model as a component (an ONNX file or the bundled model packaged).
-    fn read(&self) -> wasmtime::Result<DigestedWasm> {
+    /// The model as a component (an ONNX file or the bundled model packaged; an ONNX
+    /// file is tried with `trial` first).
+    fn read(&self, trial: &SandboxTrial) -> wasmtime::Result<DigestedWasm> {
         match self {
             Self::Bundled => Ok(intake::bundled()),
-            Self::File { dir, path } => Ok(intake::read_model_file(dir.as_deref(), path)?),
+            Self::File { dir, path } => Ok(intake::read_model_file(trial, dir.as_deref(), path)?),
         }
     }
 }
@@ -104,11 +106,16 @@ pub fn load_models(config: &Config) -> wasmtime::Result<Loaded> {
 
     let engine = new_engine()?;
     let cache = ComponentCache::new(&config.cache_dir);
+    let trial = SandboxTrial {
+        engine: engine.clone(),
+        cache: cache.clone(),
+        limits: config.sandbox_limits(),
+    };
     let load = |source: &ModelSource| {
         let described = source.describe();
         tracing::info!(source = %described, "loading model");
         source
-            .read()
+            .read(&trial)
             .and_then(|wasm| {
                 LoadedModel::load(
                     &engine,

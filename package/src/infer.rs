@@ -9,11 +9,11 @@
 //! number the graph imputes (an `Imputer` replacing NaN, as skl2onnx exports a
 //! `SimpleImputer`) is optional: an absent value is encoded as NaN and imputed.
 
-use tract_onnx::pb::{self, tensor_proto::DataType, type_proto};
-use tract_onnx::prelude::Framework as _;
+use prost::Message as _;
 use wasml_predictor::card::{Encoding, FieldKind, FieldSpec, ModelCard, OnnxFile, Task};
 
 use crate::PackageError;
+use crate::onnx_pb::{self as pb, DataType, DimensionValue};
 
 /// ai.onnx.ml estimators that classify.
 const CLASSIFIERS: [&str; 3] = [
@@ -42,9 +42,7 @@ pub struct CardHints {
 
 /// Parses ONNX bytes, or says they are not an ONNX model.
 pub fn parse_onnx(onnx: &[u8]) -> Result<pb::ModelProto, PackageError> {
-    let proto = tract_onnx::onnx()
-        .proto_model_for_read(&mut &onnx[..])
-        .map_err(|e| PackageError::NotOnnx(format!("{e:#}")))?;
+    let proto = pb::ModelProto::decode(onnx).map_err(|e| PackageError::NotOnnx(e.to_string()))?;
     match &proto.graph {
         Some(graph) if !graph.node.is_empty() => Ok(proto),
         _ => Err(PackageError::NotOnnx("the model has no graph".into())),
@@ -170,29 +168,8 @@ fn looked_up_labels(graph: &pb::GraphProto) -> Option<Vec<String>> {
         .initializer
         .iter()
         .find(|t| Some(&t.name) == node.input.first())?;
-    let labels = tensor_values(classes)?;
+    let labels = classes.values_as_text()?;
     (labels.len() >= 2).then_some(labels)
-}
-
-/// A constant tensor's values as strings: integers or strings (tract decodes the proto,
-/// raw data or typed fields alike).
-fn tensor_values(tensor: &pb::TensorProto) -> Option<Vec<String>> {
-    let tensor = tract_onnx::tensor::load_tensor(
-        &tract_onnx::data_resolver::FopenDataResolver,
-        tensor,
-        None,
-    )
-    .ok()?;
-    if tensor.datum_type() == tract_onnx::prelude::DatumType::String {
-        let view = tensor.to_plain_array_view::<String>().ok()?;
-        return Some(view.iter().cloned().collect());
-    }
-    if !tensor.datum_type().is_integer() {
-        return None;
-    }
-    let ints = tensor.cast_to::<i64>().ok()?;
-    let view = ints.to_plain_array_view::<i64>().ok()?;
-    Some(view.iter().map(i64::to_string).collect())
 }
 
 /// The output to read: a classifier's float one (skl2onnx: `probabilities`, next to an
@@ -221,9 +198,8 @@ fn float_output(graph: &pb::GraphProto, task: Task) -> Option<String> {
     floats.last().map(|o| o.name.clone())
 }
 
-fn tensor_type(value: &pb::ValueInfoProto) -> Option<&type_proto::Tensor> {
-    let type_proto::Value::TensorType(tensor) = value.r#type.as_ref()?.value.as_ref()?;
-    Some(tensor)
+fn tensor_type(value: &pb::ValueInfoProto) -> Option<&pb::TensorType> {
+    value.r#type.as_ref()?.tensor_type.as_ref()
 }
 
 fn elem_type(value: &pb::ValueInfoProto) -> Option<DataType> {
@@ -236,7 +212,7 @@ fn columns(value: &pb::ValueInfoProto) -> Option<i64> {
     match dims.as_slice() {
         [_] => Some(1),
         [_, second] => match second.value {
-            Some(pb::tensor_shape_proto::dimension::Value::DimValue(k)) => Some(k),
+            Some(DimensionValue::DimValue(k)) => Some(k),
             _ => None,
         },
         _ => None,

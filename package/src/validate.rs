@@ -1,42 +1,44 @@
-//! Validation before anything is written or registered: tract loads and optimises the
-//! graph as the card describes it, runs it, and (given a conformance set) reproduces it.
+//! Validation before anything is written or registered: the package's model loads as
+//! the card describes it, runs (a [`Trial`]), and, given a conformance set, reproduces it.
+//! A failure is explained from the graph: not ONNX at all, which node could not run, or a
+//! classifier that scores margins.
 
-use wasml_predictor::{ConformanceReport, ConformanceSet, LoadError, Predictor};
+use wasml_predictor::{ConformanceReport, ConformanceSet};
 
 use crate::PackageError;
 use crate::infer::{attribute, parse_onnx};
+use crate::onnx_pb as pb;
+use crate::trial::Trial;
 
-/// Loads the model natively as the runner will; `Ok` carries the conformance report.
+/// Proves that `package` (made of `onnx` and its card) runs; `Ok` carries the
+/// conformance report.
 pub fn validate(
     onnx: &[u8],
-    card_json: &str,
+    package: &[u8],
     conformance: Option<&str>,
+    trial: &dyn Trial,
 ) -> Result<Option<ConformanceReport>, PackageError> {
-    let predictor = Predictor::load(onnx, card_json).map_err(|error| match error {
-        // The graph is parsed again only to explain a failure: not ONNX at all, or which
-        // node tract gave up on.
-        LoadError::Onnx(message) => match parse_onnx(onnx) {
-            Err(not_onnx) => not_onnx,
-            Ok(proto) => {
-                unsupported_op(&proto, &message).unwrap_or(PackageError::Mismatch(message))
-            }
-        },
-        LoadError::Card(e) => PackageError::Card(e.to_string()),
-        other => PackageError::Mismatch(other.to_string()),
-    })?;
-    if let Some(margins) = parse_onnx(onnx)
-        .ok()
-        .and_then(|proto| margin_classifier(&proto))
-    {
+    let proto = parse_onnx(onnx)?;
+    if let Some(margins) = margin_classifier(&proto) {
         return Err(margins);
     }
-    let Some(conformance) = conformance else {
+    let set = conformance
+        .map(|text| {
+            ConformanceSet::from_json(text)
+                .map_err(|e| PackageError::Conformance(format!("invalid conformance set: {e}")))
+        })
+        .transpose()?;
+    let rows = match &set {
+        Some(set) => set.rows().map_err(PackageError::Conformance)?,
+        None => Vec::new(),
+    };
+    let results = trial.run(package, &rows).map_err(|message| {
+        unsupported_op(&proto, &message).unwrap_or(PackageError::Mismatch(message))
+    })?;
+    let Some(set) = set else {
         return Ok(None);
     };
-    let set = ConformanceSet::from_json(conformance)
-        .map_err(|e| PackageError::Conformance(format!("invalid conformance set: {e}")))?;
-    let rows = set.rows().map_err(PackageError::Conformance)?;
-    let report = set.check(&predictor.predict_batch(&rows));
+    let report = set.check(&results);
     if let Some(first) = report.failures.first() {
         return Err(PackageError::Conformance(format!(
             "{} of {} cases failed, first: {first}",
@@ -49,7 +51,7 @@ pub fn validate(
 
 /// The node tract gave up on, when its error names one: tract reports an operator it has
 /// no implementation for as `Unimplemented(<op>)` or fails translating its node.
-fn unsupported_op(proto: &tract_onnx::pb::ModelProto, message: &str) -> Option<PackageError> {
+fn unsupported_op(proto: &pb::ModelProto, message: &str) -> Option<PackageError> {
     let graph = proto.graph.as_ref()?;
     graph
         .node
@@ -80,7 +82,7 @@ fn unsupported_op(proto: &tract_onnx::pb::ModelProto, message: &str) -> Option<P
 /// `LinearSVC` or `SVC(probability=False)` (a `CalibratedClassifierCV` computes
 /// probabilities from them, and runs). wasml's answer is a probability per label, so such
 /// a model is refused here rather than failing every request.
-fn margin_classifier(proto: &tract_onnx::pb::ModelProto) -> Option<PackageError> {
+fn margin_classifier(proto: &pb::ModelProto) -> Option<PackageError> {
     let graph = proto.graph.as_ref()?;
     let node = graph.node.iter().find(|node| {
         let no_transform = attribute(node, "post_transform").is_none_or(|a| a.s == b"NONE");
@@ -109,7 +111,7 @@ fn margin_classifier(proto: &tract_onnx::pb::ModelProto) -> Option<PackageError>
 
 /// Whether `value` becomes a graph output through nothing but copies, casts, reshapes and
 /// a `ZipMap`.
-fn output_unchanged(graph: &tract_onnx::pb::GraphProto, value: &str) -> bool {
+fn output_unchanged(graph: &pb::GraphProto, value: &str) -> bool {
     const UNCHANGING: [&str; 5] = ["Identity", "Cast", "Reshape", "Flatten", "ZipMap"];
     if graph.output.iter().any(|o| o.name == value) {
         return true;

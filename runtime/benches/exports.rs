@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::Value;
-use wasml_package::{CardHints, PackageRequest};
+use wasml_package::{CardHints, NativeTrial, PackageRequest};
 use wasml_predictor::{ConformanceSet, Predictor};
 use wasml_runtime::engine::new_engine;
 use wasml_runtime::{ModelComponent, convert};
@@ -80,8 +80,9 @@ fn cases() -> Vec<Case> {
                 hints,
                 ..PackageRequest::default()
             };
-            let packaged = wasml_package::build(wasml_guest_artifacts::RUNNER, &request)
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let packaged =
+                wasml_package::build(wasml_guest_artifacts::RUNNER, &request, &NativeTrial)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
             let card_json = serde_json::to_string(&packaged.card).unwrap();
             let set =
                 std::fs::read_to_string(dir.join(format!("{name}.conformance.json"))).unwrap();

@@ -14,6 +14,7 @@
 //!   ([`limits::sandboxed_store`] is the one place a store gets them);
 //! - [`host`]: what the host keeps per instance and the host side of the `events` import;
 //! - [`pool`]: warm instances shared by concurrent requests, trapped ones replaced;
+//! - [`trial`]: a package tried in the sandbox before the host takes it (ONNX intake);
 //! - [`bindings`], [`convert`]: the WIT types and conversions to `wasml-predictor`'s;
 //! - [`wasi_http`]: the store of a plain `wasi:http` component (`--wasi-http`): the same
 //!   limits, nothing granted, outgoing HTTP denied.
@@ -28,6 +29,7 @@ pub mod host;
 pub mod instance;
 pub mod limits;
 pub mod pool;
+pub mod trial;
 pub mod wasi_http;
 
 pub use cache::{CacheOutcome, ComponentCache};

@@ -75,7 +75,7 @@ impl Guest for Component {
     fn info() -> wit::ModelInfo {
         // A component whose embedded model does not load is broken; trapping lets the host's
         // validation gate reject it with this message.
-        let model = model().unwrap_or_else(|e| panic!("model failed to load: {e}"));
+        let model = model().unwrap_or_else(|e| panic!("{}{e}", predictor::error::LOAD_FAILED));
         let card = model.card();
         wit::ModelInfo {
             name: card.name.clone(),
@@ -114,7 +114,8 @@ impl Guest for Component {
         let model = match model() {
             Ok(model) => model,
             Err(e) => {
-                let error = wit::PredictError::Internal(format!("model failed to load: {e}"));
+                let error =
+                    wit::PredictError::Internal(format!("{}{e}", predictor::error::LOAD_FAILED));
                 return inputs.iter().map(|_| Err(error.clone())).collect();
             }
         };

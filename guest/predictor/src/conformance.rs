@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::error::PredictError;
 use crate::features::Feature;
 use crate::json::row_from_json;
-use crate::model::Prediction;
+use crate::prediction::Prediction;
 
 /// A parsed `conformance.json`.
 #[derive(Debug, Clone, Deserialize)]

@@ -4,6 +4,10 @@ use thiserror::Error;
 
 use crate::features::FieldError;
 
+/// How a runner's answer begins when its model did not load (`internal` for every row,
+/// the loader's message after it): the host's trial run reads the loader's message there.
+pub const LOAD_FAILED: &str = "model failed to load: ";
+
 /// A model that cannot be loaded.
 #[derive(Debug, Error)]
 pub enum LoadError {

@@ -13,14 +13,19 @@ pub mod conformance;
 pub mod error;
 pub mod features;
 pub mod json;
+#[cfg(feature = "inference")]
 pub mod model;
 pub mod model_dir;
+#[cfg(feature = "inference")]
 pub mod onnx_ml;
+pub mod prediction;
 
 pub use card::{Evaluation, FieldKind, FieldSpec, ModelCard, Task};
 pub use conformance::{ConformanceReport, ConformanceSet};
 pub use error::{LoadError, PredictError};
 pub use features::{Feature, FeatureEncoder, FeatureValue, FieldError, FieldProblem};
 pub use json::{row_from_json, split_row};
-pub use model::{ClassPrediction, EncodedRows, Prediction, Predictor, TimedBatch};
+#[cfg(feature = "inference")]
+pub use model::Predictor;
 pub use model_dir::ModelDir;
+pub use prediction::{ClassPrediction, EncodedRows, Prediction, TimedBatch};

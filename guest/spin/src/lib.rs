@@ -139,7 +139,9 @@ fn predict(request: &Request, id: &str, timings: &mut Timings) -> Result<String,
         });
     }
     let input = api::decode_predict_body(request.body(), limits.max_batch_rows)?;
-    let model = model().map_err(|e| ApiError::ModelFailed(format!("model failed to load: {e}")))?;
+    let model = model().map_err(|e| {
+        ApiError::ModelFailed(format!("{}{e}", wasml_predictor::error::LOAD_FAILED))
+    })?;
     let batch = input.is_batch();
     let (rows, held_back): (Vec<_>, Vec<_>) = input.rows().into_iter().unzip();
     timings.rows = Some(rows.len());

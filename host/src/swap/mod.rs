@@ -22,6 +22,7 @@ use wasml_predictor::ConformanceSet;
 use wasml_runtime::cache::ComponentCache;
 use wasml_runtime::digest::DigestedWasm;
 use wasml_runtime::limits::SandboxLimits;
+use wasml_runtime::trial::SandboxTrial;
 use wasmtime::Engine;
 
 use crate::registry::{LoadedModel, RegistryError};
@@ -89,6 +90,15 @@ impl ModelLoader {
             pool_size,
             pending_sets: Pending::new(),
             pending_cards: Pending::new(),
+        }
+    }
+
+    /// A trial run of a package with this loader's engine, cache and limits.
+    pub fn trial(&self) -> SandboxTrial {
+        SandboxTrial {
+            engine: self.engine.clone(),
+            cache: self.cache.clone(),
+            limits: self.limits,
         }
     }
 

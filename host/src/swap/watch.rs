@@ -94,7 +94,8 @@ async fn take(serving: &Serving, loader: &Arc<ModelLoader>, path: &Path) -> Resu
     let file = path.to_owned();
     // Reading and hashing 18 MB (or packaging an ONNX model) takes tens of milliseconds:
     // not on a runtime thread.
-    let wasm = tokio::task::spawn_blocking(move || read_model_file(Some(&dir), &file))
+    let trial = loader.trial();
+    let wasm = tokio::task::spawn_blocking(move || read_model_file(&trial, Some(&dir), &file))
         .await
         .expect("reading a model file does not panic")?;
     let set_path = path.with_file_name(format!("{version}.conformance.json"));

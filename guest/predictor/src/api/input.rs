@@ -7,7 +7,7 @@ use super::error::{ApiError, FieldIssue};
 use crate::error::PredictError;
 use crate::features::{Feature, FieldError};
 use crate::json::{json_type, split_row};
-use crate::model::Prediction;
+use crate::prediction::Prediction;
 
 /// A prediction request: one row, or a batch.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::model::Prediction;
+use crate::prediction::Prediction;
 
 /// One row's prediction: a class (classifier) or a value (regressor).
 #[derive(Debug, Serialize)]

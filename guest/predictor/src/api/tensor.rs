@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::error::ApiError;
 use super::input::PredictInput;
 use crate::card::Task;
-use crate::model::Prediction;
+use crate::prediction::Prediction;
 
 /// Datatypes the protocol defines.
 pub const DATATYPES: [&str; 13] = [
