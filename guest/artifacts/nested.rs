@@ -67,11 +67,15 @@ pub fn build_guest(
     .arg("--target-dir")
     .arg(target_dir)
     // Debug info would make the component 5x larger and slower to compile in the host;
-    // whole-program optimisation lets tract's kernels inline across crates.
+    // whole-program optimisation lets tract's kernels inline across crates. One codegen
+    // unit for the guest crate only: its dependencies keep 16, so tract-core's bitcode is
+    // built on both cores (a cold runner build in 308 s instead of 383, predict speed the
+    // same within noise: docs/benchmarks.md, "First build").
     .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
     .env("CARGO_PROFILE_RELEASE_STRIP", "debuginfo")
     .env("CARGO_PROFILE_RELEASE_LTO", "fat")
-    .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1");
+    .arg("--config")
+    .arg(format!("profile.release.package.{package}.codegen-units=1"));
     if let Some(feature) = feature {
         cmd.args(["--features", feature]);
     }

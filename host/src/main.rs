@@ -1,12 +1,16 @@
 //! `wasml-host`: serves model components over REST. `wasml-host --help` lists every
 //! flag and its environment variable.
+//!
+//! The serving layer is the `wasml-server` crate; this binary adds the runner component
+//! (`wasml-guest-artifacts`), which it embeds so that a copied binary still packages the
+//! bundled model and ONNX uploads.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use wasml_collector::process::init_logging;
-use wasml_host::config::Config;
-use wasml_host::server;
+use wasml_server::config::Config;
+use wasml_server::server;
 
 fn main() -> ExitCode {
     let config = Config::parse();
@@ -31,6 +35,6 @@ fn run(config: &Config) -> wasmtime::Result<()> {
         let component = server::load_wasi_http(config, path)?;
         return runtime.block_on(server::serve_wasi_http(config, component));
     }
-    let models = server::load_models(config)?;
+    let models = server::load_models(config, wasml_guest_artifacts::RUNNER)?;
     runtime.block_on(server::serve(config, models))
 }

@@ -15,7 +15,7 @@ async fn value(host: &TestHost, name: &str) -> f64 {
 async fn memory_is_the_process_resident_set_and_moves_with_it() {
     let host = TestHost::start(Options::default());
     let before = value(&host, "ml_app_memory_bytes").await;
-    let os = wasml_host::metrics::resident_bytes().unwrap() as f64;
+    let os = wasml_server::metrics::resident_bytes().unwrap() as f64;
     assert!(
         (before - os).abs() < (16 << 20) as f64,
         "read from the OS at scrape time: {before} vs {os}"

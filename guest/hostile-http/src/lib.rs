@@ -1,5 +1,5 @@
 //! A deliberately hostile `wasi:http` component: what the host's `--wasi-http` sandbox
-//! (`host/src/wasi_http/`) must contain. The path picks the attack:
+//! (`server/src/wasi_http.rs`) must contain. The path picks the attack:
 //!
 //! - `/loop` spins forever, `/hoard` allocates without end, `/panic` panics;
 //! - `/file`, `/socket`, `/outgoing` try to read a host file, open a TCP connection and send

@@ -220,8 +220,8 @@ async fn every_request_yields_one_event_with_the_seed_fields() {
 async fn a_full_event_queue_drops_and_counts_instead_of_blocking() {
     use std::sync::Arc;
 
-    use wasml_host::event_sink::{Event, EventWriter};
-    use wasml_host::metrics::{DropReason, Metrics};
+    use wasml_server::event_sink::{Event, EventWriter};
+    use wasml_server::metrics::{DropReason, Metrics};
 
     let metrics = Arc::new(Metrics::new());
     let dir = serving::scratch_dir("full-queue");

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use wasml_host::event_sink::Event;
+use wasml_server::event_sink::Event;
 use wasml_test_support::process::Process;
 use wasml_test_support::{ScratchDir, http};
 

@@ -3,7 +3,7 @@
 //! left to dynamic mapping's guesses.
 
 use serde_json::Value;
-use wasml_host::event_sink::Event;
+use wasml_server::event_sink::Event;
 
 const TEMPLATE: &str = include_str!("../../../observability/elasticsearch/index-template.json");
 

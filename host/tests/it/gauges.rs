@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::hot_swap::{TOKEN, admin, conformance_json, read, upload};
 use crate::serving::{Options, SEED_ROW, TestHost};
-use wasml_host::metrics::Clock;
+use wasml_server::metrics::Clock;
 
 fn version(v: &str) -> [(&str, &str); 2] {
     [("model", "bank-marketing"), ("version", v)]

@@ -519,7 +519,7 @@ async fn a_component_dropped_into_the_models_directory_is_gated_then_activated()
     )
     .unwrap();
     let loader = std::sync::Arc::clone(&host.state.admin.as_ref().unwrap().loader);
-    let watcher = tokio::spawn(wasml_host::swap::watch::watch(
+    let watcher = tokio::spawn(wasml_server::swap::watch::watch(
         host.state.serving.clone(),
         loader,
         dir.to_path_buf(),

@@ -202,7 +202,7 @@ async fn metadata_and_health_have_the_protocols_shapes() {
 #[tokio::test]
 async fn bad_requests_get_the_protocols_error_with_the_apis_status() {
     let host = TestHost::start(Options {
-        body_limits: wasml_host::api::body::BodyLimits {
+        body_limits: wasml_server::api::body::BodyLimits {
             max_bytes: 64 << 10,
             max_batch_rows: 3,
         },

@@ -13,17 +13,17 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt as _;
 use serde_json::Value;
 use tower::ServiceExt as _;
-use wasml_host::api::admin::Admin;
-use wasml_host::api::body::BodyLimits;
-use wasml_host::api::{AppState, app};
-use wasml_host::event_sink::{Event, EventWriter};
-use wasml_host::metrics::{Clock, Metrics};
-use wasml_host::registry::{LoadedModel, ModelRegistry};
-use wasml_host::serving::Serving;
-use wasml_host::swap::ModelLoader;
 use wasml_runtime::digest::DigestedWasm;
 use wasml_runtime::engine::new_engine;
 use wasml_runtime::{ComponentCache, SandboxLimits};
+use wasml_server::api::admin::Admin;
+use wasml_server::api::body::BodyLimits;
+use wasml_server::api::{AppState, app};
+use wasml_server::event_sink::{Event, EventWriter};
+use wasml_server::metrics::{Clock, Metrics};
+use wasml_server::registry::{LoadedModel, ModelRegistry};
+use wasml_server::serving::Serving;
+use wasml_server::swap::ModelLoader;
 use wasml_test_support::ScratchDir;
 use wasmtime::Engine;
 
@@ -132,6 +132,7 @@ impl TestHost {
                 ComponentCache::new(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cwasm")),
                 options.limits,
                 options.pool_size,
+                wasml_guest_artifacts::RUNNER,
             );
             state = state.with_admin(Admin::new(token, Arc::new(loader), 128 << 20));
         }

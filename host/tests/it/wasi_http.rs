@@ -1,6 +1,6 @@
 //! The Spin flavour of the bundled model (the HTTP runner, `guest/spin`, packaged with bank
 //! v2's data as `wasml package --world http` does), run as what it is, a plain `wasi:http`
-//! component, by the host's `--wasi-http` mode (`wasml_host::wasi_http`): it answers
+//! component, by the host's `--wasi-http` mode (`wasml_server::wasi_http`): it answers
 //! `/predict` and `/health` exactly as the host does, bad input included; it logs JSON
 //! lines; it imports only WASI (Spin refuses anything else). `cli/tests/it/spin.rs` checks
 //! that `guest/spin/spin.toml` builds it.
@@ -15,11 +15,11 @@ use axum::body::Body;
 use axum::http::Request;
 use serde_json::{Value, json};
 use serving::{Options, Reply, SEED_ROW, TestHost, call, engine};
-use wasml_host::api::body::BodyLimits;
-use wasml_host::wasi_http::{self, GuestOutput, WasiHttpApp};
 use wasml_runtime::ComponentCache;
 use wasml_runtime::SandboxLimits;
 use wasml_runtime::digest::DigestedWasm;
+use wasml_server::api::body::BodyLimits;
+use wasml_server::wasi_http::{self, GuestOutput, WasiHttpApp};
 use wasmtime::component::Component;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 

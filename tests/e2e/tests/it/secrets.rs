@@ -27,7 +27,7 @@ fn secrets_from_files_are_used_and_never_shown() {
         &dir,
         &[
             "--log",
-            "info,wasml_host=debug,wasml_collector=debug",
+            "info,wasml_host=debug,wasml_server=debug,wasml_collector=debug",
             "--admin-token-file",
             token_file.to_str().unwrap(),
             "--elasticsearch-url",

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use thiserror::Error;
 
 use super::{ModelLoader, TooManyPendingSets, Upload};
-use crate::intake::{IntakeError, name_and_version, read_model_file};
+use crate::intake::{IntakeError, name_and_version};
 use crate::registry::{RegistryError, model_files};
 use crate::serving::Serving;
 
@@ -94,8 +94,8 @@ async fn take(serving: &Serving, loader: &Arc<ModelLoader>, path: &Path) -> Resu
     let file = path.to_owned();
     // Reading and hashing 18 MB (or packaging an ONNX model) takes tens of milliseconds:
     // not on a runtime thread.
-    let trial = loader.trial();
-    let wasm = tokio::task::spawn_blocking(move || read_model_file(&trial, Some(&dir), &file))
+    let intake = loader.intake();
+    let wasm = tokio::task::spawn_blocking(move || intake.read_model_file(Some(&dir), &file))
         .await
         .expect("reading a model file does not panic")?;
     let set_path = path.with_file_name(format!("{version}.conformance.json"));

@@ -12,7 +12,7 @@ use crate::api::body::BodyLimits;
 use crate::api::{AppState, app};
 use crate::config::Config;
 use crate::event_sink::EventWriter;
-use crate::intake;
+use crate::intake::{self, Intake};
 use crate::metrics::Metrics;
 use crate::registry::{LoadedModel, ModelRegistry, model_files};
 use crate::serving::Serving;
@@ -52,12 +52,11 @@ impl ModelSource {
         }
     }
 
-    /// The model as a component (an ONNX file or the bundled model packaged; an ONNX
-    /// file is tried with `trial` first).
-    fn read(&self, trial: &SandboxTrial) -> wasmtime::Result<DigestedWasm> {
+    /// The model as a component (an ONNX file or the bundled model packaged by `intake`).
+    fn read(&self, intake: &Intake) -> wasmtime::Result<DigestedWasm> {
         match self {
-            Self::Bundled => Ok(intake::bundled()),
-            Self::File { dir, path } => Ok(intake::read_model_file(trial, dir.as_deref(), path)?),
+            Self::Bundled => Ok(intake.bundled()),
+            Self::File { dir, path } => Ok(intake.read_model_file(dir.as_deref(), path)?),
         }
     }
 }
@@ -94,6 +93,8 @@ pub struct Loaded {
     pub models: ModelRegistry,
     /// Their engine.
     pub engine: wasmtime::Engine,
+    /// The runner ONNX models are packaged on.
+    pub runner: &'static [u8],
 }
 
 /// Compiles (or loads from the cache) and warms every configured model.
@@ -101,21 +102,26 @@ pub struct Loaded {
 /// The first model loads alone: it compiles (or maps) the runner its packaged peers then
 /// share. The others load on every core at once: reading and hashing a package, linking
 /// it and parsing its model are independent per model.
-pub fn load_models(config: &Config) -> wasmtime::Result<Loaded> {
+/// ONNX files (and the bundled model) are packaged on `runner`, the runner component the
+/// binary embeds.
+pub fn load_models(config: &Config, runner: &'static [u8]) -> wasmtime::Result<Loaded> {
     use rayon::prelude::*;
 
     let engine = new_engine()?;
     let cache = ComponentCache::new(&config.cache_dir);
-    let trial = SandboxTrial {
-        engine: engine.clone(),
-        cache: cache.clone(),
-        limits: config.sandbox_limits(),
+    let intake = Intake {
+        runner,
+        trial: SandboxTrial {
+            engine: engine.clone(),
+            cache: cache.clone(),
+            limits: config.sandbox_limits(),
+        },
     };
     let load = |source: &ModelSource| {
         let described = source.describe();
         tracing::info!(source = %described, "loading model");
         source
-            .read(&trial)
+            .read(&intake)
             .and_then(|wasm| {
                 LoadedModel::load(
                     &engine,
@@ -136,13 +142,21 @@ pub fn load_models(config: &Config) -> wasmtime::Result<Loaded> {
         models.extend(rest);
     }
     let models = ModelRegistry::new(models, config.default_model.as_deref())?;
-    Ok(Loaded { models, engine })
+    Ok(Loaded {
+        models,
+        engine,
+        runner,
+    })
 }
 
 /// Serves `models` as `config` says until SIGINT or SIGTERM, then finishes in-flight
 /// requests and writes every queued event before returning.
 pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
-    let Loaded { models, engine } = loaded;
+    let Loaded {
+        models,
+        engine,
+        runner,
+    } = loaded;
     let metrics = Arc::new(Metrics::new());
     let target = config.event_target();
     let (events, writer) = EventWriter::start(target.clone(), config.event_buffer, &metrics)
@@ -159,6 +173,7 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         ComponentCache::new(&config.cache_dir),
         config.sandbox_limits(),
         config.pool_size(),
+        runner,
     ));
     if let Some(token) = config.admin_token() {
         state = state.with_admin(Admin::new(

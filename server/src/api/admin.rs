@@ -271,9 +271,9 @@ async fn package_onnx(
 ) -> Result<DigestedWasm, AppError> {
     let card = admin.loader.take_card(name, version);
     let (name, version) = (name.to_owned(), version.to_owned());
-    let trial = admin.loader.trial();
+    let intake = admin.loader.intake();
     tokio::task::spawn_blocking(move || {
-        intake::package_onnx(&trial, upload.bytes(), card.as_deref(), &name, &version)
+        intake.package_onnx(upload.bytes(), card.as_deref(), &name, &version)
     })
     .await
     .expect("packaging does not panic")

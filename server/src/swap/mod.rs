@@ -25,6 +25,7 @@ use wasml_runtime::limits::SandboxLimits;
 use wasml_runtime::trial::SandboxTrial;
 use wasmtime::Engine;
 
+use crate::intake::Intake;
 use crate::registry::{LoadedModel, RegistryError};
 use crate::serving::Serving;
 
@@ -69,6 +70,8 @@ pub struct ModelLoader {
     cache: ComponentCache,
     limits: SandboxLimits,
     pool_size: usize,
+    /// The runner ONNX uploads are packaged on.
+    runner: &'static [u8],
     /// Conformance sets uploaded ahead of their component.
     pending_sets: Pending<ConformanceSet>,
     /// Model cards uploaded ahead of their ONNX model.
@@ -76,29 +79,35 @@ pub struct ModelLoader {
 }
 
 impl ModelLoader {
-    /// A loader compiling with `engine` through `cache`, instances limited by `limits`.
+    /// A loader compiling with `engine` through `cache`, instances limited by `limits`,
+    /// packaging ONNX uploads on `runner`.
     pub fn new(
         engine: Engine,
         cache: ComponentCache,
         limits: SandboxLimits,
         pool_size: usize,
+        runner: &'static [u8],
     ) -> Self {
         Self {
             engine,
             cache,
             limits,
             pool_size,
+            runner,
             pending_sets: Pending::new(),
             pending_cards: Pending::new(),
         }
     }
 
-    /// A trial run of a package with this loader's engine, cache and limits.
-    pub fn trial(&self) -> SandboxTrial {
-        SandboxTrial {
-            engine: self.engine.clone(),
-            cache: self.cache.clone(),
-            limits: self.limits,
+    /// ONNX intake on this loader's runner, tried with its engine, cache and limits.
+    pub fn intake(&self) -> Intake {
+        Intake {
+            runner: self.runner,
+            trial: SandboxTrial {
+                engine: self.engine.clone(),
+                cache: self.cache.clone(),
+                limits: self.limits,
+            },
         }
     }
 
