@@ -6,7 +6,8 @@
 //! listening (read from `/proc`), and the latency of a model's first request after its
 //! pool scaled to zero (`--idle-timeout-secs 1`: instantiation and model parse included),
 //! next to a warm request's. The per-model figures are differences against the 1-model
-//! host measured in the same run.
+//! host measured in the same run. First, a 1-model host starts on an empty cache: its RSS
+//! after compiling the runner (in a child process) against the cached start's.
 //!
 //! `cargo bench -p wasml-host --bench models` (or `just bench-models`).
 
@@ -98,10 +99,20 @@ fn run(root: &Path, count: usize) -> Run {
 fn main() {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("models-bench");
     std::fs::create_dir_all(&root).unwrap();
-    // Warm the cache: the runner is compiled once, as after any earlier start.
-    let _ = run(&root, 1);
+    // A cold cache: the runner is compiled once (in a child process), as on a first start.
+    let _ = std::fs::remove_dir_all(root.join("cache"));
+    let compiled = run(&root, 1);
     let runs: Vec<(usize, Run)> = COUNTS.iter().map(|&n| (n, run(&root, n))).collect();
     let base = &runs[0].1;
+    println!(
+        "RSS of a 1-model host once listening: {:.1} MiB after compiling the runner, {:.1} MiB \
+         from the cache ({:+.0} %); start-up {:.1} s vs {:.3} s",
+        compiled.rss_mib,
+        base.rss_mib,
+        (compiled.rss_mib / base.rss_mib - 1.0) * 100.0,
+        compiled.start_seconds,
+        base.start_seconds,
+    );
     println!(
         "| models | start-up | RSS after start | first request after idle (median) | warm request (median) | per extra model: RSS | per extra model: start-up |"
     );

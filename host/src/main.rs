@@ -9,11 +9,28 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use wasml_collector::process::init_logging;
+use wasml_runtime::cache::write_entry;
 use wasml_server::config::Config;
 use wasml_server::server;
 
 fn main() -> ExitCode {
-    let config = Config::parse();
+    // `wasml-host compile IN OUT`: the compiler child the server runs for each component
+    // it compiles (wasml_runtime::compile), not a command for people.
+    let args: Vec<_> = std::env::args_os().collect();
+    if let [_, command, input, output] = args.as_slice()
+        && command == "compile"
+    {
+        let compiled = wasml_runtime::compile::compile_file(input.as_ref());
+        return match compiled.and_then(|bytes| write_entry(output.as_ref(), &bytes)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("wasml-host compile: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let mut config = Config::parse();
+    config.compiler = std::env::current_exe().ok();
     if let Err(error) = init_logging(config.log_format, &config.log) {
         eprintln!("wasml-host: {error}");
         return ExitCode::FAILURE;

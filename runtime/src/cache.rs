@@ -17,6 +17,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmtime::error::Context as _;
 
+use crate::compile::ChildCompiler;
 use crate::digest::sha256_hex;
 
 /// Where a component came from.
@@ -40,6 +41,8 @@ pub struct ComponentCache {
     /// only usable with its own engine; another engine of the same configuration shares
     /// the disk entry, not this).
     loaded: Arc<Mutex<HashMap<PathBuf, (Engine, Component)>>>,
+    /// Compiles in a child process when set (the host); in this process otherwise.
+    compiler: Option<Arc<ChildCompiler>>,
 }
 
 impl ComponentCache {
@@ -48,7 +51,14 @@ impl ComponentCache {
         Self {
             dir: dir.into(),
             loaded: Arc::default(),
+            compiler: None,
         }
+    }
+
+    /// The same cache, compiling in child processes run by `compiler`.
+    pub fn with_child_compiler(mut self, compiler: ChildCompiler) -> Self {
+        self.compiler = Some(Arc::new(compiler));
+        self
     }
 
     /// The compiled component whose wasm has sha256 `sha256`, if this process or the disk
@@ -123,13 +133,40 @@ impl ComponentCache {
             "compiling component (takes seconds; cached afterwards)"
         );
         let started = Instant::now();
-        let component =
-            with_progress(|| Component::new(engine, wasm)).context("compiling the component")?;
+        let component = match &self.compiler {
+            Some(compiler) => {
+                with_progress(|| self.compile_in_child(compiler, engine, wasm, &path))?
+            }
+            None => {
+                let component = with_progress(|| Component::new(engine, wasm))
+                    .context("compiling the component")?;
+                self.store(&path, &component.serialize()?)?;
+                self.remember(engine, path.clone(), &component);
+                component
+            }
+        };
         let elapsed = started.elapsed();
-        self.store(&path, &component.serialize()?)?;
-        self.remember(engine, path.clone(), &component);
         tracing::info!(seconds = elapsed.as_secs_f64(), path = %path.display(), "compiled and cached");
         Ok((component, CacheOutcome::Compiled))
+    }
+
+    /// Has `compiler` write the entry `path` for `wasm`, then maps it as a hit.
+    fn compile_in_child(
+        &self,
+        compiler: &ChildCompiler,
+        engine: &Engine,
+        wasm: &[u8],
+        path: &Path,
+    ) -> wasmtime::Result<Component> {
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating the cache directory {}", self.dir.display()))?;
+        let input = unique_sibling(path, "input");
+        std::fs::write(&input, wasm).with_context(|| format!("writing {}", input.display()))?;
+        let compiled = compiler.compile(&input, path);
+        let _ = std::fs::remove_file(&input);
+        compiled.context("compiling the component")?;
+        self.on_disk(engine, path)
+            .with_context(|| format!("the compiler's entry {} is unusable", path.display()))
     }
 
     /// The entry path for `wasm` under `engine`.
@@ -144,26 +181,33 @@ impl ComponentCache {
             .join(format!("{sha256}-{:016x}.cwasm", hasher.finish()))
     }
 
-    /// Writes an entry atomically, as a new read-only file: a reader never sees half a
-    /// file, and a mapped older entry is never changed under its reader.
     fn store(&self, path: &Path, bytes: &[u8]) -> wasmtime::Result<()> {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating the cache directory {}", self.dir.display()))?;
-        // Unique per writer: threads of one process may compile the same component at once.
-        static WRITERS: AtomicU64 = AtomicU64::new(0);
-        let writer = WRITERS.fetch_add(1, Ordering::Relaxed);
-        let partial = path.with_extension(format!("partial-{}-{writer}", std::process::id()));
-        std::fs::write(&partial, bytes)
-            .with_context(|| format!("writing {}", partial.display()))?;
-        // Read-only: entries are mapped while in use and must never be edited in place.
-        let mut permissions = std::fs::metadata(&partial)?.permissions();
-        permissions.set_readonly(true);
-        std::fs::set_permissions(&partial, permissions)
-            .with_context(|| format!("making {} read-only", partial.display()))?;
-        std::fs::rename(&partial, path)
-            .with_context(|| format!("renaming to {}", path.display()))?;
-        Ok(())
+        write_entry(path, bytes)
     }
+}
+
+/// A file next to `path` no other writer uses: threads of one process, and processes,
+/// may compile the same component at once.
+fn unique_sibling(path: &Path, what: &str) -> PathBuf {
+    static WRITERS: AtomicU64 = AtomicU64::new(0);
+    let writer = WRITERS.fetch_add(1, Ordering::Relaxed);
+    path.with_extension(format!("{what}-{}-{writer}", std::process::id()))
+}
+
+/// Writes a cache entry atomically, as a new read-only file: a reader never sees half a
+/// file, and a mapped older entry is never changed under its reader.
+pub fn write_entry(path: &Path, bytes: &[u8]) -> wasmtime::Result<()> {
+    let partial = unique_sibling(path, "partial");
+    std::fs::write(&partial, bytes).with_context(|| format!("writing {}", partial.display()))?;
+    // Read-only: entries are mapped while in use and must never be edited in place.
+    let mut permissions = std::fs::metadata(&partial)?.permissions();
+    permissions.set_readonly(true);
+    std::fs::set_permissions(&partial, permissions)
+        .with_context(|| format!("making {} read-only", partial.display()))?;
+    std::fs::rename(&partial, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
 }
 
 /// How often a long compilation says it is still going.

@@ -16,11 +16,7 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 /// unlike fuel metering.
 pub fn new_engine() -> wasmtime::Result<Engine> {
     lower_compile_priority();
-    let mut config = Config::new();
-    config.wasm_component_model(true);
-    config.cranelift_opt_level(OptLevel::Speed);
-    config.epoch_interruption(true);
-    let engine = Engine::new(&config)?;
+    let engine = Engine::new(&engine_config())?;
     let weak = engine.weak();
     std::thread::Builder::new()
         .name("wasml-epoch".into())
@@ -32,6 +28,16 @@ pub fn new_engine() -> wasmtime::Result<Engine> {
             }
         })?;
     Ok(engine)
+}
+
+/// The configuration of every model engine, and of a compiler child's (whose compiled
+/// code the host's engine must accept: same settings, same compatibility hash).
+pub fn engine_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.cranelift_opt_level(OptLevel::Speed);
+    config.epoch_interruption(true);
+    config
 }
 
 /// How much lower than serving threads compile threads run (a `nice` value).

@@ -6,7 +6,8 @@
 //! - [`engine`]: the one wasmtime `Engine`, its epoch ticker (the deadline's clock) and
 //!   low-priority compile threads;
 //! - [`cache`]: compiled components cached on disk as `.cwasm`; [`digest`]: a component's
-//!   bytes hashed once;
+//!   bytes hashed once; [`compile`]: compiling in a child process under time and memory
+//!   limits;
 //! - [`component`]: a compiled model component, pre-linked and ready to instantiate;
 //! - [`instance`]: one sandboxed instance, the calls into its `predictor` export and how a
 //!   failed call is classified ([`CallError`]);
@@ -21,6 +22,7 @@
 
 pub mod bindings;
 pub mod cache;
+pub mod compile;
 pub mod component;
 pub mod convert;
 pub mod digest;

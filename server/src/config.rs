@@ -11,6 +11,8 @@ use wasml_collector::sink::elasticsearch::ElasticsearchArgs;
 use wasml_predictor::api::input::{DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES};
 
 use crate::event_sink::EventTarget;
+use wasml_runtime::cache::ComponentCache;
+use wasml_runtime::compile::ChildCompiler;
 use wasml_runtime::limits::SandboxLimits;
 
 /// Serve WebAssembly model components over REST, sandboxed and observable.
@@ -46,6 +48,21 @@ pub struct Config {
     /// Where compiled components are cached (`.cwasm`), so restarts skip compilation.
     #[arg(long, env = "WASML_CACHE_DIR", default_value = "wasml-data/cache")]
     pub cache_dir: PathBuf,
+
+    /// Wall-clock seconds compiling one component may take (in a child process of
+    /// `wasml-host`) before the child is killed and the version fails.
+    #[arg(long, env = "WASML_COMPILE_TIMEOUT_SECS", default_value_t = 300)]
+    pub compile_timeout_secs: u64,
+
+    /// Memory a compiling child process may allocate, in MiB; past it the compile fails
+    /// and the server is untouched.
+    #[arg(long, env = "WASML_COMPILE_MEMORY_MIB", default_value_t = 4096)]
+    pub compile_memory_mib: u64,
+
+    /// The program compiling components (`<program> compile IN OUT`): the binary sets
+    /// itself; unset (a server built in a test), components compile in this process.
+    #[arg(skip)]
+    pub compiler: Option<PathBuf>,
 
     /// CPU time one call into a model may take before it is interrupted (504).
     #[arg(long, env = "WASML_DEADLINE_MS", default_value_t = 100)]
@@ -178,6 +195,21 @@ impl Config {
     /// The admin token, from `--admin-token` or `--admin-token-file`.
     pub fn admin_token(&self) -> Option<&Secret> {
         self.admin_token.as_ref().or(self.admin_token_file.as_ref())
+    }
+
+    /// The compiled-component cache in `--cache-dir`, compiling in a child process when
+    /// a compiler program is set.
+    pub fn component_cache(&self) -> ComponentCache {
+        let cache = ComponentCache::new(&self.cache_dir);
+        match &self.compiler {
+            Some(program) => cache.with_child_compiler(ChildCompiler {
+                program: program.clone(),
+                args: vec!["compile".into()],
+                timeout: Duration::from_secs(self.compile_timeout_secs),
+                memory_bytes: self.compile_memory_mib << 20,
+            }),
+            None => cache,
+        }
     }
 
     /// The sandbox limits the flags describe.

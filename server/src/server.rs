@@ -18,7 +18,6 @@ use crate::registry::{LoadedModel, ModelRegistry, model_files};
 use crate::serving::Serving;
 use crate::swap::ModelLoader;
 use crate::wasi_http::{self, GuestOutput, WasiHttpApp};
-use wasml_runtime::cache::ComponentCache;
 use wasml_runtime::digest::DigestedWasm;
 use wasml_runtime::engine::new_engine;
 use wasml_runtime::trial::SandboxTrial;
@@ -108,7 +107,7 @@ pub fn load_models(config: &Config, runner: &'static [u8]) -> wasmtime::Result<L
     use rayon::prelude::*;
 
     let engine = new_engine()?;
-    let cache = ComponentCache::new(&config.cache_dir);
+    let cache = config.component_cache();
     let intake = Intake {
         runner,
         trial: SandboxTrial {
@@ -170,7 +169,7 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
     let mut state = AppState::new(serving.clone(), limits, config.max_concurrent);
     let loader = Arc::new(ModelLoader::new(
         engine,
-        ComponentCache::new(&config.cache_dir),
+        config.component_cache(),
         config.sandbox_limits(),
         config.pool_size(),
         runner,
@@ -252,7 +251,7 @@ pub fn load_wasi_http(config: &Config, path: &std::path::Path) -> wasmtime::Resu
     let engine = new_engine()?;
     let wasm = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let wasm = DigestedWasm::new(wasm);
-    let cache = ComponentCache::new(&config.cache_dir);
+    let cache = config.component_cache();
     let (component, _) = cache.load_or_compile_digested(&engine, wasm.bytes(), wasm.sha256())?;
     WasiHttpApp::new(
         &engine,

@@ -149,6 +149,8 @@ fn help_explains_every_flag_with_its_environment_variable() {
         ("--model", "WASML_MODEL"),
         ("--models-dir", "WASML_MODELS_DIR"),
         ("--cache-dir", "WASML_CACHE_DIR"),
+        ("--compile-timeout-secs", "WASML_COMPILE_TIMEOUT_SECS"),
+        ("--compile-memory-mib", "WASML_COMPILE_MEMORY_MIB"),
         ("--deadline-ms", "WASML_DEADLINE_MS"),
         ("--memory-mib", "WASML_MEMORY_MIB"),
         ("--pool-size", "WASML_POOL_SIZE"),

@@ -1,4 +1,4 @@
-//! The host's and the runtime's modules depend on each other without cycles: a layer may
+//! The server's and the runtime's modules depend on each other without cycles: a layer may
 //! use the layers below it, never the other way round (`wasml_test_support::modules`
 //! says how dependencies are read from the source).
 
@@ -15,8 +15,8 @@ fn src(crate_dir: &str) -> std::path::PathBuf {
 }
 
 #[test]
-fn the_host_has_no_import_cycle() {
-    assert_eq!(sibling_cycles(&src("host")), Vec::<String>::new());
+fn the_server_has_no_import_cycle() {
+    assert_eq!(sibling_cycles(&src("server")), Vec::<String>::new());
 }
 
 #[test]
@@ -26,7 +26,7 @@ fn the_runtime_has_no_import_cycle() {
 
 #[test]
 fn the_layers_point_the_way_the_architecture_says() {
-    let graph = module_graph(&src("host"));
+    let graph = module_graph(&src("server"));
     let uses = |from: &[&str], to: &[&str]| {
         graph
             .iter()

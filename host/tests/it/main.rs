@@ -6,6 +6,7 @@ mod api_operations;
 mod api_predict;
 mod api_sandbox;
 mod binary;
+mod compile_child;
 mod connections;
 mod event_mapping;
 mod feedback;
