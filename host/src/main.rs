@@ -30,7 +30,14 @@ fn main() -> ExitCode {
         };
     }
     let mut config = Config::parse();
-    config.compiler = std::env::current_exe().ok();
+    // This very binary, even if the file was replaced by an upgrade since it started: a
+    // newer binary's compiled code would not load in this one's engine.
+    let this_binary = std::path::Path::new("/proc/self/exe");
+    config.compiler = if this_binary.exists() {
+        Some(this_binary.to_path_buf())
+    } else {
+        std::env::current_exe().ok()
+    };
     if let Err(error) = init_logging(config.log_format, &config.log) {
         eprintln!("wasml-host: {error}");
         return ExitCode::FAILURE;
