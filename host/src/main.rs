@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use wasml_collector::process::init_logging;
 use wasml_runtime::cache::write_entry;
+use wasml_runtime::compile;
 use wasml_server::config::Config;
 use wasml_server::server;
 
@@ -18,9 +19,9 @@ fn main() -> ExitCode {
     // it compiles (wasml_runtime::compile), not a command for people.
     let args: Vec<_> = std::env::args_os().collect();
     if let [_, command, input, output] = args.as_slice()
-        && command == "compile"
+        && command == compile::COMMAND
     {
-        let compiled = wasml_runtime::compile::compile_file(input.as_ref());
+        let compiled = compile::compile_file(input.as_ref());
         return match compiled.and_then(|bytes| write_entry(output.as_ref(), &bytes)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {

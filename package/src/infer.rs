@@ -49,9 +49,12 @@ pub fn parse_onnx(onnx: &[u8]) -> Result<pb::ModelProto, PackageError> {
     }
 }
 
-/// The card the graph implies.
-pub fn infer_card(onnx: &[u8], hints: &CardHints) -> Result<ModelCard, PackageError> {
-    let proto = parse_onnx(onnx)?;
+/// The card the graph of `onnx` implies; `proto` is `onnx` parsed by [`parse_onnx`].
+pub fn infer_card(
+    proto: &pb::ModelProto,
+    onnx: &[u8],
+    hints: &CardHints,
+) -> Result<ModelCard, PackageError> {
     let graph = proto.graph.as_ref().expect("parse_onnx checked");
     let cannot = |why: String| PackageError::CannotInfer(why);
 

@@ -5,9 +5,9 @@
 //! [`manifest`] saying what is inside. [`build`] is what `wasml package` and the host's
 //! ONNX intake run: infer or complete the card ([`infer`], reading the graph with
 //! [`onnx_pb`]), package, then prove that the package's model runs as the card says
-//! ([`validate`], through a [`Trial`]); nothing is returned unless it does. [`unpack`] is the host's way back: it
-//! finds the runner and the data in a package, so every model on one runner shares one
-//! compiled runner.
+//! ([`validate`], through a [`Trial`]); nothing is returned unless it does. [`unpack`] is
+//! the host's way back: it finds the runner and the data in a package, so every model on
+//! one runner shares one compiled runner.
 
 pub mod compose;
 pub mod data;
@@ -100,16 +100,17 @@ pub fn build(
     request: &PackageRequest,
     trial: &dyn Trial,
 ) -> Result<Packaged, PackageError> {
+    let proto = infer::parse_onnx(request.onnx)?;
     let (card, card_json) = match request.card {
         Some(card) => complete_card(card, request.onnx, &request.hints)?,
         None => {
-            let card = infer::infer_card(request.onnx, &request.hints)?;
+            let card = infer::infer_card(&proto, request.onnx, &request.hints)?;
             let json = serde_json::to_string_pretty(&card).expect("a card serialises");
             (card, json)
         }
     };
     let wasm = package(runner, request.onnx, &card_json)?;
-    let conformance = validate::validate(request.onnx, &wasm, request.conformance, trial)?;
+    let conformance = validate::validate(&proto, &wasm, request.conformance, trial)?;
     Ok(Packaged {
         wasm,
         card,

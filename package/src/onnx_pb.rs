@@ -57,9 +57,6 @@ pub struct NodeProto {
     /// Its attributes.
     #[prost(message, repeated, tag = "5")]
     pub attribute: Vec<AttributeProto>,
-    /// The operator's domain (`ai.onnx.ml`; empty for the standard one).
-    #[prost(string, tag = "7")]
-    pub domain: String,
 }
 
 /// `AttributeProto`: a named constant of a node (one of the value fields is set).
@@ -149,13 +146,10 @@ pub enum DimensionValue {
 /// (little-endian).
 #[derive(Clone, PartialEq, Message)]
 pub struct TensorProto {
-    /// The shape.
-    #[prost(int64, repeated, tag = "1")]
-    pub dims: Vec<i64>,
     /// A [`DataType`].
     #[prost(enumeration = "DataType", tag = "2")]
     pub data_type: i32,
-    /// Values of INT32, INT16, INT8, UINT16, UINT8 and BOOL tensors.
+    /// Values of INT32 tensors (and the other narrow integer types).
     #[prost(int32, repeated, tag = "5")]
     pub int32_data: Vec<i32>,
     /// Values of STRING tensors.
@@ -170,9 +164,6 @@ pub struct TensorProto {
     /// Values of any numeric type, packed little-endian.
     #[prost(bytes = "vec", tag = "9")]
     pub raw_data: Vec<u8>,
-    /// Values of UINT32 and UINT64 tensors.
-    #[prost(uint64, repeated, tag = "11")]
-    pub uint64_data: Vec<u64>,
 }
 
 /// `TensorProto.DataType`, the element types wasml meets in tabular models.
@@ -210,26 +201,11 @@ pub enum DataType {
 }
 
 impl TensorProto {
-    /// The values of an integer or string constant, as text (`"0"`, `"yes"`); `None` for
-    /// other types.
+    /// The values of an integer (`INT64`, `INT32`) or string constant, as text (`"0"`,
+    /// `"yes"`): how exporters write a classifier's list of classes. `None` for others.
     pub fn values_as_text(&self) -> Option<Vec<String>> {
-        let data_type = DataType::try_from(self.data_type).ok()?;
-        let text = |values: &mut dyn Iterator<Item = i128>| values.map(|v| v.to_string()).collect();
-        let raw = |width: usize, signed: bool| -> Vec<i128> {
-            self.raw_data
-                .chunks_exact(width)
-                .map(|chunk| {
-                    let mut bytes = [0u8; 16];
-                    bytes[..width].copy_from_slice(chunk);
-                    let negative = signed && chunk[width - 1] & 0x80 != 0;
-                    if negative {
-                        bytes[width..].fill(0xff);
-                    }
-                    i128::from_le_bytes(bytes)
-                })
-                .collect()
-        };
-        let (width, signed) = match data_type {
+        let raw = !self.raw_data.is_empty();
+        let ints: Vec<i64> = match DataType::try_from(self.data_type).ok()? {
             DataType::String => {
                 return Some(
                     self.string_data
@@ -238,26 +214,21 @@ impl TensorProto {
                         .collect(),
                 );
             }
-            DataType::Int64 => (8, true),
-            DataType::Int32 => (4, true),
-            DataType::Int16 => (2, true),
-            DataType::Int8 => (1, true),
-            DataType::Uint64 => (8, false),
-            DataType::Uint32 => (4, false),
-            DataType::Uint16 => (2, false),
-            DataType::Uint8 | DataType::Bool => (1, false),
+            DataType::Int64 if raw => self
+                .raw_data
+                .chunks_exact(8)
+                .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
+                .collect(),
+            DataType::Int64 => self.int64_data.clone(),
+            DataType::Int32 if raw => self
+                .raw_data
+                .chunks_exact(4)
+                .map(|b| i32::from_le_bytes(b.try_into().expect("4 bytes")).into())
+                .collect(),
+            DataType::Int32 => self.int32_data.iter().map(|&v| v.into()).collect(),
             _ => return None,
         };
-        if !self.raw_data.is_empty() {
-            return Some(text(&mut raw(width, signed).into_iter()));
-        }
-        Some(match data_type {
-            DataType::Int64 => text(&mut self.int64_data.iter().map(|&v| v.into())),
-            DataType::Uint64 | DataType::Uint32 => {
-                text(&mut self.uint64_data.iter().map(|&v| v.into()))
-            }
-            _ => text(&mut self.int32_data.iter().map(|&v| v.into())),
-        })
+        Some(ints.iter().map(i64::to_string).collect())
     }
 }
 

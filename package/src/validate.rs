@@ -6,20 +6,19 @@
 use wasml_predictor::{ConformanceReport, ConformanceSet};
 
 use crate::PackageError;
-use crate::infer::{attribute, parse_onnx};
+use crate::infer::attribute;
 use crate::onnx_pb as pb;
 use crate::trial::Trial;
 
-/// Proves that `package` (made of `onnx` and its card) runs; `Ok` carries the
-/// conformance report.
+/// Proves that `package` (made of the ONNX model `proto` and its card) runs; `Ok` carries
+/// the conformance report.
 pub fn validate(
-    onnx: &[u8],
+    proto: &pb::ModelProto,
     package: &[u8],
     conformance: Option<&str>,
     trial: &dyn Trial,
 ) -> Result<Option<ConformanceReport>, PackageError> {
-    let proto = parse_onnx(onnx)?;
-    if let Some(margins) = margin_classifier(&proto) {
+    if let Some(margins) = margin_classifier(proto) {
         return Err(margins);
     }
     let set = conformance
@@ -33,7 +32,7 @@ pub fn validate(
         None => Vec::new(),
     };
     let results = trial.run(package, &rows).map_err(|message| {
-        unsupported_op(&proto, &message).unwrap_or(PackageError::Mismatch(message))
+        unsupported_op(proto, &message).unwrap_or(PackageError::Mismatch(message))
     })?;
     let Some(set) = set else {
         return Ok(None);

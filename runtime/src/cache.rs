@@ -158,8 +158,7 @@ impl ComponentCache {
         wasm: &[u8],
         path: &Path,
     ) -> wasmtime::Result<Component> {
-        std::fs::create_dir_all(&self.dir)
-            .with_context(|| format!("creating the cache directory {}", self.dir.display()))?;
+        self.create_dir()?;
         let input = unique_sibling(path, "input");
         std::fs::write(&input, wasm).with_context(|| format!("writing {}", input.display()))?;
         let compiled = compiler.compile(&input, path);
@@ -182,9 +181,13 @@ impl ComponentCache {
     }
 
     fn store(&self, path: &Path, bytes: &[u8]) -> wasmtime::Result<()> {
-        std::fs::create_dir_all(&self.dir)
-            .with_context(|| format!("creating the cache directory {}", self.dir.display()))?;
+        self.create_dir()?;
         write_entry(path, bytes)
+    }
+
+    fn create_dir(&self) -> wasmtime::Result<()> {
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating the cache directory {}", self.dir.display()))
     }
 }
 

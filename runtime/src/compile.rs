@@ -5,9 +5,9 @@
 //! rarely gives them back: compiled in the server, a runner left it at ~400 MB of RSS where
 //! a restart from the cache needs ~60. In a child, that memory goes back to the system
 //! when it exits, and a compiler crash, or an upload built to make compilation take
-//! forever or eat memory, kills the child (time and memory limits), not the server. The child writes the `.cwasm` cache entry; the server maps it as any cache hit.
+//! forever or eat memory, kills the child (time and memory limits), not the server. The
+//! child writes the `.cwasm` cache entry; the server maps it as any cache hit.
 
-use std::ffi::OsString;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -18,13 +18,15 @@ use wasmtime::error::Context as _;
 
 use crate::engine::{COMPILE_NICENESS, engine_config};
 
-/// How to run the compiler child: `program` with `args`, then the input and output paths.
+/// The command word a compiler program takes: `<program> compile IN OUT`.
+pub const COMMAND: &str = "compile";
+
+/// How to run the compiler child: `<program> compile IN OUT`.
 #[derive(Debug, Clone)]
 pub struct ChildCompiler {
-    /// The program, e.g. the host's own binary (`std::env::current_exe()`).
+    /// The program: the host's own binary, which answers [`COMMAND`] with
+    /// [`compile_file`] and [`crate::cache::write_entry`].
     pub program: PathBuf,
-    /// Arguments before the two paths, e.g. `["compile"]`.
-    pub args: Vec<OsString>,
     /// Wall-clock time the child may take before it is killed.
     pub timeout: Duration,
     /// Memory the child may allocate (`RLIMIT_DATA`: heap and private writable
@@ -63,7 +65,7 @@ impl ChildCompiler {
     pub fn compile(&self, input: &Path, output: &Path) -> Result<(), ChildCompileError> {
         let mut command = Command::new(&self.program);
         command
-            .args(&self.args)
+            .arg(COMMAND)
             .arg(input)
             .arg(output)
             .stdin(Stdio::null())

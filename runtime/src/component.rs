@@ -41,7 +41,7 @@ impl ModelComponent {
         wasm: &[u8],
         cache: &ComponentCache,
     ) -> wasmtime::Result<(Self, CacheOutcome)> {
-        Self::load_digested(engine, wasm, &crate::digest::sha256_hex(wasm), cache)
+        Self::load_with(engine, wasm, || crate::digest::sha256_hex(wasm), cache)
     }
 
     /// [`load`](Self::load) with the wasm's sha256 (hex) already computed.
@@ -51,11 +51,22 @@ impl ModelComponent {
         sha256: &str,
         cache: &ComponentCache,
     ) -> wasmtime::Result<(Self, CacheOutcome)> {
+        Self::load_with(engine, wasm, || sha256.to_owned(), cache)
+    }
+
+    /// The whole component's sha256 names its cache entry; a package's runner has its
+    /// own, so a package's is never computed.
+    fn load_with(
+        engine: &Engine,
+        wasm: &[u8],
+        sha256: impl FnOnce() -> String,
+        cache: &ComponentCache,
+    ) -> wasmtime::Result<(Self, CacheOutcome)> {
         // An HTTP package is no model: compiled whole, the gate names what it lacks.
         if let Some(package) = wasml_package::unpack(wasm).filter(|p| p.manifest.is_model()) {
             return Self::load_package(engine, package, cache);
         }
-        let (component, outcome) = cache.load_or_compile_digested(engine, wasm, sha256)?;
+        let (component, outcome) = cache.load_or_compile_digested(engine, wasm, &sha256())?;
         Ok((Self::link(engine, component)?, outcome))
     }
 

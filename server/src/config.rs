@@ -59,8 +59,9 @@ pub struct Config {
     #[arg(long, env = "WASML_COMPILE_MEMORY_MIB", default_value_t = 4096)]
     pub compile_memory_mib: u64,
 
-    /// The program compiling components (`<program> compile IN OUT`): the binary sets
-    /// itself; unset (a server built in a test), components compile in this process.
+    /// The program compiling components (`<program> compile IN OUT`,
+    /// `wasml_runtime::compile`): the binary sets itself; unset (a server built in a test),
+    /// components compile in this process.
     #[arg(skip)]
     pub compiler: Option<PathBuf>,
 
@@ -204,7 +205,6 @@ impl Config {
         match &self.compiler {
             Some(program) => cache.with_child_compiler(ChildCompiler {
                 program: program.clone(),
-                args: vec!["compile".into()],
                 timeout: Duration::from_secs(self.compile_timeout_secs),
                 memory_bytes: self.compile_memory_mib << 20,
             }),

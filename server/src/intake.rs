@@ -1,16 +1,19 @@
 //! Model intake: what the host takes as a model. A component is served as it is; an ONNX
 //! file (with a card, or with the card inferred from its graph) is packaged on the runner
-//! the host binary embeds ([`Intake`]), exactly as `wasml package` would, and tried in the sandbox
-//! before it is taken; and with no model
-//! configured, the bundled bank-marketing model is packaged the same way from the ONNX
-//! file and card embedded in the binary, so a copied binary still has it.
+//! the host binary embeds ([`Intake`]), exactly as `wasml package` would, and tried in the
+//! sandbox before it is taken; and with no model configured, the bundled bank-marketing
+//! model is packaged the same way from the ONNX file and card embedded in the binary, so a
+//! copied binary still has it.
 
 use std::path::Path;
 
 use thiserror::Error;
 use wasml_package::{CardHints, PackageError, PackageRequest};
+use wasml_runtime::cache::ComponentCache;
 use wasml_runtime::digest::DigestedWasm;
+use wasml_runtime::limits::SandboxLimits;
 use wasml_runtime::trial::SandboxTrial;
+use wasmtime::Engine;
 
 /// The bundled model served when none is configured: (name, version directory).
 pub const BUNDLED_MODEL: (&str, &str) = ("bank-marketing", "v2");
@@ -56,6 +59,23 @@ pub struct Intake {
 }
 
 impl Intake {
+    /// Packages on `runner`, tries packages with `engine` through `cache` under `limits`.
+    pub fn new(
+        runner: &'static [u8],
+        engine: Engine,
+        cache: ComponentCache,
+        limits: SandboxLimits,
+    ) -> Self {
+        Self {
+            runner,
+            trial: SandboxTrial {
+                engine,
+                cache,
+                limits,
+            },
+        }
+    }
+
     /// The bundled model, packaged on the runner.
     pub fn bundled(&self) -> DigestedWasm {
         let wasm = wasml_package::package(self.runner, BUNDLED_ONNX, BUNDLED_CARD)

@@ -20,7 +20,6 @@ use crate::swap::ModelLoader;
 use crate::wasi_http::{self, GuestOutput, WasiHttpApp};
 use wasml_runtime::digest::DigestedWasm;
 use wasml_runtime::engine::new_engine;
-use wasml_runtime::trial::SandboxTrial;
 
 /// Aborts a background task when dropped (when serving ends).
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -85,15 +84,14 @@ fn model_sources(config: &Config) -> wasmtime::Result<Vec<ModelSource>> {
     Ok(sources)
 }
 
-/// The models loaded at start, and the engine that compiled them (new versions must use
-/// the same engine: instances of both share the epoch clock and the cache).
+/// The models loaded at start, and the intake that loaded them: its engine, cache and
+/// limits are the ones new versions must use (instances share the epoch clock, and the
+/// runner compiled at start is reused from the cache's memory).
 pub struct Loaded {
     /// The models.
     pub models: ModelRegistry,
-    /// Their engine.
-    pub engine: wasmtime::Engine,
-    /// The runner ONNX models are packaged on.
-    pub runner: &'static [u8],
+    /// Their engine, cache, limits and runner.
+    pub intake: Intake,
 }
 
 /// Compiles (or loads from the cache) and warms every configured model.
@@ -108,14 +106,12 @@ pub fn load_models(config: &Config, runner: &'static [u8]) -> wasmtime::Result<L
 
     let engine = new_engine()?;
     let cache = config.component_cache();
-    let intake = Intake {
+    let intake = Intake::new(
         runner,
-        trial: SandboxTrial {
-            engine: engine.clone(),
-            cache: cache.clone(),
-            limits: config.sandbox_limits(),
-        },
-    };
+        engine.clone(),
+        cache.clone(),
+        config.sandbox_limits(),
+    );
     let load = |source: &ModelSource| {
         let described = source.describe();
         tracing::info!(source = %described, "loading model");
@@ -141,21 +137,13 @@ pub fn load_models(config: &Config, runner: &'static [u8]) -> wasmtime::Result<L
         models.extend(rest);
     }
     let models = ModelRegistry::new(models, config.default_model.as_deref())?;
-    Ok(Loaded {
-        models,
-        engine,
-        runner,
-    })
+    Ok(Loaded { models, intake })
 }
 
 /// Serves `models` as `config` says until SIGINT or SIGTERM, then finishes in-flight
 /// requests and writes every queued event before returning.
 pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
-    let Loaded {
-        models,
-        engine,
-        runner,
-    } = loaded;
+    let Loaded { models, intake } = loaded;
     let metrics = Arc::new(Metrics::new());
     let target = config.event_target();
     let (events, writer) = EventWriter::start(target.clone(), config.event_buffer, &metrics)
@@ -167,13 +155,7 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
     let serving = Serving::new(models, metrics, events);
     let refusals = serving.metrics.clone();
     let mut state = AppState::new(serving.clone(), limits, config.max_concurrent);
-    let loader = Arc::new(ModelLoader::new(
-        engine,
-        config.component_cache(),
-        config.sandbox_limits(),
-        config.pool_size(),
-        runner,
-    ));
+    let loader = Arc::new(ModelLoader::new(intake, config.pool_size()));
     if let Some(token) = config.admin_token() {
         state = state.with_admin(Admin::new(
             token.expose(),

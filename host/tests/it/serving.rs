@@ -20,6 +20,7 @@ use wasml_server::api::admin::Admin;
 use wasml_server::api::body::BodyLimits;
 use wasml_server::api::{AppState, app};
 use wasml_server::event_sink::{Event, EventWriter};
+use wasml_server::intake::Intake;
 use wasml_server::metrics::{Clock, Metrics};
 use wasml_server::registry::{LoadedModel, ModelRegistry};
 use wasml_server::serving::Serving;
@@ -127,13 +128,13 @@ impl TestHost {
         let serving = Serving::new(registry, metrics, events);
         let mut state = AppState::new(serving, options.body_limits, options.max_concurrent);
         if let Some(token) = options.admin_token {
-            let loader = ModelLoader::new(
+            let intake = Intake::new(
+                wasml_guest_artifacts::RUNNER,
                 engine().clone(),
                 ComponentCache::new(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cwasm")),
                 options.limits,
-                options.pool_size,
-                wasml_guest_artifacts::RUNNER,
             );
+            let loader = ModelLoader::new(intake, options.pool_size);
             state = state.with_admin(Admin::new(token, Arc::new(loader), 128 << 20));
         }
         Self {

@@ -95,6 +95,7 @@ pub struct Metrics {
     wasm_traps: IntCounterVec,
     /// Requests refused with 503 because too many were in flight.
     requests_shed: IntCounter,
+    /// Connections closed on accept because `--max-connections` were open.
     connections_refused: IntCounter,
     /// Events written, dropped (by [`DropReason`]) and send retries.
     events: EventCounters,

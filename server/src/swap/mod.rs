@@ -19,11 +19,8 @@ use std::sync::{Arc, Mutex};
 
 use thiserror::Error;
 use wasml_predictor::ConformanceSet;
-use wasml_runtime::cache::ComponentCache;
 use wasml_runtime::digest::DigestedWasm;
-use wasml_runtime::limits::SandboxLimits;
 use wasml_runtime::trial::SandboxTrial;
-use wasmtime::Engine;
 
 use crate::intake::Intake;
 use crate::registry::{LoadedModel, RegistryError};
@@ -64,14 +61,11 @@ impl<T> Pending<T> {
     }
 }
 
-/// What compiling a new version needs: the host's engine, cache, limits and pool size.
+/// What compiling a new version needs: the host's sandbox (engine, cache, limits, in its
+/// intake, which also packages ONNX uploads) and pool size.
 pub struct ModelLoader {
-    engine: Engine,
-    cache: ComponentCache,
-    limits: SandboxLimits,
+    intake: Intake,
     pool_size: usize,
-    /// The runner ONNX uploads are packaged on.
-    runner: &'static [u8],
     /// Conformance sets uploaded ahead of their component.
     pending_sets: Pending<ConformanceSet>,
     /// Model cards uploaded ahead of their ONNX model.
@@ -79,36 +73,21 @@ pub struct ModelLoader {
 }
 
 impl ModelLoader {
-    /// A loader compiling with `engine` through `cache`, instances limited by `limits`,
-    /// packaging ONNX uploads on `runner`.
-    pub fn new(
-        engine: Engine,
-        cache: ComponentCache,
-        limits: SandboxLimits,
-        pool_size: usize,
-        runner: &'static [u8],
-    ) -> Self {
+    /// A loader compiling and limiting instances with `intake`'s sandbox (the one the
+    /// models at start were loaded with, so its cache already holds their runner),
+    /// `pool_size` instances per version.
+    pub fn new(intake: Intake, pool_size: usize) -> Self {
         Self {
-            engine,
-            cache,
-            limits,
+            intake,
             pool_size,
-            runner,
             pending_sets: Pending::new(),
             pending_cards: Pending::new(),
         }
     }
 
-    /// ONNX intake on this loader's runner, tried with its engine, cache and limits.
+    /// ONNX intake on this loader's runner and sandbox.
     pub fn intake(&self) -> Intake {
-        Intake {
-            runner: self.runner,
-            trial: SandboxTrial {
-                engine: self.engine.clone(),
-                cache: self.cache.clone(),
-                limits: self.limits,
-            },
-        }
+        self.intake.clone()
     }
 
     /// Keeps `set` for the upload of `name`/`version` (replacing an earlier one).
@@ -141,14 +120,12 @@ impl ModelLoader {
     }
 
     fn load(&self, wasm: &DigestedWasm, source: String) -> wasmtime::Result<LoadedModel> {
-        LoadedModel::load(
-            &self.engine,
-            wasm,
-            source,
-            &self.cache,
-            self.limits,
-            self.pool_size,
-        )
+        let SandboxTrial {
+            engine,
+            cache,
+            limits,
+        } = &self.intake.trial;
+        LoadedModel::load(engine, wasm, source, cache, *limits, self.pool_size)
     }
 }
 
