@@ -6,7 +6,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::wasml::model::events::{Field, Host, Level, Stage};
-use crate::limits::{MemoryCap, SandboxLimits, Sandboxed};
+use crate::limits::{CallBudget, MemoryCap, SandboxLimits, Sandboxed};
 
 /// Something a guest reported during a call.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +44,7 @@ pub struct HostState {
     /// Events dropped because more than [`MAX_EVENTS_PER_CALL`] were queued.
     dropped_events: u64,
     memory: MemoryCap,
+    budget: CallBudget,
 }
 
 impl HostState {
@@ -56,6 +57,7 @@ impl HostState {
             events: Vec::new(),
             dropped_events: 0,
             memory: MemoryCap::new(limits.memory_bytes),
+            budget: CallBudget::default(),
         }
     }
 
@@ -79,6 +81,10 @@ impl HostState {
 impl Sandboxed for HostState {
     fn memory_cap(&mut self) -> &mut MemoryCap {
         &mut self.memory
+    }
+
+    fn call_budget(&mut self) -> &mut CallBudget {
+        &mut self.budget
     }
 }
 

@@ -6,9 +6,9 @@ use thiserror::Error;
 use wasmtime::{Engine, Store, Trap};
 
 use crate::bindings::types::{Features, ModelInfo, PredictError, Prediction};
-use crate::bindings::{Model, ModelPre};
+use crate::bindings::{Model, ModelPre, asynchronous};
 use crate::host::{GuestEvent, HostState};
-use crate::limits::{MemoryCap, SandboxLimits, Sandboxed, arm_deadline, sandboxed_store};
+use crate::limits::{CallMode, MemoryCap, SandboxLimits, Sandboxed, arm_deadline, sandboxed_store};
 
 /// Why a call into a model instance failed. The instance is unusable afterwards: drop it
 /// and take a fresh one.
@@ -28,13 +28,21 @@ pub enum CallError {
     Poisoned,
 }
 
-/// A live instance of a model component.
-pub struct ModelInstance {
+/// A live instance of a model component, called through `M`: [`Model`] (blocking calls,
+/// [`ModelInstance`]) or [`asynchronous::Model`] (futures, [`AsyncModelInstance`]).
+pub struct Instance<M> {
     store: Store<HostState>,
-    model: Model,
+    model: M,
     limits: SandboxLimits,
     poisoned: bool,
 }
+
+/// An instance called on the caller's thread: tests, benches, the intake's trial.
+pub type ModelInstance = Instance<Model>;
+
+/// An instance whose calls are futures: a call runs on a fiber on the calling task and
+/// yields to the runtime at every epoch tick (the serving path).
+pub type AsyncModelInstance = Instance<asynchronous::Model>;
 
 impl ModelInstance {
     pub(crate) fn new(
@@ -42,19 +50,20 @@ impl ModelInstance {
         pre: &ModelPre<HostState>,
         limits: SandboxLimits,
     ) -> wasmtime::Result<Self> {
-        let mut store = sandboxed_store(engine, HostState::new(&limits), &limits);
+        let mut store =
+            sandboxed_store(engine, HostState::new(&limits), &limits, CallMode::Blocking);
         let model = pre.instantiate(&mut store)?;
-        Ok(Self {
-            store,
-            model,
-            limits,
-            poisoned: false,
-        })
+        Ok(Instance::with(store, model, limits))
     }
 
     /// The model's name, version, schema, labels and card.
     pub fn info(&mut self) -> Result<ModelInfo, CallError> {
-        self.call(|model, store| model.wasml_model_predictor().call_info(store))
+        self.arm()?;
+        let result = self
+            .model
+            .wasml_model_predictor()
+            .call_info(&mut self.store);
+        self.settle(result)
     }
 
     /// Predicts one row: the outer error is the sandbox's (the instance is then unusable),
@@ -63,7 +72,12 @@ impl ModelInstance {
         &mut self,
         row: &Features,
     ) -> Result<Result<Prediction, PredictError>, CallError> {
-        self.call(|model, store| model.wasml_model_predictor().call_predict(store, row))
+        self.arm()?;
+        let result = self
+            .model
+            .wasml_model_predictor()
+            .call_predict(&mut self.store, row);
+        self.settle(result)
     }
 
     /// Predicts many rows in one call; one result per row.
@@ -71,11 +85,74 @@ impl ModelInstance {
         &mut self,
         rows: &[Features],
     ) -> Result<Vec<Result<Prediction, PredictError>>, CallError> {
-        self.call(|model, store| {
-            model
-                .wasml_model_predictor()
-                .call_predict_batch(store, rows)
-        })
+        self.arm()?;
+        let result = self
+            .model
+            .wasml_model_predictor()
+            .call_predict_batch(&mut self.store, rows);
+        self.settle(result)
+    }
+}
+
+impl AsyncModelInstance {
+    pub(crate) async fn new(
+        engine: &Engine,
+        pre: &asynchronous::ModelPre<HostState>,
+        limits: SandboxLimits,
+    ) -> wasmtime::Result<Self> {
+        let mut store = sandboxed_store(engine, HostState::new(&limits), &limits, CallMode::Async);
+        let model = pre.instantiate_async(&mut store).await?;
+        Ok(Instance::with(store, model, limits))
+    }
+
+    /// [`ModelInstance::info`], as a future.
+    pub async fn info(&mut self) -> Result<ModelInfo, CallError> {
+        self.arm()?;
+        let result = self
+            .model
+            .wasml_model_predictor()
+            .call_info(&mut self.store)
+            .await;
+        self.settle(result)
+    }
+
+    /// [`ModelInstance::predict`], as a future.
+    pub async fn predict(
+        &mut self,
+        row: &Features,
+    ) -> Result<Result<Prediction, PredictError>, CallError> {
+        self.arm()?;
+        let result = self
+            .model
+            .wasml_model_predictor()
+            .call_predict(&mut self.store, row)
+            .await;
+        self.settle(result)
+    }
+
+    /// [`ModelInstance::predict_batch`], as a future.
+    pub async fn predict_batch(
+        &mut self,
+        rows: &[Features],
+    ) -> Result<Vec<Result<Prediction, PredictError>>, CallError> {
+        self.arm()?;
+        let result = self
+            .model
+            .wasml_model_predictor()
+            .call_predict_batch(&mut self.store, rows)
+            .await;
+        self.settle(result)
+    }
+}
+
+impl<M> Instance<M> {
+    fn with(store: Store<HostState>, model: M, limits: SandboxLimits) -> Self {
+        Self {
+            store,
+            model,
+            limits,
+            poisoned: false,
+        }
     }
 
     /// The instance trapped and must be replaced.
@@ -88,16 +165,18 @@ impl ModelInstance {
         self.store.data_mut().take_events()
     }
 
-    /// Runs one export call under the deadline and classifies a trap.
-    fn call<R>(
-        &mut self,
-        f: impl FnOnce(&Model, &mut Store<HostState>) -> wasmtime::Result<R>,
-    ) -> Result<R, CallError> {
+    /// Before a call: refuses a trapped instance and starts the call's deadline.
+    fn arm(&mut self) -> Result<(), CallError> {
         if self.poisoned {
             return Err(CallError::Poisoned);
         }
         arm_deadline(&mut self.store, &self.limits);
-        f(&self.model, &mut self.store).map_err(|error| {
+        Ok(())
+    }
+
+    /// After a call: a trap poisons the instance and is classified.
+    fn settle<R>(&mut self, result: wasmtime::Result<R>) -> Result<R, CallError> {
+        result.map_err(|error| {
             self.poisoned = true;
             CallError::classify(&error, self.store.data_mut().memory_cap(), &self.limits)
         })

@@ -15,12 +15,15 @@
 //!   ([`limits::sandboxed_store`] is the one place a store gets them);
 //! - [`host`]: what the host keeps per instance and the host side of the `events` import;
 //! - [`pool`]: warm instances shared by concurrent requests, trapped ones replaced;
+//!   their calls are futures, run on the caller's task ([`blocking`] runs them from
+//!   synchronous code);
 //! - [`trial`]: a package tried in the sandbox before the host takes it (ONNX intake);
 //! - [`bindings`], [`convert`]: the WIT types and conversions to `wasml-predictor`'s;
 //! - [`wasi_http`]: the store of a plain `wasi:http` component (`--wasi-http`): the same
 //!   limits, nothing granted, outgoing HTTP denied.
 
 pub mod bindings;
+pub mod blocking;
 pub mod cache;
 pub mod compile;
 pub mod component;
@@ -38,6 +41,6 @@ pub use cache::{CacheOutcome, ComponentCache};
 pub use component::ModelComponent;
 pub use digest::DigestedWasm;
 pub use host::GuestEvent;
-pub use instance::{CallError, ModelInstance};
+pub use instance::{AsyncModelInstance, CallError, ModelInstance};
 pub use limits::SandboxLimits;
 pub use pool::{InstancePool, PooledInstance};

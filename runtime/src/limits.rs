@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use wasmtime::{Engine, ResourceLimiter, Store};
+use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
 
 use crate::engine::deadline_ticks;
 
@@ -50,28 +50,67 @@ impl MemoryCap {
     }
 }
 
-/// A store's data that carries a [`MemoryCap`]: a model instance's or a `wasi:http`
-/// component's.
+/// How many more epoch ticks the current call may run. Re-armed before every call by
+/// [`arm_deadline`]; the store's epoch callback counts it down.
+#[derive(Debug, Default)]
+pub struct CallBudget {
+    ticks_left: u64,
+}
+
+/// A store's data that carries a [`MemoryCap`] and a [`CallBudget`]: a model instance's
+/// or a `wasi:http` component's.
 pub trait Sandboxed: 'static {
     /// The cap: the store's resource limiter, and what [`crate::CallError::classify`] asks
     /// whether it refused a growth.
     fn memory_cap(&mut self) -> &mut MemoryCap;
+    /// What is left of the current call's deadline.
+    fn call_budget(&mut self) -> &mut CallBudget;
+}
+
+/// How a store's calls are made, which decides what an epoch tick does to a running call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallMode {
+    /// `call`: the guest runs on the caller's thread to the end or to its deadline.
+    Blocking,
+    /// `call_async`: the guest runs on a fiber and hands its thread back to the async
+    /// runtime at every tick, so a long call cannot hold a runtime worker for more than
+    /// one [`crate::engine::EPOCH_TICK`] at a time.
+    Async,
 }
 
 /// A store for `data` under `limits`: linear memory capped, and every call interrupted
-/// (a trap) once it runs [`SandboxLimits::deadline`] past its start. This is the one place
-/// a store gets its limits; callers re-arm the deadline per call with [`arm_deadline`].
-pub fn sandboxed_store<T: Sandboxed>(engine: &Engine, data: T, limits: &SandboxLimits) -> Store<T> {
+/// (a trap) once it runs [`SandboxLimits::deadline`] past its start, in either mode. This
+/// is the one place a store gets its limits; callers re-arm the deadline per call with
+/// [`arm_deadline`].
+pub fn sandboxed_store<T: Sandboxed>(
+    engine: &Engine,
+    data: T,
+    limits: &SandboxLimits,
+    mode: CallMode,
+) -> Store<T> {
     let mut store = Store::new(engine, data);
     store.limiter(|state| state.memory_cap());
-    store.epoch_deadline_trap();
+    // Called at every tick while a call runs: one ticker per engine, a counter per store.
+    store.epoch_deadline_callback(move |mut store| {
+        let budget = store.data_mut().call_budget();
+        if budget.ticks_left == 0 {
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        budget.ticks_left -= 1;
+        Ok(match mode {
+            CallMode::Blocking => UpdateDeadline::Continue(1),
+            CallMode::Async => UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now())),
+        })
+    });
     arm_deadline(&mut store, limits);
     store
 }
 
-/// Starts the deadline of the next call into `store` now.
-pub fn arm_deadline<T>(store: &mut Store<T>, limits: &SandboxLimits) {
-    store.set_epoch_deadline(deadline_ticks(limits.deadline));
+/// Starts the deadline of the next call into `store` now: it is interrupted at the tick
+/// that completes [`SandboxLimits::deadline`].
+pub fn arm_deadline<T: Sandboxed>(store: &mut Store<T>, limits: &SandboxLimits) {
+    store.data_mut().call_budget().ticks_left = deadline_ticks(limits.deadline) - 1;
+    store.set_epoch_deadline(1);
 }
 
 /// Tables hold function references; a model needs few. This bounds a hostile guest.

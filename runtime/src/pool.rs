@@ -5,7 +5,11 @@
 //! on demand; [`InstancePool::shrink_idle`] drops the instances nobody used for a while,
 //! down to none, so an idle model costs its data and nothing else (scale to zero), and the
 //! next request pays one instantiation and model parse. An instance that trapped is never
-//! reused: dropping its checkout discards it and warms a replacement.
+//! reused: dropping its checkout discards it, and the next checkout that finds no idle
+//! instance warms a fresh one.
+//!
+//! Instances are called as futures ([`AsyncModelInstance`]): the serving path runs a
+//! guest on its own task, with no blocking thread in between.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -14,13 +18,13 @@ use std::time::{Duration, Instant};
 
 use crate::component::ModelComponent;
 use crate::host::GuestEvent;
-use crate::instance::ModelInstance;
+use crate::instance::AsyncModelInstance;
 
 /// A pool of warm instances of one component.
 pub struct InstancePool {
     component: ModelComponent,
     /// Idle instances, each with when it was last given back (most recent last).
-    idle: Mutex<Vec<(ModelInstance, Instant)>>,
+    idle: Mutex<Vec<(AsyncModelInstance, Instant)>>,
     /// Idle instances kept at most; more may exist while busy.
     size: usize,
     busy: AtomicUsize,
@@ -31,9 +35,9 @@ impl InstancePool {
     /// A pool keeping up to `size` idle instances (at least one). One is created now,
     /// which proves the component instantiates and parses its model; the others when
     /// concurrent requests need them.
-    pub fn new(component: ModelComponent, size: usize) -> wasmtime::Result<Arc<Self>> {
+    pub async fn new(component: ModelComponent, size: usize) -> wasmtime::Result<Arc<Self>> {
         let size = size.max(1);
-        let first = warm(&component)?;
+        let first = warm(&component).await?;
         Ok(Arc::new(Self {
             component,
             idle: Mutex::new(vec![(first, Instant::now())]),
@@ -44,11 +48,11 @@ impl InstancePool {
     }
 
     /// An instance for one request: an idle one, or a new warm one when all are busy.
-    pub fn checkout(self: &Arc<Self>) -> wasmtime::Result<PooledInstance> {
+    pub async fn checkout(self: &Arc<Self>) -> wasmtime::Result<PooledInstance> {
         let idle = self.idle.lock().expect("pool lock").pop();
         let instance = match idle {
             Some((instance, _)) => instance,
-            None => warm(&self.component)?,
+            None => warm(&self.component).await?,
         };
         self.busy.fetch_add(1, Ordering::Relaxed);
         Ok(PooledInstance {
@@ -67,7 +71,8 @@ impl InstancePool {
         self.busy.load(Ordering::Relaxed)
     }
 
-    /// Instances discarded after a trap since the pool was created.
+    /// Instances discarded after a trap since the pool was created (each replaced by the
+    /// next checkout that needs one).
     pub fn replaced(&self) -> u64 {
         self.replaced.load(Ordering::Relaxed)
     }
@@ -85,7 +90,7 @@ impl InstancePool {
     /// be) and says how many went. Their memory goes back to the system.
     pub fn shrink_idle(&self, idle_for: Duration) -> usize {
         let now = Instant::now();
-        let stale: Vec<ModelInstance> = {
+        let stale: Vec<AsyncModelInstance> = {
             let mut idle = self.idle.lock().expect("pool lock");
             // Given back in order, so the stale ones are a prefix.
             let fresh = idle.partition_point(|(_, since)| now.duration_since(*since) >= idle_for);
@@ -99,40 +104,35 @@ impl InstancePool {
         self.size
     }
 
-    /// Instances alive now, idle or busy: below [`size`](Self::size) when a trapped
-    /// instance could not be replaced, above it while extra ones serve a burst.
+    /// Instances alive now, idle or busy: below [`size`](Self::size) after a trapped
+    /// instance went (until a checkout warms another) or when idle ones were shed, above
+    /// it while extra ones serve a burst.
     pub fn live(&self) -> usize {
         self.idle() + self.busy()
     }
 
-    fn give_back(&self, instance: ModelInstance) {
+    fn give_back(&self, instance: AsyncModelInstance) {
         self.busy.fetch_sub(1, Ordering::Relaxed);
-        let returned = if instance.is_poisoned() {
+        if instance.is_poisoned() {
+            // Warming a replacement is async and this is a drop: the next checkout that
+            // finds no idle instance warms one.
             self.replaced.fetch_add(1, Ordering::Relaxed);
-            drop(instance);
-            match warm(&self.component) {
-                Ok(fresh) => fresh,
-                Err(error) => {
-                    tracing::error!(%error, "could not replace a trapped instance");
-                    return;
-                }
-            }
-        } else {
-            instance
-        };
+            return;
+        }
         let mut idle = self.idle.lock().expect("pool lock");
         if idle.len() < self.size {
-            idle.push((returned, Instant::now()));
+            idle.push((instance, Instant::now()));
         }
     }
 }
 
 /// A new instance whose model is already parsed (`info()` loads it). What the guest
 /// reported while loading stays queued: the first `take_events` after checkout hands it out.
-fn warm(component: &ModelComponent) -> wasmtime::Result<ModelInstance> {
-    let mut instance = component.instantiate()?;
+async fn warm(component: &ModelComponent) -> wasmtime::Result<AsyncModelInstance> {
+    let mut instance = component.instantiate_async().await?;
     instance
         .info()
+        .await
         .map_err(|e| wasmtime::format_err!("warming an instance: its info() failed: {e}"))?;
     Ok(instance)
 }
@@ -140,19 +140,19 @@ fn warm(component: &ModelComponent) -> wasmtime::Result<ModelInstance> {
 /// An instance checked out of a pool; it goes back (or is replaced) when dropped.
 pub struct PooledInstance {
     pool: Arc<InstancePool>,
-    instance: Option<ModelInstance>,
+    instance: Option<AsyncModelInstance>,
 }
 
 impl Deref for PooledInstance {
-    type Target = ModelInstance;
+    type Target = AsyncModelInstance;
 
-    fn deref(&self) -> &ModelInstance {
+    fn deref(&self) -> &AsyncModelInstance {
         self.instance.as_ref().expect("present until dropped")
     }
 }
 
 impl DerefMut for PooledInstance {
-    fn deref_mut(&mut self) -> &mut ModelInstance {
+    fn deref_mut(&mut self) -> &mut AsyncModelInstance {
         self.instance.as_mut().expect("present until dropped")
     }
 }

@@ -10,7 +10,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 
 use wasmtime::{Engine, Store};
 
-use crate::limits::{MemoryCap, SandboxLimits, Sandboxed, sandboxed_store};
+use crate::limits::{CallBudget, CallMode, MemoryCap, SandboxLimits, Sandboxed, sandboxed_store};
 
 /// Where a component's stdout and stderr (its JSON log lines) go.
 #[derive(Clone, Default)]
@@ -28,6 +28,7 @@ pub struct HttpState {
     http: WasiHttpCtx,
     table: ResourceTable,
     memory: MemoryCap,
+    budget: CallBudget,
     hooks: DenyOutgoing,
 }
 
@@ -49,19 +50,25 @@ impl HttpState {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             memory: MemoryCap::new(limits.memory_bytes),
+            budget: CallBudget::default(),
             hooks: DenyOutgoing,
         }
     }
 
-    /// A store for one request, under `limits` (memory cap and deadline).
+    /// A store for one request, under `limits` (memory cap and deadline); its handler
+    /// runs on the async runtime and yields at every epoch tick.
     pub fn store(engine: &Engine, limits: &SandboxLimits, output: &GuestOutput) -> Store<Self> {
-        sandboxed_store(engine, Self::new(limits, output), limits)
+        sandboxed_store(engine, Self::new(limits, output), limits, CallMode::Async)
     }
 }
 
 impl Sandboxed for HttpState {
     fn memory_cap(&mut self) -> &mut MemoryCap {
         &mut self.memory
+    }
+
+    fn call_budget(&mut self) -> &mut CallBudget {
+        &mut self.budget
     }
 }
 

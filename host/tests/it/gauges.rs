@@ -191,7 +191,10 @@ async fn the_pool_gauge_counts_live_instances() {
     assert_eq!((size().await, target().await), (Some(1.0), Some(2.0)));
     let model = host.state.serving.models.default_model().unwrap();
     // A burst beyond the pool: a third instance is warmed while two are held.
-    let held: Vec<_> = (0..3).map(|_| model.pool.checkout().unwrap()).collect();
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(model.pool.checkout().await.unwrap());
+    }
     assert_eq!((size().await, target().await), (Some(3.0), Some(2.0)));
     assert_eq!(
         host.metric("wasml_instance_pool_busy", &version("2.0.0"))

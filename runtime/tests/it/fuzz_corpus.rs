@@ -3,6 +3,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use wasml_runtime::blocking::block_on;
 use wasml_runtime::{ComponentCache, DigestedWasm, InstancePool, ModelComponent, SandboxLimits};
 use wasml_test_support::fuzz_corpus;
 
@@ -14,9 +15,12 @@ fn load(wasm: &DigestedWasm, cache: &ComponentCache) -> Result<(), String> {
     let (component, _) =
         ModelComponent::load_digested(engine(), wasm.bytes(), wasm.sha256(), cache)
             .map_err(|e| format!("{e:#}"))?;
-    InstancePool::new(component.with_limits(SandboxLimits::default()), 1)
-        .map(|_| ())
-        .map_err(|e| format!("{e:#}"))
+    block_on(InstancePool::new(
+        component.with_limits(SandboxLimits::default()),
+        1,
+    ))
+    .map(|_| ())
+    .map_err(|e| format!("{e:#}"))
 }
 
 #[test]

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 pub use wasml_predictor::api::{HealthBody, ModelHealth};
 
 use super::AppState;
+use crate::registry::Info;
 
 /// Liveness and readiness.
 #[utoipa::path(
@@ -21,8 +22,8 @@ use super::AppState;
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthBody>) {
     let mut models = Vec::new();
     for model in state.serving.models.models() {
-        let answer = match model.call(|instance| instance.info().map(drop)).await {
-            Ok(output) => output.result.map_err(|error| {
+        let answer = match model.call(Info).await {
+            Ok(output) => output.result.map(drop).map_err(|error| {
                 state.serving.metrics.wasm_trap(&model, &error);
                 tracing::warn!(model = model.name(), %error, "health check: the model trapped");
                 error.to_string()

@@ -1,8 +1,8 @@
 //! `POST /predict` and `POST /models/{name}/predict`: one row or a batch, through a
 //! pooled instance of the model's component.
 //!
-//! The call into the component runs on a blocking thread ([`LoadedModel::call`]), one
-//! per pooled instance at a time; requests wait for a free instance asynchronously.
+//! The call into the component runs on the request's own task ([`LoadedModel::call`]),
+//! one per pooled instance at a time; requests wait for a free instance asynchronously.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,9 +24,9 @@ use super::error::{AppError, ErrorBody};
 use super::observe::Outcome;
 use super::request_id;
 use super::{AppState, accounting};
-use crate::registry::LoadedModel;
+use crate::registry::{LoadedModel, ModelCall, Predict, PredictBatch};
 use wasml_runtime::convert;
-use wasml_runtime::instance::{CallError, ModelInstance};
+use wasml_runtime::instance::CallError;
 
 /// The header naming the user, for `ml_active_users`.
 pub const USER_HEADER: &str = "x-user-id";
@@ -255,10 +255,10 @@ async fn run(
     outcome.rows = Some(rows.len() as u32);
     let asked = rows.len();
     let results = if batch {
-        call(state, model, move |i| i.predict_batch(&rows), outcome).await?
+        call(state, model, PredictBatch(rows), outcome).await?
     } else {
         let row = rows.into_iter().next().expect("one row");
-        vec![call(state, model, move |i| i.predict(&row), outcome).await?]
+        vec![call(state, model, Predict(row), outcome).await?]
     };
     let results: Vec<_> = results
         .into_iter()
@@ -314,19 +314,15 @@ fn check_answers(
     }
 }
 
-/// Runs `f` on a pooled instance, forwards what the guest reported (stage times into
+/// Makes `call` on a pooled instance, forwards what the guest reported (stage times into
 /// `outcome`) and classifies a trap.
-async fn call<R, F>(
+async fn call<C: ModelCall>(
     state: &AppState,
     model: &Arc<LoadedModel>,
-    f: F,
+    call: C,
     outcome: &mut Outcome,
-) -> Result<R, AppError>
-where
-    R: Send + 'static,
-    F: FnOnce(&mut ModelInstance) -> Result<R, CallError> + Send + 'static,
-{
-    let output = model.call(f).await.map_err(|error| {
+) -> Result<C::Output, AppError> {
+    let output = model.call(call).await.map_err(|error| {
         tracing::error!(model = model.name(), %error, "no instance available");
         AppError::ModelUnavailable(model.name().to_owned())
     })?;

@@ -19,7 +19,10 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub use files::model_files;
-pub use model::{CallOutput, LoadedModel, ModelUnavailable, RequestCounters};
+pub use model::{
+    CallOutput, Info, LoadedModel, ModelCall, ModelUnavailable, Predict, PredictBatch,
+    RequestCounters,
+};
 
 /// Where a version stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]

@@ -11,12 +11,13 @@ use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::error::Context as _;
 
-use wasml_runtime::bindings::types::ModelInfo;
+use wasml_runtime::bindings::types::{Features, ModelInfo, PredictError, Prediction};
+use wasml_runtime::blocking::block_on;
 use wasml_runtime::cache::{CacheOutcome, ComponentCache};
 use wasml_runtime::component::ModelComponent;
 use wasml_runtime::digest::DigestedWasm;
 use wasml_runtime::host::GuestEvent;
-use wasml_runtime::instance::{CallError, ModelInstance};
+use wasml_runtime::instance::{AsyncModelInstance, CallError};
 use wasml_runtime::limits::SandboxLimits;
 use wasml_runtime::pool::InstancePool;
 
@@ -42,6 +43,47 @@ pub struct LoadedModel {
     /// One permit per pooled instance: callers wait here (asynchronously) instead of
     /// warming ever more instances under load.
     call_slots: Semaphore,
+}
+
+/// One call into a model's instance: what [`LoadedModel::call`] runs.
+pub trait ModelCall: Send {
+    /// What the call returns when the instance does not trap.
+    type Output: Send;
+    /// Makes the call.
+    fn run(
+        self,
+        instance: &mut AsyncModelInstance,
+    ) -> impl Future<Output = Result<Self::Output, CallError>> + Send;
+}
+
+/// `info()`: what the model is (and whether it answers at all).
+pub struct Info;
+
+impl ModelCall for Info {
+    type Output = ModelInfo;
+    async fn run(self, instance: &mut AsyncModelInstance) -> Result<ModelInfo, CallError> {
+        instance.info().await
+    }
+}
+
+/// `predict(row)`.
+pub struct Predict(pub Features);
+
+impl ModelCall for Predict {
+    type Output = Result<Prediction, PredictError>;
+    async fn run(self, instance: &mut AsyncModelInstance) -> Result<Self::Output, CallError> {
+        instance.predict(&self.0).await
+    }
+}
+
+/// `predict-batch(rows)`.
+pub struct PredictBatch(pub Vec<Features>);
+
+impl ModelCall for PredictBatch {
+    type Output = Vec<Result<Prediction, PredictError>>;
+    async fn run(self, instance: &mut AsyncModelInstance) -> Result<Self::Output, CallError> {
+        instance.predict_batch(&self.0).await
+    }
 }
 
 /// [`LoadedModel::call`] could not get an instance (warming a replacement failed).
@@ -87,8 +129,8 @@ impl RequestCounters {
 }
 
 impl LoadedModel {
-    /// Loads a component: compiles it (or takes it from `cache`), warms `pool_size`
-    /// instances and asks it what it is.
+    /// Loads a component: compiles it (or takes it from `cache`), warms an instance and
+    /// asks it what it is. Blocks: run it off the async runtime's workers.
     pub fn load(
         engine: &Engine,
         wasm: &DigestedWasm,
@@ -103,13 +145,19 @@ impl LoadedModel {
         let (component, outcome) =
             ModelComponent::load_digested(engine, wasm.bytes(), &sha256, cache)?;
         let compiled = started.elapsed();
-        let pool = InstancePool::new(component.with_limits(limits), pool_size)
-            .with_context(|| format!("starting instances of {source}"))?;
+        let (pool, info) = block_on(async {
+            let pool = InstancePool::new(component.with_limits(limits), pool_size)
+                .await
+                .with_context(|| format!("starting instances of {source}"))?;
+            let info = pool
+                .checkout()
+                .await?
+                .info()
+                .await
+                .map_err(|e| wasmtime::format_err!("asking {source} for its info: {e}"))?;
+            Ok::<_, wasmtime::Error>((pool, info))
+        })?;
         let warmed = started.elapsed();
-        let info = pool
-            .checkout()?
-            .info()
-            .map_err(|e| wasmtime::format_err!("asking {source} for its info: {e}"))?;
         let load_seconds = started.elapsed().as_secs_f64();
         for event in pool.take_idle_events() {
             if let GuestEvent::Log {
@@ -142,38 +190,32 @@ impl LoadedModel {
         })
     }
 
-    /// Runs `f` on one of the model's instances, off the async runtime's threads: a call
-    /// may run up to its deadline, and WASI's synchronous host functions block on a
-    /// runtime of their own, which a runtime thread must not do. Waits for a free
-    /// instance first; at most one call per pooled instance runs at a time.
-    pub async fn call<R, F>(self: &Arc<Self>, f: F) -> Result<CallOutput<R>, ModelUnavailable>
-    where
-        R: Send + 'static,
-        F: FnOnce(&mut ModelInstance) -> Result<R, CallError> + Send + 'static,
-    {
+    /// Makes `call` on one of the model's instances, on the calling task: the guest runs
+    /// on a fiber and yields at every epoch tick, so no blocking thread is involved. Waits
+    /// for a free instance first; at most one call per pooled instance runs at a time.
+    pub async fn call<C: ModelCall>(
+        self: &Arc<Self>,
+        call: C,
+    ) -> Result<CallOutput<C::Output>, ModelUnavailable> {
         let _slot = self
             .call_slots
             .acquire()
             .await
             .expect("the semaphore is never closed");
-        let model = Arc::clone(self);
-        let run = tokio::task::spawn_blocking(move || {
-            let mut instance = model
-                .pool
-                .checkout()
-                .map_err(|e| ModelUnavailable(e.to_string()))?;
-            let result = f(&mut instance);
-            let (events, dropped_events) = instance.take_events();
-            // Back to the pool, or replaced after a trap, before answering.
-            drop(instance);
-            Ok(CallOutput {
-                result,
-                events,
-                dropped_events,
-            })
-        });
-        run.await
-            .map_err(|e| ModelUnavailable(format!("the call was lost: {e}")))?
+        let mut instance = self
+            .pool
+            .checkout()
+            .await
+            .map_err(|e| ModelUnavailable(e.to_string()))?;
+        let result = call.run(&mut instance).await;
+        let (events, dropped_events) = instance.take_events();
+        // Back to the pool, or discarded after a trap, before answering.
+        drop(instance);
+        Ok(CallOutput {
+            result,
+            events,
+            dropped_events,
+        })
     }
 
     /// The model's name.

@@ -10,15 +10,18 @@
 //! 5. `deadline`: a prediction of a row built from its schema answers within the
 //!    sandbox's deadline, without trapping.
 
+use std::time::{Duration, Instant};
+
 use thiserror::Error;
 use wasml_predictor::ConformanceSet;
 use wasml_runtime::CallError;
 use wasml_runtime::bindings::types::{
     Feature, FeatureValue, FieldKind, FieldSpec, ModelInfo, NumberRange, Task,
 };
+use wasml_runtime::blocking::block_on;
 use wasml_runtime::convert;
 
-use crate::registry::{GateCheck as Check, LoadedModel};
+use crate::registry::{GateCheck as Check, LoadedModel, ModelCall, Predict, PredictBatch};
 
 /// What the gate needs besides the candidate.
 pub struct GateInput<'a> {
@@ -273,8 +276,7 @@ fn conformance(candidate: &LoadedModel, set: Option<&ConformanceSet>) -> Verdict
     }
     let rows = set.rows().map_err(CheckFailure::UnusableSet)?;
     let rows: Vec<_> = rows.iter().map(|row| convert::features(row)).collect();
-    let mut instance = checkout(candidate)?;
-    let results = instance.predict_batch(&rows)?;
+    let (results, _) = on_instance(candidate, PredictBatch(rows))?;
     let results: Vec<_> = results
         .into_iter()
         .map(convert::prediction_result)
@@ -308,18 +310,15 @@ fn smoke_prediction(candidate: &LoadedModel) -> Verdict {
             },
         })
         .collect();
-    let mut instance = checkout(candidate)?;
-    let started = std::time::Instant::now();
-    match instance.predict(&row) {
-        Ok(Ok(p)) => Ok(format!(
+    match on_instance(candidate, Predict(row))? {
+        (Ok(p), took) => Ok(format!(
             "answered {} in {:.2} ms",
             answer_text(&p),
-            started.elapsed().as_secs_f64() * 1e3
+            took.as_secs_f64() * 1e3
         )),
-        Ok(Err(e)) => Err(found(format!(
+        (Err(e), _) => Err(found(format!(
             "refused a row built from its own schema: {e:?}"
         ))),
-        Err(e) => Err(e.into()),
     }
 }
 
@@ -335,11 +334,22 @@ fn found(what: String) -> CheckFailure {
     CheckFailure::Found(what)
 }
 
-fn checkout(candidate: &LoadedModel) -> Result<wasml_runtime::PooledInstance, CheckFailure> {
-    candidate
-        .pool
-        .checkout()
-        .map_err(|e| CheckFailure::NoInstance(e.to_string()))
+/// Makes `call` on one of the candidate's instances (the gate runs on a blocking thread),
+/// and says how long the call took.
+fn on_instance<C: ModelCall>(
+    candidate: &LoadedModel,
+    call: C,
+) -> Result<(C::Output, Duration), CheckFailure> {
+    block_on(async {
+        let mut instance = candidate
+            .pool
+            .checkout()
+            .await
+            .map_err(|e| CheckFailure::NoInstance(e.to_string()))?;
+        let started = Instant::now();
+        let output = call.run(&mut instance).await?;
+        Ok((output, started.elapsed()))
+    })
 }
 
 #[cfg(test)]
