@@ -1,5 +1,6 @@
 //! The host's configuration: command-line flags, each with an environment variable.
 
+use crate::api::admission::AdmissionLimits;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -79,9 +80,24 @@ pub struct Config {
     #[arg(long, env = "WASML_POOL_SIZE")]
     pub pool_size: Option<usize>,
 
-    /// Prediction requests handled at once; more are refused with 503 and `Retry-After`.
-    #[arg(long, env = "WASML_MAX_CONCURRENT", default_value_t = 1024)]
+    /// Prediction requests served at once; more wait in the admission queue.
+    #[arg(long, env = "WASML_MAX_CONCURRENT", default_value_t = 64)]
     pub max_concurrent: usize,
+
+    /// Prediction requests waiting for a turn, over all models; past it a request is
+    /// refused at once with 503 and `Retry-After` (or takes the place of the oldest
+    /// waiter of a model with more waiters).
+    #[arg(long, env = "WASML_MAX_QUEUED", default_value_t = 4096)]
+    pub max_queued: usize,
+
+    /// Once a model's oldest waiter has waited this long, its newest goes first (fresh
+    /// requests are answered in time under overload, stale ones time out).
+    #[arg(long, env = "WASML_QUEUE_TARGET_MS", default_value_t = 20)]
+    pub queue_target_ms: u64,
+
+    /// The longest a request waits for its turn before it is refused with 503.
+    #[arg(long, env = "WASML_QUEUE_TIMEOUT_MS", default_value_t = 1000)]
+    pub queue_timeout_ms: u64,
 
     /// Connections open at once; one more is closed as soon as it is accepted.
     #[arg(long, env = "WASML_MAX_CONNECTIONS", default_value_t = 10_000)]
@@ -217,6 +233,16 @@ impl Config {
         SandboxLimits {
             deadline: Duration::from_millis(self.deadline_ms),
             memory_bytes: self.memory_mib << 20,
+        }
+    }
+
+    /// How prediction requests are admitted, queued and shed.
+    pub fn admission_limits(&self) -> AdmissionLimits {
+        AdmissionLimits {
+            max_running: self.max_concurrent,
+            max_queued: self.max_queued,
+            queue_target: Duration::from_millis(self.queue_target_ms),
+            queue_timeout: Duration::from_millis(self.queue_timeout_ms),
         }
     }
 

@@ -154,7 +154,7 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
     };
     let serving = Serving::new(models, metrics, events);
     let refusals = serving.metrics.clone();
-    let mut state = AppState::new(serving.clone(), limits, config.max_concurrent);
+    let mut state = AppState::new(serving.clone(), limits, config.admission_limits());
     let loader = Arc::new(ModelLoader::new(intake, config.pool_size()));
     if let Some(token) = config.admin_token() {
         state = state.with_admin(Admin::new(

@@ -12,7 +12,7 @@ use axum::body::{Body, Bytes, HttpBody};
 use axum::http::Request;
 use http_body::Frame;
 use serde_json::{Value, json};
-use serving::{Options, SEED_ROW, TestHost};
+use serving::{Options, SEED_ROW, TestHost, refuse_all};
 
 #[tokio::test]
 async fn the_seed_request_gets_a_prediction() {
@@ -264,7 +264,7 @@ async fn request_ids_are_honoured_or_generated_and_in_every_response() {
 #[tokio::test]
 async fn past_the_concurrency_limit_requests_are_shed_with_503_and_retry_after() {
     let host = TestHost::start(Options {
-        max_concurrent: 0,
+        admission: refuse_all(),
         ..Options::default()
     });
     let reply = host.post_json("/predict", SEED_ROW).await;
@@ -274,7 +274,8 @@ async fn past_the_concurrency_limit_requests_are_shed_with_503_and_retry_after()
     // Health and metrics are not shed: operators can still see in.
     assert_eq!(host.get("/health").await.status, 200);
     assert_eq!(
-        host.metric("wasml_requests_shed_total", &[]).await,
+        host.metric("wasml_requests_shed_total", &[("reason", "queue_full")])
+            .await,
         Some(1.0)
     );
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::hot_swap::{TOKEN, admin, conformance_json, read, upload};
-use crate::serving::{Options, SEED_ROW, TestHost};
+use crate::serving::{Options, SEED_ROW, TestHost, refuse_all};
 use wasml_server::metrics::Clock;
 
 fn version(v: &str) -> [(&str, &str); 2] {
@@ -33,7 +33,7 @@ async fn the_error_rate_covers_every_serving_version_and_only_those() {
     let host = TestHost::start(Options {
         admin_token: Some(TOKEN),
         start_with_v1: true,
-        max_concurrent: 0,
+        admission: refuse_all(),
         ..Options::default()
     });
     let v2 = wasml_test_support::bundled_component("bank-marketing", "v2");

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::Request;
 use serde_json::{Value, json};
-use serving::{Options, Reply, SEED_ROW, TestHost};
+use serving::{AdmissionLimits, Options, Reply, SEED_ROW, TestHost};
 
 pub(crate) const TOKEN: &str = "test-admin-token";
 const MODEL: &str = "bank-marketing";
@@ -104,7 +104,10 @@ async fn versions_swap_under_load_without_a_failed_request() {
     let host = Arc::new(TestHost::start(Options {
         start_with_v1: true,
         admin_token: Some(TOKEN),
-        max_concurrent: 256,
+        admission: AdmissionLimits {
+            max_running: 256,
+            ..Options::default().admission
+        },
         ..Options::default()
     }));
     let stop = Arc::new(AtomicBool::new(false));

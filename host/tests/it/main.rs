@@ -1,6 +1,7 @@
 //! The integration tests of the host, one test binary (one link) with a module per
 //! concern.
 
+mod admission;
 mod api_metrics;
 mod api_operations;
 mod api_predict;

@@ -17,6 +17,7 @@ use wasml_runtime::digest::DigestedWasm;
 use wasml_runtime::engine::new_engine;
 use wasml_runtime::{ComponentCache, SandboxLimits};
 use wasml_server::api::admin::Admin;
+pub use wasml_server::api::admission::AdmissionLimits;
 use wasml_server::api::body::BodyLimits;
 use wasml_server::api::{AppState, app};
 use wasml_server::event_sink::{Event, EventWriter};
@@ -32,11 +33,20 @@ use wasmtime::Engine;
 pub const SEED_ROW: &str = r#"{"age": 30, "job": "admin.", "marital": "single",
     "education": "secondary", "housing": "yes", "loan": "no", "duration": 200, "campaign": 2}"#;
 
+/// Admission that runs and queues nothing: every prediction request is shed at once.
+pub fn refuse_all() -> AdmissionLimits {
+    AdmissionLimits {
+        max_running: 0,
+        max_queued: 0,
+        ..Options::default().admission
+    }
+}
+
 /// How a test host is set up.
 #[derive(Debug, Clone)]
 pub struct Options {
     pub with_hostile: bool,
-    pub max_concurrent: usize,
+    pub admission: AdmissionLimits,
     pub body_limits: BodyLimits,
     pub limits: SandboxLimits,
     pub pool_size: usize,
@@ -52,7 +62,12 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             with_hostile: false,
-            max_concurrent: 64,
+            admission: AdmissionLimits {
+                max_running: 64,
+                max_queued: 1024,
+                queue_target: Duration::from_millis(20),
+                queue_timeout: Duration::from_secs(1),
+            },
             body_limits: BodyLimits {
                 max_bytes: 64 << 10,
                 max_batch_rows: 100,
@@ -126,7 +141,7 @@ impl TestHost {
         let (events, writer) =
             EventWriter::start(events_dir.to_path_buf().into(), 1 << 16, &metrics).unwrap();
         let serving = Serving::new(registry, metrics, events);
-        let mut state = AppState::new(serving, options.body_limits, options.max_concurrent);
+        let mut state = AppState::new(serving, options.body_limits, options.admission);
         if let Some(token) = options.admin_token {
             let intake = Intake::new(
                 wasml_guest_artifacts::RUNNER,

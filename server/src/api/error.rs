@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use thiserror::Error;
 pub use wasml_predictor::api::{ApiError, ErrorBody, ErrorDetail, FieldIssue};
 
+use super::admission::Refusal;
 use super::request_id;
 use crate::feedback::FeedbackError;
 use crate::registry::RegistryError;
@@ -26,9 +27,9 @@ pub enum AppError {
     /// No model has this name.
     #[error("no model named {0:?} is loaded")]
     ModelNotFound(String),
-    /// Too many requests in flight.
-    #[error("the server is at its limit of {0} concurrent prediction requests; retry shortly")]
-    Overloaded(usize),
+    /// Not admitted: the queue was full, or no turn came in time.
+    #[error("{}", overloaded_message(.0))]
+    Overloaded(Refusal),
     /// The model cannot serve now (no instance could be started).
     #[error("the model {0:?} is unavailable")]
     ModelUnavailable(String),
@@ -149,6 +150,19 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
         .unwrap_or("a panic without a message");
     tracing::error!(panic = message, "a request handler panicked");
     AppError::Internal.into_response()
+}
+
+fn overloaded_message(refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::QueueFull(max) => format!(
+            "the server is overloaded: its queue of {max} waiting prediction requests is full; retry shortly"
+        ),
+        Refusal::Displaced => "the server is overloaded: the request gave its place in the full queue to another model's; retry shortly".to_owned(),
+        Refusal::TimedOut(after) => format!(
+            "the server is overloaded: the request waited {} ms in its queue without a turn; retry shortly",
+            after.as_millis()
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -13,19 +13,19 @@
 //!
 //! Every request passes [`observe`] (request ID, span, latency histogram, event);
 //! prediction requests are served by [`predict::serve`] whatever their protocol, which
-//! sheds them past the concurrency limit ([`overload`]) and leaves metrics and guest
+//! admits, queues or sheds them ([`admission`]) and leaves metrics and guest
 //! reports behind ([`accounting`]). Request bodies are read by [`body`]; failures are
 //! [`error::AppError`]s.
 
 pub mod accounting;
 pub mod admin;
+pub mod admission;
 pub mod body;
 pub mod error;
 pub mod feedback;
 pub mod health;
 pub mod observe;
 pub mod openapi;
-pub mod overload;
 pub mod predict;
 pub mod request_id;
 pub mod scrape;
@@ -44,9 +44,9 @@ use chrono::{DateTime, Utc};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::serving::Serving;
+use admission::{Admission, AdmissionLimits};
 use body::BodyLimits;
 use error::{ApiError, AppError};
-use overload::ConcurrencyLimit;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -55,8 +55,8 @@ pub struct AppState {
     pub serving: Serving,
     /// Body and batch limits.
     pub body_limits: BodyLimits,
-    /// Prediction requests in flight.
-    pub concurrency: Arc<ConcurrencyLimit>,
+    /// Prediction requests running and waiting.
+    pub admission: Arc<Admission>,
     /// When the host started.
     pub started: Instant,
     /// When the host started, wall clock.
@@ -68,12 +68,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State serving `serving`'s models within `body_limits` and `max_concurrent`.
-    pub fn new(serving: Serving, body_limits: BodyLimits, max_concurrent: usize) -> Self {
+    /// State serving `serving`'s models within `body_limits`, admitting requests within
+    /// `admission`.
+    pub fn new(serving: Serving, body_limits: BodyLimits, admission: AdmissionLimits) -> Self {
         Self {
             serving,
             body_limits,
-            concurrency: Arc::new(ConcurrencyLimit::new(max_concurrent)),
+            admission: Arc::new(Admission::new(admission)),
             started: Instant::now(),
             started_at: Utc::now(),
             admin: None,

@@ -19,6 +19,7 @@ pub use wasml_predictor::api::schema::FeatureValue;
 use wasml_predictor::api::{ApiError, answer_body, settle};
 pub use wasml_predictor::api::{BatchPredictionBody, ModelRef, PredictionBody, RowPrediction};
 
+use super::admission::Refusal;
 use super::body::{BodyLimits, PredictInput, read_predict_input};
 use super::error::{AppError, ErrorBody};
 use super::observe::Outcome;
@@ -201,10 +202,10 @@ pub async fn serve<P: PredictProtocol>(
     let started = std::time::Instant::now();
     let metrics = &state.serving.metrics;
     let mut outcome = Outcome::default();
-    // Held until the answer is ready: past the limit, the request is shed at once, as
-    // cheaply as it can be.
-    let result = match state.concurrency.try_acquire() {
-        Some(_permit) => {
+    // The slot is held until the answer is ready; a refusal comes before the body is read.
+    let result = match state.admission.admit(model.name()).await {
+        Ok(slot) => {
+            metrics.admission.admitted(slot.waited);
             metrics.user_seen(&user_of(&request));
             let (parts, body) = request.into_parts();
             match protocol
@@ -215,9 +216,10 @@ pub async fn serve<P: PredictProtocol>(
                 Err(error) => Err(error),
             }
         }
-        None => {
-            metrics.request_shed();
-            Err(AppError::Overloaded(state.concurrency.max()))
+        Err(refusal) => {
+            let queued = !matches!(refusal, Refusal::QueueFull(_));
+            metrics.admission.shed(refusal.reason(), queued);
+            Err(AppError::Overloaded(refusal))
         }
     };
     let server_failed = result

@@ -17,6 +17,12 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
     tag = "operations"
 )]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let admission = &state.admission;
+    state
+        .serving
+        .metrics
+        .admission
+        .set_now(admission.running(), admission.queued());
     (
         [(header::CONTENT_TYPE, CONTENT_TYPE)],
         state.serving.metrics.render(&state.serving.models),

@@ -11,6 +11,7 @@
 //! ...), so "what moves metric X?" is answered by this file alone.
 
 mod active_users;
+mod admission;
 mod clock;
 mod events;
 mod memory;
@@ -25,6 +26,7 @@ use prometheus::{
 };
 
 pub use active_users::{ActiveUsers, MAX_TRACKED_USERS};
+pub use admission::{AdmissionMetrics, SHED_REASONS};
 pub use clock::Clock;
 pub use events::{DropReason, EventCounters};
 pub use memory::resident_bytes;
@@ -93,8 +95,8 @@ pub struct Metrics {
     pool_busy: IntGaugeVec,
     /// Calls that trapped, by kind (`deadline`, `memory`, `trap`); each discards its instance.
     wasm_traps: IntCounterVec,
-    /// Requests refused with 503 because too many were in flight.
-    requests_shed: IntCounter,
+    /// Admitted, queued and shed prediction requests; the queue now.
+    pub admission: AdmissionMetrics,
     /// Connections closed on accept because `--max-connections` were open.
     connections_refused: IntCounter,
     /// Events written, dropped (by [`DropReason`]) and send retries.
@@ -289,13 +291,7 @@ impl Metrics {
                 "Calls into a model that trapped, by kind (deadline, memory, trap); the instance is replaced.",
                 &["model", "version", "kind"],
             ),
-            requests_shed: register(
-                &registry,
-                IntCounter::new(
-                    "wasml_requests_shed_total",
-                    "Prediction requests refused with 503 because the concurrency limit was reached.",
-                ),
-            ),
+            admission: AdmissionMetrics::register(&registry),
             connections_refused: register(
                 &registry,
                 IntCounter::new(
@@ -453,11 +449,6 @@ impl Metrics {
         self.input_validation_failures
             .with_label_values(&[model.name(), model.version(), field])
             .inc();
-    }
-
-    /// A prediction request was refused with 503 at the concurrency limit.
-    pub fn request_shed(&self) {
-        self.requests_shed.inc();
     }
 
     /// A connection was closed on accept: too many were open.

@@ -1,0 +1,415 @@
+//! Admission: how many prediction requests run at once, and what happens to the rest.
+//!
+//! Up to [`AdmissionLimits::max_running`] requests run; the next ones wait in a queue per
+//! model, up to [`AdmissionLimits::max_queued`] in all, none longer than
+//! [`AdmissionLimits::queue_timeout`]. Waiting costs a timer, not CPU, so the server's
+//! cores keep serving instead of answering retries.
+//!
+//! - **Fair between models.** A freed slot goes to the models with waiters in turn
+//!   (round robin), and when the queue is full a model with fewer waiters than the
+//!   longest queue takes the place of that queue's oldest waiter: one hot model cannot
+//!   starve the others.
+//! - **Fresh requests first under overload.** While the queue drains quickly a model's
+//!   oldest waiter goes first. Once the oldest has waited past
+//!   [`AdmissionLimits::queue_target`] (a standing queue, in CoDel's terms) the newest
+//!   goes first: the requests that can still be answered in time are, and the stale ones
+//!   time out, instead of every request waiting too long (adaptive LIFO, as at Facebook).
+//! - **Cheap refusals.** A request that finds the queue full, is displaced or times out
+//!   is answered 503 with `Retry-After` before its body is read.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+/// How many requests run and wait, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdmissionLimits {
+    /// Prediction requests served at once (body read, model call, answer).
+    pub max_running: usize,
+    /// Requests waiting for a turn, over all models (`0`: none wait, the rest is refused).
+    pub max_queued: usize,
+    /// Past this wait for a model's oldest waiter, its newest goes first.
+    pub queue_target: Duration,
+    /// The longest a request waits for its turn before it is refused.
+    pub queue_timeout: Duration,
+}
+
+/// Why a request was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The queue was full (and this model already had its share of it).
+    QueueFull(usize),
+    /// A model with fewer waiters took this request's place in a full queue.
+    Displaced,
+    /// No turn came within the queue timeout.
+    TimedOut(Duration),
+}
+
+impl Refusal {
+    /// The `reason` label of `wasml_requests_shed_total`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::QueueFull(_) => "queue_full",
+            Self::Displaced => "displaced",
+            Self::TimedOut(_) => "queue_timeout",
+        }
+    }
+}
+
+/// The server's admission queue.
+#[derive(Debug)]
+pub struct Admission {
+    limits: AdmissionLimits,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    running: usize,
+    queued: usize,
+    /// Models with waiters, in round-robin order from `next`.
+    queues: Vec<ModelQueue>,
+    next: usize,
+    next_id: u64,
+}
+
+#[derive(Debug)]
+struct ModelQueue {
+    model: String,
+    waiters: VecDeque<Waiter>,
+}
+
+#[derive(Debug)]
+struct Waiter {
+    id: u64,
+    since: Instant,
+    turn: oneshot::Sender<()>,
+}
+
+/// A running request's slot; dropping it hands the slot to the next waiter.
+#[must_use = "the request runs while its slot is held"]
+#[derive(Debug)]
+pub struct Admitted<'a> {
+    admission: &'a Admission,
+    /// How long the request waited for its turn.
+    pub waited: Duration,
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        self.admission.release();
+    }
+}
+
+impl Admission {
+    /// An empty queue with these limits.
+    pub fn new(limits: AdmissionLimits) -> Self {
+        Self {
+            limits,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// The limits it was made with.
+    pub fn limits(&self) -> AdmissionLimits {
+        self.limits
+    }
+
+    /// Requests waiting for a turn now.
+    pub fn queued(&self) -> usize {
+        self.lock().queued
+    }
+
+    /// Requests running now.
+    pub fn running(&self) -> usize {
+        self.lock().running
+    }
+
+    /// A slot for a request to `model`: at once, after a wait, or a refusal.
+    pub async fn admit(&self, model: &str) -> Result<Admitted<'_>, Refusal> {
+        let waiting = {
+            let mut state = self.lock();
+            if state.running < self.limits.max_running {
+                state.running += 1;
+                return Ok(self.admitted(Duration::ZERO));
+            }
+            if state.queued >= self.limits.max_queued && !state.make_room_for(model) {
+                return Err(Refusal::QueueFull(self.limits.max_queued));
+            }
+            state.enqueue(model)
+        };
+        let (id, turn) = waiting;
+        let since = Instant::now();
+        let mut waiting = Waiting {
+            admission: self,
+            model,
+            id,
+            turn,
+            settled: false,
+        };
+        let outcome = tokio::time::timeout(self.limits.queue_timeout, &mut waiting.turn).await;
+        waiting.settled = true;
+        match outcome {
+            Ok(Ok(())) => Ok(self.admitted(since.elapsed())),
+            Ok(Err(_)) => Err(Refusal::Displaced),
+            Err(_) if waiting.leave() => Ok(self.admitted(since.elapsed())),
+            Err(_) => Err(Refusal::TimedOut(self.limits.queue_timeout)),
+        }
+    }
+
+    fn admitted(&self, waited: Duration) -> Admitted<'_> {
+        Admitted {
+            admission: self,
+            waited,
+        }
+    }
+
+    /// A slot is free: the next waiter takes it over, or it goes back.
+    fn release(&self) {
+        let mut state = self.lock();
+        let target = self.limits.queue_target;
+        while let Some(waiter) = state.next_waiter(target) {
+            if waiter.turn.send(()).is_ok() {
+                return;
+            }
+        }
+        state.running -= 1;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("admission lock")
+    }
+}
+
+/// A request waiting for its turn. If the wait ends early (time-out, or the request is
+/// dropped because its client went away) it leaves the queue, or, if its turn came
+/// meanwhile, takes the slot (or passes it on when dropped).
+struct Waiting<'a> {
+    admission: &'a Admission,
+    model: &'a str,
+    id: u64,
+    turn: oneshot::Receiver<()>,
+    settled: bool,
+}
+
+impl Waiting<'_> {
+    /// Leaves the queue; `true` if the turn had come after all (the slot is then ours).
+    fn leave(&mut self) -> bool {
+        if self.admission.lock().remove(self.model, self.id) {
+            return false;
+        }
+        // No longer queued: handed a turn (sent under the lock) or displaced.
+        self.turn.try_recv().is_ok()
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if !self.settled && self.leave() {
+            self.admission.release();
+        }
+    }
+}
+
+impl State {
+    fn enqueue(&mut self, model: &str) -> (u64, oneshot::Receiver<()>) {
+        let (turn, receiver) = oneshot::channel();
+        let id = self.next_id;
+        self.next_id += 1;
+        let waiter = Waiter {
+            id,
+            since: Instant::now(),
+            turn,
+        };
+        match self.queues.iter_mut().find(|q| q.model == model) {
+            Some(queue) => queue.waiters.push_back(waiter),
+            None => self.queues.push(ModelQueue {
+                model: model.to_owned(),
+                waiters: VecDeque::from([waiter]),
+            }),
+        }
+        self.queued += 1;
+        (id, receiver)
+    }
+
+    /// In a full queue, `model` may displace the oldest waiter of the longest queue if it
+    /// has fewer waiters than that queue (less one, so two models do not trade places).
+    fn make_room_for(&mut self, model: &str) -> bool {
+        let own = self.waiting_for(model);
+        let Some(longest) = self.queues.iter_mut().max_by_key(|q| q.waiters.len()) else {
+            return false;
+        };
+        if longest.waiters.len() <= own + 1 {
+            return false;
+        }
+        // Dropping its sender tells the waiter it was displaced.
+        drop(longest.waiters.pop_front());
+        self.queued -= 1;
+        self.prune();
+        true
+    }
+
+    fn waiting_for(&self, model: &str) -> usize {
+        self.queues
+            .iter()
+            .find(|q| q.model == model)
+            .map_or(0, |q| q.waiters.len())
+    }
+
+    /// The next model's waiter in turn: its oldest, or its newest once the oldest has
+    /// waited past `target`.
+    fn next_waiter(&mut self, target: Duration) -> Option<Waiter> {
+        if self.queues.is_empty() {
+            return None;
+        }
+        let index = self.next % self.queues.len();
+        let waiters = &mut self.queues[index].waiters;
+        let standing = waiters.front().is_some_and(|w| w.since.elapsed() > target);
+        let waiter = if standing {
+            waiters.pop_back()
+        } else {
+            waiters.pop_front()
+        };
+        self.queued -= 1;
+        if waiters.is_empty() {
+            // The next model moves into this place.
+            self.queues.remove(index);
+            self.next = index;
+        } else {
+            self.next = index + 1;
+        }
+        waiter
+    }
+
+    fn remove(&mut self, model: &str, id: u64) -> bool {
+        let Some(queue) = self.queues.iter_mut().find(|q| q.model == model) else {
+            return false;
+        };
+        let Some(at) = queue.waiters.iter().position(|w| w.id == id) else {
+            return false;
+        };
+        queue.waiters.remove(at);
+        self.queued -= 1;
+        self.prune();
+        true
+    }
+
+    /// Drops the queues of models with no waiters left.
+    fn prune(&mut self) {
+        self.queues.retain(|q| !q.waiters.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn limits(max_running: usize, max_queued: usize) -> AdmissionLimits {
+        AdmissionLimits {
+            max_running,
+            max_queued,
+            queue_target: Duration::from_secs(3600),
+            queue_timeout: Duration::from_secs(3600),
+        }
+    }
+
+    /// Queues a request to `model` that, once admitted, logs `name` and gives its slot
+    /// back.
+    fn waiter(
+        admission: &Arc<Admission>,
+        model: &'static str,
+        name: &'static str,
+        log: &Arc<Mutex<Vec<String>>>,
+    ) -> tokio::task::JoinHandle<Result<(), Refusal>> {
+        let (admission, log) = (Arc::clone(admission), Arc::clone(log));
+        tokio::spawn(async move {
+            let slot = admission.admit(model).await?;
+            log.lock().unwrap().push(name.to_owned());
+            drop(slot);
+            Ok(())
+        })
+    }
+
+    async fn until(what: impl Fn() -> bool) {
+        while !what() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn freed_slots_go_to_models_in_turn_and_a_full_queue_makes_room_for_a_quiet_model() {
+        let admission = Arc::new(Admission::new(limits(1, 3)));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let held = admission.admit("hot").await.unwrap();
+        let mut tasks = Vec::new();
+        for n in 1..=3 {
+            tasks.push(waiter(&admission, "hot", "hot", &log));
+            until(|| admission.queued() == n).await;
+        }
+        // Full, but "quiet" has no waiter: the oldest "hot" one gives it its place.
+        tasks.push(waiter(&admission, "quiet", "quiet", &log));
+        let displaced = tasks.remove(0).await.unwrap();
+        assert_eq!(displaced, Err(Refusal::Displaced));
+        assert_eq!(admission.queued(), 3);
+        // One more "hot" request finds the queue full and its model holding the most.
+        let refused = admission.admit("hot").await.unwrap_err();
+        assert_eq!(refused, Refusal::QueueFull(3));
+
+        drop(held);
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        // "quiet" queued last but went second: turns alternate between models.
+        assert_eq!(*log.lock().unwrap(), ["hot", "quiet", "hot"]);
+        assert_eq!((admission.running(), admission.queued()), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn a_waiter_times_out_and_leaves_and_a_standing_queue_serves_the_newest_first() {
+        let admission = Arc::new(Admission::new(AdmissionLimits {
+            queue_target: Duration::ZERO,
+            queue_timeout: Duration::from_millis(50),
+            ..limits(1, 8)
+        }));
+        let held = admission.admit("m").await.unwrap();
+        let refused = admission.admit("m").await.unwrap_err();
+        assert_eq!(refused, Refusal::TimedOut(Duration::from_millis(50)));
+        assert_eq!((admission.running(), admission.queued()), (1, 0));
+
+        // With a zero target every queue stands: the newest waiter goes first.
+        let admission = Arc::new(Admission::new(AdmissionLimits {
+            queue_target: Duration::ZERO,
+            ..limits(1, 8)
+        }));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        drop(held);
+        let held = admission.admit("m").await.unwrap();
+        let older = waiter(&admission, "m", "older", &log);
+        until(|| admission.queued() == 1).await;
+        let newer = waiter(&admission, "m", "newer", &log);
+        until(|| admission.queued() == 2).await;
+        drop(held);
+        older.await.unwrap().unwrap();
+        newer.await.unwrap().unwrap();
+        assert_eq!(*log.lock().unwrap(), ["newer", "older"]);
+    }
+
+    #[tokio::test]
+    async fn a_request_dropped_while_queued_leaves_the_queue() {
+        let admission = Admission::new(limits(1, 8));
+        let held = admission.admit("m").await.unwrap();
+        let gave_up = tokio::time::timeout(Duration::from_millis(20), admission.admit("m")).await;
+        assert!(gave_up.is_err(), "still waiting when dropped");
+        assert_eq!(admission.queued(), 0);
+        drop(held);
+        assert_eq!(
+            admission.running(),
+            0,
+            "the slot went back, not to the gone waiter"
+        );
+    }
+}
