@@ -16,8 +16,10 @@ lint:
 run:
     cargo run --release -p wasml-host
 
-# Load generator against the release host: throughput at 64 connections, latency at 1,000 req/s.
+# Load generator against the release host: /predict and the trivial route at c64 and c1, goodput at c1…c2000, open loop at 1,000 req/s, and the seed's Flask architecture as a peer (its venv made here).
 bench:
+    test -x .venv-bench-peer/bin/python || {{python}} -m venv .venv-bench-peer
+    .venv-bench-peer/bin/pip install --quiet --disable-pip-version-check -r host/benches/flask_peer/requirements.txt
     cargo bench -p wasml-host --bench load
 
 # Hot swap: upload → active (cold and warm cache) and /predict latency during swaps.

@@ -1,27 +1,31 @@
 //! Load generator: starts the release `wasml-host` on loopback (bundled model, events to
-//! files as by default) and drives `POST /predict` with the seed's request over
-//! keep-alive HTTP/1.1 connections, then prints throughput and latency percentiles.
+//! files as by default) and drives it over keep-alive HTTP/1.1 connections from a 2-thread
+//! client on the same machine, then prints, side by side (issue #18):
 //!
-//! Two phases, generator and host sharing the machine:
-//! - **closed loop**: `CONCURRENCY` connections (default 64), each sending its next
-//!   request as soon as the last is answered; reports the throughput reached;
-//! - **open loop**: a fixed `RATE` (default 1000 req/s) spread over 16 connections, each
-//!   request timed from when it was *due*, so a stall counts for every request it delays
-//!   (no coordinated omission).
+//! - `POST /predict` and the same server's trivial route (`GET /v2/health/live`, the HTTP
+//!   floor) at 64 connections, and at 1 connection (p50);
+//! - `/predict` in closed loops at 1, 64, 256, 1,000 and 2,000 connections: goodput (200
+//!   answers per second), the share of other answers, and p50/p99 of the 200s;
+//! - an open loop at `RATE` (default 1,000 req/s) over 16 threads timed by the OS, each
+//!   latency from when the request was due (no coordinated omission);
+//! - the seed's architecture (gunicorn 2 workers + Flask + onnxruntime + prometheus_client,
+//!   `host/benches/flask_peer/`) at 64 connections, when `.venv-bench-peer` exists
+//!   (`just bench` makes it).
 //!
-//! `cargo bench -p wasml-host --bench load` (or `just bench-load`); `LOAD_SECONDS`,
-//! `LOAD_CONCURRENCY` and `LOAD_RATE` override the defaults.
+//! `cargo bench -p wasml-host --bench load` (or `just bench`); `LOAD_SECONDS` (per phase,
+//! default 10) and `LOAD_RATE` override the defaults.
 
 mod http_driver;
 
-use std::path::PathBuf;
-use std::time::Duration;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-use http_driver::{closed_loop, open_loop, start_host};
+use http_driver::{Route, Run, closed_loop_to, open_loop_threads, start_host};
 
 fn main() {
-    let seconds = env_or("LOAD_SECONDS", 10);
-    let concurrency = env_or("LOAD_CONCURRENCY", 64);
+    let seconds = Duration::from_secs(env_or("LOAD_SECONDS", 10));
     let rate = env_or("LOAD_RATE", 1000);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("load-bench");
     let mut host = start_host(&dir, &[]);
@@ -31,16 +35,128 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async {
-        // Warm-up: connections, instance pools, caches.
-        closed_loop(address, concurrency, Duration::from_secs(2)).await;
-        let run = closed_loop(address, concurrency, Duration::from_secs(seconds)).await;
-        run.print(&format!("closed loop, {concurrency} connections"));
-        let run = open_loop(address, rate, 16, Duration::from_secs(seconds)).await;
-        run.print(&format!("open loop, {rate} req/s"));
-    });
+    let closed = |route, connections, length| {
+        runtime.block_on(closed_loop_to(address, route, connections, length))
+    };
+    // Warm-up: connections, instance pools, caches.
+    closed(Route::Predict, 64, Duration::from_secs(2));
+
+    println!("| phase | goodput (200/s) | non-200 | p50 of 200s | p99 of 200s |");
+    println!("|---|---|---|---|---|");
+    let mut live_64 = closed(Route::Live, 64, seconds);
+    row("GET /v2/health/live, c64", &mut live_64);
+    let mut live_1 = closed(Route::Live, 1, seconds);
+    row("GET /v2/health/live, c1", &mut live_1);
+    let mut by_connections = Vec::new();
+    for connections in [1, 64, 256, 1000, 2000] {
+        let mut run = closed(Route::Predict, connections, seconds);
+        row(&format!("POST /predict, c{connections}"), &mut run);
+        by_connections.push((connections, run));
+    }
+    let mut open = open_loop_threads(address, rate, 16, seconds);
+    row(&format!("POST /predict, open loop {rate} req/s"), &mut open);
     let _ = host.0.kill();
     let _ = host.0.wait();
+
+    let peer = peer_at_c64(&runtime, seconds);
+    let (_, predict_1) = &mut by_connections[0];
+    let p50_ratio = predict_1.ok_quantile_ms(0.5) / live_1.ok_quantile_ms(0.5);
+    let predict_64 = by_connections[1].1.goodput();
+    let predict_2000 = by_connections[4].1.goodput();
+    println!();
+    println!(
+        "/predict vs the trivial route at c64: {:.0} %",
+        100.0 * predict_64 / live_64.goodput()
+    );
+    println!("p50 at 1 connection, /predict vs the trivial route: {p50_ratio:.2}x");
+    println!(
+        "goodput at c2000 vs c64: {:.0} %",
+        100.0 * predict_2000 / predict_64
+    );
+    match peer {
+        Some(mut peer) => {
+            row("seed architecture (Flask peer), c64", &mut peer);
+            println!(
+                "/predict vs the seed architecture at c64: {:.1}x",
+                predict_64 / peer.goodput()
+            );
+        }
+        None => println!(
+            "the seed architecture was not measured: no .venv-bench-peer (`just bench` makes it)"
+        ),
+    }
+}
+
+fn row(name: &str, run: &mut Run) {
+    println!(
+        "| {name} | {:.0} | {:.1} % | {:.3} ms | {:.3} ms |",
+        run.goodput(),
+        100.0 * run.failed_share(),
+        run.ok_quantile_ms(0.50),
+        run.ok_quantile_ms(0.99),
+    );
+}
+
+/// The seed's architecture under the same closed loop at 64 connections, if its venv
+/// exists; the host is stopped by then, so each has the machine to itself.
+fn peer_at_c64(runtime: &tokio::runtime::Runtime, length: Duration) -> Option<Run> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let gunicorn = root.join(".venv-bench-peer/bin/gunicorn");
+    if !gunicorn.exists() {
+        return None;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address: SocketAddr = ([127, 0, 0, 1], port).into();
+    let mut peer = PeerProcess(
+        Command::new(gunicorn)
+            .args(["-w", "2", "-b", &address.to_string(), "--chdir"])
+            .arg(root.join("host/benches/flask_peer"))
+            .arg("app:app")
+            .env(
+                "WASML_CARD",
+                root.join("guest/models/bank-marketing/v2/card.json"),
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gunicorn starts"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(address).is_err() {
+        assert!(Instant::now() < deadline, "the Flask peer did not listen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    runtime.block_on(closed_loop_to(
+        address,
+        Route::Predict,
+        64,
+        Duration::from_secs(2),
+    ));
+    let run = runtime.block_on(closed_loop_to(address, Route::Predict, 64, length));
+    peer.stop();
+    Some(run)
+}
+
+/// gunicorn's master, stopped with SIGTERM so that it stops its workers too.
+struct PeerProcess(Child);
+
+impl PeerProcess {
+    fn stop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for PeerProcess {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            self.stop();
+        }
+    }
 }
 
 fn env_or(name: &str, default: u64) -> u64 {

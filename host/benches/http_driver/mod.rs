@@ -1,8 +1,9 @@
 //! The load driver shared by the HTTP benches: start the host binary, keep-alive
-//! connections sending the seed request, closed and open loops, latency percentiles.
+//! connections sending the seed request (or a trivial route's), closed and open loops,
+//! latency percentiles of all answers and of the successful ones.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -55,10 +56,35 @@ pub fn start_host(dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
     (child, address)
 }
 
+/// What a connection asks for.
+#[derive(Debug, Clone, Copy)]
+pub enum Route {
+    /// `POST /predict` with the seed's row.
+    Predict,
+    /// `GET /v2/health/live`: the same server's trivial route, the HTTP floor.
+    Live,
+}
+
+impl Route {
+    fn request(self) -> Vec<u8> {
+        match self {
+            Self::Predict => format!(
+                "POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{BODY}",
+                BODY.len()
+            )
+            .into_bytes(),
+            Self::Live => b"GET /v2/health/live HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
+        }
+    }
+}
+
 /// Latencies and failures of one phase.
 pub struct Run {
     pub elapsed: Duration,
+    /// Every answer's latency.
     pub latencies_us: Vec<u64>,
+    /// The latencies of the 200 answers only.
+    pub ok_latencies_us: Vec<u64>,
     pub failures: u64,
 }
 
@@ -82,33 +108,84 @@ impl Run {
         self.latencies_us.len() as f64 / self.elapsed.as_secs_f64()
     }
 
-    /// The latency at quantile `q` (0.99: p99), in milliseconds.
-    pub fn quantile_ms(&mut self, q: f64) -> f64 {
-        self.latencies_us.sort_unstable();
-        let n = self.latencies_us.len();
-        let i = ((n as f64 * q).ceil() as usize).clamp(1, n.max(1)) - 1;
-        self.latencies_us.get(i).copied().unwrap_or(0) as f64 / 1000.0
+    /// 200 answers per second.
+    pub fn goodput(&self) -> f64 {
+        self.ok_latencies_us.len() as f64 / self.elapsed.as_secs_f64()
     }
 
-    fn merge(runs: Vec<(Vec<u64>, u64)>, elapsed: Duration) -> Self {
-        let mut latencies_us = Vec::new();
-        let mut failures = 0;
-        for (latencies, failed) in runs {
-            latencies_us.extend(latencies);
-            failures += failed;
-        }
-        Self {
+    /// The share of answers that were not 200.
+    pub fn failed_share(&self) -> f64 {
+        self.failures as f64 / self.latencies_us.len().max(1) as f64
+    }
+
+    /// The latency at quantile `q` (0.99: p99), in milliseconds.
+    pub fn quantile_ms(&mut self, q: f64) -> f64 {
+        quantile_ms(&mut self.latencies_us, q)
+    }
+
+    /// The latency of the 200 answers at quantile `q`, in milliseconds.
+    pub fn ok_quantile_ms(&mut self, q: f64) -> f64 {
+        quantile_ms(&mut self.ok_latencies_us, q)
+    }
+
+    fn merge(runs: Vec<Timings>, elapsed: Duration) -> Self {
+        let mut run = Self {
             elapsed,
-            latencies_us,
-            failures,
+            latencies_us: Vec::new(),
+            ok_latencies_us: Vec::new(),
+            failures: 0,
+        };
+        for timings in runs {
+            run.latencies_us.extend(timings.all);
+            run.ok_latencies_us.extend(timings.ok);
+            run.failures += timings.failures;
+        }
+        run
+    }
+}
+
+fn quantile_ms(latencies_us: &mut [u64], q: f64) -> f64 {
+    latencies_us.sort_unstable();
+    let n = latencies_us.len();
+    let i = ((n as f64 * q).ceil() as usize).clamp(1, n.max(1)) - 1;
+    latencies_us.get(i).copied().unwrap_or(0) as f64 / 1000.0
+}
+
+/// One connection's answers.
+#[derive(Default)]
+struct Timings {
+    all: Vec<u64>,
+    ok: Vec<u64>,
+    failures: u64,
+}
+
+impl Timings {
+    fn record(&mut self, status: u16, since: Instant) {
+        let us = since.elapsed().as_micros() as u64;
+        self.all.push(us);
+        if status == 200 {
+            self.ok.push(us);
+        } else {
+            self.failures += 1;
         }
     }
 }
 
 pub async fn closed_loop(address: SocketAddr, connections: u64, length: Duration) -> Run {
+    closed_loop_to(address, Route::Predict, connections, length).await
+}
+
+/// `connections` connections asking for `route`, each sending its next request as soon as
+/// the last is answered.
+pub async fn closed_loop_to(
+    address: SocketAddr,
+    route: Route,
+    connections: u64,
+    length: Duration,
+) -> Run {
     let end = Instant::now() + length;
     // Each request is due the moment the previous one is answered.
-    drive(address, connections, move |_, _| {
+    drive(address, route, connections, move |_, _| {
         let now = Instant::now();
         (now < end).then_some(now)
     })
@@ -120,7 +197,7 @@ pub async fn open_loop(address: SocketAddr, rate: u64, connections: u64, length:
     let interval = Duration::from_secs_f64(connections as f64 / rate as f64);
     let per_connection = (length.as_secs_f64() / interval.as_secs_f64()) as u32;
     // Connection `i` sends every `interval`, staggered evenly over one interval.
-    drive(address, connections, move |i, k| {
+    drive(address, Route::Predict, connections, move |i, k| {
         (k < per_connection)
             .then(|| started + interval.mul_f64(i as f64 / connections as f64) + interval * k)
     })
@@ -131,6 +208,7 @@ pub async fn open_loop(address: SocketAddr, rate: u64, connections: u64, length:
 /// due (`None`: that connection is done). Latency runs from the due time.
 async fn drive(
     address: SocketAddr,
+    route: Route,
     connections: u64,
     due: impl Fn(u64, u32) -> Option<Instant> + Copy + Send + 'static,
 ) -> Run {
@@ -138,19 +216,20 @@ async fn drive(
     let tasks: Vec<_> = (0..connections)
         .map(|i| {
             tokio::spawn(async move {
-                let mut connection = Connection::open(address).await;
-                let mut latencies = Vec::new();
-                let mut failures = 0;
+                let mut connection = Connection::open(address, route).await;
+                let mut timings = Timings::default();
                 let mut k = 0;
                 while let Some(at) = due(i, k) {
-                    tokio::time::sleep_until(at.into()).await;
-                    if connection.predict().await != 200 {
-                        failures += 1;
+                    // tokio's timer rounds up to its next 1 ms tick, even for a time
+                    // already past: only sleep when there is something to wait for.
+                    if at > Instant::now() {
+                        tokio::time::sleep_until(at.into()).await;
                     }
-                    latencies.push(at.elapsed().as_micros() as u64);
+                    let status = connection.send().await;
+                    timings.record(status, at);
                     k += 1;
                 }
-                (latencies, failures)
+                timings
             })
         })
         .collect();
@@ -161,61 +240,122 @@ async fn drive(
     Run::merge(runs, started.elapsed())
 }
 
-/// One keep-alive HTTP/1.1 connection sending the seed request.
+/// An open loop timed by the OS rather than tokio's 1 ms timer wheel: `connections`
+/// threads, each with a blocking keep-alive connection, send the seed request at `rate`
+/// in all, each latency timed from when its request was due. For sub-millisecond
+/// percentiles at a fixed rate, which the async open loop rounds up to its timer's tick.
+pub fn open_loop_threads(
+    address: SocketAddr,
+    rate: u64,
+    connections: u64,
+    length: Duration,
+) -> Run {
+    let started = Instant::now();
+    let interval = Duration::from_secs_f64(connections as f64 / rate as f64);
+    let per_connection = (length.as_secs_f64() / interval.as_secs_f64()) as u32;
+    let threads: Vec<_> = (0..connections)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut stream = std::net::TcpStream::connect(address).unwrap();
+                stream.set_nodelay(true).unwrap();
+                let request = Route::Predict.request();
+                let mut buffer = Vec::with_capacity(4096);
+                let mut timings = Timings::default();
+                let first = started + interval.mul_f64(i as f64 / connections as f64);
+                for k in 0..per_connection {
+                    let at = first + interval * k;
+                    if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    stream.write_all(&request).unwrap();
+                    buffer.clear();
+                    let status = loop {
+                        if let Some(response) = complete_response(&buffer) {
+                            break response.status;
+                        }
+                        let mut chunk = [0u8; 4096];
+                        let n = stream.read(&mut chunk).unwrap();
+                        assert!(n > 0, "the host closed the connection");
+                        buffer.extend_from_slice(&chunk[..n]);
+                    };
+                    timings.record(status, at);
+                }
+                timings
+            })
+        })
+        .collect();
+    let runs = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    Run::merge(runs, started.elapsed())
+}
+
+/// A whole response's status, and whether the server closes the connection after it.
+struct Response {
+    status: u16,
+    closes: bool,
+}
+
+/// The response `buffer` holds whole, if it does.
+fn complete_response(buffer: &[u8]) -> Option<Response> {
+    let header_end = find(buffer, b"\r\n\r\n")? + 4;
+    let head = std::str::from_utf8(&buffer[..header_end]).unwrap();
+    let status = head[9..12].parse().unwrap();
+    let header = |wanted: &str| {
+        head.lines().find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case(wanted).then(|| value.trim())
+        })
+    };
+    let length: usize = header("content-length")
+        .expect("responses carry Content-Length")
+        .parse()
+        .unwrap();
+    // gunicorn's sync workers (the Flask peer) answer one request per connection.
+    let closes = header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+    (buffer.len() >= header_end + length).then_some(Response { status, closes })
+}
+
+/// One keep-alive HTTP/1.1 connection sending one route's request (reconnecting when a
+/// server closes it after an answer, as `wrk` does).
 struct Connection {
+    address: SocketAddr,
     stream: TcpStream,
     request: Vec<u8>,
     buffer: Vec<u8>,
 }
 
 impl Connection {
-    async fn open(address: SocketAddr) -> Self {
-        let stream = TcpStream::connect(address).await.unwrap();
-        stream.set_nodelay(true).unwrap();
-        let request = format!(
-            "POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{BODY}",
-            BODY.len()
-        )
-        .into_bytes();
+    async fn open(address: SocketAddr, route: Route) -> Self {
         Self {
-            stream,
-            request,
+            address,
+            stream: connect(address).await,
+            request: route.request(),
             buffer: Vec::with_capacity(4096),
         }
     }
 
     /// Sends one request and reads the whole response; returns its status.
-    async fn predict(&mut self) -> u16 {
+    async fn send(&mut self) -> u16 {
         self.stream.write_all(&self.request).await.unwrap();
         self.buffer.clear();
-        let header_end = loop {
-            if let Some(i) = find(&self.buffer, b"\r\n\r\n") {
-                break i + 4;
+        loop {
+            if let Some(response) = complete_response(&self.buffer) {
+                if response.closes {
+                    self.stream = connect(self.address).await;
+                }
+                return response.status;
             }
-            self.read_more().await;
-        };
-        let head = std::str::from_utf8(&self.buffer[..header_end]).unwrap();
-        let status = head[9..12].parse().unwrap();
-        let length: usize = head
-            .lines()
-            .find_map(|l| {
-                let (name, value) = l.split_once(':')?;
-                name.eq_ignore_ascii_case("content-length")
-                    .then(|| value.trim().parse().unwrap())
-            })
-            .expect("responses carry Content-Length");
-        while self.buffer.len() < header_end + length {
-            self.read_more().await;
+            let mut chunk = [0u8; 4096];
+            let n = self.stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "the host closed the connection");
+            self.buffer.extend_from_slice(&chunk[..n]);
         }
-        status
     }
+}
 
-    async fn read_more(&mut self) {
-        let mut chunk = [0u8; 4096];
-        let n = self.stream.read(&mut chunk).await.unwrap();
-        assert!(n > 0, "the host closed the connection");
-        self.buffer.extend_from_slice(&chunk[..n]);
-    }
+async fn connect(address: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(address).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
