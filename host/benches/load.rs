@@ -28,8 +28,11 @@ fn main() {
     let seconds = Duration::from_secs(env_or("LOAD_SECONDS", 10));
     let rate = env_or("LOAD_RATE", 1000);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("load-bench");
+    // `LOAD_ONLY=c64` drives one phase for `LOAD_SECONDS` and stops (for profiling).
+    let only = std::env::var("LOAD_ONLY").ok();
     let mut host = start_host(&dir, &[]);
     let address = host.1;
+    println!("host pid {}", host.0.id());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -40,6 +43,15 @@ fn main() {
     };
     // Warm-up: connections, instance pools, caches.
     closed(Route::Predict, 64, Duration::from_secs(2));
+    if let Some(connections) = only.and_then(|c| c.strip_prefix('c')?.parse().ok()) {
+        row(
+            &format!("POST /predict, c{connections}"),
+            &mut closed(Route::Predict, connections, seconds),
+        );
+        let _ = host.0.kill();
+        let _ = host.0.wait();
+        return;
+    }
 
     println!("| phase | goodput (200/s) | non-200 | p50 of 200s | p99 of 200s |");
     println!("|---|---|---|---|---|");

@@ -14,6 +14,11 @@ use wasml_runtime::compile;
 use wasml_server::config::Config;
 use wasml_server::server;
 
+/// mimalloc's per-thread heaps: under load glibc's allocator cost ~12 % of the host's CPU
+/// and its arena locks another ~5 % (docs/benchmarks.md, issue #18).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // `wasml-host compile IN OUT`: the compiler child the server runs for each component
     // it compiles (wasml_runtime::compile), not a command for people.
