@@ -84,14 +84,19 @@ pub struct Config {
     #[arg(long, env = "WASML_MAX_CONCURRENT", default_value_t = 64)]
     pub max_concurrent: usize,
 
+    /// Seconds an admitted prediction request's body may take to arrive (then 408): a
+    /// slow sender may not hold a slot.
+    #[arg(long, env = "WASML_BODY_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub body_read_timeout_secs: u64,
+
     /// Prediction requests waiting for a turn, over all models; past it a request is
     /// refused at once with 503 and `Retry-After` (or takes the place of the oldest
     /// waiter of a model with more waiters).
     #[arg(long, env = "WASML_MAX_QUEUED", default_value_t = 4096)]
     pub max_queued: usize,
 
-    /// Once a model's oldest waiter has waited this long, its newest goes first (fresh
-    /// requests are answered in time under overload, stale ones time out).
+    /// The wait in line past which the admission queue counts as overloaded: then the
+    /// newest waiter goes first and none that waited longer is served (they time out).
     #[arg(long, env = "WASML_QUEUE_TARGET_MS", default_value_t = 20)]
     pub queue_target_ms: u64,
 

@@ -154,7 +154,10 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
     };
     let serving = Serving::new(models, metrics, events);
     let refusals = serving.metrics.clone();
-    let mut state = AppState::new(serving.clone(), limits, config.admission_limits());
+    let mut state = AppState::new(serving.clone(), limits, config.admission_limits())
+        .with_body_read_timeout(std::time::Duration::from_secs(
+            config.body_read_timeout_secs,
+        ));
     let loader = Arc::new(ModelLoader::new(intake, config.pool_size()));
     if let Some(token) = config.admin_token() {
         state = state.with_admin(Admin::new(

@@ -1,6 +1,7 @@
 //! Past capacity: a request that finds the admission queue full is refused at once with
 //! 503 + `Retry-After`, a queued one that gets no turn in time likewise, the admitted
-//! request completes, and `/health` and `/metrics` still answer.
+//! request completes, and `/health` and `/metrics` still answer; an admitted request
+//! whose body stops arriving is cut off and gives its slot back.
 
 use std::time::Duration;
 
@@ -82,4 +83,41 @@ async fn past_capacity_requests_are_refused_with_retry_after_and_the_admitted_on
     // Capacity is back: the next request is admitted and answered.
     assert_eq!(host.post_json("/predict", SEED_ROW).await.status, 200);
     assert_eq!((admission.running(), admission.queued()), (0, 0));
+}
+
+/// A body that sends its first bytes and then nothing, forever.
+struct Stalled(bool);
+
+impl http_body::Body for Stalled {
+    type Data = axum::body::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        if std::mem::replace(&mut self.0, true) {
+            return std::task::Poll::Pending;
+        }
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(
+            axum::body::Bytes::from_static(b"{\"age\": 3"),
+        ))))
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_408_and_gives_its_slot_back() {
+    let host = TestHost::start(Options {
+        body_read_timeout: Duration::from_millis(100),
+        ..Options::default()
+    });
+    let stalled = axum::http::Request::post("/predict")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::new(Stalled(false)))
+        .unwrap();
+    let reply = host.call(stalled).await;
+    assert_eq!(reply.status, 408);
+    assert_eq!(reply.json()["error"]["code"], "body_timeout");
+    assert_eq!(host.state.admission.running(), 0);
+    assert_eq!(host.post_json("/predict", SEED_ROW).await.status, 200);
 }

@@ -156,6 +156,7 @@ fn help_explains_every_flag_with_its_environment_variable() {
         ("--pool-size", "WASML_POOL_SIZE"),
         ("--max-concurrent", "WASML_MAX_CONCURRENT"),
         ("--max-queued", "WASML_MAX_QUEUED"),
+        ("--body-read-timeout-secs", "WASML_BODY_READ_TIMEOUT_SECS"),
         ("--queue-target-ms", "WASML_QUEUE_TARGET_MS"),
         ("--queue-timeout-ms", "WASML_QUEUE_TIMEOUT_MS"),
         ("--max-body-bytes", "WASML_MAX_BODY_BYTES"),

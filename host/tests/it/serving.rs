@@ -47,6 +47,7 @@ pub fn refuse_all() -> AdmissionLimits {
 pub struct Options {
     pub with_hostile: bool,
     pub admission: AdmissionLimits,
+    pub body_read_timeout: Duration,
     pub body_limits: BodyLimits,
     pub limits: SandboxLimits,
     pub pool_size: usize,
@@ -62,6 +63,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             with_hostile: false,
+            body_read_timeout: wasml_server::api::DEFAULT_BODY_READ_TIMEOUT,
             admission: AdmissionLimits {
                 max_running: 64,
                 max_queued: 1024,
@@ -141,7 +143,8 @@ impl TestHost {
         let (events, writer) =
             EventWriter::start(events_dir.to_path_buf().into(), 1 << 16, &metrics).unwrap();
         let serving = Serving::new(registry, metrics, events);
-        let mut state = AppState::new(serving, options.body_limits, options.admission);
+        let mut state = AppState::new(serving, options.body_limits, options.admission)
+            .with_body_read_timeout(options.body_read_timeout);
         if let Some(token) = options.admin_token {
             let intake = Intake::new(
                 wasml_guest_artifacts::RUNNER,

@@ -9,11 +9,14 @@
 //!   (round robin), and when the queue is full a model with fewer waiters than the
 //!   longest queue takes the place of that queue's oldest waiter: one hot model cannot
 //!   starve the others.
-//! - **Fresh requests first under overload.** While the queue drains quickly a model's
-//!   oldest waiter goes first. Once the oldest has waited past
-//!   [`AdmissionLimits::queue_target`] (a standing queue, in CoDel's terms) the newest
-//!   goes first: the requests that can still be answered in time are, and the stale ones
-//!   time out, instead of every request waiting too long (adaptive LIFO, as at Facebook).
+//! - **Fresh requests first under overload.** Every 100 ms the queue compares what a
+//!   request arriving now would wait in line (waiters / slots freed per second) with
+//!   [`AdmissionLimits::queue_target`]. Below it, a model's oldest waiter goes first. Above
+//!   it (overload, a standing queue in CoDel's terms) the newest goes first, and while
+//!   requests keep arriving a waiter already past the target is not served at all: the
+//!   freed slot goes to the next arrival, so no request is served late, and the stale ones
+//!   are refused at their time-out instead of every request waiting too long (adaptive
+//!   LIFO, as at Facebook). Once arrivals stop, the stale are served too.
 //! - **Cheap refusals.** A request that finds the queue full, is displaced or times out
 //!   is answered 503 with `Retry-After` before its body is read.
 
@@ -30,7 +33,8 @@ pub struct AdmissionLimits {
     pub max_running: usize,
     /// Requests waiting for a turn, over all models (`0`: none wait, the rest is refused).
     pub max_queued: usize,
-    /// Past this wait for a model's oldest waiter, its newest goes first.
+    /// Past this expected wait in line the queue is overloaded: the newest waiter goes
+    /// first, and none that waited longer is served while requests keep arriving.
     pub queue_target: Duration,
     /// The longest a request waits for its turn before it is refused.
     pub queue_timeout: Duration,
@@ -65,7 +69,7 @@ pub struct Admission {
     state: Mutex<State>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     running: usize,
     queued: usize,
@@ -73,12 +77,51 @@ struct State {
     queues: Vec<ModelQueue>,
     next: usize,
     next_id: u64,
+    /// When the last request asked for a slot.
+    last_arrival: Option<Instant>,
+    /// Slots freed since `window_start`: the rate the queue drains at.
+    window_start: Instant,
+    window_releases: u32,
+    /// In the last window, the queue was longer than `queue_target` of draining.
+    overloaded: bool,
 }
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            running: 0,
+            queued: 0,
+            queues: Vec::new(),
+            next: 0,
+            next_id: 0,
+            last_arrival: None,
+            window_start: Instant::now(),
+            window_releases: 0,
+            overloaded: false,
+        }
+    }
+}
+
+/// How often the queue decides whether it is overloaded.
+const LOAD_WINDOW: Duration = Duration::from_millis(100);
 
 #[derive(Debug)]
 struct ModelQueue {
     model: String,
     waiters: VecDeque<Waiter>,
+}
+
+impl ModelQueue {
+    /// Whether its turn goes to its newest waiter (under overload) rather than its
+    /// oldest, and whether that waiter is fresh (has not waited past `target`).
+    fn choice(&self, target: Duration, overloaded: bool) -> (bool, bool) {
+        let fresh = |w: Option<&Waiter>| w.is_some_and(|w| w.since.elapsed() <= target);
+        if overloaded {
+            (true, fresh(self.waiters.back()))
+        } else {
+            (false, true)
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -108,7 +151,10 @@ impl Admission {
     pub fn new(limits: AdmissionLimits) -> Self {
         Self {
             limits,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                window_start: Instant::now(),
+                ..State::default()
+            }),
         }
     }
 
@@ -131,6 +177,7 @@ impl Admission {
     pub async fn admit(&self, model: &str) -> Result<Admitted<'_>, Refusal> {
         let waiting = {
             let mut state = self.lock();
+            state.arrived();
             if state.running < self.limits.max_running {
                 state.running += 1;
                 return Ok(self.admitted(Duration::ZERO));
@@ -170,6 +217,7 @@ impl Admission {
     fn release(&self) {
         let mut state = self.lock();
         let target = self.limits.queue_target;
+        state.measure_load(target);
         while let Some(waiter) = state.next_waiter(target) {
             if waiter.turn.send(()).is_ok() {
                 return;
@@ -258,16 +306,21 @@ impl State {
             .map_or(0, |q| q.waiters.len())
     }
 
-    /// The next model's waiter in turn: its oldest, or its newest once the oldest has
-    /// waited past `target`.
+    /// The waiter a freed slot goes to: from the models in turn, a model's oldest, or its
+    /// newest once the oldest has waited past `target`. While requests keep arriving, a
+    /// waiter past `target` is passed over (it waits out its time-out): the slot stays
+    /// free for the next arrival, so the requests served under overload are the fresh
+    /// ones and none is served late. When arrivals stop, the stale are served too.
     fn next_waiter(&mut self, target: Duration) -> Option<Waiter> {
-        if self.queues.is_empty() {
-            return None;
-        }
-        let index = self.next % self.queues.len();
+        let overloaded = self.overloaded;
+        let arriving = overloaded && self.last_arrival.is_some_and(|at| at.elapsed() < target);
+        let turn = (0..self.queues.len())
+            .map(|offset| (self.next + offset) % self.queues.len())
+            .map(|index| (index, self.queues[index].choice(target, overloaded)))
+            .find(|(_, (_, fresh))| *fresh || !arriving);
+        let (index, (take_newest, _)) = turn?;
         let waiters = &mut self.queues[index].waiters;
-        let standing = waiters.front().is_some_and(|w| w.since.elapsed() > target);
-        let waiter = if standing {
+        let waiter = if take_newest {
             waiters.pop_back()
         } else {
             waiters.pop_front()
@@ -281,6 +334,24 @@ impl State {
             self.next = index + 1;
         }
         waiter
+    }
+
+    /// Counts a freed slot and, once per [`LOAD_WINDOW`], decides whether the queue is
+    /// overloaded: whether a request queued now would wait longer than `target` in line.
+    fn measure_load(&mut self, target: Duration) {
+        self.window_releases += 1;
+        let elapsed = self.window_start.elapsed();
+        if elapsed >= LOAD_WINDOW {
+            let drained_per_second = f64::from(self.window_releases) / elapsed.as_secs_f64();
+            self.overloaded = self.queued as f64 > drained_per_second * target.as_secs_f64();
+            self.window_start = Instant::now();
+            self.window_releases = 0;
+        }
+    }
+
+    /// A request arrived now.
+    fn arrived(&mut self) {
+        self.last_arrival = Some(Instant::now());
     }
 
     fn remove(&mut self, model: &str, id: u64) -> bool {
@@ -380,7 +451,8 @@ mod tests {
         assert_eq!(refused, Refusal::TimedOut(Duration::from_millis(50)));
         assert_eq!((admission.running(), admission.queued()), (1, 0));
 
-        // With a zero target every queue stands: the newest waiter goes first.
+        // With a zero target any queue is overload once the queue has measured itself
+        // (a window after it started): the newest waiter goes first.
         let admission = Arc::new(Admission::new(AdmissionLimits {
             queue_target: Duration::ZERO,
             ..limits(1, 8)
@@ -392,6 +464,7 @@ mod tests {
         until(|| admission.queued() == 1).await;
         let newer = waiter(&admission, "m", "newer", &log);
         until(|| admission.queued() == 2).await;
+        tokio::time::sleep(LOAD_WINDOW).await;
         drop(held);
         older.await.unwrap().unwrap();
         newer.await.unwrap().unwrap();

@@ -24,6 +24,9 @@ pub enum AppError {
     /// The body could not be read (the client went away or sent a broken stream).
     #[error("the request body could not be read")]
     BodyUnreadable,
+    /// The body did not arrive in time.
+    #[error("the request body did not arrive within {0:?}")]
+    BodyTimeout(Duration),
     /// No model has this name.
     #[error("no model named {0:?} is loaded")]
     ModelNotFound(String),
@@ -71,6 +74,7 @@ impl AppError {
             Self::Api(error) => StatusCode::from_u16(error.status())
                 .expect("ApiError statuses are valid HTTP statuses"),
             Self::BodyUnreadable => StatusCode::BAD_REQUEST,
+            Self::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::ModelNotFound(_) => StatusCode::NOT_FOUND,
             Self::Overloaded(_) | Self::ModelUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::DeadlineExceeded(_) => StatusCode::GATEWAY_TIMEOUT,
@@ -94,6 +98,7 @@ impl AppError {
         match self {
             Self::Api(error) => error.code(),
             Self::BodyUnreadable => "body_unreadable",
+            Self::BodyTimeout(_) => "body_timeout",
             Self::ModelNotFound(_) => "model_not_found",
             Self::Overloaded(_) => "overloaded",
             Self::ModelUnavailable(_) => "model_unavailable",

@@ -33,7 +33,7 @@ pub mod status;
 pub mod v2;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::Request;
@@ -48,6 +48,9 @@ use admission::{Admission, AdmissionLimits};
 use body::BodyLimits;
 use error::{ApiError, AppError};
 
+/// How long a prediction request's body may take to arrive by default.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
@@ -57,6 +60,8 @@ pub struct AppState {
     pub body_limits: BodyLimits,
     /// Prediction requests running and waiting.
     pub admission: Arc<Admission>,
+    /// How long an admitted prediction request's body may take to arrive (then 408).
+    pub body_read_timeout: Duration,
     /// When the host started.
     pub started: Instant,
     /// When the host started, wall clock.
@@ -75,6 +80,7 @@ impl AppState {
             serving,
             body_limits,
             admission: Arc::new(Admission::new(admission)),
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             started: Instant::now(),
             started_at: Utc::now(),
             admin: None,
@@ -82,6 +88,13 @@ impl AppState {
                 crate::feedback::DEFAULT_CAPACITY,
             )),
         }
+    }
+
+    /// Gives prediction request bodies `timeout` to arrive instead of
+    /// [`DEFAULT_BODY_READ_TIMEOUT`].
+    pub fn with_body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
+        self
     }
 
     /// Turns the admin API on (`/admin/...`), behind `admin`'s token.

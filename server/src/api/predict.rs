@@ -79,6 +79,9 @@ enum PredictResponses {
     /// No such model (for `/predict`: no default model is served).
     #[response(status = 404)]
     NotFound(ErrorBody),
+    /// The body did not arrive within the body read timeout.
+    #[response(status = 408)]
+    BodyTimeout(ErrorBody),
     /// Body or batch over the limit.
     #[response(status = 413)]
     TooLarge(ErrorBody),
@@ -208,12 +211,12 @@ pub async fn serve<P: PredictProtocol>(
             metrics.admission.admitted(slot.waited);
             metrics.user_seen(&user_of(&request));
             let (parts, body) = request.into_parts();
-            match protocol
-                .read(&model, &parts.headers, body, state.body_limits)
-                .await
-            {
-                Ok(input) => run(state, &model, input, &mut outcome).await,
-                Err(error) => Err(error),
+            // The slot is held while the body arrives: a slow sender may not keep it.
+            let read = protocol.read(&model, &parts.headers, body, state.body_limits);
+            match tokio::time::timeout(state.body_read_timeout, read).await {
+                Ok(Ok(input)) => run(state, &model, input, &mut outcome).await,
+                Ok(Err(error)) => Err(error),
+                Err(_) => Err(AppError::BodyTimeout(state.body_read_timeout)),
             }
         }
         Err(refusal) => {

@@ -78,6 +78,9 @@ enum InferResponses {
     /// No such model (or version).
     #[response(status = 404)]
     NotFound(ProtocolError),
+    /// The body did not arrive within the body read timeout.
+    #[response(status = 408)]
+    BodyTimeout(ProtocolError),
     /// Body or rows over the limit.
     #[response(status = 413)]
     TooLarge(ProtocolError),
