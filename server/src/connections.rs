@@ -93,6 +93,9 @@ pub async fn serve(
             drop((permit, done));
         });
     }
+    // Closed now, so that new connections are refused rather than left in the backlog
+    // while the open ones finish.
+    drop(listener);
     drop((stop_tx, stop_rx, done_rx));
     done_tx.closed().await;
 }

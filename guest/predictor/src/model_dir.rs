@@ -37,10 +37,19 @@ impl ModelDir {
 
 /// The bundled model versions, `guest/models/<name>/<version>`, for tests and benches.
 pub fn bundled(name: &str, version: &str) -> ModelDir {
-    ModelDir::new(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../models")
-            .join(name)
-            .join(version),
-    )
+    ModelDir::new(models_root().join(name).join(version))
+}
+
+/// `guest/models`: above the running package's directory (cargo sets `CARGO_MANIFEST_DIR`
+/// for tests, benches and `cargo run`), else where this crate was compiled. The compiled-in
+/// path alone is not enough: a build cache shared by two clones can hand one clone's test
+/// a library compiled in the other, which may be gone by then.
+fn models_root() -> PathBuf {
+    let running = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    running
+        .iter()
+        .flat_map(|dir| dir.ancestors())
+        .map(|dir| dir.join("guest/models"))
+        .find(|models| models.is_dir())
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../models"))
 }
