@@ -109,13 +109,13 @@ fn exports(c: &mut Criterion) {
     for case in &cases {
         let mut wasm = ModelComponent::compile(&engine, &case.wasm)
             .unwrap()
-            .instantiate()
+            .instantiate_blocking()
             .unwrap();
         let batch: Vec<_> = case.rows.iter().map(|row| convert::features(row)).collect();
         group.bench_function(BenchmarkId::new(&case.name, "wasm"), |b| {
             b.iter(|| {
                 (
-                    wasm.predict_batch(black_box(&batch)).unwrap(),
+                    wasm.predict_batch_blocking(black_box(&batch)).unwrap(),
                     wasm.take_events(),
                 )
             })

@@ -40,7 +40,7 @@ fn component(version: &str) -> ModelComponent {
 fn predict_wasm(c: &mut Criterion) {
     let mut group = c.benchmark_group("predict");
     for version in VERSIONS {
-        let mut wasm = component(version).instantiate().unwrap();
+        let mut wasm = component(version).instantiate_blocking().unwrap();
         for n in [1, 64] {
             let batch: Vec<_> = rows(version, n)
                 .iter()
@@ -50,13 +50,16 @@ fn predict_wasm(c: &mut Criterion) {
             group.bench_function(BenchmarkId::new(format!("{version}/wasm"), n), |b| {
                 if n == 1 {
                     b.iter(|| {
-                        let prediction = wasm.predict(black_box(&batch[0])).unwrap().unwrap();
+                        let prediction = wasm
+                            .predict_blocking(black_box(&batch[0]))
+                            .unwrap()
+                            .unwrap();
                         (prediction, wasm.take_events())
                     })
                 } else {
                     b.iter(|| {
                         (
-                            wasm.predict_batch(black_box(&batch)).unwrap(),
+                            wasm.predict_batch_blocking(black_box(&batch)).unwrap(),
                             wasm.take_events(),
                         )
                     })
@@ -95,12 +98,12 @@ fn instantiate(c: &mut Criterion) {
         let component = component(version);
         let row = convert::features(&rows(version, 1)[0]);
         c.bench_function(&format!("instantiate/{version}"), |b| {
-            b.iter(|| component.instantiate().unwrap())
+            b.iter(|| component.instantiate_blocking().unwrap())
         });
         c.bench_function(&format!("instantiate+first-predict/{version}"), |b| {
             b.iter(|| {
-                let mut instance = component.instantiate().unwrap();
-                instance.predict(&row).unwrap().unwrap()
+                let mut instance = component.instantiate_blocking().unwrap();
+                instance.predict_blocking(&row).unwrap().unwrap()
             })
         });
     }

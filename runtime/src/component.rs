@@ -13,18 +13,18 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::error::Context as _;
 
-use crate::bindings::{Model, ModelPre, asynchronous};
+use crate::bindings::{Model, ModelPre};
+use crate::blocking::block_on;
 use crate::cache::{CacheOutcome, ComponentCache};
 use crate::host::HostState;
-use crate::instance::{AsyncModelInstance, ModelInstance};
-use crate::limits::{CallMode, SandboxLimits};
+use crate::instance::ModelInstance;
+use crate::limits::SandboxLimits;
 
 /// A compiled, pre-linked model component.
 #[derive(Clone)]
 pub struct ModelComponent {
     engine: Engine,
     pre: ModelPre<HostState>,
-    pre_async: asynchronous::ModelPre<HostState>,
     limits: SandboxLimits,
 }
 
@@ -107,24 +107,20 @@ impl ModelComponent {
         Self::link_with(engine, component, None)
     }
 
-    /// Links a component twice, for blocking and for async calls; `data` answers a
-    /// runner's `model-data` import.
+    /// Links a component; `data` answers a runner's `model-data` import.
     fn link_with(
         engine: &Engine,
         component: Component,
         data: Option<Arc<ModelData>>,
     ) -> wasmtime::Result<Self> {
-        let pre = linker(engine, data.clone(), CallMode::Blocking)?
+        let pre = linker(engine, data)?
             .instantiate_pre(&component)
             .context("linking the component")?;
         let pre =
             ModelPre::new(pre).context("the component does not export wasml:model/predictor")?;
-        let pre_async = linker(engine, data, CallMode::Async)?.instantiate_pre(&component)?;
-        let pre_async = asynchronous::ModelPre::new(pre_async)?;
         Ok(Self {
             engine: engine.clone(),
             pre,
-            pre_async,
             limits: SandboxLimits::default(),
         })
     }
@@ -136,30 +132,22 @@ impl ModelComponent {
     }
 
     /// A fresh instance with its own memory, under this component's limits.
-    pub fn instantiate(&self) -> wasmtime::Result<ModelInstance> {
-        ModelInstance::new(&self.engine, &self.pre, self.limits)
+    pub async fn instantiate(&self) -> wasmtime::Result<ModelInstance> {
+        ModelInstance::new(&self.engine, &self.pre, self.limits).await
     }
 
-    /// [`instantiate`](Self::instantiate), for calls made as futures.
-    pub async fn instantiate_async(&self) -> wasmtime::Result<AsyncModelInstance> {
-        AsyncModelInstance::new(&self.engine, &self.pre_async, self.limits).await
+    /// [`instantiate`](Self::instantiate) from synchronous code.
+    pub fn instantiate_blocking(&self) -> wasmtime::Result<ModelInstance> {
+        block_on(self.instantiate())
     }
 }
 
 /// What a model component may import: WASI (Rust's std imports it; the context granted is
-/// empty, no files, sockets, environment or arguments, see `HostState::new`), `events`,
-/// and a package's data. WASI's own blocking functions would block a runtime worker, so
-/// async calls get its async flavour.
-fn linker(
-    engine: &Engine,
-    data: Option<Arc<ModelData>>,
-    mode: CallMode,
-) -> wasmtime::Result<Linker<HostState>> {
+/// empty, no files, sockets, environment or arguments, see `HostState::new`) in its async
+/// flavour, as calls run on the async runtime; `events`; and a package's data.
+fn linker(engine: &Engine, data: Option<Arc<ModelData>>) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::<HostState>::new(engine);
-    match mode {
-        CallMode::Blocking => wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?,
-        CallMode::Async => wasmtime_wasi::p2::add_to_linker_async(&mut linker)?,
-    }
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     Model::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
     if let Some(data) = data {
         let mut model_data = linker.instance(MODEL_DATA)?;

@@ -6,9 +6,10 @@ use thiserror::Error;
 use wasmtime::{Engine, Store, Trap};
 
 use crate::bindings::types::{Features, ModelInfo, PredictError, Prediction};
-use crate::bindings::{Model, ModelPre, asynchronous};
+use crate::bindings::{Model, ModelPre};
+use crate::blocking::block_on;
 use crate::host::{GuestEvent, HostState};
-use crate::limits::{CallMode, MemoryCap, SandboxLimits, Sandboxed, arm_deadline, sandboxed_store};
+use crate::limits::{MemoryCap, SandboxLimits, Sandboxed, arm_deadline, sandboxed_store};
 
 /// Why a call into a model instance failed. The instance is unusable afterwards: drop it
 /// and take a fresh one.
@@ -28,84 +29,33 @@ pub enum CallError {
     Poisoned,
 }
 
-/// A live instance of a model component, called through `M`: [`Model`] (blocking calls,
-/// [`ModelInstance`]) or [`asynchronous::Model`] (futures, [`AsyncModelInstance`]).
-pub struct Instance<M> {
+/// A live instance of a model component. Its calls are futures: a call runs on a fiber
+/// on the calling task and yields to the runtime at every epoch tick (the serving path);
+/// the `_blocking` forms run them from synchronous code.
+pub struct ModelInstance {
     store: Store<HostState>,
-    model: M,
+    model: Model,
     limits: SandboxLimits,
     poisoned: bool,
 }
 
-/// An instance called on the caller's thread: tests, benches, the intake's trial.
-pub type ModelInstance = Instance<Model>;
-
-/// An instance whose calls are futures: a call runs on a fiber on the calling task and
-/// yields to the runtime at every epoch tick (the serving path).
-pub type AsyncModelInstance = Instance<asynchronous::Model>;
-
 impl ModelInstance {
-    pub(crate) fn new(
+    pub(crate) async fn new(
         engine: &Engine,
         pre: &ModelPre<HostState>,
         limits: SandboxLimits,
     ) -> wasmtime::Result<Self> {
-        let mut store =
-            sandboxed_store(engine, HostState::new(&limits), &limits, CallMode::Blocking);
-        let model = pre.instantiate(&mut store)?;
-        Ok(Instance::with(store, model, limits))
+        let mut store = sandboxed_store(engine, HostState::new(&limits), &limits);
+        let model = pre.instantiate_async(&mut store).await?;
+        Ok(Self {
+            store,
+            model,
+            limits,
+            poisoned: false,
+        })
     }
 
     /// The model's name, version, schema, labels and card.
-    pub fn info(&mut self) -> Result<ModelInfo, CallError> {
-        self.arm()?;
-        let result = self
-            .model
-            .wasml_model_predictor()
-            .call_info(&mut self.store);
-        self.settle(result)
-    }
-
-    /// Predicts one row: the outer error is the sandbox's (the instance is then unusable),
-    /// the inner one the model's answer.
-    pub fn predict(
-        &mut self,
-        row: &Features,
-    ) -> Result<Result<Prediction, PredictError>, CallError> {
-        self.arm()?;
-        let result = self
-            .model
-            .wasml_model_predictor()
-            .call_predict(&mut self.store, row);
-        self.settle(result)
-    }
-
-    /// Predicts many rows in one call; one result per row.
-    pub fn predict_batch(
-        &mut self,
-        rows: &[Features],
-    ) -> Result<Vec<Result<Prediction, PredictError>>, CallError> {
-        self.arm()?;
-        let result = self
-            .model
-            .wasml_model_predictor()
-            .call_predict_batch(&mut self.store, rows);
-        self.settle(result)
-    }
-}
-
-impl AsyncModelInstance {
-    pub(crate) async fn new(
-        engine: &Engine,
-        pre: &asynchronous::ModelPre<HostState>,
-        limits: SandboxLimits,
-    ) -> wasmtime::Result<Self> {
-        let mut store = sandboxed_store(engine, HostState::new(&limits), &limits, CallMode::Async);
-        let model = pre.instantiate_async(&mut store).await?;
-        Ok(Instance::with(store, model, limits))
-    }
-
-    /// [`ModelInstance::info`], as a future.
     pub async fn info(&mut self) -> Result<ModelInfo, CallError> {
         self.arm()?;
         let result = self
@@ -116,7 +66,8 @@ impl AsyncModelInstance {
         self.settle(result)
     }
 
-    /// [`ModelInstance::predict`], as a future.
+    /// Predicts one row: the outer error is the sandbox's (the instance is then unusable),
+    /// the inner one the model's answer.
     pub async fn predict(
         &mut self,
         row: &Features,
@@ -130,7 +81,7 @@ impl AsyncModelInstance {
         self.settle(result)
     }
 
-    /// [`ModelInstance::predict_batch`], as a future.
+    /// Predicts many rows in one call; one result per row.
     pub async fn predict_batch(
         &mut self,
         rows: &[Features],
@@ -143,16 +94,26 @@ impl AsyncModelInstance {
             .await;
         self.settle(result)
     }
-}
 
-impl<M> Instance<M> {
-    fn with(store: Store<HostState>, model: M, limits: SandboxLimits) -> Self {
-        Self {
-            store,
-            model,
-            limits,
-            poisoned: false,
-        }
+    /// [`info`](Self::info) from synchronous code.
+    pub fn info_blocking(&mut self) -> Result<ModelInfo, CallError> {
+        block_on(self.info())
+    }
+
+    /// [`predict`](Self::predict) from synchronous code.
+    pub fn predict_blocking(
+        &mut self,
+        row: &Features,
+    ) -> Result<Result<Prediction, PredictError>, CallError> {
+        block_on(self.predict(row))
+    }
+
+    /// [`predict_batch`](Self::predict_batch) from synchronous code.
+    pub fn predict_batch_blocking(
+        &mut self,
+        rows: &[Features],
+    ) -> Result<Vec<Result<Prediction, PredictError>>, CallError> {
+        block_on(self.predict_batch(rows))
     }
 
     /// The instance trapped and must be replaced.

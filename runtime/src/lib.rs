@@ -41,6 +41,6 @@ pub use cache::{CacheOutcome, ComponentCache};
 pub use component::ModelComponent;
 pub use digest::DigestedWasm;
 pub use host::GuestEvent;
-pub use instance::{AsyncModelInstance, CallError, ModelInstance};
+pub use instance::{CallError, ModelInstance};
 pub use limits::SandboxLimits;
 pub use pool::{InstancePool, PooledInstance};

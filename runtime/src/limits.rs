@@ -67,27 +67,13 @@ pub trait Sandboxed: 'static {
     fn call_budget(&mut self) -> &mut CallBudget;
 }
 
-/// How a store's calls are made, which decides what an epoch tick does to a running call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallMode {
-    /// `call`: the guest runs on the caller's thread to the end or to its deadline.
-    Blocking,
-    /// `call_async`: the guest runs on a fiber and hands its thread back to the async
-    /// runtime at every tick, so a long call cannot hold a runtime worker for more than
-    /// one [`crate::engine::EPOCH_TICK`] at a time.
-    Async,
-}
-
 /// A store for `data` under `limits`: linear memory capped, and every call interrupted
-/// (a trap) once it runs [`SandboxLimits::deadline`] past its start, in either mode. This
-/// is the one place a store gets its limits; callers re-arm the deadline per call with
-/// [`arm_deadline`].
-pub fn sandboxed_store<T: Sandboxed>(
-    engine: &Engine,
-    data: T,
-    limits: &SandboxLimits,
-    mode: CallMode,
-) -> Store<T> {
+/// (a trap) once it runs [`SandboxLimits::deadline`] past its start. Calls are made with
+/// `call_async`: at every epoch tick the guest hands its thread back to the async runtime,
+/// so a long call cannot hold a runtime worker for more than one
+/// [`crate::engine::EPOCH_TICK`] at a time. This is the one place a store gets its limits;
+/// callers re-arm the deadline per call with [`arm_deadline`].
+pub fn sandboxed_store<T: Sandboxed>(engine: &Engine, data: T, limits: &SandboxLimits) -> Store<T> {
     let mut store = Store::new(engine, data);
     store.limiter(|state| state.memory_cap());
     // Called at every tick while a call runs: one ticker per engine, a counter per store.
@@ -97,10 +83,10 @@ pub fn sandboxed_store<T: Sandboxed>(
             return Ok(UpdateDeadline::Interrupt);
         }
         budget.ticks_left -= 1;
-        Ok(match mode {
-            CallMode::Blocking => UpdateDeadline::Continue(1),
-            CallMode::Async => UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now())),
-        })
+        Ok(UpdateDeadline::YieldCustom(
+            1,
+            Box::pin(tokio::task::yield_now()),
+        ))
     });
     arm_deadline(&mut store, limits);
     store

@@ -8,8 +8,8 @@
 //! reused: dropping its checkout discards it, and the next checkout that finds no idle
 //! instance warms a fresh one.
 //!
-//! Instances are called as futures ([`AsyncModelInstance`]): the serving path runs a
-//! guest on its own task, with no blocking thread in between.
+//! Instances are called as futures: the serving path runs a guest on its own task, with
+//! no blocking thread in between.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -18,13 +18,13 @@ use std::time::{Duration, Instant};
 
 use crate::component::ModelComponent;
 use crate::host::GuestEvent;
-use crate::instance::AsyncModelInstance;
+use crate::instance::ModelInstance;
 
 /// A pool of warm instances of one component.
 pub struct InstancePool {
     component: ModelComponent,
     /// Idle instances, each with when it was last given back (most recent last).
-    idle: Mutex<Vec<(AsyncModelInstance, Instant)>>,
+    idle: Mutex<Vec<(ModelInstance, Instant)>>,
     /// Idle instances kept at most; more may exist while busy.
     size: usize,
     busy: AtomicUsize,
@@ -90,7 +90,7 @@ impl InstancePool {
     /// be) and says how many went. Their memory goes back to the system.
     pub fn shrink_idle(&self, idle_for: Duration) -> usize {
         let now = Instant::now();
-        let stale: Vec<AsyncModelInstance> = {
+        let stale: Vec<ModelInstance> = {
             let mut idle = self.idle.lock().expect("pool lock");
             // Given back in order, so the stale ones are a prefix.
             let fresh = idle.partition_point(|(_, since)| now.duration_since(*since) >= idle_for);
@@ -111,7 +111,7 @@ impl InstancePool {
         self.idle() + self.busy()
     }
 
-    fn give_back(&self, instance: AsyncModelInstance) {
+    fn give_back(&self, instance: ModelInstance) {
         self.busy.fetch_sub(1, Ordering::Relaxed);
         if instance.is_poisoned() {
             // Warming a replacement is async and this is a drop: the next checkout that
@@ -128,8 +128,8 @@ impl InstancePool {
 
 /// A new instance whose model is already parsed (`info()` loads it). What the guest
 /// reported while loading stays queued: the first `take_events` after checkout hands it out.
-async fn warm(component: &ModelComponent) -> wasmtime::Result<AsyncModelInstance> {
-    let mut instance = component.instantiate_async().await?;
+async fn warm(component: &ModelComponent) -> wasmtime::Result<ModelInstance> {
+    let mut instance = component.instantiate().await?;
     instance
         .info()
         .await
@@ -140,19 +140,19 @@ async fn warm(component: &ModelComponent) -> wasmtime::Result<AsyncModelInstance
 /// An instance checked out of a pool; it goes back (or is replaced) when dropped.
 pub struct PooledInstance {
     pool: Arc<InstancePool>,
-    instance: Option<AsyncModelInstance>,
+    instance: Option<ModelInstance>,
 }
 
 impl Deref for PooledInstance {
-    type Target = AsyncModelInstance;
+    type Target = ModelInstance;
 
-    fn deref(&self) -> &AsyncModelInstance {
+    fn deref(&self) -> &ModelInstance {
         self.instance.as_ref().expect("present until dropped")
     }
 }
 
 impl DerefMut for PooledInstance {
-    fn deref_mut(&mut self) -> &mut AsyncModelInstance {
+    fn deref_mut(&mut self) -> &mut ModelInstance {
         self.instance.as_mut().expect("present until dropped")
     }
 }

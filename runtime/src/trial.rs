@@ -34,7 +34,7 @@ impl Trial for SandboxTrial {
             .map_err(|e| format!("{e:#}"))?;
         let mut instance = component
             .with_limits(self.limits)
-            .instantiate()
+            .instantiate_blocking()
             .map_err(|e| format!("{e:#}"))?;
         // The runner loads its model on the first call and answers every row with the
         // loader's error when it cannot: a row of no fields finds out which.
@@ -42,7 +42,7 @@ impl Trial for SandboxTrial {
             .chain(rows.iter().map(|row| convert::features(row)))
             .collect();
         let mut results = instance
-            .predict_batch(&calls)
+            .predict_batch_blocking(&calls)
             .map_err(|e| e.to_string())?
             .into_iter()
             .map(convert::prediction_result);

@@ -10,7 +10,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 
 use wasmtime::{Engine, Store};
 
-use crate::limits::{CallBudget, CallMode, MemoryCap, SandboxLimits, Sandboxed, sandboxed_store};
+use crate::limits::{CallBudget, MemoryCap, SandboxLimits, Sandboxed, sandboxed_store};
 
 /// Where a component's stdout and stderr (its JSON log lines) go.
 #[derive(Clone, Default)]
@@ -58,7 +58,7 @@ impl HttpState {
     /// A store for one request, under `limits` (memory cap and deadline); its handler
     /// runs on the async runtime and yields at every epoch tick.
     pub fn store(engine: &Engine, limits: &SandboxLimits, output: &GuestOutput) -> Store<Self> {
-        sandboxed_store(engine, Self::new(limits, output), limits, CallMode::Async)
+        sandboxed_store(engine, Self::new(limits, output), limits)
     }
 }
 

@@ -27,12 +27,22 @@ fn a_second_load_hits_the_cache_and_a_damaged_entry_is_recompiled() {
     assert!(entry.exists());
     let permissions = std::fs::metadata(&entry).unwrap().permissions();
     assert!(permissions.readonly(), "entries are mapped: never edited");
-    let expected = first.instantiate().unwrap().info().unwrap().card_json;
+    let expected = first
+        .instantiate_blocking()
+        .unwrap()
+        .info_blocking()
+        .unwrap()
+        .card_json;
 
     let (second, outcome) = ModelComponent::load(&engine, &wasm, &cache).unwrap();
     assert_eq!(outcome, CacheOutcome::Hit);
     assert_eq!(
-        second.instantiate().unwrap().info().unwrap().card_json,
+        second
+            .instantiate_blocking()
+            .unwrap()
+            .info_blocking()
+            .unwrap()
+            .card_json,
         expected
     );
 
@@ -49,7 +59,12 @@ fn a_second_load_hits_the_cache_and_a_damaged_entry_is_recompiled() {
     let (third, outcome) = ModelComponent::load(&engine, &wasm, &cache).unwrap();
     assert_eq!(outcome, CacheOutcome::Compiled);
     assert_eq!(
-        third.instantiate().unwrap().info().unwrap().card_json,
+        third
+            .instantiate_blocking()
+            .unwrap()
+            .info_blocking()
+            .unwrap()
+            .card_json,
         expected
     );
 }
@@ -115,8 +130,8 @@ fn models_packaged_on_one_runner_share_one_compiled_runner() {
     let entries = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(entries, 1, "one compiled runner on disk");
     // Each serves its own model, data and all.
-    let v1_info = v1.instantiate().unwrap().info().unwrap();
-    let v2_info = v2.instantiate().unwrap().info().unwrap();
+    let v1_info = v1.instantiate_blocking().unwrap().info_blocking().unwrap();
+    let v2_info = v2.instantiate_blocking().unwrap().info_blocking().unwrap();
     assert_eq!(
         (v1_info.version.as_str(), v2_info.version.as_str()),
         ("1.0.0", "2.0.0")

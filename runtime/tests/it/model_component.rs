@@ -24,9 +24,11 @@ fn conformance(version: &str) {
         .iter()
         .map(|row| convert::features(row))
         .collect();
-    let mut instance = common::bank_marketing(version).instantiate().unwrap();
+    let mut instance = common::bank_marketing(version)
+        .instantiate_blocking()
+        .unwrap();
 
-    let batch = instance.predict_batch(&rows).unwrap();
+    let batch = instance.predict_batch_blocking(&rows).unwrap();
     let report = set.check(
         &batch
             .into_iter()
@@ -41,7 +43,7 @@ fn conformance(version: &str) {
 
     let single: Vec<_> = rows
         .iter()
-        .map(|row| convert::prediction_result(instance.predict(row).unwrap()))
+        .map(|row| convert::prediction_result(instance.predict_blocking(row).unwrap()))
         .collect();
     let report = set.check(&single);
     assert!(
@@ -72,9 +74,9 @@ fn info_describes_the_embedded_model_from_its_card() {
         let card_json = dir.card_json().unwrap();
         let card: serde_json::Value = serde_json::from_str(&card_json).unwrap();
         let info = common::bank_marketing(version)
-            .instantiate()
+            .instantiate_blocking()
             .unwrap()
-            .info()
+            .info_blocking()
             .unwrap();
         assert_eq!(info.name, "bank-marketing");
         assert_eq!(info.version, card["version"].as_str().unwrap());
@@ -118,7 +120,7 @@ fn seed_row() -> serde_json::Map<String, serde_json::Value> {
 
 #[test]
 fn invalid_input_crosses_the_boundary_typed_and_the_instance_keeps_serving() {
-    let mut instance = common::bank_marketing("v2").instantiate().unwrap();
+    let mut instance = common::bank_marketing("v2").instantiate_blocking().unwrap();
     let valid = convert::features(&row_from_json(&seed_row()).unwrap());
     let cases: Vec<(&str, serde_json::Value, FieldProblem)> = vec![
         ("age", serde_json::json!("thirty"), FieldProblem::WrongType),
@@ -135,7 +137,7 @@ fn invalid_input_crosses_the_boundary_typed_and_the_instance_keeps_serving() {
         let mut row = seed_row();
         row.insert(field.to_string(), value);
         let row = convert::features(&row_from_json(&row).unwrap());
-        match instance.predict(&row).unwrap() {
+        match instance.predict_blocking(&row).unwrap() {
             Err(PredictError::InvalidInput(errors)) => {
                 assert_eq!(errors.len(), 1, "{errors:?}");
                 assert_eq!(
@@ -147,7 +149,7 @@ fn invalid_input_crosses_the_boundary_typed_and_the_instance_keeps_serving() {
             other => panic!("{field}: expected invalid input, got {other:?}"),
         }
         // Not a trap: the same instance answers the next valid request.
-        instance.predict(&valid).unwrap().unwrap();
+        instance.predict_blocking(&valid).unwrap().unwrap();
     }
 
     let mut missing = valid.clone();
@@ -161,7 +163,8 @@ fn invalid_input_crosses_the_boundary_typed_and_the_instance_keeps_serving() {
         (missing, "campaign", FieldProblem::Missing),
         (duplicated, "loan", FieldProblem::DuplicateField),
     ] {
-        let Err(PredictError::InvalidInput(errors)) = instance.predict(&row).unwrap() else {
+        let Err(PredictError::InvalidInput(errors)) = instance.predict_blocking(&row).unwrap()
+        else {
             panic!("expected invalid input for {field}");
         };
         assert_eq!(
@@ -173,11 +176,13 @@ fn invalid_input_crosses_the_boundary_typed_and_the_instance_keeps_serving() {
 
 #[test]
 fn a_bad_row_fails_alone_in_a_wasm_batch() {
-    let mut instance = common::bank_marketing("v1").instantiate().unwrap();
+    let mut instance = common::bank_marketing("v1").instantiate_blocking().unwrap();
     let good = convert::features(&row_from_json(&seed_row()).unwrap());
     let mut bad = good.clone();
     bad.retain(|f| f.name != "age");
-    let results = instance.predict_batch(&[good.clone(), bad, good]).unwrap();
+    let results = instance
+        .predict_batch_blocking(&[good.clone(), bad, good])
+        .unwrap();
     assert_eq!(results.len(), 3);
     assert!(results[0].is_ok() && results[2].is_ok());
     assert!(matches!(&results[1], Err(PredictError::InvalidInput(e)) if e[0].field == "age"));
@@ -189,9 +194,11 @@ fn a_bad_row_fails_alone_in_a_wasm_batch() {
 
 #[test]
 fn the_guest_reports_loading_and_stage_timings() {
-    let mut instance = common::bank_marketing("v2").instantiate().unwrap();
+    let mut instance = common::bank_marketing("v2").instantiate_blocking().unwrap();
     let row = convert::features(&row_from_json(&seed_row()).unwrap());
-    instance.predict_batch(&[row.clone(), row]).unwrap();
+    instance
+        .predict_batch_blocking(&[row.clone(), row])
+        .unwrap();
     let (events, dropped) = instance.take_events();
     assert_eq!(dropped, 0);
 
@@ -227,7 +234,7 @@ fn the_guest_reports_loading_and_stage_timings() {
     // Events are handed out once; the next call starts from an empty queue and, the model
     // being loaded already, logs no second 'model loaded'.
     instance
-        .predict(&convert::features(&row_from_json(&seed_row()).unwrap()))
+        .predict_blocking(&convert::features(&row_from_json(&seed_row()).unwrap()))
         .unwrap()
         .unwrap();
     let (events, _) = instance.take_events();

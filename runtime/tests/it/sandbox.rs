@@ -29,16 +29,16 @@ fn row(mode: &str) -> Vec<Feature> {
 /// Runs `mode` on a fresh instance and returns the sandbox's error; checks the instance is
 /// refused afterwards and that a new one still answers.
 fn misbehave(component: &ModelComponent, mode: &str) -> CallError {
-    let mut instance = component.instantiate().unwrap();
-    instance.predict(&row("ok")).unwrap().unwrap();
-    let error = instance.predict(&row(mode)).expect_err(mode);
+    let mut instance = component.instantiate_blocking().unwrap();
+    instance.predict_blocking(&row("ok")).unwrap().unwrap();
+    let error = instance.predict_blocking(&row(mode)).expect_err(mode);
     assert!(instance.is_poisoned());
     assert!(matches!(
-        instance.predict(&row("ok")),
+        instance.predict_blocking(&row("ok")),
         Err(CallError::Poisoned)
     ));
-    let mut fresh = component.instantiate().unwrap();
-    fresh.predict(&row("ok")).unwrap().unwrap();
+    let mut fresh = component.instantiate_blocking().unwrap();
+    fresh.predict_blocking(&row("ok")).unwrap().unwrap();
     error
 }
 
@@ -88,13 +88,13 @@ fn a_panic_is_a_trap() {
 
 #[test]
 fn a_guest_flooding_events_is_capped_and_keeps_serving() {
-    let mut instance = hostile().instantiate().unwrap();
-    instance.predict(&row("flood")).unwrap().unwrap();
+    let mut instance = hostile().instantiate_blocking().unwrap();
+    instance.predict_blocking(&row("flood")).unwrap().unwrap();
     let (events, dropped) = instance.take_events();
     assert_eq!(events.len(), MAX_EVENTS_PER_CALL);
     assert_eq!(dropped, 10_000 - MAX_EVENTS_PER_CALL as u64);
     // The queue starts empty again.
-    instance.predict(&row("ok")).unwrap().unwrap();
+    instance.predict_blocking(&row("ok")).unwrap().unwrap();
     assert_eq!(instance.take_events(), (Vec::new(), 0));
 }
 
@@ -116,9 +116,9 @@ fn the_bundled_model_serves_a_64_row_batch_under_the_default_limits() {
         .map(|r| convert::features(r))
         .collect();
     let results = component
-        .instantiate()
+        .instantiate_blocking()
         .unwrap()
-        .predict_batch(&rows)
+        .predict_batch_blocking(&rows)
         .unwrap();
     assert_eq!(results.len(), 64);
     assert!(results.iter().all(Result::is_ok));

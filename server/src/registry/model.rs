@@ -17,7 +17,7 @@ use wasml_runtime::cache::{CacheOutcome, ComponentCache};
 use wasml_runtime::component::ModelComponent;
 use wasml_runtime::digest::DigestedWasm;
 use wasml_runtime::host::GuestEvent;
-use wasml_runtime::instance::{AsyncModelInstance, CallError};
+use wasml_runtime::instance::{CallError, ModelInstance};
 use wasml_runtime::limits::SandboxLimits;
 use wasml_runtime::pool::InstancePool;
 
@@ -52,7 +52,7 @@ pub trait ModelCall: Send {
     /// Makes the call.
     fn run(
         self,
-        instance: &mut AsyncModelInstance,
+        instance: &mut ModelInstance,
     ) -> impl Future<Output = Result<Self::Output, CallError>> + Send;
 }
 
@@ -61,7 +61,7 @@ pub struct Info;
 
 impl ModelCall for Info {
     type Output = ModelInfo;
-    async fn run(self, instance: &mut AsyncModelInstance) -> Result<ModelInfo, CallError> {
+    async fn run(self, instance: &mut ModelInstance) -> Result<ModelInfo, CallError> {
         instance.info().await
     }
 }
@@ -71,7 +71,7 @@ pub struct Predict(pub Features);
 
 impl ModelCall for Predict {
     type Output = Result<Prediction, PredictError>;
-    async fn run(self, instance: &mut AsyncModelInstance) -> Result<Self::Output, CallError> {
+    async fn run(self, instance: &mut ModelInstance) -> Result<Self::Output, CallError> {
         instance.predict(&self.0).await
     }
 }
@@ -81,7 +81,7 @@ pub struct PredictBatch(pub Vec<Features>);
 
 impl ModelCall for PredictBatch {
     type Output = Vec<Result<Prediction, PredictError>>;
-    async fn run(self, instance: &mut AsyncModelInstance) -> Result<Self::Output, CallError> {
+    async fn run(self, instance: &mut ModelInstance) -> Result<Self::Output, CallError> {
         instance.predict_batch(&self.0).await
     }
 }
