@@ -40,6 +40,9 @@ pub struct CollectorMetrics {
     /// 1, labelled with the I/O error's kind (`StorageFull`, `PermissionDenied`, ...),
     /// once the WAL could not be written or read: the collector acknowledges nothing more.
     pub wal_failure: IntGaugeVec,
+    /// 1 for each setup step (`ilm_policy`, `index_template`) labelled with how it went
+    /// (`installed`, `unsupported`, `forbidden`, `skipped`); absent until setup ran.
+    pub setup_state: IntGaugeVec,
 }
 
 impl CollectorMetrics {
@@ -112,6 +115,14 @@ impl CollectorMetrics {
                 &["kind"],
             )
             .expect("valid metric"),
+            setup_state: IntGaugeVec::new(
+                Opts::new(
+                    "wasml_collector_setup_state",
+                    "1 per Elasticsearch setup step (ilm_policy, index_template), labelled with its state: installed, unsupported (the server has no such API or setting), forbidden (the key may not), skipped.",
+                ),
+                &["step", "state"],
+            )
+            .expect("valid metric"),
         }
     }
 
@@ -132,6 +143,7 @@ impl CollectorMetrics {
         registry.register(Box::new(self.rejected_requests.clone()))?;
         registry.register(Box::new(self.bulk_seconds.clone()))?;
         registry.register(Box::new(self.wal_failure.clone()))?;
+        registry.register(Box::new(self.setup_state.clone()))?;
         registry.register(Box::new(self.sink_up.clone()))
     }
 }

@@ -6,4 +6,5 @@ mod fuzz_corpus;
 mod ingest;
 mod layers;
 mod pipeline;
+mod setup;
 mod wal;

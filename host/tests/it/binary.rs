@@ -165,6 +165,7 @@ fn help_explains_every_flag_with_its_environment_variable() {
         ("--elasticsearch-url", "WASML_ELASTICSEARCH_URL"),
         ("--elasticsearch-api-key", "WASML_ELASTICSEARCH_API_KEY"),
         ("--elasticsearch-ca-cert", "WASML_ELASTICSEARCH_CA_CERT"),
+        ("--elasticsearch-setup", "WASML_ELASTICSEARCH_SETUP"),
         ("--bulk-max-in-flight", "WASML_BULK_MAX_IN_FLIGHT"),
         ("--log-format", "WASML_LOG_FORMAT"),
     ] {

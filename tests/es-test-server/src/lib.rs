@@ -7,6 +7,8 @@
 //! `_refresh`, `_cat/indices`, `_count` and `_search` with `term`/`range`/`bool` — and
 //! injects faults on demand (`POST /_fault`, see [`faults::Fault`]): statuses such as 429
 //! and 503, delays, dropped connections before or after applying a bulk, failing items.
+//! It can answer as OpenSearch or Elastic Serverless ([`Flavor`]: no `_ilm`) and as if
+//! called with a writer-only key (403 on setup).
 
 pub mod bulk;
 pub mod faults;
@@ -23,7 +25,7 @@ use tokio::net::TcpListener;
 
 pub use faults::Fault;
 pub use routes::app;
-pub use store::Store;
+pub use store::{Flavor, Store};
 
 /// The shared state of a server.
 pub type Shared = Arc<Mutex<Store>>;
@@ -100,6 +102,17 @@ impl EsTestServer {
     pub fn inject(&self, fault: Fault, times: usize) {
         let mut store = self.store.lock().expect("store lock");
         store.faults.extend(std::iter::repeat_n(fault, times));
+    }
+
+    /// Answers as `flavor` from now on.
+    pub fn set_flavor(&self, flavor: Flavor) {
+        self.store.lock().expect("store lock").flavor = flavor;
+    }
+
+    /// Acts as if every request carried a least-privilege writer's key: 403 on index
+    /// templates and ILM policies, documents still created.
+    pub fn restrict_to_writer_key(&self) {
+        self.store.lock().expect("store lock").writer_key_only = true;
     }
 
     /// Drops every queued fault: the server answers normally again.

@@ -17,7 +17,7 @@ use http_body::Frame;
 use serde_json::{Value, json};
 
 use crate::faults::Fault;
-use crate::store::Store;
+use crate::store::{Flavor, Store};
 use crate::{Shared, bulk, query};
 
 /// The server's routes over `store`.
@@ -96,13 +96,67 @@ fn is_gzip(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"))
 }
 
-async fn info() -> Json<Value> {
+async fn info(State(store): State<Shared>) -> Json<Value> {
+    let flavor = store.lock().expect("store lock").flavor;
+    let (version, tagline) = match flavor {
+        Flavor::Elasticsearch => (
+            json!({"number": "8.15.0", "build_flavor": "default"}),
+            "You Know, for Search",
+        ),
+        Flavor::OpenSearch => (
+            json!({"distribution": "opensearch", "number": "2.17.0"}),
+            "The OpenSearch Project: https://opensearch.org/",
+        ),
+        Flavor::Serverless => (
+            json!({"number": "8.11.0", "build_flavor": "serverless"}),
+            "You Know, for Search",
+        ),
+    };
     Json(json!({
         "name": "wasml-es-test-server",
         "cluster_name": "test",
-        "version": {"number": "8.15.0", "build_flavor": "default"},
-        "tagline": "You Know, for Search"
+        "version": version,
+        "tagline": tagline
     }))
+}
+
+/// What a server of `store`'s flavor, called with its key, answers to a setup request
+/// (`api`: `index_template` or `ilm`) instead of taking it, if anything.
+fn setup_refused(
+    store: &Store,
+    api: &str,
+    method: &str,
+    path: &str,
+    body: &Value,
+) -> Option<Response> {
+    if store.writer_key_only {
+        let action = format!("cluster:admin/{api}/put");
+        return Some(es_error(
+            403,
+            "security_exception",
+            &format!("action [{action}] is unauthorized for API key id [writer] of user [wasml]"),
+        ));
+    }
+    if store.flavor == Flavor::Elasticsearch {
+        return None;
+    }
+    if api == "ilm" {
+        // How Elasticsearch and OpenSearch answer an endpoint they do not have.
+        let message = format!("no handler found for uri [{path}] and method [{method}]");
+        let body = json!({"error": message, "status": 400});
+        return Some((StatusCode::BAD_REQUEST, Json(body)).into_response());
+    }
+    let ilm_setting = body
+        .pointer("/template/settings/index/lifecycle")
+        .or_else(|| body.pointer("/template/settings/index.lifecycle.name"))
+        .is_some();
+    ilm_setting.then(|| {
+        es_error(
+            400,
+            "illegal_argument_exception",
+            "unknown setting [index.lifecycle.name] please check that any required plugins are installed, or check the breaking changes documentation for removed settings",
+        )
+    })
 }
 
 async fn bulk_all(State(store): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -184,6 +238,17 @@ async fn put_template(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Response {
+    let parsed = json_body(&body).unwrap_or_default();
+    let path = format!("/_index_template/{name}");
+    if let Some(refused) = setup_refused(
+        &store.lock().expect("store lock"),
+        "index_template",
+        "PUT",
+        &path,
+        &parsed,
+    ) {
+        return refused;
+    }
     put_named(&store, name, &body, |store| &mut store.templates)
 }
 
@@ -205,6 +270,16 @@ async fn put_policy(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Response {
+    let path = format!("/_ilm/policy/{name}");
+    if let Some(refused) = setup_refused(
+        &store.lock().expect("store lock"),
+        "ilm",
+        "PUT",
+        &path,
+        &Value::Null,
+    ) {
+        return refused;
+    }
     put_named(&store, name, &body, |store| &mut store.policies)
 }
 

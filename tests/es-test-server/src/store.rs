@@ -42,6 +42,25 @@ pub struct Store {
     pub required_authorization: Option<String>,
     /// The `Authorization` header of the last request, if it had one.
     pub last_authorization: Option<String>,
+    /// Which server it answers as.
+    pub flavor: Flavor,
+    /// A writer's key: index templates and ILM answer 403, documents may be created.
+    pub writer_key_only: bool,
+}
+
+/// The servers people run behind the same API, as far as the collector can tell them
+/// apart.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// Elasticsearch 8, self-managed or Elastic Cloud: ILM and index templates.
+    #[default]
+    Elasticsearch,
+    /// OpenSearch 2: `version.distribution: opensearch`, no `_ilm` (it has ISM), and
+    /// index settings of ILM refused.
+    OpenSearch,
+    /// Elastic Cloud Serverless: `version.build_flavor: serverless`, no `_ilm` (data
+    /// stream lifecycle instead), and index settings of ILM refused.
+    Serverless,
 }
 
 impl Store {

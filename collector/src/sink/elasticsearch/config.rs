@@ -90,6 +90,19 @@ pub struct ElasticsearchArgs {
         value_name = "N"
     )]
     pub bulk_max_in_flight: usize,
+    /// What to install before the first bulk: `auto` installs the index template and ILM
+    /// policy and, when the server has no such API (OpenSearch, Serverless) or the key may
+    /// not (a writer-only key), logs it once, says so in `wasml_collector_setup_state` and
+    /// ships anyway; `require` retries until both are installed and ships nothing before;
+    /// `skip` installs nothing.
+    #[arg(
+        long = "elasticsearch-setup",
+        env = "WASML_ELASTICSEARCH_SETUP",
+        value_enum,
+        default_value_t = SetupMode::Auto,
+        value_name = "MODE"
+    )]
+    pub setup: SetupMode,
     /// Seconds before a request to Elasticsearch is abandoned (and retried).
     #[arg(
         long = "elasticsearch-timeout-secs",
@@ -123,6 +136,7 @@ impl ElasticsearchArgs {
             bulk_max_in_flight: self.bulk_max_in_flight.max(1),
             timeout: Duration::from_secs(self.timeout_secs.max(1)),
             max_backoff: Duration::from_secs(30),
+            setup: self.setup,
         })
     }
 }
@@ -148,6 +162,20 @@ pub struct ElasticsearchConfig {
     pub timeout: Duration,
     /// Longest wait before retrying failed items.
     pub max_backoff: Duration,
+    /// What to install before the first bulk.
+    pub setup: SetupMode,
+}
+
+/// What the sink installs before its first bulk (`--elasticsearch-setup`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SetupMode {
+    /// Install what the server takes; ship anyway when it has no such API or the key may
+    /// not.
+    Auto,
+    /// Ship nothing until the index template and ILM policy are installed.
+    Require,
+    /// Install nothing (the operator manages templates and retention).
+    Skip,
 }
 
 /// By hand, so that the credentials show as their kind only: the configuration is
@@ -169,6 +197,7 @@ impl std::fmt::Debug for ElasticsearchConfig {
             .field("bulk_max_in_flight", &self.bulk_max_in_flight)
             .field("timeout", &self.timeout)
             .field("max_backoff", &self.max_backoff)
+            .field("setup", &self.setup)
             .finish()
     }
 }
@@ -186,6 +215,7 @@ impl ElasticsearchConfig {
             bulk_max_in_flight: 4,
             timeout: Duration::from_secs(30),
             max_backoff: Duration::from_secs(30),
+            setup: SetupMode::Auto,
         }
     }
 

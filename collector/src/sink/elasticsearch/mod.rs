@@ -11,7 +11,9 @@
 //! request that fails as a whole (connection error, 429, 5xx), or items still failing
 //! after a few rounds, fail the delivery: the pipeline retries the batch, forever, and the
 //! items already created then answer 409. Before the first delivery the sink installs the
-//! index template and the ILM policy ([`setup`]).
+//! index template and the ILM policy as `--elasticsearch-setup` says ([`setup`]): by
+//! default a server without those APIs, or a key without the privilege, does not stop
+//! delivery.
 
 mod config;
 mod dead_letter;
@@ -24,7 +26,7 @@ use std::time::Duration;
 use elasticsearch::Elasticsearch;
 use futures_util::stream::{self, StreamExt};
 
-pub use config::{ConfigError, ElasticsearchArgs, ElasticsearchConfig};
+pub use config::{ConfigError, ElasticsearchArgs, ElasticsearchConfig, SetupMode};
 pub use elasticsearch::auth::Credentials;
 pub use setup::{ILM_POLICY, INDEX_TEMPLATE, SETUP_NAME};
 
@@ -121,7 +123,7 @@ impl Sink for ElasticsearchSink {
         let outcomes: Vec<Result<Vec<Rejection<'_>>, SinkError>> =
             this.runtime.block_on(async {
                 if !this.installed {
-                    setup::install(&this.client).await?;
+                    setup::install(&this.client, this.config.setup, &this.metrics).await?;
                 }
                 Ok::<_, SinkError>(
                     stream::iter(chunks)
