@@ -43,7 +43,8 @@ fn event(i: usize, extra: Value) -> Vec<u8> {
     serde_json::to_vec(&doc).unwrap()
 }
 
-fn sorted_ids(server: &EsTestServer) -> Vec<String> {
+/// The `_id`s of every `ml-pipeline-*` document, sorted.
+pub(crate) fn sorted_ids(server: &EsTestServer) -> Vec<String> {
     let mut ids: Vec<String> = server
         .documents("ml-pipeline-*")
         .into_iter()

@@ -13,6 +13,8 @@ use wasml_collector::sink::elasticsearch::{ElasticsearchConfig, ElasticsearchSin
 use wasml_es_test_server::{EsTestServer, Flavor};
 use wasml_test_support::ScratchDir;
 
+use crate::elasticsearch::sorted_ids;
+
 /// A server answering as `flavor` (or with a writer-only key), and a sink to it.
 fn setup(
     name: &str,
@@ -52,16 +54,6 @@ fn batch(n: usize) -> Vec<(u64, Vec<u8>)> {
         .collect()
 }
 
-fn ids(server: &EsTestServer) -> Vec<String> {
-    let mut ids: Vec<String> = server
-        .documents("ml-pipeline-*")
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    ids.sort();
-    ids
-}
-
 fn expected_ids(n: usize) -> Vec<String> {
     let mut ids: Vec<String> = (0..n).map(|i| format!("e{i}")).collect();
     ids.sort();
@@ -97,7 +89,7 @@ fn every_server_gets_every_event_once_whatever_setup_it_takes() {
         sink.deliver(&events).unwrap();
         // A redelivery (a lost acknowledgement) creates nothing twice.
         sink.deliver(&events).unwrap();
-        assert_eq!(ids(&server), expected_ids(20), "{name}");
+        assert_eq!(sorted_ids(&server), expected_ids(20), "{name}");
         assert_eq!(
             (metrics.indexed.get(), metrics.already_indexed.get()),
             (20, 20),
@@ -128,7 +120,7 @@ fn require_ships_nothing_without_setup_and_names_the_refused_step() {
         "{error}"
     );
     assert!(error.contains("no handler found"), "{error}");
-    assert!(ids(&server).is_empty());
+    assert!(sorted_ids(&server).is_empty());
 }
 
 #[test]
@@ -136,7 +128,7 @@ fn skip_installs_nothing_and_ships() {
     let (_runtime, server, mut sink, metrics, _dir) =
         setup("skip", Flavor::Elasticsearch, false, SetupMode::Skip);
     sink.deliver(&batch(5)).unwrap();
-    assert_eq!(ids(&server), expected_ids(5));
+    assert_eq!(sorted_ids(&server), expected_ids(5));
     assert_eq!(
         states(&metrics),
         [("ilm_policy", "skipped"), ("index_template", "skipped")]
