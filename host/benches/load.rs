@@ -17,12 +17,13 @@
 
 mod http_driver;
 
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use http_driver::{Route, Run, closed_loop_to, open_loop_threads, start_host};
+use http_driver::{Route, Run, closed_loop_to, open_loop, start_host};
 
 fn main() {
     let seconds = Duration::from_secs(env_or("LOAD_SECONDS", 10));
@@ -59,25 +60,28 @@ fn main() {
     row("GET /v2/health/live, c64", &mut live_64);
     let mut live_1 = closed(Route::Live, 1, seconds);
     row("GET /v2/health/live, c1", &mut live_1);
-    let mut by_connections = Vec::new();
+    // Goodput by connections, and the p50 at one connection, for the ratios below.
+    let mut goodput = BTreeMap::new();
+    let mut predict_p50_at_1 = 0.0;
     for connections in [1, 64, 256, 1000, 2000] {
         if connections == 256 {
             // Before the overload phases, whose refused connections linger a while.
-            let mut open = open_loop_threads(address, rate, 16, seconds);
+            let mut open = runtime.block_on(open_loop(address, rate, 16, seconds));
             row(&format!("POST /predict, open loop {rate} req/s"), &mut open);
         }
         let mut run = closed(Route::Predict, connections, seconds);
         row(&format!("POST /predict, c{connections}"), &mut run);
-        by_connections.push((connections, run));
+        goodput.insert(connections, run.goodput());
+        if connections == 1 {
+            predict_p50_at_1 = run.ok_quantile_ms(0.5);
+        }
     }
     let _ = host.0.kill();
     let _ = host.0.wait();
 
     let peer = peer_at_c64(&runtime, seconds);
-    let (_, predict_1) = &mut by_connections[0];
-    let p50_ratio = predict_1.ok_quantile_ms(0.5) / live_1.ok_quantile_ms(0.5);
-    let predict_64 = by_connections[1].1.goodput();
-    let predict_2000 = by_connections[4].1.goodput();
+    let p50_ratio = predict_p50_at_1 / live_1.ok_quantile_ms(0.5);
+    let (predict_64, predict_2000) = (goodput[&64], goodput[&2000]);
     println!();
     println!(
         "/predict vs the trivial route at c64: {:.0} %",

@@ -7,6 +7,7 @@ use wasml_predictor::error::LOAD_FAILED;
 use wasml_predictor::{Feature, PredictError, Prediction};
 use wasmtime::Engine;
 
+use crate::blocking::block_on;
 use crate::cache::ComponentCache;
 use crate::component::ModelComponent;
 use crate::convert;
@@ -32,20 +33,23 @@ impl Trial for SandboxTrial {
     ) -> Result<Vec<Result<Prediction, PredictError>>, String> {
         let (component, _) = ModelComponent::load(&self.engine, package, &self.cache)
             .map_err(|e| format!("{e:#}"))?;
-        let mut instance = component
-            .with_limits(self.limits)
-            .instantiate_blocking()
-            .map_err(|e| format!("{e:#}"))?;
+        let component = component.with_limits(self.limits);
         // The runner loads its model on the first call and answers every row with the
         // loader's error when it cannot: a row of no fields finds out which.
         let calls: Vec<_> = std::iter::once(Vec::new())
             .chain(rows.iter().map(|row| convert::features(row)))
             .collect();
-        let mut results = instance
-            .predict_batch_blocking(&calls)
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(convert::prediction_result);
+        let answers = block_on(async {
+            let mut instance = component
+                .instantiate()
+                .await
+                .map_err(|e| format!("{e:#}"))?;
+            instance
+                .predict_batch(&calls)
+                .await
+                .map_err(|e| e.to_string())
+        })?;
+        let mut results = answers.into_iter().map(convert::prediction_result);
         if let Some(Err(PredictError::Internal(message))) = results.next() {
             return Err(message
                 .strip_prefix(LOAD_FAILED)

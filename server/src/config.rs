@@ -1,5 +1,6 @@
 //! The host's configuration: command-line flags, each with an environment variable.
 
+use crate::api::DEFAULT_BODY_READ_TIMEOUT;
 use crate::api::admission::AdmissionLimits;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -86,7 +87,7 @@ pub struct Config {
 
     /// Seconds an admitted prediction request's body may take to arrive (then 408): a
     /// slow sender may not hold a slot.
-    #[arg(long, env = "WASML_BODY_READ_TIMEOUT_SECS", default_value_t = 10)]
+    #[arg(long, env = "WASML_BODY_READ_TIMEOUT_SECS", default_value_t = DEFAULT_BODY_READ_TIMEOUT.as_secs())]
     pub body_read_timeout_secs: u64,
 
     /// Prediction requests waiting for a turn, over all models; past it a request is

@@ -175,59 +175,25 @@ pub async fn closed_loop(address: SocketAddr, connections: u64, length: Duration
     closed_loop_to(address, Route::Predict, connections, length).await
 }
 
-/// `connections` connections asking for `route`, each sending its next request as soon as
-/// the last is answered.
+/// `connections` connections asking for `route` for `length`, each sending its next
+/// request as soon as the last is answered; latency runs from the send.
 pub async fn closed_loop_to(
     address: SocketAddr,
     route: Route,
     connections: u64,
     length: Duration,
 ) -> Run {
-    let end = Instant::now() + length;
-    // Each request is due the moment the previous one is answered.
-    drive(address, route, connections, move |_, _| {
-        let now = Instant::now();
-        (now < end).then_some(now)
-    })
-    .await
-}
-
-pub async fn open_loop(address: SocketAddr, rate: u64, connections: u64, length: Duration) -> Run {
     let started = Instant::now();
-    let interval = Duration::from_secs_f64(connections as f64 / rate as f64);
-    let per_connection = (length.as_secs_f64() / interval.as_secs_f64()) as u32;
-    // Connection `i` sends every `interval`, staggered evenly over one interval.
-    drive(address, Route::Predict, connections, move |i, k| {
-        (k < per_connection)
-            .then(|| started + interval.mul_f64(i as f64 / connections as f64) + interval * k)
-    })
-    .await
-}
-
-/// Runs `connections` connections; `due(i, k)` is when connection `i`'s `k`-th request is
-/// due (`None`: that connection is done). Latency runs from the due time.
-async fn drive(
-    address: SocketAddr,
-    route: Route,
-    connections: u64,
-    due: impl Fn(u64, u32) -> Option<Instant> + Copy + Send + 'static,
-) -> Run {
-    let started = Instant::now();
+    let end = started + length;
     let tasks: Vec<_> = (0..connections)
-        .map(|i| {
+        .map(|_| {
             tokio::spawn(async move {
                 let mut connection = Connection::open(address, route).await;
                 let mut timings = Timings::default();
-                let mut k = 0;
-                while let Some(at) = due(i, k) {
-                    // tokio's timer rounds up to its next 1 ms tick, even for a time
-                    // already past: only sleep when there is something to wait for.
-                    if at > Instant::now() {
-                        tokio::time::sleep_until(at.into()).await;
-                    }
+                while Instant::now() < end {
+                    let sent = Instant::now();
                     let status = connection.send().await;
-                    timings.record(status, at);
-                    k += 1;
+                    timings.record(status, sent);
                 }
                 timings
             })
@@ -240,16 +206,18 @@ async fn drive(
     Run::merge(runs, started.elapsed())
 }
 
-/// An open loop timed by the OS rather than tokio's 1 ms timer wheel: `connections`
-/// threads, each with a blocking keep-alive connection, send the seed request at `rate`
-/// in all, each latency timed from when its request was due. For sub-millisecond
-/// percentiles at a fixed rate, which the async open loop rounds up to its timer's tick.
-pub fn open_loop_threads(
-    address: SocketAddr,
-    rate: u64,
-    connections: u64,
-    length: Duration,
-) -> Run {
+/// An open loop: `connections` keep-alive connections together send the seed request at
+/// `rate` for `length`, each latency timed from when its request was due (a stall counts
+/// for every request it delays). Each connection is a thread timed by the OS: tokio's
+/// timer rounds every wait up to its next 1 ms tick, which would add up to a millisecond
+/// to sub-millisecond latencies.
+pub async fn open_loop(address: SocketAddr, rate: u64, connections: u64, length: Duration) -> Run {
+    tokio::task::spawn_blocking(move || open_loop_on_threads(address, rate, connections, length))
+        .await
+        .expect("the open loop's threads finish")
+}
+
+fn open_loop_on_threads(address: SocketAddr, rate: u64, connections: u64, length: Duration) -> Run {
     let started = Instant::now();
     let interval = Duration::from_secs_f64(connections as f64 / rate as f64);
     let per_connection = (length.as_secs_f64() / interval.as_secs_f64()) as u32;

@@ -5,15 +5,9 @@
 
 use std::time::Duration;
 
-use crate::serving::{Options, SEED_ROW, TestHost};
+use crate::serving::{Options, SEED_ROW, TestHost, eventually};
 use wasml_runtime::SandboxLimits;
 use wasml_server::api::admission::AdmissionLimits;
-
-async fn until(what: impl Fn() -> bool) {
-    while !what() {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-}
 
 #[tokio::test]
 async fn past_capacity_requests_are_refused_with_retry_after_and_the_admitted_one_completes() {
@@ -36,10 +30,16 @@ async fn past_capacity_requests_are_refused_with_retry_after_and_the_admitted_on
     // The running request: a guest that spins until its deadline.
     let running = host.post_json("/models/hostile/predict", r#"{"mode": "loop"}"#);
     let others = async {
-        until(|| admission.running() == 1).await;
+        assert!(
+            eventually(|| admission.running() == 1).await,
+            "the loop runs"
+        );
         let queued = host.post_json("/predict", SEED_ROW);
         let past_the_queue = async {
-            until(|| admission.queued() == 1).await;
+            assert!(
+                eventually(|| admission.queued() == 1).await,
+                "one request waits"
+            );
             let refused = host.post_json("/predict", SEED_ROW).await;
             let metrics = host.get("/metrics").await;
             (refused, metrics)

@@ -52,6 +52,11 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// Whether the request had waited in the queue before it was refused.
+    pub fn queued(&self) -> bool {
+        !matches!(self, Self::QueueFull(_))
+    }
+
     /// The `reason` label of `wasml_requests_shed_total`.
     pub fn reason(&self) -> &'static str {
         match self {
@@ -72,7 +77,6 @@ pub struct Admission {
 #[derive(Debug)]
 struct State {
     running: usize,
-    queued: usize,
     /// Models with waiters, in round-robin order from `next`.
     queues: Vec<ModelQueue>,
     next: usize,
@@ -86,22 +90,6 @@ struct State {
     overloaded: bool,
 }
 
-impl Default for State {
-    fn default() -> Self {
-        Self {
-            running: 0,
-            queued: 0,
-            queues: Vec::new(),
-            next: 0,
-            next_id: 0,
-            last_arrival: None,
-            window_start: Instant::now(),
-            window_releases: 0,
-            overloaded: false,
-        }
-    }
-}
-
 /// How often the queue decides whether it is overloaded.
 const LOAD_WINDOW: Duration = Duration::from_millis(100);
 
@@ -109,19 +97,6 @@ const LOAD_WINDOW: Duration = Duration::from_millis(100);
 struct ModelQueue {
     model: String,
     waiters: VecDeque<Waiter>,
-}
-
-impl ModelQueue {
-    /// Whether its turn goes to its newest waiter (under overload) rather than its
-    /// oldest, and whether that waiter is fresh (has not waited past `target`).
-    fn choice(&self, target: Duration, overloaded: bool) -> (bool, bool) {
-        let fresh = |w: Option<&Waiter>| w.is_some_and(|w| w.since.elapsed() <= target);
-        if overloaded {
-            (true, fresh(self.waiters.back()))
-        } else {
-            (false, true)
-        }
-    }
 }
 
 #[derive(Debug)]
@@ -152,20 +127,21 @@ impl Admission {
         Self {
             limits,
             state: Mutex::new(State {
+                running: 0,
+                queues: Vec::new(),
+                next: 0,
+                next_id: 0,
+                last_arrival: None,
                 window_start: Instant::now(),
-                ..State::default()
+                window_releases: 0,
+                overloaded: false,
             }),
         }
     }
 
-    /// The limits it was made with.
-    pub fn limits(&self) -> AdmissionLimits {
-        self.limits
-    }
-
     /// Requests waiting for a turn now.
     pub fn queued(&self) -> usize {
-        self.lock().queued
+        self.lock().queued()
     }
 
     /// Requests running now.
@@ -182,7 +158,7 @@ impl Admission {
                 state.running += 1;
                 return Ok(self.admitted(Duration::ZERO));
             }
-            if state.queued >= self.limits.max_queued && !state.make_room_for(model) {
+            if state.queued() >= self.limits.max_queued && !state.make_room_for(model) {
                 return Err(Refusal::QueueFull(self.limits.max_queued));
             }
             state.enqueue(model)
@@ -262,6 +238,10 @@ impl Drop for Waiting<'_> {
 }
 
 impl State {
+    fn queued(&self) -> usize {
+        self.queues.iter().map(|q| q.waiters.len()).sum()
+    }
+
     fn enqueue(&mut self, model: &str) -> (u64, oneshot::Receiver<()>) {
         let (turn, receiver) = oneshot::channel();
         let id = self.next_id;
@@ -278,7 +258,6 @@ impl State {
                 waiters: VecDeque::from([waiter]),
             }),
         }
-        self.queued += 1;
         (id, receiver)
     }
 
@@ -292,10 +271,8 @@ impl State {
         if longest.waiters.len() <= own + 1 {
             return false;
         }
-        // Dropping its sender tells the waiter it was displaced.
+        // Dropping its sender tells the waiter it was displaced; the queue keeps others.
         drop(longest.waiters.pop_front());
-        self.queued -= 1;
-        self.prune();
         true
     }
 
@@ -314,25 +291,25 @@ impl State {
     fn next_waiter(&mut self, target: Duration) -> Option<Waiter> {
         let overloaded = self.overloaded;
         let arriving = overloaded && self.last_arrival.is_some_and(|at| at.elapsed() < target);
-        let turn = (0..self.queues.len())
+        // Under overload the newest goes, and only while it is fresh if more are coming.
+        let takes_turn = |queue: &ModelQueue| {
+            !arriving
+                || queue
+                    .waiters
+                    .back()
+                    .is_some_and(|w| w.since.elapsed() <= target)
+        };
+        let index = (0..self.queues.len())
             .map(|offset| (self.next + offset) % self.queues.len())
-            .map(|index| (index, self.queues[index].choice(target, overloaded)))
-            .find(|(_, (_, fresh))| *fresh || !arriving);
-        let (index, (take_newest, _)) = turn?;
+            .find(|&index| takes_turn(&self.queues[index]))?;
         let waiters = &mut self.queues[index].waiters;
-        let waiter = if take_newest {
+        let waiter = if overloaded {
             waiters.pop_back()
         } else {
             waiters.pop_front()
         };
-        self.queued -= 1;
-        if waiters.is_empty() {
-            // The next model moves into this place.
-            self.queues.remove(index);
-            self.next = index;
-        } else {
-            self.next = index + 1;
-        }
+        self.next = index + 1;
+        self.drop_if_empty(index);
         waiter
     }
 
@@ -343,7 +320,7 @@ impl State {
         let elapsed = self.window_start.elapsed();
         if elapsed >= LOAD_WINDOW {
             let drained_per_second = f64::from(self.window_releases) / elapsed.as_secs_f64();
-            self.overloaded = self.queued as f64 > drained_per_second * target.as_secs_f64();
+            self.overloaded = self.queued() as f64 > drained_per_second * target.as_secs_f64();
             self.window_start = Instant::now();
             self.window_releases = 0;
         }
@@ -355,21 +332,27 @@ impl State {
     }
 
     fn remove(&mut self, model: &str, id: u64) -> bool {
-        let Some(queue) = self.queues.iter_mut().find(|q| q.model == model) else {
+        let Some(index) = self.queues.iter().position(|q| q.model == model) else {
             return false;
         };
-        let Some(at) = queue.waiters.iter().position(|w| w.id == id) else {
+        let waiters = &mut self.queues[index].waiters;
+        let Some(at) = waiters.iter().position(|w| w.id == id) else {
             return false;
         };
-        queue.waiters.remove(at);
-        self.queued -= 1;
-        self.prune();
+        waiters.remove(at);
+        self.drop_if_empty(index);
         true
     }
 
-    /// Drops the queues of models with no waiters left.
-    fn prune(&mut self) {
-        self.queues.retain(|q| !q.waiters.is_empty());
+    /// Drops the queue at `index` once it has no waiters; the round robin goes on with
+    /// the model that moves into its place.
+    fn drop_if_empty(&mut self, index: usize) {
+        if self.queues[index].waiters.is_empty() {
+            self.queues.remove(index);
+            if index < self.next {
+                self.next -= 1;
+            }
+        }
     }
 }
 
@@ -405,8 +388,11 @@ mod tests {
         })
     }
 
+    /// Waits until `what` holds; fails the test after five seconds rather than hang.
     async fn until(what: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
         while !what() {
+            assert!(Instant::now() < deadline, "the condition never held");
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }

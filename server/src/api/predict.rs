@@ -19,7 +19,6 @@ pub use wasml_predictor::api::schema::FeatureValue;
 use wasml_predictor::api::{ApiError, answer_body, settle};
 pub use wasml_predictor::api::{BatchPredictionBody, ModelRef, PredictionBody, RowPrediction};
 
-use super::admission::Refusal;
 use super::body::{BodyLimits, PredictInput, read_predict_input};
 use super::error::{AppError, ErrorBody};
 use super::observe::Outcome;
@@ -220,8 +219,7 @@ pub async fn serve<P: PredictProtocol>(
             }
         }
         Err(refusal) => {
-            let queued = !matches!(refusal, Refusal::QueueFull(_));
-            metrics.admission.shed(refusal.reason(), queued);
+            metrics.admission.shed(refusal.reason(), refusal.queued());
             Err(AppError::Overloaded(refusal))
         }
     };

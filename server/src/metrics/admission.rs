@@ -9,7 +9,7 @@ use super::register;
 
 /// `reason` label values of `wasml_requests_shed_total`: the queue was full, a model
 /// with fewer waiters took the place, no turn came in time.
-pub const SHED_REASONS: [&str; 3] = ["queue_full", "displaced", "queue_timeout"];
+const SHED_REASONS: [&str; 3] = ["queue_full", "displaced", "queue_timeout"];
 
 /// `wasml_requests_admitted_total`, `wasml_requests_queued_total`,
 /// `wasml_requests_shed_total{reason}`, `wasml_admission_queue_seconds`,

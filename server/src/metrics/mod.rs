@@ -26,7 +26,7 @@ use prometheus::{
 };
 
 pub use active_users::{ActiveUsers, MAX_TRACKED_USERS};
-pub use admission::{AdmissionMetrics, SHED_REASONS};
+pub use admission::AdmissionMetrics;
 pub use clock::Clock;
 pub use events::{DropReason, EventCounters};
 pub use memory::resident_bytes;

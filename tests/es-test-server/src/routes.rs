@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -120,17 +120,43 @@ async fn info(State(store): State<Shared>) -> Json<Value> {
     }))
 }
 
-/// What a server of `store`'s flavor, called with its key, answers to a setup request
-/// (`api`: `index_template` or `ilm`) instead of taking it, if anything.
+/// The setup APIs the collector calls before its first bulk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SetupApi {
+    /// `PUT /_index_template/{name}`.
+    IndexTemplate,
+    /// `PUT /_ilm/policy/{name}`.
+    Ilm,
+}
+
+impl SetupApi {
+    /// The privilege a key needs for it.
+    fn action(self) -> &'static str {
+        match self {
+            Self::IndexTemplate => "indices:admin/index_template/put",
+            Self::Ilm => "cluster:admin/ilm/put",
+        }
+    }
+
+    /// Where the server keeps what it took.
+    fn stored(self, store: &mut Store) -> &mut BTreeMap<String, Value> {
+        match self {
+            Self::IndexTemplate => &mut store.templates,
+            Self::Ilm => &mut store.policies,
+        }
+    }
+}
+
+/// What a server of `store`'s flavor, called with its key, answers to a `PUT path` of
+/// `api` (with `body`, if it is JSON) instead of taking it, if anything.
 fn setup_refused(
     store: &Store,
-    api: &str,
-    method: &str,
+    api: SetupApi,
     path: &str,
-    body: &Value,
+    body: Option<&Value>,
 ) -> Option<Response> {
     if store.writer_key_only {
-        let action = format!("cluster:admin/{api}/put");
+        let action = api.action();
         return Some(es_error(
             403,
             "security_exception",
@@ -140,16 +166,17 @@ fn setup_refused(
     if store.flavor == Flavor::Elasticsearch {
         return None;
     }
-    if api == "ilm" {
+    if api == SetupApi::Ilm {
         // How Elasticsearch and OpenSearch answer an endpoint they do not have.
-        let message = format!("no handler found for uri [{path}] and method [{method}]");
+        let message = format!("no handler found for uri [{path}] and method [PUT]");
         let body = json!({"error": message, "status": 400});
         return Some((StatusCode::BAD_REQUEST, Json(body)).into_response());
     }
-    let ilm_setting = body
-        .pointer("/template/settings/index/lifecycle")
-        .or_else(|| body.pointer("/template/settings/index.lifecycle.name"))
-        .is_some();
+    let ilm_setting = body.is_some_and(|body| {
+        body.pointer("/template/settings/index/lifecycle")
+            .or_else(|| body.pointer("/template/settings/index.lifecycle.name"))
+            .is_some()
+    });
     ilm_setting.then(|| {
         es_error(
             400,
@@ -157,6 +184,23 @@ fn setup_refused(
             "unknown setting [index.lifecycle.name] please check that any required plugins are installed, or check the breaking changes documentation for removed settings",
         )
     })
+}
+
+/// Stores a named setup object (template, policy), unless the server's flavor or key
+/// refuses it.
+fn put_setup(store: &Shared, api: SetupApi, uri: &Uri, name: String, body: &Bytes) -> Response {
+    let value = json_body(body);
+    let mut store = store.lock().expect("store lock");
+    if let Some(refused) = setup_refused(&store, api, uri.path(), value.as_ref().ok()) {
+        return refused;
+    }
+    match value {
+        Ok(value) => {
+            api.stored(&mut store).insert(name, value);
+            Json(json!({"acknowledged": true})).into_response()
+        }
+        Err(reason) => es_error(400, "parse_exception", &reason),
+    }
 }
 
 async fn bulk_all(State(store): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -236,20 +280,10 @@ impl Drop for InFlight {
 async fn put_template(
     State(store): State<Shared>,
     Path(name): Path<String>,
+    uri: Uri,
     body: Bytes,
 ) -> Response {
-    let parsed = json_body(&body).unwrap_or_default();
-    let path = format!("/_index_template/{name}");
-    if let Some(refused) = setup_refused(
-        &store.lock().expect("store lock"),
-        "index_template",
-        "PUT",
-        &path,
-        &parsed,
-    ) {
-        return refused;
-    }
-    put_named(&store, name, &body, |store| &mut store.templates)
+    put_setup(&store, SetupApi::IndexTemplate, &uri, name, &body)
 }
 
 async fn get_template(State(store): State<Shared>, Path(name): Path<String>) -> Response {
@@ -268,35 +302,10 @@ async fn get_template(State(store): State<Shared>, Path(name): Path<String>) -> 
 async fn put_policy(
     State(store): State<Shared>,
     Path(name): Path<String>,
+    uri: Uri,
     body: Bytes,
 ) -> Response {
-    let path = format!("/_ilm/policy/{name}");
-    if let Some(refused) = setup_refused(
-        &store.lock().expect("store lock"),
-        "ilm",
-        "PUT",
-        &path,
-        &Value::Null,
-    ) {
-        return refused;
-    }
-    put_named(&store, name, &body, |store| &mut store.policies)
-}
-
-/// Stores a named JSON object (template, policy) in the map `of` selects.
-fn put_named(
-    store: &Shared,
-    name: String,
-    body: &Bytes,
-    of: fn(&mut Store) -> &mut BTreeMap<String, Value>,
-) -> Response {
-    match json_body(body) {
-        Ok(value) => {
-            of(&mut store.lock().expect("store lock")).insert(name, value);
-            Json(json!({"acknowledged": true})).into_response()
-        }
-        Err(reason) => es_error(400, "parse_exception", &reason),
-    }
+    put_setup(&store, SetupApi::Ilm, &uri, name, &body)
 }
 
 async fn get_policy(State(store): State<Shared>, Path(name): Path<String>) -> Response {
