@@ -25,4 +25,4 @@ pub mod sink;
 pub mod wal;
 
 pub use metrics::CollectorMetrics;
-pub use pipeline::{Pipeline, PipelineOptions, PipelineStatus};
+pub use pipeline::{Pipeline, PipelineOptions, PipelineStatus, PipelineWatch};

@@ -40,9 +40,13 @@ pub struct CollectorMetrics {
     /// 1, labelled with the I/O error's kind (`StorageFull`, `PermissionDenied`, ...),
     /// once the WAL could not be written or read: the collector acknowledges nothing more.
     pub wal_failure: IntGaugeVec,
-    /// 1 for each setup step (`ilm_policy`, `index_template`) labelled with how it went
-    /// (`installed`, `unsupported`, `forbidden`, `skipped`); absent until setup ran.
+    /// 1 for each setup step (`ilm_policy`, `ism_policy`, `index_template`, `retention`)
+    /// labelled with how it went (`installed`, `unsupported`, `forbidden`); absent until
+    /// setup ran.
     pub setup_state: IntGaugeVec,
+    /// 1 on the Elasticsearch setup's overall state (`pending`, `complete`, `partial`,
+    /// `skipped`, `blocked`); absent until setup ran.
+    pub setup_status: IntGaugeVec,
 }
 
 impl CollectorMetrics {
@@ -118,9 +122,17 @@ impl CollectorMetrics {
             setup_state: IntGaugeVec::new(
                 Opts::new(
                     "wasml_collector_setup_state",
-                    "1 per Elasticsearch setup step (ilm_policy, index_template), labelled with its state: installed, unsupported (the server has no such API or setting), forbidden (the key may not), skipped.",
+                    "1 per Elasticsearch setup step (ilm_policy, ism_policy, index_template, retention), labelled with its state: installed, unsupported (the server has no such API or setting), forbidden (the key may not).",
                 ),
                 &["step", "state"],
+            )
+            .expect("valid metric"),
+            setup_status: IntGaugeVec::new(
+                Opts::new(
+                    "wasml_collector_setup_status",
+                    "1 on the Elasticsearch setup's state: complete, partial (steps refused, delivering without them), skipped, blocked (--elasticsearch-setup require and a step refused: nothing delivered).",
+                ),
+                &["state"],
             )
             .expect("valid metric"),
         }
@@ -144,6 +156,7 @@ impl CollectorMetrics {
         registry.register(Box::new(self.bulk_seconds.clone()))?;
         registry.register(Box::new(self.wal_failure.clone()))?;
         registry.register(Box::new(self.setup_state.clone()))?;
+        registry.register(Box::new(self.setup_status.clone()))?;
         registry.register(Box::new(self.sink_up.clone()))
     }
 }

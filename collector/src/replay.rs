@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 use crate::ingest::documents;
 use crate::metrics::CollectorMetrics;
-use crate::sink::elasticsearch::{ConfigError, ElasticsearchConfig, ElasticsearchSink};
+use crate::sink::elasticsearch::{
+    ConfigError, ElasticsearchConfig, ElasticsearchSink, SetupReport,
+};
 use crate::sink::{Entry, Sink, SinkError};
 
 /// Lines without an `event_id` are given `wal-<n>` IDs from their position in the replay,
@@ -32,6 +34,8 @@ pub struct ReplayReport {
     pub dead_lettered: u64,
     /// Lines that were not JSON objects, skipped: `file:line`.
     pub skipped_lines: Vec<String>,
+    /// What the Elasticsearch setup installed (as the collector's `/health` shows it).
+    pub setup: Option<SetupReport>,
 }
 
 /// Why a replay stopped early.
@@ -101,6 +105,7 @@ pub fn replay(
     report.indexed = metrics.indexed.get();
     report.already_indexed = metrics.already_indexed.get();
     report.dead_lettered = metrics.dead_lettered.get();
+    report.setup = Some(sink.setup_status().report());
     Ok(report)
 }
 

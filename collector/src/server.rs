@@ -63,16 +63,16 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     };
     std::fs::create_dir_all(&wal_dir).map_err(data_dir(&wal_dir))?;
     let metrics = CollectorMetrics::new();
+    let mut setup = None;
     let (sink, sink_name): (Box<dyn Sink>, &'static str) = match args
         .elasticsearch
         .config(args.data_dir.clone())
     {
         Some(config) => {
-            tracing::info!(url = %config.url, "delivering to Elasticsearch");
-            (
-                Box::new(ElasticsearchSink::new(config, metrics.clone())?),
-                "elasticsearch",
-            )
+            tracing::info!(url = %config.url, target = ?config.target, "delivering to Elasticsearch");
+            let sink = ElasticsearchSink::new(config, metrics.clone())?;
+            setup = Some(sink.setup_status());
+            (Box::new(sink), "elasticsearch")
         }
         None => {
             let dir = args.data_dir.join("events");
@@ -97,12 +97,15 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     metrics.register(&registry)?;
     registry.register(Box::new(pipeline.gauges()))?;
 
-    let state = IngestState::new(
+    let mut state = IngestState::new(
         Arc::clone(&pipeline),
         registry,
         args.ingest_limits(),
         sink_name,
     );
+    if let Some(setup) = setup {
+        state = state.with_setup(setup);
+    }
     let listen_error = |source| ServeError::Listen {
         address: args.listen,
         source,

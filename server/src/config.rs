@@ -209,7 +209,7 @@ impl Config {
         match self.elasticsearch.config(self.events.clone()) {
             Some(config) => EventTarget::Elasticsearch {
                 dir: self.events.clone(),
-                config,
+                config: Box::new(config),
             },
             None => EventTarget::Files(self.events.clone()),
         }

@@ -10,8 +10,8 @@
 //! JSON object, named by number; an empty body), 413, 415, 503 with `Retry-After` (too
 //! many requests in flight, or the WAL cannot write).
 //!
-//! Also `GET /health` (the pipeline's state; 503 only when the WAL can no longer be
-//! written or read) and `GET /metrics` (Prometheus text).
+//! Also `GET /health` (the pipeline's state and the Elasticsearch setup's; 503 only when
+//! the WAL can no longer be written or read) and `GET /metrics` (Prometheus text).
 
 pub mod client;
 pub mod error;
@@ -34,6 +34,7 @@ pub use ndjson::documents;
 
 use crate::metrics::CollectorMetrics;
 use crate::pipeline::Pipeline;
+use crate::sink::elasticsearch::SetupStatus;
 
 /// The path events are posted to.
 pub const EVENTS_PATH: &str = "/v1/events";
@@ -65,6 +66,7 @@ pub struct IngestState {
     limits: IngestLimits,
     in_flight: Arc<Semaphore>,
     sink: &'static str,
+    setup: Option<SetupStatus>,
     started: Instant,
 }
 
@@ -84,7 +86,16 @@ impl IngestState {
             in_flight: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
             limits,
             sink,
+            setup: None,
             started: Instant::now(),
+        }
+    }
+
+    /// Shows the Elasticsearch sink's setup in `/health`.
+    pub fn with_setup(self, setup: SetupStatus) -> Self {
+        Self {
+            setup: Some(setup),
+            ..self
         }
     }
 }
@@ -188,6 +199,7 @@ async fn health(State(state): State<IngestState>) -> Response {
         "wal_bytes": status.wal_bytes,
         "oldest_unshipped_seconds": status.oldest_unshipped_seconds,
         "wal_error": status.wal_error,
+        "elasticsearch_setup": state.setup.as_ref().map(SetupStatus::report),
         "uptime_seconds": state.started.elapsed().as_secs_f64(),
     });
     (code, Json(body)).into_response()

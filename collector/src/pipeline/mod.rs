@@ -14,7 +14,7 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -73,6 +73,17 @@ pub struct PipelineStatus {
     pub running: bool,
     /// The WAL error that stopped them, if one did.
     pub wal_error: Option<String>,
+}
+
+/// Reads a pipeline's status without keeping it alive.
+#[derive(Clone)]
+pub struct PipelineWatch(Weak<Shared>);
+
+impl PipelineWatch {
+    /// The status, or `None` once the pipeline stopped.
+    pub fn status(&self) -> Option<PipelineStatus> {
+        self.0.upgrade().map(|shared| shared.status())
+    }
 }
 
 struct Submission {
@@ -177,6 +188,12 @@ impl Pipeline {
     /// The state `/health` reports.
     pub fn status(&self) -> PipelineStatus {
         self.shared.status()
+    }
+
+    /// A handle reading this pipeline's status for as long as it runs (for a `/health`
+    /// that does not own the pipeline).
+    pub fn watch(&self) -> PipelineWatch {
+        PipelineWatch(Arc::downgrade(&self.shared))
     }
 
     /// A Prometheus collector reading the WAL's state at scrape time:

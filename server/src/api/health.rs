@@ -1,13 +1,30 @@
 //! `GET /health`: liveness and readiness in one. 200 only when every model has an
-//! instance that answers `info()` now.
+//! instance that answers `info()` now. It also says where events go and how that is
+//! going (the embedded collector's sink and Elasticsearch setup), which does not change
+//! the status: predictions never wait for events.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-pub use wasml_predictor::api::{HealthBody, ModelHealth};
+use serde::Serialize;
+use utoipa::ToSchema;
+pub use wasml_predictor::api::ModelHealth;
 
 use super::AppState;
+pub use crate::event_sink::EventsHealth;
 use crate::registry::Info;
+
+/// The host's health: the models' (as the Spin flavour answers it too) and the event
+/// stream's.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthBody {
+    /// `ok` or `unavailable`.
+    pub status: &'static str,
+    /// Each model's readiness.
+    pub models: Vec<ModelHealth>,
+    /// Where events go and how that is going.
+    pub events: EventsHealth,
+}
 
 /// Liveness and readiness.
 #[utoipa::path(
@@ -43,11 +60,10 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthBo
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
     };
-    (
-        status,
-        Json(HealthBody {
-            status: word,
-            models,
-        }),
-    )
+    let body = HealthBody {
+        status: word,
+        models,
+        events: state.serving.events.health(),
+    };
+    (status, Json(body))
 }

@@ -12,7 +12,7 @@ use utoipa::OpenApi;
 use super::AppState;
 use super::error::{ErrorBody, ErrorDetail, FieldIssue};
 use super::feedback::{self, ActualOutcome, FeedbackBody, FeedbackRequest};
-use super::health::{self, HealthBody, ModelHealth};
+use super::health::{self, EventsHealth, HealthBody, ModelHealth};
 use super::predict::{
     self, BatchPredictionBody, BatchRequest, FeatureValue, Features, ModelRef, PredictRequest,
     PredictResponse, PredictionBody, RowPrediction,
@@ -67,6 +67,7 @@ use wasml_runtime::bindings::types::{FieldKind, FieldSpec};
         FieldIssue,
         HealthBody,
         ModelHealth,
+        EventsHealth,
         StatusBody,
         ModelStatus,
         Evaluation,

@@ -10,6 +10,7 @@
 
 mod event;
 mod remote;
+mod status;
 mod writer;
 
 use std::path::PathBuf;
@@ -20,6 +21,8 @@ use wasml_collector::sink::elasticsearch::ElasticsearchConfig;
 use crate::metrics::{DropReason, EventCounters};
 
 pub use event::{Event, SERVICE};
+pub use status::EventsHealth;
+use status::EventsStatus;
 pub use writer::EventWriter;
 
 /// Where events go.
@@ -33,8 +36,8 @@ pub enum EventTarget {
     Elasticsearch {
         /// Directory of the WAL (`.wal`) and the dead-letter file.
         dir: PathBuf,
-        /// How to reach Elasticsearch.
-        config: ElasticsearchConfig,
+        /// How to reach Elasticsearch (boxed: it is large next to the other targets).
+        config: Box<ElasticsearchConfig>,
     },
     /// A collector process, at this base URL (`POST /v1/events`).
     Collector(String),
@@ -63,6 +66,7 @@ enum Message {
 pub struct EventSender {
     tx: mpsc::Sender<Message>,
     counters: EventCounters,
+    status: std::sync::Arc<EventsStatus>,
 }
 
 impl EventSender {
@@ -74,5 +78,10 @@ impl EventSender {
             Err(mpsc::error::TrySendError::Closed(_)) => DropReason::Closed,
         };
         self.counters.dropped(reason, 1);
+    }
+
+    /// Where events go and how that is going, for `/health`.
+    pub fn health(&self) -> EventsHealth {
+        self.status.health()
     }
 }

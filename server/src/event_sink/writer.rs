@@ -14,7 +14,7 @@ use wasml_collector::sink::elasticsearch::ElasticsearchSink;
 use wasml_collector::{CollectorMetrics, Pipeline, PipelineOptions};
 
 use super::remote::RemoteCollector;
-use super::{Event, EventSender, EventTarget, Message};
+use super::{Event, EventSender, EventTarget, EventsStatus, Message};
 use crate::metrics::{DropReason, EventCounters, Metrics};
 
 /// Most events handed to the collector in one submission (one fsync).
@@ -44,11 +44,12 @@ impl EventWriter {
         metrics: &Metrics,
     ) -> io::Result<(EventSender, Self)> {
         let finishing = Arc::new(AtomicBool::new(false));
-        let output = open(target, metrics, &finishing)?;
+        let (output, status) = open(target, metrics, &finishing)?;
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let sender = EventSender {
             tx: tx.clone(),
             counters: metrics.events().clone(),
+            status: Arc::new(status),
         };
         let mut writer = Writer {
             output: Some(output),
@@ -77,44 +78,62 @@ impl EventWriter {
     }
 }
 
-/// Opens the output for `target`, registering the embedded collector's metrics.
-fn open(target: EventTarget, metrics: &Metrics, finishing: &Arc<AtomicBool>) -> io::Result<Output> {
-    let embedded = |pipeline: Pipeline| -> io::Result<Output> {
+/// Opens the output for `target`, registering the embedded collector's metrics; with
+/// where `/health` reads the output's state.
+fn open(
+    target: EventTarget,
+    metrics: &Metrics,
+    finishing: &Arc<AtomicBool>,
+) -> io::Result<(Output, EventsStatus)> {
+    let embedded = |sink: &'static str, pipeline: Pipeline, setup| {
         let registry = metrics.registry();
         pipeline
             .metrics()
             .register(registry)
             .and_then(|()| registry.register(Box::new(pipeline.gauges())))
             .map_err(io::Error::other)?;
-        Ok(Output::Pipeline(pipeline))
+        let status = EventsStatus {
+            sink,
+            pipeline: Some(pipeline.watch()),
+            setup,
+        };
+        Ok((Output::Pipeline(pipeline), status))
+    };
+    let plain = |sink| EventsStatus {
+        sink,
+        pipeline: None,
+        setup: None,
     };
     match target {
-        EventTarget::Stdout => Ok(Output::Stdout),
-        EventTarget::Files(dir) => embedded(Pipeline::to_files(
-            &dir,
-            PipelineOptions::default(),
-            CollectorMetrics::new(),
-        )?),
+        EventTarget::Stdout => Ok((Output::Stdout, plain("stdout"))),
+        EventTarget::Files(dir) => embedded(
+            "files",
+            Pipeline::to_files(&dir, PipelineOptions::default(), CollectorMetrics::new())?,
+            None,
+        ),
         EventTarget::Elasticsearch { dir, config } => {
             let options = config.pipeline_options();
             let collector_metrics = CollectorMetrics::new();
-            let sink: Box<dyn Sink> = Box::new(
-                ElasticsearchSink::new(config, collector_metrics.clone())
-                    .map_err(io::Error::other)?,
-            );
-            embedded(Pipeline::start(
+            let sink = ElasticsearchSink::new(*config, collector_metrics.clone())
+                .map_err(io::Error::other)?;
+            let setup = sink.setup_status();
+            let pipeline = Pipeline::start(
                 dir.join(".wal"),
-                sink,
+                Box::new(sink) as Box<dyn Sink>,
                 options,
                 collector_metrics,
-            )?)
+            )?;
+            embedded("elasticsearch", pipeline, Some(setup))
         }
-        EventTarget::Collector(url) => Ok(Output::Remote(RemoteCollector::new(
-            &url,
-            Arc::clone(finishing),
-            DRAIN,
-            metrics.events().clone(),
-        )?)),
+        EventTarget::Collector(url) => Ok((
+            Output::Remote(RemoteCollector::new(
+                &url,
+                Arc::clone(finishing),
+                DRAIN,
+                metrics.events().clone(),
+            )?),
+            plain("collector"),
+        )),
     }
 }
 

@@ -151,6 +151,22 @@ fn store_item(
     source: Value,
 ) -> (u16, Result<&'static str, Value>) {
     let target = store.index_or_create(index);
+    if target.data_stream {
+        if op != "create" {
+            return (
+                400,
+                Err(json!({"type": "illegal_argument_exception",
+                    "reason": format!("only write ops with an op_type of create are allowed in data streams (index [{index}])")})),
+            );
+        }
+        if source.get("@timestamp").is_none() {
+            return (
+                400,
+                Err(json!({"type": "document_parsing_exception",
+                    "reason": "[1:1] failed to parse: data stream timestamp field [@timestamp] is missing"})),
+            );
+        }
+    }
     if let Some(reason) = mapping_violation(target, id, &source) {
         return (
             400,

@@ -7,11 +7,13 @@
 //! `_refresh`, `_cat/indices`, `_count` and `_search` with `term`/`range`/`bool` — and
 //! injects faults on demand (`POST /_fault`, see [`faults::Fault`]): statuses such as 429
 //! and 503, delays, dropped connections before or after applying a bulk, failing items.
-//! It can answer as OpenSearch or Elastic Serverless ([`Flavor`]: no `_ilm`) and as if
-//! called with a writer-only key (403 on setup).
+//! It can answer as OpenSearch or Elastic Serverless ([`Flavor`]: ISM or no lifecycle API
+//! at all, their own template rules, data streams) and as if called with a writer-only
+//! key (403 on `GET /` and setup).
 
 pub mod bulk;
 pub mod faults;
+pub mod flavor;
 pub mod query;
 mod routes;
 pub mod store;
@@ -24,8 +26,9 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 pub use faults::Fault;
+pub use flavor::Flavor;
 pub use routes::app;
-pub use store::{Flavor, Store};
+pub use store::Store;
 
 /// The shared state of a server.
 pub type Shared = Arc<Mutex<Store>>;
@@ -109,8 +112,8 @@ impl EsTestServer {
         self.store.lock().expect("store lock").flavor = flavor;
     }
 
-    /// Acts as if every request carried a least-privilege writer's key: 403 on index
-    /// templates and ILM policies, documents still created.
+    /// Acts as if every request carried a least-privilege writer's key: 403 on `GET /`,
+    /// index templates and policies, documents still created.
     pub fn restrict_to_writer_key(&self) {
         self.store.lock().expect("store lock").writer_key_only = true;
     }

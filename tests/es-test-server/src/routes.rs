@@ -17,7 +17,7 @@ use http_body::Frame;
 use serde_json::{Value, json};
 
 use crate::faults::Fault;
-use crate::store::{Flavor, Store};
+use crate::store::Store;
 use crate::{Shared, bulk, query};
 
 /// The server's routes over `store`.
@@ -31,6 +31,7 @@ pub fn app(store: Shared) -> Router {
             put(put_template).get(get_template),
         )
         .route("/_ilm/policy/{name}", put(put_policy).get(get_policy))
+        .route("/_plugins/_ism/policies/{name}", put(put_ism_policy))
         .route("/_refresh", post(refresh).get(refresh))
         .route("/{index}/_refresh", post(refresh).get(refresh))
         .route("/_cat/indices", get(cat_indices))
@@ -39,6 +40,7 @@ pub fn app(store: Shared) -> Router {
         .route("/_fault", post(add_fault))
         .layer(middleware::from_fn(gunzip))
         .layer(middleware::from_fn_with_state(store.clone(), authorize))
+        .layer(middleware::from_fn_with_state(store.clone(), as_flavor))
         .layer(DefaultBodyLimit::max(256 << 20))
         .with_state(store)
 }
@@ -70,6 +72,40 @@ async fn authorize(State(store): State<Shared>, request: Request, next: Next) ->
     }
 }
 
+/// What differs per flavor on every request: OpenSearch refuses Elasticsearch's
+/// versioned media types (`application/vnd.elasticsearch+json`, which the official
+/// clients send in compatibility mode) with 406; Elastic's servers mark their answers
+/// with `X-Elastic-Product` (but not 401/403).
+async fn as_flavor(State(store): State<Shared>, request: Request, next: Next) -> Response {
+    let flavor = store.lock().expect("store lock").flavor;
+    if !flavor.marks_product() {
+        let versioned = [header::CONTENT_TYPE, header::ACCEPT]
+            .iter()
+            .find_map(|name| {
+                let value = request.headers().get(name)?.to_str().ok()?;
+                value
+                    .starts_with("application/vnd.elasticsearch")
+                    .then(|| value.to_owned())
+            });
+        if let Some(value) = versioned {
+            let body = json!({"error": format!("Content-Type header [{value}] is not supported"), "status": 406});
+            return (StatusCode::NOT_ACCEPTABLE, Json(body)).into_response();
+        }
+    }
+    let mut response = next.run(request).await;
+    let status = response.status();
+    if flavor.marks_product()
+        && status != StatusCode::UNAUTHORIZED
+        && status != StatusCode::FORBIDDEN
+    {
+        response.headers_mut().insert(
+            "x-elastic-product",
+            header::HeaderValue::from_static("Elasticsearch"),
+        );
+    }
+    response
+}
+
 /// Decompresses `Content-Encoding: gzip` request bodies for every route, as
 /// Elasticsearch does (the header stays, so `_bulk` can count compressed requests).
 async fn gunzip(request: Request, next: Next) -> Response {
@@ -96,28 +132,13 @@ fn is_gzip(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"))
 }
 
-async fn info(State(store): State<Shared>) -> Json<Value> {
-    let flavor = store.lock().expect("store lock").flavor;
-    let (version, tagline) = match flavor {
-        Flavor::Elasticsearch => (
-            json!({"number": "8.15.0", "build_flavor": "default"}),
-            "You Know, for Search",
-        ),
-        Flavor::OpenSearch => (
-            json!({"distribution": "opensearch", "number": "2.17.0"}),
-            "The OpenSearch Project: https://opensearch.org/",
-        ),
-        Flavor::Serverless => (
-            json!({"number": "8.11.0", "build_flavor": "serverless"}),
-            "You Know, for Search",
-        ),
-    };
-    Json(json!({
-        "name": "wasml-es-test-server",
-        "cluster_name": "test",
-        "version": version,
-        "tagline": tagline
-    }))
+/// `GET /`: what the server is; a writer-only key may not ask.
+async fn info(State(store): State<Shared>) -> Response {
+    let store = store.lock().expect("store lock");
+    if store.writer_key_only {
+        return unauthorized_action("cluster:monitor/main");
+    }
+    Json(store.flavor.info()).into_response()
 }
 
 /// The setup APIs the collector calls before its first bulk.
@@ -127,6 +148,8 @@ enum SetupApi {
     IndexTemplate,
     /// `PUT /_ilm/policy/{name}`.
     Ilm,
+    /// `PUT /_plugins/_ism/policies/{name}` (OpenSearch).
+    Ism,
 }
 
 impl SetupApi {
@@ -135,6 +158,7 @@ impl SetupApi {
         match self {
             Self::IndexTemplate => "indices:admin/index_template/put",
             Self::Ilm => "cluster:admin/ilm/put",
+            Self::Ism => "cluster:admin/opendistro/ism/policy/write",
         }
     }
 
@@ -143,47 +167,57 @@ impl SetupApi {
         match self {
             Self::IndexTemplate => &mut store.templates,
             Self::Ilm => &mut store.policies,
+            Self::Ism => &mut store.ism_policies,
         }
     }
 }
 
 /// What a server of `store`'s flavor, called with its key, answers to a `PUT path` of
-/// `api` (with `body`, if it is JSON) instead of taking it, if anything.
+/// `api` named `name` (with `body`, if it is JSON) instead of taking it, if anything.
 fn setup_refused(
     store: &Store,
     api: SetupApi,
     path: &str,
+    name: &str,
     body: Option<&Value>,
 ) -> Option<Response> {
-    if store.writer_key_only {
-        let action = api.action();
-        return Some(es_error(
-            403,
-            "security_exception",
-            &format!("action [{action}] is unauthorized for API key id [writer] of user [wasml]"),
-        ));
-    }
-    if store.flavor == Flavor::Elasticsearch {
-        return None;
-    }
-    if api == SetupApi::Ilm {
+    let flavor = store.flavor;
+    let exists = match api {
+        SetupApi::Ilm => flavor.has_ilm(),
+        SetupApi::Ism => flavor.has_ism(),
+        SetupApi::IndexTemplate => true,
+    };
+    if !exists {
         // How Elasticsearch and OpenSearch answer an endpoint they do not have.
         let message = format!("no handler found for uri [{path}] and method [PUT]");
         let body = json!({"error": message, "status": 400});
         return Some((StatusCode::BAD_REQUEST, Json(body)).into_response());
     }
-    let ilm_setting = body.is_some_and(|body| {
-        body.pointer("/template/settings/index/lifecycle")
-            .or_else(|| body.pointer("/template/settings/index.lifecycle.name"))
-            .is_some()
-    });
-    ilm_setting.then(|| {
-        es_error(
-            400,
-            "illegal_argument_exception",
-            "unknown setting [index.lifecycle.name] please check that any required plugins are installed, or check the breaking changes documentation for removed settings",
-        )
-    })
+    if store.writer_key_only {
+        return Some(unauthorized_action(api.action()));
+    }
+    if api == SetupApi::Ism && store.ism_policies.contains_key(name) {
+        // ISM does not overwrite a policy without `if_seq_no`/`if_primary_term`.
+        return Some(es_error(
+            409,
+            "version_conflict_engine_exception",
+            &format!("[{name}]: version conflict, document already exists (current version [1])"),
+        ));
+    }
+    let refused = match (api, body) {
+        (SetupApi::IndexTemplate, Some(template)) => flavor.refuses_template(template),
+        _ => None,
+    };
+    refused.map(|(status, kind, reason)| es_error(status, kind, &reason))
+}
+
+/// 403 for a key without the privilege of `action`.
+fn unauthorized_action(action: &str) -> Response {
+    es_error(
+        403,
+        "security_exception",
+        &format!("action [{action}] is unauthorized for API key id [writer] of user [wasml]"),
+    )
 }
 
 /// Stores a named setup object (template, policy), unless the server's flavor or key
@@ -191,7 +225,8 @@ fn setup_refused(
 fn put_setup(store: &Shared, api: SetupApi, uri: &Uri, name: String, body: &Bytes) -> Response {
     let value = json_body(body);
     let mut store = store.lock().expect("store lock");
-    if let Some(refused) = setup_refused(&store, api, uri.path(), value.as_ref().ok()) {
+    let refused = setup_refused(&store, api, uri.path(), &name, value.as_ref().ok());
+    if let Some(refused) = refused {
         return refused;
     }
     match value {
@@ -306,6 +341,15 @@ async fn put_policy(
     body: Bytes,
 ) -> Response {
     put_setup(&store, SetupApi::Ilm, &uri, name, &body)
+}
+
+async fn put_ism_policy(
+    State(store): State<Shared>,
+    Path(name): Path<String>,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    put_setup(&store, SetupApi::Ism, &uri, name, &body)
 }
 
 async fn get_policy(State(store): State<Shared>, Path(name): Path<String>) -> Response {

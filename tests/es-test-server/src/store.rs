@@ -1,13 +1,16 @@
-//! What the test server holds: indices of documents, index templates (whose mappings are
-//! enforced on matching indices), ILM policies, queued faults and request counters.
+//! What the test server holds: indices and data streams of documents, index templates
+//! (whose mappings are enforced on matching indices, and which make data streams), ILM
+//! and ISM policies, queued faults and request counters.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde_json::Value;
 
 use crate::faults::Fault;
+pub use crate::flavor::Flavor;
 
-/// One index: documents by `_id`, and the mapped field types it was created with.
+/// One index or data stream: documents by `_id`, and the mapped field types it was
+/// created with.
 #[derive(Debug, Default, Clone)]
 pub struct Index {
     /// Documents by `_id`.
@@ -15,6 +18,9 @@ pub struct Index {
     /// Field name → mapped type (`integer`, `float`, `date`, `keyword`...), from the
     /// matching index template when the index was created.
     pub mappings: BTreeMap<String, String>,
+    /// A data stream (its template has `data_stream`): `create` only, `@timestamp`
+    /// required.
+    pub data_stream: bool,
 }
 
 /// The server's state.
@@ -26,6 +32,8 @@ pub struct Store {
     pub templates: BTreeMap<String, Value>,
     /// ILM policies by name, as sent.
     pub policies: BTreeMap<String, Value>,
+    /// OpenSearch ISM policies by name, as sent.
+    pub ism_policies: BTreeMap<String, Value>,
     /// Faults waiting for the next requests.
     pub faults: VecDeque<Fault>,
     /// `_bulk` requests received, and how many of them were gzip-compressed.
@@ -44,42 +52,34 @@ pub struct Store {
     pub last_authorization: Option<String>,
     /// Which server it answers as.
     pub flavor: Flavor,
-    /// A writer's key: index templates and ILM answer 403, documents may be created.
+    /// A writer's key: `GET /`, index templates and policies answer 403, documents may
+    /// be created.
     pub writer_key_only: bool,
 }
 
-/// The servers people run behind the same API, as far as the collector can tell them
-/// apart.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub enum Flavor {
-    /// Elasticsearch 8, self-managed or Elastic Cloud: ILM and index templates.
-    #[default]
-    Elasticsearch,
-    /// OpenSearch 2: `version.distribution: opensearch`, no `_ilm` (it has ISM), and
-    /// index settings of ILM refused.
-    OpenSearch,
-    /// Elastic Cloud Serverless: `version.build_flavor: serverless`, no `_ilm` (data
-    /// stream lifecycle instead), and index settings of ILM refused.
-    Serverless,
-}
-
 impl Store {
-    /// The index `name`, created with the mappings of the first matching template.
+    /// The index `name`, created with the mappings of the matching template of highest
+    /// priority; a data stream if that template says so (or, with no template of ours,
+    /// if Elastic's built-in `logs` template covers the name).
     pub fn index_or_create(&mut self, name: &str) -> &mut Index {
         if !self.indices.contains_key(name) {
-            let mappings = self
+            let template = self
                 .templates
                 .values()
-                .find(|t| patterns_of(t).iter().any(|p| glob(p, name)))
-                .map(mapped_types)
-                .unwrap_or_default();
-            self.indices.insert(
-                name.to_owned(),
-                Index {
+                .filter(|t| patterns_of(t).iter().any(|p| glob(p, name)))
+                .max_by_key(|t| t["priority"].as_i64().unwrap_or(0));
+            let index = match template {
+                Some(template) => Index {
                     docs: HashMap::new(),
-                    mappings,
+                    mappings: mapped_types(template),
+                    data_stream: template.get("data_stream").is_some(),
                 },
-            );
+                None => Index {
+                    data_stream: self.flavor.builtin_logs_data_streams() && glob("logs-*-*", name),
+                    ..Index::default()
+                },
+            };
+            self.indices.insert(name.to_owned(), index);
         }
         self.indices.get_mut(name).expect("inserted above")
     }
@@ -175,7 +175,7 @@ fn fits(kind: &str, value: &Value) -> bool {
                 })
         }
         "keyword" | "text" | "wildcard" => !value.is_object(),
-        "object" | "flattened" => value.is_object(),
+        "object" | "flattened" | "flat_object" => value.is_object(),
         _ => true,
     }
 }

@@ -11,6 +11,7 @@ use elasticsearch::cert::{Certificate, CertificateValidation};
 use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use thiserror::Error;
 
+use super::target::{Namespace, Target, TargetKind};
 use crate::secret::Secret;
 
 /// The `--elasticsearch-*` and `--bulk-*` flags.
@@ -90,11 +91,12 @@ pub struct ElasticsearchArgs {
         value_name = "N"
     )]
     pub bulk_max_in_flight: usize,
-    /// What to install before the first bulk: `auto` installs the index template and ILM
-    /// policy and, when the server has no such API (OpenSearch, Serverless) or the key may
-    /// not (a writer-only key), logs it once, says so in `wasml_collector_setup_state` and
-    /// ships anyway; `require` retries until both are installed and ships nothing before;
-    /// `skip` installs nothing.
+    /// What to install before the first bulk: `auto` asks the server what it is (`GET /`)
+    /// and installs what it supports (Elasticsearch: ILM policy and index template;
+    /// OpenSearch: ISM policy and template; Serverless: template, with a data stream
+    /// lifecycle for a data stream); a step the server lacks or the key may not take is
+    /// logged once, shown in `wasml_collector_setup_state` and `/health`, and passed.
+    /// `require` ships nothing until every step is installed; `skip` installs nothing.
     #[arg(
         long = "elasticsearch-setup",
         env = "WASML_ELASTICSEARCH_SETUP",
@@ -103,6 +105,26 @@ pub struct ElasticsearchArgs {
         value_name = "MODE"
     )]
     pub setup: SetupMode,
+    /// Where documents go: daily indices `ml-pipeline-YYYY.MM.DD`, or the data stream
+    /// `logs-ml_pipeline-<namespace>` (as Elastic Agent and Filebeat 8 write).
+    #[arg(
+        long = "elasticsearch-target",
+        env = "WASML_ELASTICSEARCH_TARGET",
+        value_enum,
+        default_value_t = TargetKind::Index,
+        value_name = "TARGET"
+    )]
+    pub target: TargetKind,
+    /// The namespace of the data stream (`--elasticsearch-target data-stream`), e.g. an
+    /// environment: `logs-ml_pipeline-prod`.
+    #[arg(
+        long = "elasticsearch-namespace",
+        env = "WASML_ELASTICSEARCH_NAMESPACE",
+        default_value = "default",
+        value_parser = Namespace::parse,
+        value_name = "NAMESPACE"
+    )]
+    pub namespace: Namespace,
     /// Seconds before a request to Elasticsearch is abandoned (and retried).
     #[arg(
         long = "elasticsearch-timeout-secs",
@@ -137,6 +159,7 @@ impl ElasticsearchArgs {
             timeout: Duration::from_secs(self.timeout_secs.max(1)),
             max_backoff: Duration::from_secs(30),
             setup: self.setup,
+            target: Target::new(self.target, &self.namespace),
         })
     }
 }
@@ -164,15 +187,18 @@ pub struct ElasticsearchConfig {
     pub max_backoff: Duration,
     /// What to install before the first bulk.
     pub setup: SetupMode,
+    /// Daily indices or a data stream.
+    pub target: Target,
 }
 
 /// What the sink installs before its first bulk (`--elasticsearch-setup`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SetupMode {
     /// Install what the server takes; ship anyway when it has no such API or the key may
     /// not.
     Auto,
-    /// Ship nothing until the index template and ILM policy are installed.
+    /// Ship nothing until every step the server supports is installed.
     Require,
     /// Install nothing (the operator manages templates and retention).
     Skip,
@@ -198,6 +224,7 @@ impl std::fmt::Debug for ElasticsearchConfig {
             .field("timeout", &self.timeout)
             .field("max_backoff", &self.max_backoff)
             .field("setup", &self.setup)
+            .field("target", &self.target)
             .finish()
     }
 }
@@ -216,6 +243,7 @@ impl ElasticsearchConfig {
             timeout: Duration::from_secs(30),
             max_backoff: Duration::from_secs(30),
             setup: SetupMode::Auto,
+            target: Target::DailyIndices,
         }
     }
 

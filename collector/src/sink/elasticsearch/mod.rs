@@ -1,7 +1,8 @@
 //! The Elasticsearch sink, through the official `elasticsearch` crate: `_bulk` with
 //! `create` and the event's own `event_id` as `_id` (a batch delivered twice yields 409s,
-//! which count as delivered, not as duplicates), gzip request bodies, one daily index per
-//! event (`ml-pipeline-YYYY.MM.DD` from `@timestamp`).
+//! which count as delivered, not as duplicates), gzip request bodies, into one daily index
+//! per event (`ml-pipeline-YYYY.MM.DD` from `@timestamp`) or one data stream
+//! (`logs-ml_pipeline-<namespace>`) ([`target`]).
 //!
 //! A batch from the pipeline is split into bulk requests by count and bytes
 //! ([`request_builder`]), sent with at most `bulk_max_in_flight` in flight ([`service`]).
@@ -10,16 +11,19 @@
 //! dead-letter file with its reason ([`dead_letter`]), so it never blocks the queue. A
 //! request that fails as a whole (connection error, 429, 5xx), or items still failing
 //! after a few rounds, fail the delivery: the pipeline retries the batch, forever, and the
-//! items already created then answer 409. Before the first delivery the sink installs the
-//! index template and the ILM policy as `--elasticsearch-setup` says ([`setup`]): by
-//! default a server without those APIs, or a key without the privilege, does not stop
-//! delivery.
+//! items already created then answer 409. Before the first delivery the sink asks which
+//! server it talks to ([`detect`]) and installs what that server supports
+//! ([`setup_plan`]) as `--elasticsearch-setup` says ([`setup`]): by default a server
+//! without an API, or a key without the privilege, does not stop delivery.
 
 mod config;
 mod dead_letter;
+pub mod detect;
 mod request_builder;
 mod service;
 pub mod setup;
+pub mod setup_plan;
+pub mod target;
 
 use std::time::Duration;
 
@@ -28,7 +32,9 @@ use futures_util::stream::{self, StreamExt};
 
 pub use config::{ConfigError, ElasticsearchArgs, ElasticsearchConfig, SetupMode};
 pub use elasticsearch::auth::Credentials;
-pub use setup::{ILM_POLICY, INDEX_TEMPLATE, SETUP_NAME};
+pub use setup::{SetupReport, SetupState, SetupStatus};
+pub use setup_plan::{ILM_POLICY, INDEX_TEMPLATE, SETUP_NAME};
+pub use target::{Namespace, Target, TargetKind};
 
 use super::{Entry, Sink, SinkError};
 use crate::metrics::CollectorMetrics;
@@ -44,6 +50,7 @@ pub struct ElasticsearchSink {
     runtime: tokio::runtime::Runtime,
     config: ElasticsearchConfig,
     metrics: CollectorMetrics,
+    setup: SetupStatus,
     installed: bool,
 }
 
@@ -67,10 +74,16 @@ impl ElasticsearchSink {
         Ok(Self {
             client,
             runtime,
+            setup: SetupStatus::new(config.setup, &config.target),
             config,
             metrics,
             installed: false,
         })
+    }
+
+    /// The setup's report, updated as it runs: `/health` shows it.
+    pub fn setup_status(&self) -> SetupStatus {
+        self.setup.clone()
     }
 
     /// Delivers one chunk: sends it, retries the items that met a 429/5xx, and returns
@@ -83,7 +96,8 @@ impl ElasticsearchSink {
         let mut rejected = Vec::new();
         let mut backoff = Duration::from_millis(50);
         for _ in 0..ITEM_ROUNDS {
-            let answers = service::send(&self.client, &self.metrics, &pending).await?;
+            let answers =
+                service::send(&self.client, &self.metrics, &self.config.target, &pending).await?;
             let mut retry = Vec::new();
             for (entry, (status, error)) in pending.into_iter().zip(answers) {
                 match status {
@@ -123,7 +137,15 @@ impl Sink for ElasticsearchSink {
         let outcomes: Vec<Result<Vec<Rejection<'_>>, SinkError>> =
             this.runtime.block_on(async {
                 if !this.installed {
-                    setup::install(&this.client, this.config.setup, &this.metrics).await?;
+                    let config = &this.config;
+                    setup::install(
+                        &this.client,
+                        config.setup,
+                        &config.target,
+                        &this.setup,
+                        &this.metrics,
+                    )
+                    .await?;
                 }
                 Ok::<_, SinkError>(
                     stream::iter(chunks)

@@ -1,12 +1,13 @@
 //! Turning a batch read from the WAL into bulk requests: split by the count and byte
-//! limits, each document preceded by its `create` action naming the daily index and the
-//! event's stable `_id`.
+//! limits, each document preceded by its `create` action naming its index (daily) or data
+//! stream, and the event's stable `_id`.
 
 use std::io::Write;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
+use super::target::Target;
 use crate::sink::{DocumentMeta, Entry};
 
 /// Splits `batch` into chunks of at most `max_events` events and about `max_bytes` bytes
@@ -34,8 +35,8 @@ pub(super) fn chunks(batch: &[Entry], max_events: usize, max_bytes: usize) -> Ve
 /// levels on JSON at a fraction of the CPU.
 const GZIP_LEVEL: u32 = 1;
 
-/// The gzip'd NDJSON body of a bulk request creating `items`.
-pub(super) fn bulk_body(items: &[&Entry]) -> std::io::Result<Vec<u8>> {
+/// The gzip'd NDJSON body of a bulk request creating `items` in `target`.
+pub(super) fn bulk_body(items: &[&Entry], target: &Target) -> std::io::Result<Vec<u8>> {
     #[derive(serde::Serialize)]
     struct Action<'a> {
         create: Target<'a>,
@@ -52,7 +53,7 @@ pub(super) fn bulk_body(items: &[&Entry]) -> std::io::Result<Vec<u8>> {
         let id = document_id(*seq, &meta);
         let action = Action {
             create: Target {
-                _index: &meta.daily_name(),
+                _index: &target.name_for(&meta),
                 _id: &id,
             },
         };

@@ -10,16 +10,18 @@ use elasticsearch::http::headers::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, He
 use serde_json::Value;
 
 use super::request_builder::bulk_body;
+use super::target::Target;
 use crate::metrics::CollectorMetrics;
 use crate::sink::{Entry, SinkError};
 
-/// Sends `items` as one bulk `create` request; returns each item's status and error.
+/// Sends `items` as one bulk `create` request into `target`; returns each item's status and error.
 pub(super) async fn send(
     client: &Elasticsearch,
     metrics: &CollectorMetrics,
+    target: &Target,
     items: &[&Entry],
 ) -> Result<Vec<(u16, Value)>, SinkError> {
-    let body = bulk_body(items)
+    let body = bulk_body(items, target)
         .map_err(|e| SinkError::Unavailable(format!("compressing a bulk body: {e}")))?;
     let mut headers = HeaderMap::new();
     headers.insert(

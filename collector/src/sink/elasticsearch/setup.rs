@@ -1,80 +1,224 @@
-//! Index template and ILM policy, installed before the first bulk. Both are `PUT`s of the
-//! files in `observability/elasticsearch/`, so repeating them is harmless and the
-//! operator's copy and the collector's are the same file. Servers without ILM (OpenSearch,
-//! Elastic Serverless) and least-privilege keys refuse them; by default that is logged
-//! and recorded, and delivery goes on (`--elasticsearch-setup`).
+//! Setup before the first bulk, as `--elasticsearch-setup` says: ask the server what it is
+//! ([`detect`](super::detect)), then `PUT` what that server supports for the target
+//! ([`setup_plan`](super::setup_plan)). Every step is a `PUT` of a fixed body, so repeating
+//! it is harmless. A step the server cannot take (no such API or setting) or the key may
+//! not (a writer-only key) does not stop delivery under `auto`: it is logged once, shown in
+//! `wasml_collector_setup_state` and `/health`, and passed.
+
+use std::sync::{Arc, Mutex};
 
 use elasticsearch::Elasticsearch;
 use elasticsearch::http::Method;
 use elasticsearch::http::headers::HeaderMap;
+use serde::Serialize;
 
 use super::config::SetupMode;
+use super::detect::{self, Server, ServerKind};
+use super::setup_plan::{self, Step};
+use super::target::Target;
 use crate::metrics::CollectorMetrics;
 use crate::sink::SinkError;
 
-/// The index template for `ml-pipeline-*`: explicit mappings of every field the host emits.
-pub const INDEX_TEMPLATE: &str =
-    include_str!("../../../../observability/elasticsearch/index-template.json");
+/// How far setup got, for `/health`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SetupState {
+    /// Not done yet (no delivery tried, or the server did not answer).
+    Pending,
+    /// Everything the server supports is installed.
+    Complete,
+    /// Some steps were refused; delivering without them (`auto`).
+    Partial,
+    /// Nothing installed on purpose (`skip`).
+    Skipped,
+    /// A step was refused under `require`: nothing is delivered (retried).
+    Blocked,
+}
 
-/// The retention policy the template names.
-pub const ILM_POLICY: &str =
-    include_str!("../../../../observability/elasticsearch/ilm-policy.json");
-
-/// The name of both.
-pub const SETUP_NAME: &str = "ml-pipeline";
-
-/// Installs the ILM policy, then the index template that refers to it, as `mode` says.
-/// A step the server cannot take (400/404/405: no such API, or a setting it does not know,
-/// as on OpenSearch and Serverless) or the key may not (401/403) is, under
-/// [`SetupMode::Auto`], logged once, recorded in `wasml_collector_setup_state` and passed:
-/// delivery goes on without it. Anything else (no answer, 429, 5xx) is an error the
-/// pipeline retries, in every mode: the server may be starting.
-pub(super) async fn install(
-    client: &Elasticsearch,
-    mode: SetupMode,
-    metrics: &CollectorMetrics,
-) -> Result<(), SinkError> {
-    let steps = [
-        (
-            "ilm_policy",
-            format!("/_ilm/policy/{SETUP_NAME}"),
-            ILM_POLICY,
-        ),
-        (
-            "index_template",
-            format!("/_index_template/{SETUP_NAME}"),
-            INDEX_TEMPLATE,
-        ),
+impl SetupState {
+    /// Every state, for the metric's labels.
+    pub const ALL: [Self; 5] = [
+        Self::Pending,
+        Self::Complete,
+        Self::Partial,
+        Self::Skipped,
+        Self::Blocked,
     ];
-    for (step, path, body) in steps {
-        let state = match mode {
-            SetupMode::Skip => "skipped",
-            SetupMode::Auto | SetupMode::Require => match put(client, &path, body).await? {
-                Ok(()) => "installed",
-                Err(refusal) if mode == SetupMode::Require => {
-                    return Err(SinkError::Unavailable(format!(
-                        "--elasticsearch-setup require: {refusal}"
-                    )));
-                }
-                Err(refusal) => {
-                    tracing::warn!(step, %refusal, "Elasticsearch setup step not installed; delivering without it");
-                    refusal.state()
-                }
-            },
-        };
-        for other in STATES {
-            metrics
-                .setup_state
-                .with_label_values(&[step, other])
-                .set(i64::from(other == state));
+
+    /// The state as `/health` and the metric spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Complete => "complete",
+            Self::Partial => "partial",
+            Self::Skipped => "skipped",
+            Self::Blocked => "blocked",
         }
     }
-    tracing::info!(name = SETUP_NAME, ?mode, "Elasticsearch setup done");
-    Ok(())
+}
+
+/// One step's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepReport {
+    /// `ilm_policy`, `ism_policy`, `index_template` or `retention`.
+    pub step: &'static str,
+    /// `installed`, `unsupported`, `forbidden` or `skipped`.
+    pub state: &'static str,
+    /// Why it is not installed, as the server said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What setup did, as `/health` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SetupReport {
+    /// `--elasticsearch-setup`.
+    pub mode: SetupMode,
+    /// How far it got.
+    pub state: SetupState,
+    /// Where documents go.
+    pub target: String,
+    /// What `GET /` said, once asked.
+    pub server: Option<Server>,
+    /// What keeps documents for how long; `None` when nothing installed does.
+    pub retention: Option<String>,
+    /// Each step's outcome.
+    pub steps: Vec<StepReport>,
+}
+
+/// The sink's setup report, shared with `/health`.
+#[derive(Debug, Clone)]
+pub struct SetupStatus(Arc<Mutex<SetupReport>>);
+
+impl SetupStatus {
+    pub(super) fn new(mode: SetupMode, target: &Target) -> Self {
+        Self(Arc::new(Mutex::new(SetupReport {
+            mode,
+            state: SetupState::Pending,
+            target: target.describe(),
+            server: None,
+            retention: None,
+            steps: Vec::new(),
+        })))
+    }
+
+    /// The report now.
+    pub fn report(&self) -> SetupReport {
+        self.0.lock().expect("setup report lock").clone()
+    }
+
+    fn update(&self, change: impl FnOnce(&mut SetupReport)) {
+        change(&mut self.0.lock().expect("setup report lock"));
+    }
 }
 
 /// The `state` label values of `wasml_collector_setup_state`.
 const STATES: [&str; 4] = ["installed", "unsupported", "forbidden", "skipped"];
+
+/// Runs setup for `target` as `mode` says, recording it in `status` and `metrics`.
+/// `Err` means "retry": the server did not answer (or answered 429/5xx), or, under
+/// `require`, refused a step.
+pub(super) async fn install(
+    client: &Elasticsearch,
+    mode: SetupMode,
+    target: &Target,
+    status: &SetupStatus,
+    metrics: &CollectorMetrics,
+) -> Result<(), SinkError> {
+    if mode == SetupMode::Skip {
+        record(metrics, SetupState::Skipped, &[]);
+        status.update(|report| report.state = SetupState::Skipped);
+        return Ok(());
+    }
+    let server = detect::detect(client).await?;
+    let plan = setup_plan::plan(server.kind, target);
+    let mut steps = Vec::new();
+    for step in &plan.steps {
+        let outcome = match put(client, step).await? {
+            Ok(()) => step_report(step.name, "installed", None),
+            Err(refusal) => step_report(step.name, refusal.state(), Some(refusal.to_string())),
+        };
+        steps.push(outcome);
+    }
+    if plan.retention.is_none() {
+        steps.push(step_report(
+            "retention",
+            "unsupported",
+            Some(no_retention(server.kind)),
+        ));
+    }
+    let refused: Vec<&StepReport> = steps.iter().filter(|s| s.state != "installed").collect();
+    let state = match (refused.is_empty(), mode) {
+        (true, _) => SetupState::Complete,
+        (false, SetupMode::Require) => SetupState::Blocked,
+        (false, _) => SetupState::Partial,
+    };
+    let retention = plan.retention.filter(|_| refused.is_empty());
+    record(metrics, state, &steps);
+    let error = (state == SetupState::Blocked).then(|| {
+        let reasons: Vec<String> = refused
+            .iter()
+            .map(|s| format!("{}: {}", s.step, s.reason.as_deref().unwrap_or(s.state)))
+            .collect();
+        SinkError::Unavailable(format!(
+            "--elasticsearch-setup require: {}",
+            reasons.join("; ")
+        ))
+    });
+    for step in &refused {
+        if state == SetupState::Partial {
+            tracing::warn!(
+                step = step.step,
+                state = step.state,
+                reason = step.reason.as_deref(),
+                "Elasticsearch setup step not installed; delivering without it"
+            );
+        }
+    }
+    tracing::info!(?server, ?state, ?retention, "Elasticsearch setup done");
+    status.update(|report| {
+        report.state = state;
+        report.server = Some(server);
+        report.retention = retention;
+        report.steps = steps;
+    });
+    error.map_or(Ok(()), Err)
+}
+
+/// Why a server keeps no retention for the target.
+fn no_retention(kind: ServerKind) -> String {
+    match kind {
+        ServerKind::Serverless => "Elastic Cloud Serverless has no ILM: daily indices are kept until deleted; --elasticsearch-target data-stream gets a data stream lifecycle".to_owned(),
+        _ => "the server offers no retention for this target".to_owned(),
+    }
+}
+
+fn step_report(step: &'static str, state: &'static str, reason: Option<String>) -> StepReport {
+    StepReport {
+        step,
+        state,
+        reason,
+    }
+}
+
+/// Sets `wasml_collector_setup_status` and `wasml_collector_setup_state`: 1 on the
+/// current state (overall, and of each step), 0 on the others.
+fn record(metrics: &CollectorMetrics, state: SetupState, steps: &[StepReport]) {
+    for other in SetupState::ALL {
+        metrics
+            .setup_status
+            .with_label_values(&[other.as_str()])
+            .set(i64::from(other == state));
+    }
+    for step in steps {
+        for state in STATES {
+            metrics
+                .setup_state
+                .with_label_values(&[step.step, state])
+                .set(i64::from(state == step.state));
+        }
+    }
+}
 
 /// A setup request the server answered but did not take.
 struct Refusal {
@@ -102,31 +246,29 @@ impl std::fmt::Display for Refusal {
     }
 }
 
-/// `PUT path body`: `Ok(Ok(()))` when taken, `Ok(Err(_))` when the server answered that it
-/// cannot or may not, `Err(_)` when it did not answer or answered an error worth retrying.
-async fn put(
-    client: &Elasticsearch,
-    path: &str,
-    body: &str,
-) -> Result<Result<(), Refusal>, SinkError> {
+/// `PUT step`: `Ok(Ok(()))` when taken (or, for a step that does not overwrite, already
+/// there), `Ok(Err(_))` when the server answered that it cannot or may not, `Err(_)` when
+/// it did not answer or answered an error worth retrying.
+async fn put(client: &Elasticsearch, step: &Step) -> Result<Result<(), Refusal>, SinkError> {
+    let path = &step.path;
     let response = client
         .send(
             Method::Put,
             path,
             HeaderMap::new(),
             None::<&()>,
-            Some(body.as_bytes().to_vec()),
+            Some(step.body.to_string().into_bytes()),
             None,
         )
         .await
         .map_err(|e| SinkError::Unavailable(format!("PUT {path}: {e}")))?;
     let status = response.status_code().as_u16();
-    if status < 300 {
+    if status < 300 || (status == 409 && step.exists_on_conflict) {
         return Ok(Ok(()));
     }
     let reason = response.text().await.unwrap_or_default();
     let refusal = Refusal {
-        path: path.to_owned(),
+        path: path.clone(),
         status,
         reason,
     };

@@ -27,6 +27,7 @@ fn mappings_reject_what_elasticsearch_would() {
         ]
         .map(|(f, k)| (f.to_owned(), k.to_owned()))
         .into(),
+        data_stream: false,
     };
     assert_eq!(
         mapping_violation(&index, "1", &json!({"prediction": 1, "level": "info"})),
