@@ -55,9 +55,10 @@ bench-models:
 collector:
     cargo run --release -p wasml-collector -- serve
 
-# The Elasticsearch-API test server on 127.0.0.1:9200, to try the collector without an Elasticsearch.
-es-test-server:
-    cargo run --release -p wasml-es-test-server
+# The Elasticsearch-API test server on 127.0.0.1:9200, to try the collector without an
+# Elasticsearch (e.g. `just es-test-server --flavor opensearch`, or `--writer-key`).
+es-test-server *ARGS:
+    cargo run --release -p wasml-es-test-server -- 127.0.0.1:9200 {{ARGS}}
 
 # Collector throughput: ingest → fsync'd WAL → bulk into the test server; events/s and peak RSS.
 bench-collector:

@@ -45,7 +45,7 @@ pub struct CollectorMetrics {
     /// setup ran.
     pub setup_state: IntGaugeVec,
     /// 1 on the Elasticsearch setup's overall state (`pending`, `complete`, `partial`,
-    /// `skipped`, `blocked`); absent until setup ran.
+    /// `skipped`, `blocked`); `pending` from the sink's start.
     pub setup_status: IntGaugeVec,
 }
 
@@ -130,7 +130,7 @@ impl CollectorMetrics {
             setup_status: IntGaugeVec::new(
                 Opts::new(
                     "wasml_collector_setup_status",
-                    "1 on the Elasticsearch setup's state: complete, partial (steps refused, delivering without them), skipped, blocked (--elasticsearch-setup require and a step refused: nothing delivered).",
+                    "1 on the Elasticsearch setup's state: pending (not run yet: no delivery tried, or no answer), complete, partial (steps refused, delivering without them), skipped, blocked (--elasticsearch-setup require and a step refused: nothing delivered).",
                 ),
                 &["state"],
             )

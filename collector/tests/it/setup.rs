@@ -405,5 +405,5 @@ fn the_setup_is_pending_until_the_first_delivery() {
     let report = case.report();
     assert_eq!(report.state, SetupState::Pending);
     assert_eq!(report.target, "data stream logs-ml_pipeline-default");
-    assert_eq!(metric_status(&case.metrics), None);
+    assert_eq!(metric_status(&case.metrics), Some("pending"));
 }

@@ -20,6 +20,11 @@ async fn health_is_200_when_every_model_answers() {
     assert_eq!(body["status"], "ok");
     assert_eq!(body["models"][0]["name"], "bank-marketing");
     assert_eq!(body["models"][0]["ready"], true);
+    // Where events go: the embedded collector into files (no Elasticsearch setup).
+    let events = &body["events"];
+    assert_eq!(events["sink"], "files");
+    assert!(events["pending_events"].is_u64(), "{events}");
+    assert!(events.get("elasticsearch_setup").is_none(), "{events}");
 }
 
 #[tokio::test]

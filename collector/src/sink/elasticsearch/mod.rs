@@ -74,7 +74,7 @@ impl ElasticsearchSink {
         Ok(Self {
             client,
             runtime,
-            setup: SetupStatus::new(config.setup, &config.target),
+            setup: SetupStatus::new(config.setup, &config.target, &metrics),
             config,
             metrics,
             installed: false,

@@ -62,7 +62,7 @@ impl SetupState {
 pub struct StepReport {
     /// `ilm_policy`, `ism_policy`, `index_template` or `retention`.
     pub step: &'static str,
-    /// `installed`, `unsupported`, `forbidden` or `skipped`.
+    /// `installed`, `unsupported` or `forbidden`.
     pub state: &'static str,
     /// Why it is not installed, as the server said.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,7 +91,9 @@ pub struct SetupReport {
 pub struct SetupStatus(Arc<Mutex<SetupReport>>);
 
 impl SetupStatus {
-    pub(super) fn new(mode: SetupMode, target: &Target) -> Self {
+    /// A pending setup (`wasml_collector_setup_status{state="pending"}` from now on).
+    pub(super) fn new(mode: SetupMode, target: &Target, metrics: &CollectorMetrics) -> Self {
+        record(metrics, SetupState::Pending, &[]);
         Self(Arc::new(Mutex::new(SetupReport {
             mode,
             state: SetupState::Pending,
@@ -113,7 +115,7 @@ impl SetupStatus {
 }
 
 /// The `state` label values of `wasml_collector_setup_state`.
-const STATES: [&str; 4] = ["installed", "unsupported", "forbidden", "skipped"];
+const STATES: [&str; 3] = ["installed", "unsupported", "forbidden"];
 
 /// Runs setup for `target` as `mode` says, recording it in `status` and `metrics`.
 /// `Err` means "retry": the server did not answer (or answered 429/5xx), or, under

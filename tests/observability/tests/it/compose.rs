@@ -103,7 +103,7 @@ fn every_secret_is_documented_and_has_no_default() {
 
 #[test]
 fn the_index_template_is_one_file_shared_with_the_collector() {
-    use wasml_collector::sink::elasticsearch::setup::{ILM_POLICY, INDEX_TEMPLATE};
+    use wasml_collector::sink::elasticsearch::{ILM_POLICY, INDEX_TEMPLATE};
     assert_eq!(INDEX_TEMPLATE, read("elasticsearch/index-template.json"));
     assert_eq!(ILM_POLICY, read("elasticsearch/ilm-policy.json"));
 }

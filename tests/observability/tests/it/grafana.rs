@@ -98,7 +98,10 @@ fn every_panel_uses_a_provisioned_data_source() {
     }
     // The Elasticsearch source reads the collector's indices on their time field.
     let elasticsearch = &sources["datasources"][1];
-    assert_eq!(elasticsearch["jsonData"]["index"], "ml-pipeline-*");
+    assert_eq!(
+        elasticsearch["jsonData"]["index"],
+        "ml-pipeline-*,logs-ml_pipeline-*"
+    );
     assert_eq!(elasticsearch["jsonData"]["timeField"], "@timestamp");
     // The provider loads the directory compose mounts the dashboards into.
     let providers = yaml("grafana/provisioning/dashboards/dashboards.yml");

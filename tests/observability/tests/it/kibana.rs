@@ -12,7 +12,7 @@ use wasml_observability_tests::kibana::{
 /// Field → mapping type, from the index template (sub-fields as `field.sub`).
 fn mappings() -> BTreeMap<String, String> {
     let template: Value =
-        serde_json::from_str(wasml_collector::sink::elasticsearch::setup::INDEX_TEMPLATE).unwrap();
+        serde_json::from_str(wasml_collector::sink::elasticsearch::INDEX_TEMPLATE).unwrap();
     let mut fields = BTreeMap::new();
     let properties = template["template"]["mappings"]["properties"]
         .as_object()
@@ -52,7 +52,7 @@ fn the_saved_objects_are_the_data_view_four_visualizations_and_the_dashboard() {
         })
         .collect();
     for expected in [
-        ("index-pattern", "ml-pipeline-*"),
+        ("index-pattern", "ml-pipeline-*,logs-ml_pipeline-*"),
         ("visualization", "Log levels over time"),
         ("search", "Errors"),
         ("visualization", "Request duration trend"),
@@ -131,7 +131,10 @@ fn the_error_rate_rule_counts_error_events_over_five_minutes() {
     let rule = error_rate_rule();
     let params = &rule["params"];
     assert_eq!(rule["rule_type_id"], ".es-query");
-    assert_eq!(params["index"], serde_json::json!(["ml-pipeline-*"]));
+    assert_eq!(
+        params["index"],
+        serde_json::json!(["ml-pipeline-*", "logs-ml_pipeline-*"])
+    );
     assert_eq!(params["threshold"], serde_json::json!([5]));
     assert_eq!(params["thresholdComparator"], ">");
     assert_eq!(

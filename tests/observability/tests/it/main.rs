@@ -2,6 +2,7 @@
 //! concern.
 
 mod compose;
+mod event_targets;
 mod grafana;
 mod kibana;
 mod prometheus_queries;

@@ -23,7 +23,10 @@ const INVALID_ROW: &str = r#"{"age": "thirty", "job": "admin."}"#;
 #[test]
 fn every_dashboard_rule_and_alert_query_returns_data_from_a_real_prometheus() {
     let dir = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "prometheus-queries");
-    let collector = start_collector(&dir.join("collector"), None, &[]);
+    // The collector delivers to Elasticsearch (the test server), so its sink's series
+    // (setup included) exist.
+    let (_es_runtime, es) = wasml_e2e::start_es();
+    let collector = start_collector(&dir.join("collector"), Some(&es.url()), &[]);
     let collector_url = format!("http://{}", collector.address);
     let host = start_host(&dir, &["--collector-url", &collector_url]);
     let prometheus = Prometheus::start(&dir, host.address, collector.address);
