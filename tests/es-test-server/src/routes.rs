@@ -11,7 +11,7 @@ use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{MethodRouter, get, post, put};
 use axum::{Json, Router};
 use http_body::Frame;
 use serde_json::{Value, json};
@@ -28,10 +28,16 @@ pub fn app(store: Shared) -> Router {
         .route("/{index}/_bulk", post(bulk_index).put(bulk_index))
         .route(
             "/_index_template/{name}",
-            put(put_template).get(get_template),
+            put_setup_route(SetupApi::IndexTemplate).get(get_template),
         )
-        .route("/_ilm/policy/{name}", put(put_policy).get(get_policy))
-        .route("/_plugins/_ism/policies/{name}", put(put_ism_policy))
+        .route(
+            "/_ilm/policy/{name}",
+            put_setup_route(SetupApi::Ilm).get(get_policy),
+        )
+        .route(
+            "/_plugins/_ism/policies/{name}",
+            put_setup_route(SetupApi::Ism),
+        )
         .route("/_refresh", post(refresh).get(refresh))
         .route("/{index}/_refresh", post(refresh).get(refresh))
         .route("/_cat/indices", get(cat_indices))
@@ -220,6 +226,15 @@ fn unauthorized_action(action: &str) -> Response {
     )
 }
 
+/// `PUT` of a named setup object of `api`.
+fn put_setup_route(api: SetupApi) -> MethodRouter<Shared> {
+    put(
+        move |State(store): State<Shared>, Path(name): Path<String>, uri: Uri, body: Bytes| async move {
+            put_setup(&store, api, &uri, name, &body)
+        },
+    )
+}
+
 /// Stores a named setup object (template, policy), unless the server's flavor or key
 /// refuses it.
 fn put_setup(store: &Shared, api: SetupApi, uri: &Uri, name: String, body: &Bytes) -> Response {
@@ -312,15 +327,6 @@ impl Drop for InFlight {
     }
 }
 
-async fn put_template(
-    State(store): State<Shared>,
-    Path(name): Path<String>,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    put_setup(&store, SetupApi::IndexTemplate, &uri, name, &body)
-}
-
 async fn get_template(State(store): State<Shared>, Path(name): Path<String>) -> Response {
     match store.lock().expect("store lock").templates.get(&name) {
         Some(t) => {
@@ -332,24 +338,6 @@ async fn get_template(State(store): State<Shared>, Path(name): Path<String>) -> 
             &format!("index template matching [{name}] not found"),
         ),
     }
-}
-
-async fn put_policy(
-    State(store): State<Shared>,
-    Path(name): Path<String>,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    put_setup(&store, SetupApi::Ilm, &uri, name, &body)
-}
-
-async fn put_ism_policy(
-    State(store): State<Shared>,
-    Path(name): Path<String>,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    put_setup(&store, SetupApi::Ism, &uri, name, &body)
 }
 
 async fn get_policy(State(store): State<Shared>, Path(name): Path<String>) -> Response {
