@@ -407,3 +407,56 @@ fn the_setup_is_pending_until_the_first_delivery() {
     assert_eq!(report.target, "data stream logs-ml_pipeline-default");
     assert_eq!(metric_status(&case.metrics), Some("pending"));
 }
+
+#[test]
+fn a_proxy_that_hides_get_root_does_not_stop_delivery() {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use wasml_collector::sink::elasticsearch::detect::ServerKind;
+    use wasml_es_test_server::{Shared, app};
+
+    // A proxy answering `/` itself (404, or a 200 page) in front of the cluster.
+    for (name, status) in [
+        ("proxy-404", StatusCode::NOT_FOUND),
+        ("proxy-page", StatusCode::OK),
+    ] {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let store = Shared::default();
+        let router = app(store.clone()).layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+                if request.uri().path() == "/" {
+                    return (status, "<html>welcome</html>").into_response();
+                }
+                next.run(request).await
+            },
+        ));
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        runtime.spawn(async move { axum::serve(listener, router).await });
+
+        let dir = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), &format!("es-setup-{name}"));
+        let metrics = CollectorMetrics::new();
+        let config = ElasticsearchConfig {
+            max_backoff: Duration::from_millis(20),
+            ..ElasticsearchConfig::new(url, dir.join("dead-letter"))
+        };
+        let mut sink = ElasticsearchSink::new(config, metrics.clone()).unwrap();
+        sink.deliver(&batch(4)).unwrap();
+        let report = sink.setup_status().report();
+        let server = report.server.unwrap();
+        assert_eq!(server.kind, ServerKind::Unknown, "{name}");
+        assert_eq!(
+            report.state,
+            SetupState::Complete,
+            "{name}: Elasticsearch's steps"
+        );
+        let store = store.lock().unwrap();
+        assert_eq!(
+            store.indices["ml-pipeline-2026.11.30"].docs.len(),
+            4,
+            "{name}"
+        );
+    }
+}

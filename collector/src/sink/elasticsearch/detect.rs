@@ -1,9 +1,9 @@
 //! Which server answers behind the Elasticsearch API, from `GET /`: Elasticsearch (ILM),
 //! OpenSearch (`version.distribution: opensearch`; ISM instead of ILM) or Elastic Cloud
 //! Serverless (`version.build_flavor: serverless`; the data stream lifecycle instead of
-//! ILM). A key that may not call `GET /` (a writer-only key) leaves only the
-//! `X-Elastic-Product` header to go by; setup then tries Elasticsearch's steps, whose
-//! refusals are handled like any other.
+//! ILM). A key that may not call `GET /` (a writer-only key), or a proxy that does not
+//! pass it on, leaves only the `X-Elastic-Product` header to go by; setup then tries
+//! Elasticsearch's steps, whose refusals are handled like any other.
 
 use elasticsearch::Elasticsearch;
 use elasticsearch::http::Method;
@@ -23,7 +23,8 @@ pub enum ServerKind {
     OpenSearch,
     /// Elastic Cloud Serverless.
     Serverless,
-    /// `GET /` was refused and nothing said which: set up as Elasticsearch.
+    /// `GET /` was refused (or not answered as Elasticsearch does) and nothing said which:
+    /// set up as Elasticsearch.
     Unknown,
 }
 
@@ -36,8 +37,9 @@ pub struct Server {
     pub version: Option<String>,
 }
 
-/// Asks the server what it is. A refusal (401/403) is not an error: the key may write
-/// without being allowed to ask. No answer, 429 or 5xx is, and the caller retries.
+/// Asks the server what it is. A refusal (401/403, or any other 4xx but 429) is not an
+/// error: the key may write without being allowed to ask, and a proxy may not pass `/`
+/// on. No answer, 429 or 5xx is, and the caller retries.
 pub(super) async fn detect(client: &Elasticsearch) -> Result<Server, SinkError> {
     let response = client
         .send(
@@ -57,14 +59,15 @@ pub(super) async fn detect(client: &Elasticsearch) -> Result<Server, SinkError> 
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     match status {
-        200..=299 => {
-            let info: Value = response
-                .json()
-                .await
-                .map_err(|e| SinkError::Unavailable(format!("reading GET /: {e}")))?;
-            Ok(from_info(&info))
-        }
-        401 | 403 => Ok(Server {
+        // A page that is not Elasticsearch's JSON (a proxy's) says nothing either.
+        200..=299 => Ok(match response.json::<Value>().await {
+            Ok(info) if info["version"].is_object() => from_info(&info),
+            _ => Server {
+                kind: ServerKind::Unknown,
+                version: None,
+            },
+        }),
+        400..=499 if status != 429 => Ok(Server {
             kind: match product.as_deref() {
                 Some("Elasticsearch") => ServerKind::Elasticsearch,
                 _ => ServerKind::Unknown,
@@ -112,7 +115,7 @@ mod tests {
             kind(json!({"number": "8.11.0", "build_flavor": "serverless"})),
             ServerKind::Serverless
         );
-        assert_eq!(kind(json!({})), ServerKind::Elasticsearch);
+        assert_eq!(kind(json!({"number": "7.17.0"})), ServerKind::Elasticsearch);
         assert_eq!(
             from_info(&json!({"version": {"number": "9.1.0"}})).version,
             Some("9.1.0".into())

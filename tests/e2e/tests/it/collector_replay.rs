@@ -1,18 +1,26 @@
 //! The collector's file mode and `replay`: a collector without Elasticsearch writes daily
 //! files and stops cleanly on SIGTERM; `wasml-collector replay` ships those files into
-//! Elasticsearch, and a second replay indexes nothing twice.
+//! Elasticsearch, and a second replay indexes nothing twice; a replay takes the sink's
+//! options too (here: into a data stream on Serverless).
 
 use std::process::Command;
 
 use serde_json::{Value, json};
 use wasml_e2e::{ScratchDir, http, start_collector, start_es};
+use wasml_es_test_server::Flavor;
 use wasml_test_support::workspace_binary;
 
-fn replay(files: &[std::path::PathBuf], es_url: &str, dead_letters: &std::path::Path) -> Value {
+fn replay(
+    files: &[std::path::PathBuf],
+    es_url: &str,
+    dead_letters: &std::path::Path,
+    extra: &[&str],
+) -> Value {
     let output = Command::new(workspace_binary("wasml-collector"))
         .arg("replay")
         .args(files)
         .args(["--elasticsearch-url", es_url, "--log-format", "json"])
+        .args(extra)
         .arg("--dead-letter-dir")
         .arg(dead_letters)
         .output()
@@ -68,7 +76,7 @@ fn files_written_without_elasticsearch_are_replayed_into_it_once() {
     files.push(extra.clone());
 
     let (_runtime, es) = start_es();
-    let report = replay(&files, &es.url(), &dir);
+    let report = replay(&files, &es.url(), &dir, &[]);
     assert_eq!(report["events"], 301);
     assert_eq!(report["indexed"], 300);
     assert_eq!(report["dead_lettered"], 1);
@@ -88,8 +96,26 @@ fn files_written_without_elasticsearch_are_replayed_into_it_once() {
         "{dead}"
     );
 
-    let again = replay(&files, &es.url(), &dir);
+    let again = replay(&files, &es.url(), &dir, &[]);
     assert_eq!(again["indexed"], 0, "nothing indexed twice");
     assert_eq!(again["already_indexed"], 300);
     assert_eq!(es.documents("ml-pipeline-*").len(), 300);
+    assert_eq!(again["setup"]["state"], "complete");
+
+    // The same files into a data stream on Serverless.
+    let (_runtime, serverless) = start_es();
+    serverless.set_flavor(Flavor::Serverless);
+    let options = [
+        "--elasticsearch-target",
+        "data-stream",
+        "--elasticsearch-namespace",
+        "replay",
+    ];
+    let report = replay(&files, &serverless.url(), &dir, &options);
+    assert_eq!(report["indexed"], 300, "{report}");
+    assert_eq!(serverless.documents("logs-ml_pipeline-replay").len(), 300);
+    let setup = &report["setup"];
+    assert_eq!(setup["server"]["kind"], "serverless", "{setup}");
+    assert_eq!(setup["state"], "complete", "{setup}");
+    assert_eq!(setup["retention"], "30d (data stream lifecycle)", "{setup}");
 }
