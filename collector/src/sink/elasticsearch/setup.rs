@@ -155,20 +155,12 @@ pub(super) async fn install(
         (false, SetupMode::Require) => SetupState::Blocked,
         (false, _) => SetupState::Partial,
     };
-    let retention = plan.retention.filter(|_| refused.is_empty());
-    record(metrics, state, &steps);
-    let error = (state == SetupState::Blocked).then(|| {
-        let reasons: Vec<String> = refused
-            .iter()
-            .map(|s| format!("{}: {}", s.step, s.reason.as_deref().unwrap_or(s.state)))
-            .collect();
-        SinkError::Unavailable(format!(
-            "--elasticsearch-setup require: {}",
-            reasons.join("; ")
-        ))
-    });
-    for step in &refused {
-        if state == SetupState::Partial {
+    let refusals: Vec<String> = refused
+        .iter()
+        .map(|s| format!("{}: {}", s.step, s.reason.as_deref().unwrap_or(s.state)))
+        .collect();
+    if state == SetupState::Partial {
+        for step in &refused {
             tracing::warn!(
                 step = step.step,
                 state = step.state,
@@ -177,14 +169,22 @@ pub(super) async fn install(
             );
         }
     }
-    tracing::info!(?server, ?state, ?retention, "Elasticsearch setup done");
+    let retention = plan.retention.filter(|_| refused.is_empty());
+    record(metrics, state, &steps);
+    tracing::info!(?server, ?state, ?retention, "Elasticsearch setup");
     status.update(|report| {
         report.state = state;
         report.server = Some(server);
         report.retention = retention;
         report.steps = steps;
     });
-    error.map_or(Ok(()), Err)
+    if state == SetupState::Blocked {
+        return Err(SinkError::Unavailable(format!(
+            "--elasticsearch-setup require: {}",
+            refusals.join("; ")
+        )));
+    }
+    Ok(())
 }
 
 /// Why a server keeps no retention for the target.
