@@ -109,6 +109,37 @@ def build_schema(frame: pd.DataFrame) -> list[dict]:
     return schema
 
 
+# Quantile bins per numeric input in the card's reference distribution (for drift).
+DRIFT_BINS = 10
+
+
+def reference_distribution(schema: list[dict], rows: pd.DataFrame) -> dict:
+    """Each input's distribution over `rows`, which the host compares live traffic with
+    (population stability index): a numeric input as quantile bin edges and the share of
+    rows per bin (a value falls in the first bin whose edge is >= it), a categorical one as
+    the share of each category."""
+    inputs = {}
+    for field in schema:
+        column = rows[field["name"]]
+        if "category" in field["kind"]:
+            shares = column.value_counts(normalize=True)
+            inputs[field["name"]] = {"categories": {
+                value: round(float(shares.get(value, 0.0)), 6)
+                for value in field["kind"]["category"]["values"]
+            }}
+        else:
+            values = column.to_numpy(dtype=float)
+            quantiles = np.quantile(values, np.linspace(0, 1, DRIFT_BINS + 1)[1:-1])
+            edges = np.unique(quantiles)
+            bins = np.searchsorted(edges, values, side="left")
+            shares = np.bincount(bins, minlength=len(edges) + 1) / len(values)
+            inputs[field["name"]] = {
+                "edges": [float(edge) for edge in edges],
+                "shares": [round(float(share), 6) for share in shares],
+            }
+    return {"rows": int(len(rows)), "source": "the training split", "inputs": inputs}
+
+
 def feature_names(schema: list[dict]) -> list[str]:
     names = []
     for field in schema:
@@ -401,6 +432,7 @@ def main() -> None:
          {**trees_params, "trees": len(trees._predictors)}, trees.predict_proba,
          lambda x, y: HistGradientBoostingClassifier(**trees_params).fit(x, y).predict_proba),
     ]
+    drift_reference = reference_distribution(schema, train)
     conformance = conformance_inputs(schema, args.conformance_rows, SEED)
     conformance_x = encode(schema, pd.DataFrame(conformance))
 
@@ -443,6 +475,7 @@ def main() -> None:
                            f"onnxruntime {ort.__version__}, python {platform.python_version()}",
             },
             "onnx": {"file": "model.onnx", "sha256": sha256(model_bytes), "bytes": len(model_bytes)},
+            "monitoring": {"reference": drift_reference},
         }
         (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")
         cards.append(card)

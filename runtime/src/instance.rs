@@ -8,6 +8,7 @@ use wasmtime::{Engine, Store, Trap};
 use crate::bindings::types::{Features, ModelInfo, PredictError, Prediction};
 use crate::bindings::{Model, ModelPre};
 use crate::blocking::block_on;
+use crate::cost::{CallCost, Timed};
 use crate::host::{GuestEvent, HostState};
 use crate::limits::{MemoryCap, SandboxLimits, Sandboxed, arm_deadline, sandboxed_store};
 
@@ -37,6 +38,7 @@ pub struct ModelInstance {
     model: Model,
     limits: SandboxLimits,
     poisoned: bool,
+    last_cost: CallCost,
 }
 
 impl ModelInstance {
@@ -52,18 +54,20 @@ impl ModelInstance {
             model,
             limits,
             poisoned: false,
+            last_cost: CallCost::default(),
         })
     }
 
     /// The model's name, version, schema, labels and card.
     pub async fn info(&mut self) -> Result<ModelInfo, CallError> {
         self.arm()?;
-        let result = self
+        let mut cpu = Duration::ZERO;
+        let call = self
             .model
             .wasml_model_predictor()
-            .call_info(&mut self.store)
-            .await;
-        self.settle(result)
+            .call_info(&mut self.store);
+        let result = Timed::new(call, &mut cpu).await;
+        self.settle(result, cpu)
     }
 
     /// Predicts one row: the outer error is the sandbox's (the instance is then unusable),
@@ -73,12 +77,13 @@ impl ModelInstance {
         row: &Features,
     ) -> Result<Result<Prediction, PredictError>, CallError> {
         self.arm()?;
-        let result = self
+        let mut cpu = Duration::ZERO;
+        let call = self
             .model
             .wasml_model_predictor()
-            .call_predict(&mut self.store, row)
-            .await;
-        self.settle(result)
+            .call_predict(&mut self.store, row);
+        let result = Timed::new(call, &mut cpu).await;
+        self.settle(result, cpu)
     }
 
     /// Predicts many rows in one call; one result per row.
@@ -87,12 +92,13 @@ impl ModelInstance {
         rows: &[Features],
     ) -> Result<Vec<Result<Prediction, PredictError>>, CallError> {
         self.arm()?;
-        let result = self
+        let mut cpu = Duration::ZERO;
+        let call = self
             .model
             .wasml_model_predictor()
-            .call_predict_batch(&mut self.store, rows)
-            .await;
-        self.settle(result)
+            .call_predict_batch(&mut self.store, rows);
+        let result = Timed::new(call, &mut cpu).await;
+        self.settle(result, cpu)
     }
 
     /// [`info`](Self::info) from synchronous code.
@@ -135,8 +141,18 @@ impl ModelInstance {
         Ok(())
     }
 
-    /// After a call: a trap poisons the instance and is classified.
-    fn settle<R>(&mut self, result: wasmtime::Result<R>) -> Result<R, CallError> {
+    /// What the last call cost (also a call that trapped).
+    pub fn last_cost(&self) -> CallCost {
+        self.last_cost
+    }
+
+    /// After a call that ran for `cpu`: its cost is kept; a trap poisons the instance and
+    /// is classified.
+    fn settle<R>(&mut self, result: wasmtime::Result<R>, cpu: Duration) -> Result<R, CallError> {
+        self.last_cost = CallCost {
+            cpu,
+            memory_bytes: self.store.data_mut().memory_cap().peak_bytes() as u64,
+        };
         result.map_err(|error| {
             self.poisoned = true;
             CallError::classify(&error, self.store.data_mut().memory_cap(), &self.limits)

@@ -10,7 +10,8 @@
 //!   limits;
 //! - [`component`]: a compiled model component, pre-linked and ready to instantiate;
 //! - [`instance`]: one sandboxed instance, the calls into its `predictor` export and how a
-//!   failed call is classified ([`CallError`]);
+//!   failed call is classified ([`CallError`]); [`cost`]: what a call cost (time running,
+//!   memory high-water mark);
 //! - [`limits`]: the CPU deadline and memory cap every store runs under
 //!   ([`limits::sandboxed_store`] is the one place a store gets them);
 //! - [`host`]: what the host keeps per instance and the host side of the `events` import;
@@ -28,6 +29,7 @@ pub mod cache;
 pub mod compile;
 pub mod component;
 pub mod convert;
+pub mod cost;
 pub mod digest;
 pub mod engine;
 pub mod host;
@@ -39,6 +41,7 @@ pub mod wasi_http;
 
 pub use cache::{CacheOutcome, ComponentCache};
 pub use component::ModelComponent;
+pub use cost::CallCost;
 pub use digest::DigestedWasm;
 pub use host::GuestEvent;
 pub use instance::{CallError, ModelInstance};

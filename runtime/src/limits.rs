@@ -28,11 +28,13 @@ impl Default for SandboxLimits {
 }
 
 /// Caps an instance's memory and remembers that it refused a growth, so a trap that
-/// follows (Rust guests abort on allocation failure) can be reported as what it is.
+/// follows (Rust guests abort on allocation failure) can be reported as what it is; and
+/// the largest linear memory it granted, for what a call costs.
 #[derive(Debug)]
 pub struct MemoryCap {
     max_bytes: usize,
     exceeded: bool,
+    peak_bytes: usize,
 }
 
 impl MemoryCap {
@@ -41,12 +43,18 @@ impl MemoryCap {
         Self {
             max_bytes,
             exceeded: false,
+            peak_bytes: 0,
         }
     }
 
     /// Whether the guest asked for more than the cap.
     pub fn exceeded(&self) -> bool {
         self.exceeded
+    }
+
+    /// The largest linear memory granted so far, in bytes (initial memories included).
+    pub fn peak_bytes(&self) -> usize {
+        self.peak_bytes
     }
 }
 
@@ -113,6 +121,7 @@ impl ResourceLimiter for MemoryCap {
             self.exceeded = true;
             return Ok(false);
         }
+        self.peak_bytes = self.peak_bytes.max(desired);
         Ok(true)
     }
 

@@ -13,6 +13,8 @@ use wasml_collector::sink::elasticsearch::ElasticsearchArgs;
 use wasml_predictor::api::input::{DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES};
 
 use crate::event_sink::EventTarget;
+use crate::metrics::MonitoringOptions;
+use crate::monitoring::drift::DriftThresholds;
 use wasml_runtime::cache::ComponentCache;
 use wasml_runtime::compile::ChildCompiler;
 use wasml_runtime::limits::SandboxLimits;
@@ -174,6 +176,21 @@ pub struct Config {
     #[arg(long, env = "WASML_IDLE_TIMEOUT_SECS", default_value_t = 300)]
     pub idle_timeout_secs: u64,
 
+    /// PSI from which an input's drift is worth watching (`ml_feature_drift_level` 1, a
+    /// warning event).
+    #[arg(long, env = "WASML_DRIFT_WATCH", default_value_t = 0.1)]
+    pub drift_watch: f64,
+
+    /// PSI from which an input's drift is worth acting on (`ml_feature_drift_level` 2, an
+    /// error event, the `FeatureDriftHigh` alert).
+    #[arg(long, env = "WASML_DRIFT_ACT", default_value_t = 0.25)]
+    pub drift_act: f64,
+
+    /// How far a version's live accuracy may fall below its card's before
+    /// `ModelAccuracyBelowCard` fires, unless its card sets `monitoring.accuracy_drop_margin`.
+    #[arg(long, env = "WASML_ACCURACY_DROP_MARGIN", default_value_t = 0.03)]
+    pub accuracy_drop_margin: f64,
+
     /// Largest component the admin API accepts, in bytes.
     #[arg(long, env = "WASML_MAX_UPLOAD_BYTES", default_value_t = 128 << 20)]
     pub max_upload_bytes: usize,
@@ -249,6 +266,17 @@ impl Config {
             max_queued: self.max_queued,
             queue_target: Duration::from_millis(self.queue_target_ms),
             queue_timeout: Duration::from_millis(self.queue_timeout_ms),
+        }
+    }
+
+    /// How serving versions are judged against their cards.
+    pub fn monitoring_options(&self) -> MonitoringOptions {
+        MonitoringOptions {
+            drift: DriftThresholds {
+                watch: self.drift_watch,
+                act: self.drift_act,
+            },
+            accuracy_drop_margin: self.accuracy_drop_margin,
         }
     }
 

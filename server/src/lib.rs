@@ -14,6 +14,8 @@
 //! - [`intake`]: what the host takes as a model: a component, or an ONNX file it packages
 //!   on the runner it embeds (and the bundled model, packaged the same way);
 //! - [`feedback`]: ground truth for earlier predictions, for live accuracy per version;
+//! - [`monitoring`]: what a model's card says about watching it (accuracy margin, input
+//!   drift against its training distribution);
 //! - [`api`]: the REST API (`fn app(state) -> Router`);
 //! - [`metrics`]: Prometheus metrics;
 //! - [`event_sink`]: structured events, through the collector to files or Elasticsearch;
@@ -28,6 +30,7 @@ pub mod event_sink;
 pub mod feedback;
 pub mod intake;
 pub mod metrics;
+pub mod monitoring;
 pub mod registry;
 pub mod server;
 pub mod serving;

@@ -13,7 +13,7 @@ use crate::api::{AppState, app};
 use crate::config::Config;
 use crate::event_sink::EventWriter;
 use crate::intake::{self, Intake};
-use crate::metrics::Metrics;
+use crate::metrics::{Clock, Metrics};
 use crate::registry::{LoadedModel, ModelRegistry, model_files};
 use crate::serving::Serving;
 use crate::swap::ModelLoader;
@@ -144,7 +144,10 @@ pub fn load_models(config: &Config, runner: &'static [u8]) -> wasmtime::Result<L
 /// requests and writes every queued event before returning.
 pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
     let Loaded { models, intake } = loaded;
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::with_options(
+        Clock::system(),
+        config.monitoring_options(),
+    ));
     let target = config.event_target();
     let (events, writer) = EventWriter::start(target.clone(), config.event_buffer, &metrics)
         .with_context(|| format!("opening the event sink {target:?}"))?;
@@ -171,6 +174,7 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         let idle_for = std::time::Duration::from_secs(config.idle_timeout_secs);
         AbortOnDrop(tokio::spawn(shrink_idle_pools(serving.clone(), idle_for)))
     });
+    let _drift_watch = AbortOnDrop(crate::monitoring::watch::DriftWatch::spawn(serving.clone()));
     let _watcher = match (&config.models_dir, config.watch_interval_ms) {
         (Some(dir), ms) if ms > 0 => {
             tracing::info!(dir = %dir.display(), every_ms = ms, "watching the models directory");

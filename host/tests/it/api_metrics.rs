@@ -94,6 +94,20 @@ async fn predictions_classes_and_confidence_follow_the_answers() {
         value(&host, "ml_inference_seconds_count", &[MODEL]).await,
         2.0
     );
+    // What each call cost: one observation per call, time and memory both moving.
+    for histogram in ["ml_guest_cpu_seconds", "ml_guest_memory_bytes"] {
+        let count = format!("{histogram}_count");
+        assert_eq!(value(&host, &count, &[MODEL]).await, 2.0, "{histogram}");
+        let sum = format!("{histogram}_sum");
+        assert!(value(&host, &sum, &[MODEL]).await > 0.0, "{histogram}");
+    }
+    let cpu = value(&host, "ml_guest_cpu_seconds_sum", &[MODEL]).await;
+    let stages = value(&host, "ml_feature_processing_seconds_sum", &[MODEL]).await
+        + value(&host, "ml_inference_seconds_sum", &[MODEL]).await;
+    assert!(
+        cpu >= stages,
+        "the call's time holds its stages: {cpu} vs {stages}"
+    );
 }
 
 #[tokio::test]

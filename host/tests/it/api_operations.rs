@@ -205,6 +205,11 @@ async fn every_request_yields_one_event_with_the_seed_fields() {
     assert_eq!(served.model_type.as_deref(), Some("gradient-boosted-trees"));
     assert!(served.duration.unwrap() > 0.0);
     assert!(served.feature_seconds.unwrap() > 0.0);
+    // What the request cost: the guest ran (at least its own stages) in some memory.
+    let guest_cpu = served.guest_cpu_seconds.unwrap();
+    assert!(guest_cpu >= served.feature_seconds.unwrap(), "{served:?}");
+    assert!(guest_cpu < served.duration.unwrap(), "{served:?}");
+    assert!(served.guest_memory_bytes.unwrap() >= 1 << 16, "{served:?}");
     assert!(served.timestamp.ends_with('Z'));
     assert!(served.error.is_none());
 

@@ -25,6 +25,8 @@ fn every_event_field_is_mapped() {
     event.error = Some("e".into());
     event.feature_seconds = Some(1e-6);
     event.inference_seconds = Some(1e-5);
+    event.guest_cpu_seconds = Some(2e-5);
+    event.guest_memory_bytes = Some(1 << 20);
     event.fields.insert("k".into(), "v".into());
     let document = serde_json::to_value(&event).unwrap();
     let template: Value = serde_json::from_str(TEMPLATE).unwrap();
@@ -32,7 +34,7 @@ fn every_event_field_is_mapped() {
         .as_object()
         .unwrap();
     let fields = document.as_object().unwrap();
-    assert_eq!(fields.len(), 21, "the test sets every field: {document}");
+    assert_eq!(fields.len(), 23, "the test sets every field: {document}");
     for field in fields.keys() {
         assert!(
             mapped.contains_key(field),

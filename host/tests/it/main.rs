@@ -14,6 +14,7 @@ mod feedback;
 mod gauges;
 mod hot_swap;
 mod layers;
+mod monitoring;
 mod open_inference;
 mod open_inference_client;
 mod serving;

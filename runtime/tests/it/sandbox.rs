@@ -123,3 +123,31 @@ fn the_bundled_model_serves_a_64_row_batch_under_the_default_limits() {
     assert_eq!(results.len(), 64);
     assert!(results.iter().all(Result::is_ok));
 }
+
+#[test]
+fn every_call_reports_its_running_time_and_memory_high_water_mark() {
+    let mut instance = hostile().instantiate_blocking().unwrap();
+    instance.predict_blocking(&row("ok")).unwrap().unwrap();
+    let ok = instance.last_cost();
+    assert!(ok.memory_bytes > 0, "{ok:?}");
+    assert!(
+        ok.cpu > Duration::ZERO && ok.cpu < LIMITS.deadline,
+        "{ok:?}"
+    );
+
+    // A loop runs until its deadline: that time is what it cost, yields excluded.
+    instance.predict_blocking(&row("loop")).unwrap_err();
+    let looped = instance.last_cost();
+    assert!(looped.cpu >= LIMITS.deadline / 2, "{looped:?}");
+    assert!(looped.cpu > ok.cpu * 10, "{looped:?} vs {ok:?}");
+
+    // A hoarder's high-water mark reaches for the cap.
+    let mut hoarder = hostile().instantiate_blocking().unwrap();
+    hoarder.predict_blocking(&row("alloc")).unwrap_err();
+    let hoarded = hoarder.last_cost();
+    assert!(
+        hoarded.memory_bytes > ok.memory_bytes
+            && hoarded.memory_bytes as usize <= LIMITS.memory_bytes,
+        "{hoarded:?} vs {ok:?}"
+    );
+}

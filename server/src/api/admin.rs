@@ -32,6 +32,7 @@ use super::AppState;
 use super::error::{ApiError, AppError};
 use crate::intake;
 use crate::metrics::{LiveAccuracy, Metrics};
+use crate::monitoring::drift::DriftReport;
 use crate::registry::{GateCheck, VersionState, VersionView};
 use crate::swap::{self, ModelLoader, Upload, lifecycle};
 use wasml_runtime::digest::{DigestedWasm, DigestingBuffer};
@@ -135,6 +136,10 @@ pub struct VersionBody {
     /// version compare on real traffic.
     #[serde(skip_serializing_if = "Option::is_none")]
     live_accuracy: Option<LiveAccuracy>,
+    /// Input drift against the card's training distribution over the last 5 minutes (once
+    /// enough rows came).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    drift: Option<DriftReport>,
 }
 
 impl VersionBody {
@@ -148,6 +153,10 @@ impl VersionBody {
                 .and_then(|m| m.info.evaluation.as_ref())
                 .and_then(|e| e.accuracy),
             live_accuracy: metrics.live_accuracy(&view.name, &view.version),
+            drift: view.model.as_ref().and_then(|m| {
+                let drift = m.drift.as_ref()?;
+                drift.report(metrics.now(), metrics.monitoring_options().drift)
+            }),
             model: view.name,
             version: view.version,
             state: view.state,

@@ -28,6 +28,8 @@ pub struct Outcome {
     pub rows: Option<u32>,
     /// Stage times the model reported.
     pub times: StageTimes,
+    /// What the call into the model cost.
+    pub cost: Option<wasml_runtime::CallCost>,
 }
 
 /// Seconds per stage, as the model measured them.
@@ -125,6 +127,10 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         event.rows = outcome.rows;
         event.feature_seconds = outcome.times.feature;
         event.inference_seconds = outcome.times.inference;
+        if let Some(cost) = outcome.cost {
+            event.guest_cpu_seconds = Some(cost.cpu.as_secs_f64());
+            event.guest_memory_bytes = Some(cost.memory_bytes);
+        }
     }
     state.serving.events.send(event);
     response

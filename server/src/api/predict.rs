@@ -250,10 +250,17 @@ async fn run(
     outcome: &mut Outcome,
 ) -> Result<Answer, AppError> {
     let batch = input.is_batch();
+    let now = state.serving.metrics.now();
     let (rows, held_back): (Vec<_>, Vec<_>) = input
         .rows()
         .into_iter()
-        .map(|(features, held_back)| (convert::features(&features), held_back))
+        .map(|(features, held_back)| {
+            // Every row received counts towards its inputs' live distribution.
+            if let Some(drift) = &model.drift {
+                drift.record(now, &features);
+            }
+            (convert::features(&features), held_back)
+        })
         .unzip();
     outcome.rows = Some(rows.len() as u32);
     let asked = rows.len();
@@ -335,6 +342,8 @@ async fn call<C: ModelCall>(
         output.events,
         output.dropped_events,
     );
+    state.serving.metrics.call_cost(model, output.cost);
+    outcome.cost = Some(output.cost);
     output.result.map_err(|error| {
         state.serving.metrics.wasm_trap(model, &error);
         tracing::warn!(model = model.name(), version = model.version(), %error, "model call failed; instance replaced");

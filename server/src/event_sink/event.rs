@@ -73,6 +73,12 @@ pub struct Event {
     /// Inference seconds, as the model measured them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inference_seconds: Option<f64>,
+    /// Time the model's guest ran for this request (its call's polls, not its waits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_cpu_seconds: Option<f64>,
+    /// Linear-memory high-water mark of the instance that served the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_memory_bytes: Option<u64>,
     /// Key/values a model component attached to its own log event.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, String>,
@@ -103,6 +109,8 @@ impl Event {
             error: None,
             feature_seconds: None,
             inference_seconds: None,
+            guest_cpu_seconds: None,
+            guest_memory_bytes: None,
             fields: BTreeMap::new(),
         }
     }

@@ -13,8 +13,10 @@
 mod active_users;
 mod admission;
 mod clock;
+mod cost;
 mod events;
 mod memory;
+mod monitoring;
 mod window;
 
 use std::collections::HashMap;
@@ -28,14 +30,16 @@ use prometheus::{
 pub use active_users::{ActiveUsers, MAX_TRACKED_USERS};
 pub use admission::AdmissionMetrics;
 pub use clock::Clock;
+pub use cost::CostMetrics;
 pub use events::{DropReason, EventCounters};
 pub use memory::resident_bytes;
+pub use monitoring::{MonitoringGauges, MonitoringOptions};
 pub use window::SlidingWindow;
 
 use wasml_predictor::Prediction;
-use wasml_runtime::CallError;
 use wasml_runtime::bindings::Stage;
 use wasml_runtime::bindings::types as wit;
+use wasml_runtime::{CallCost, CallError};
 
 use crate::registry::{LoadedModel, ModelRegistry};
 
@@ -95,6 +99,10 @@ pub struct Metrics {
     pool_busy: IntGaugeVec,
     /// Calls that trapped, by kind (`deadline`, `memory`, `trap`); each discards its instance.
     wasm_traps: IntCounterVec,
+    /// What each call cost: guest running time, memory high-water mark.
+    cost: CostMetrics,
+    /// Each serving version judged against its card: drift, accuracy drop.
+    monitoring: MonitoringGauges,
     /// Admitted, queued and shed prediction requests; the queue now.
     pub admission: AdmissionMetrics,
     /// Connections closed on accept because `--max-connections` were open.
@@ -154,6 +162,11 @@ impl Metrics {
 
     /// All metrics, with `clock` driving the sliding windows (tests move a manual one).
     pub fn with_clock(clock: Clock) -> Self {
+        Self::with_options(clock, MonitoringOptions::default())
+    }
+
+    /// All metrics, on `clock`, judging versions as `monitoring` says.
+    pub fn with_options(clock: Clock, monitoring: MonitoringOptions) -> Self {
         let registry = Registry::new();
         let gauge = |name: &str, help: &str| {
             register(&registry, GaugeVec::new(Opts::new(name, help), MODEL))
@@ -291,6 +304,8 @@ impl Metrics {
                 "Calls into a model that trapped, by kind (deadline, memory, trap); the instance is replaced.",
                 &["model", "version", "kind"],
             ),
+            cost: CostMetrics::register(&registry),
+            monitoring: MonitoringGauges::register(&registry, monitoring),
             admission: AdmissionMetrics::register(&registry),
             connections_refused: register(
                 &registry,
@@ -432,6 +447,11 @@ impl Metrics {
         }
     }
 
+    /// A call into `model` cost `cost` (whether or not it trapped).
+    pub fn call_cost(&self, model: &LoadedModel, cost: CallCost) {
+        self.cost.record(&[model.name(), model.version()], cost);
+    }
+
     /// The model reported how long a stage of a call took.
     pub fn guest_timing(&self, model: &LoadedModel, stage: Stage, seconds: f64) {
         let histogram = match stage {
@@ -509,6 +529,17 @@ impl Metrics {
         self.users.lock().expect("metrics lock").seen(user, now);
     }
 
+    /// How versions are judged (drift thresholds, accuracy margin).
+    pub fn monitoring_options(&self) -> MonitoringOptions {
+        self.monitoring.options
+    }
+
+    /// Seconds on the metrics' clock (the system's, or a test's), for the sliding windows
+    /// kept elsewhere (input drift).
+    pub fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
     /// The registry, for parts that bring their own series (the embedded collector).
     pub fn registry(&self) -> &Registry {
         &self.registry
@@ -570,10 +601,14 @@ impl Metrics {
                     .set(live.accuracy);
             }
         }
+        let serving = models.serving();
+        self.monitoring.refresh(&serving, now, |model| {
+            self.live_accuracy(model.name(), model.version())
+        });
         // Every serving version (active and canary), and only those.
         self.prediction_error_rate.reset();
         let windows = self.error_windows.lock().expect("metrics lock");
-        for model in models.serving() {
+        for model in serving {
             let key = (model.name().to_owned(), model.version().to_owned());
             let ratio = windows.get(&key).map_or(0.0, |w| w.failure_ratio(now));
             self.prediction_error_rate

@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 use wasmtime::Engine;
 use wasmtime::error::Context as _;
 
+use wasml_runtime::CallCost;
 use wasml_runtime::bindings::types::{Features, ModelInfo, PredictError, Prediction};
 use wasml_runtime::blocking::block_on;
 use wasml_runtime::cache::{CacheOutcome, ComponentCache};
@@ -20,6 +21,9 @@ use wasml_runtime::host::GuestEvent;
 use wasml_runtime::instance::{CallError, ModelInstance};
 use wasml_runtime::limits::SandboxLimits;
 use wasml_runtime::pool::InstancePool;
+
+use crate::monitoring::Monitoring;
+use crate::monitoring::drift::LiveDistribution;
 
 /// One model being served.
 pub struct LoadedModel {
@@ -40,6 +44,10 @@ pub struct LoadedModel {
     pub cache: CacheOutcome,
     /// Prediction requests answered and failed.
     pub counters: RequestCounters,
+    /// What the card says about watching the model.
+    pub monitoring: Monitoring,
+    /// The live distribution of its inputs, when the card gives their training one.
+    pub drift: Option<LiveDistribution>,
     /// One permit per pooled instance: callers wait here (asynchronously) instead of
     /// warming ever more instances under load.
     call_slots: Semaphore,
@@ -101,6 +109,8 @@ pub struct CallOutput<R> {
     pub events: Vec<GuestEvent>,
     /// Guest events dropped for exceeding the per-call cap.
     pub dropped_events: u64,
+    /// What the call cost.
+    pub cost: CallCost,
 }
 
 /// Per-model request counters, for `/status`.
@@ -177,7 +187,14 @@ impl LoadedModel {
             instances = pool.size(),
             "model loaded"
         );
+        let monitoring = Monitoring::from_card(&info.name, &info.card_json);
+        let drift = monitoring
+            .reference
+            .as_ref()
+            .and_then(|reference| LiveDistribution::new(&info.name, reference));
         Ok(Self {
+            monitoring,
+            drift,
             info,
             component_sha256: sha256,
             source,
@@ -208,6 +225,7 @@ impl LoadedModel {
             .await
             .map_err(|e| ModelUnavailable(e.to_string()))?;
         let result = call.run(&mut instance).await;
+        let cost = instance.last_cost();
         let (events, dropped_events) = instance.take_events();
         // Back to the pool, or discarded after a trap, before answering.
         drop(instance);
@@ -215,6 +233,7 @@ impl LoadedModel {
             result,
             events,
             dropped_events,
+            cost,
         })
     }
 

@@ -1,0 +1,170 @@
+//! Series that judge each serving version against its own card, read at scrape time:
+//! input drift against the training distribution (`ml_feature_drift_psi`,
+//! `ml_feature_drift_level`, `ml_model_drift_score`) and live accuracy against the card's
+//! held-out accuracy (`ml_model_live_accuracy_drop`, `ml_model_accuracy_drop_margin`,
+//! `ml_model_live_outcomes`). A fixed threshold means nothing across models; "worse than
+//! its own card by more than a margin" does.
+
+use std::sync::Arc;
+
+use prometheus::{GaugeVec, IntGaugeVec, Opts, Registry};
+
+use super::{LiveAccuracy, MODEL, register};
+use crate::monitoring::drift::DriftThresholds;
+use crate::registry::LoadedModel;
+
+/// How versions are judged (`--drift-watch`, `--drift-act`, `--accuracy-drop-margin`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MonitoringOptions {
+    /// PSI thresholds of the drift levels.
+    pub drift: DriftThresholds,
+    /// How far live accuracy may fall below the card's, unless the card says.
+    pub accuracy_drop_margin: f64,
+}
+
+impl Default for MonitoringOptions {
+    fn default() -> Self {
+        Self {
+            drift: DriftThresholds::default(),
+            accuracy_drop_margin: 0.03,
+        }
+    }
+}
+
+/// The gauges.
+pub struct MonitoringGauges {
+    pub(super) options: MonitoringOptions,
+    drift_psi: GaugeVec,
+    drift_level: IntGaugeVec,
+    drift_score: GaugeVec,
+    accuracy_drop: GaugeVec,
+    accuracy_drop_margin: GaugeVec,
+    live_outcomes: IntGaugeVec,
+}
+
+impl MonitoringGauges {
+    /// The gauges, registered in `registry`.
+    pub fn register(registry: &Registry, options: MonitoringOptions) -> Self {
+        let per_input = ["model", "version", "feature"];
+        Self {
+            options,
+            drift_psi: register(
+                registry,
+                GaugeVec::new(
+                    Opts::new(
+                        "ml_feature_drift_psi",
+                        "Population stability index of each input over the last 5 minutes of traffic against the card's training distribution; no series below 200 rows.",
+                    ),
+                    &per_input,
+                ),
+            ),
+            drift_level: register(
+                registry,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "ml_feature_drift_level",
+                        "Each input's drift: 0 stable, 1 watch (PSI >= --drift-watch), 2 act (PSI >= --drift-act).",
+                    ),
+                    &per_input,
+                ),
+            ),
+            drift_score: register(
+                registry,
+                GaugeVec::new(
+                    Opts::new(
+                        "ml_model_drift_score",
+                        "The largest input PSI of each serving version (its worst input).",
+                    ),
+                    MODEL,
+                ),
+            ),
+            accuracy_drop: register(
+                registry,
+                GaugeVec::new(
+                    Opts::new(
+                        "ml_model_live_accuracy_drop",
+                        "The card's held-out accuracy minus live accuracy (ground truth of the last 5 minutes); positive when the version does worse live than on paper.",
+                    ),
+                    MODEL,
+                ),
+            ),
+            accuracy_drop_margin: register(
+                registry,
+                GaugeVec::new(
+                    Opts::new(
+                        "ml_model_accuracy_drop_margin",
+                        "How far live accuracy may fall below the card's: the card's monitoring.accuracy_drop_margin, else --accuracy-drop-margin.",
+                    ),
+                    MODEL,
+                ),
+            ),
+            live_outcomes: register(
+                registry,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "ml_model_live_outcomes",
+                        "Predictions given ground truth over the last 5 minutes, per version: how much live accuracy rests on.",
+                    ),
+                    MODEL,
+                ),
+            ),
+        }
+    }
+
+    /// Sets every gauge for the `serving` versions at `now`, `live` giving a version's
+    /// live accuracy. Rebuilt, not updated: a version that stopped serving has no series.
+    pub fn refresh(
+        &self,
+        serving: &[Arc<LoadedModel>],
+        now: u64,
+        live: impl Fn(&LoadedModel) -> Option<LiveAccuracy>,
+    ) {
+        for vec in [
+            &self.drift_psi,
+            &self.drift_score,
+            &self.accuracy_drop,
+            &self.accuracy_drop_margin,
+        ] {
+            vec.reset();
+        }
+        self.drift_level.reset();
+        self.live_outcomes.reset();
+        for model in serving {
+            let labels = [model.name(), model.version()];
+            if let Some(report) = model
+                .drift
+                .as_ref()
+                .and_then(|drift| drift.report(now, self.options.drift))
+            {
+                self.drift_score
+                    .with_label_values(&labels)
+                    .set(report.score);
+                for input in &report.inputs {
+                    let labels = [model.name(), model.version(), input.input.as_str()];
+                    self.drift_psi.with_label_values(&labels).set(input.psi);
+                    self.drift_level
+                        .with_label_values(&labels)
+                        .set(input.level.rank());
+                }
+            }
+            let Some(card) = model.info.evaluation.and_then(|e| e.accuracy) else {
+                continue;
+            };
+            let margin = model
+                .monitoring
+                .accuracy_drop_margin
+                .unwrap_or(self.options.accuracy_drop_margin);
+            self.accuracy_drop_margin
+                .with_label_values(&labels)
+                .set(margin);
+            if let Some(live) = live(model) {
+                self.accuracy_drop
+                    .with_label_values(&labels)
+                    .set(card - live.accuracy);
+                self.live_outcomes
+                    .with_label_values(&labels)
+                    .set(live.outcomes as i64);
+            }
+        }
+    }
+}
