@@ -118,14 +118,27 @@ fn every_panel_uses_a_provisioned_data_source() {
 fn grafana_alerting_has_the_seed_alerts_routed_to_alertmanager() {
     let alerts = yaml("grafana/provisioning/alerting/alerts.yml");
     let rules = alerts["groups"][0]["rules"].as_array().unwrap();
-    let summary: Vec<(String, String, f64, String)> = rules
+    // Each rule: its title, what its condition computes, how long it must hold.
+    let summary: Vec<(String, String, String)> = rules
         .iter()
         .map(|r| {
-            let threshold = &r["data"][2]["model"]["conditions"][0]["evaluator"];
+            let condition = r["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["refId"] == r["condition"])
+                .map(|d| &d["model"])
+                .expect("the condition is one of the rule's steps");
+            let computes = match condition["type"].as_str().unwrap() {
+                "threshold" => {
+                    let evaluator = &condition["conditions"][0]["evaluator"];
+                    format!("{} {}", evaluator["type"], evaluator["params"][0])
+                }
+                _ => condition["expression"].as_str().unwrap().to_owned(),
+            };
             (
                 r["title"].as_str().unwrap().to_owned(),
-                threshold["type"].as_str().unwrap().to_owned(),
-                threshold["params"][0].as_f64().unwrap(),
+                computes.replace('"', ""),
                 r["for"].as_str().unwrap().to_owned(),
             )
         })
@@ -134,15 +147,13 @@ fn grafana_alerting_has_the_seed_alerts_routed_to_alertmanager() {
         summary,
         [
             (
-                "Model accuracy below 90 %".into(),
-                "lt".into(),
-                0.9,
-                "5m".into()
+                "Live accuracy below the card's".into(),
+                "$C > 0 && $D >= 50".into(),
+                "10m".into()
             ),
             (
                 "Prediction error rate above 10 %".into(),
-                "gt".into(),
-                0.1,
+                "gt 0.1".into(),
                 "2m".into()
             ),
         ]
@@ -150,11 +161,14 @@ fn grafana_alerting_has_the_seed_alerts_routed_to_alertmanager() {
     let queries: Vec<String> = alert_queries().into_iter().map(|(_, q)| q).collect();
     assert_eq!(
         queries,
-        ["ml_model_live_accuracy", "ml_prediction_error_rate"]
+        [
+            "ml_model_live_accuracy_drop - ml_model_accuracy_drop_margin",
+            "ml_model_live_outcomes",
+            "ml_prediction_error_rate"
+        ]
     );
     for rule in rules {
         assert_eq!(rule["data"][0]["datasourceUid"], "wasml-prometheus");
-        assert_eq!(rule["condition"], "C");
     }
     let receiver = &alerts["contactPoints"][0]["receivers"][0];
     assert_eq!(receiver["type"], "prometheus-alertmanager");

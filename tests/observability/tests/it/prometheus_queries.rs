@@ -41,6 +41,13 @@ fn every_dashboard_rule_and_alert_query_returns_data_from_a_real_prometheus() {
         prometheus.targets()
     );
 
+    // A batch large enough for input drift to be computed (it needs 200 rows).
+    let rows: Vec<Value> = (0..250)
+        .map(|_| serde_json::from_str(ROW).unwrap())
+        .collect();
+    let batch = json!({ "instances": rows }).to_string();
+    let (status, body) = post(host.address, "POST", "/predict", &batch).unwrap();
+    assert_eq!(status, 200, "{body}");
     // Traffic: predictions, a refused row, ground truth for some predictions.
     for i in 0..40 {
         let (status, body) = post(host.address, "POST", "/predict", ROW).unwrap();
