@@ -30,6 +30,10 @@ pub struct Args {
     /// Where to write the component.
     #[arg(short, long)]
     output: PathBuf,
+    /// A CSV sample of the training data (a header row naming the inputs): the card gets
+    /// each input's distribution, which `wasml-host` measures input drift against.
+    #[arg(long, value_name = "CSV")]
+    reference_data: Option<PathBuf>,
     /// Also write the card used (inferred or completed) to this file.
     #[arg(long)]
     card_out: Option<PathBuf>,
@@ -67,6 +71,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
     let card = args.card.as_ref().map(read_text).transpose()?;
     let conformance = args.conformance.as_ref().map(read_text).transpose()?;
+    let reference_data = args.reference_data.as_ref().map(read_text).transpose()?;
     let request = PackageRequest {
         onnx: &onnx,
         card: card.as_deref(),
@@ -76,6 +81,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             feature_names: args.feature_names.clone(),
         },
         conformance: conformance.as_deref(),
+        reference_data: reference_data.as_deref(),
     };
     let packaged = wasml_package::build(args.world.runner(), &request, &NativeTrial)
         .with_context(|| format!("packaging {}", args.onnx.display()))?;
@@ -85,8 +91,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     std::fs::write(&args.output, &packaged.wasm)
         .with_context(|| format!("writing {}", args.output.display()))?;
     if let Some(path) = &args.card_out {
-        let card = serde_json::to_string_pretty(&packaged.card)?;
-        std::fs::write(path, card).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, &packaged.card_json)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     let card = &packaged.card;
     println!(

@@ -14,6 +14,7 @@ pub mod data;
 pub mod infer;
 pub mod manifest;
 pub mod onnx_pb;
+pub mod reference;
 pub mod trial;
 pub mod validate;
 
@@ -80,6 +81,9 @@ pub struct PackageRequest<'a> {
     pub hints: CardHints,
     /// A conformance set (JSON) the outputs must reproduce.
     pub conformance: Option<&'a str>,
+    /// A CSV sample of the training data: the card gets its inputs' distribution
+    /// (`monitoring.reference`), which the host measures drift against.
+    pub reference_data: Option<&'a str>,
 }
 
 /// A packaged model.
@@ -89,6 +93,9 @@ pub struct Packaged {
     pub wasm: Vec<u8>,
     /// The card inside.
     pub card: ModelCard,
+    /// The card inside as packaged, every field kept (a training script's extras, the
+    /// reference distribution).
+    pub card_json: String,
     /// How the conformance set went, when one was given.
     pub conformance: Option<ConformanceReport>,
 }
@@ -109,11 +116,16 @@ pub fn build(
             (card, json)
         }
     };
+    let card_json = match request.reference_data {
+        Some(csv) => with_reference(&card_json, reference::from_csv(&card, csv)?),
+        None => card_json,
+    };
     let wasm = package(runner, request.onnx, &card_json)?;
     let conformance = validate::validate(&proto, &wasm, request.conformance, trial)?;
     Ok(Packaged {
         wasm,
         card,
+        card_json,
         conformance,
     })
 }
@@ -152,6 +164,20 @@ fn complete_card(
         serde_json::from_value(value.clone()).map_err(|e| PackageError::Card(e.to_string()))?;
     let json = serde_json::to_string_pretty(&value).expect("a card serialises");
     Ok((typed, json))
+}
+
+/// `card_json` with `reference` as its `monitoring.reference` (other monitoring settings
+/// kept).
+fn with_reference(card_json: &str, reference: serde_json::Value) -> String {
+    let mut card: serde_json::Value =
+        serde_json::from_str(card_json).expect("the card was parsed before");
+    let monitoring = card
+        .as_object_mut()
+        .expect("a card is an object")
+        .entry("monitoring")
+        .or_insert_with(|| serde_json::json!({}));
+    monitoring["reference"] = reference;
+    serde_json::to_string_pretty(&card).expect("a card serialises")
 }
 
 /// Packages already validated model files on `runner`: the composition plus its manifest.

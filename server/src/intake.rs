@@ -100,7 +100,7 @@ impl Intake {
                 version: version.into(),
                 feature_names: None,
             },
-            conformance: None,
+            ..PackageRequest::default()
         };
         let packaged = wasml_package::build(self.runner, &request, &self.trial)?;
         Ok(DigestedWasm::new(packaged.wasm))

@@ -10,7 +10,9 @@ random rows spread over each feature's training range.
 
 writes OUT_DIR/<model>.onnx, OUT_DIR/<model>.conformance.json and OUT_DIR/models.json
 (what each model is and how to package it). A model meant to be refused (an operator mode
-wasml cannot run) has no conformance set.
+wasml cannot run) has no conformance set. For `wine`, also its training rows as a CSV
+(what `wasml package --reference-data` reads) and their distribution as numpy computes
+it (OUT_DIR/wine.train.csv, OUT_DIR/wine.reference.json), for drift.
 
 Besides plain estimators, pipelines whose preprocessing skl2onnx exports as ONNX-ML
 operators tract 0.23.9 does not load and wasml adds (guest/predictor/src/onnx_ml):
@@ -182,6 +184,27 @@ def missing_value(value):
     return not isinstance(value, str) and np.isnan(value)
 
 
+def training_distribution(x_train, columns, bins=10):
+    """Each column's decile edges (numpy's default linear interpolation, repeated edges
+    merged) and share of rows per bin (a value falls in the first bin whose edge is >= it),
+    as guest/training/train.py records a card's reference distribution."""
+    inputs = {}
+    for i, column in enumerate(columns):
+        values = x_train[:, i]
+        edges = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1]))
+        counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1)
+        inputs[column] = {"edges": [float(e) for e in edges], "shares": [float(c) / len(values) for c in counts]}
+    return {"rows": int(len(x_train)), "inputs": inputs}
+
+
+def write_training_rows(out, name, x_train, columns):
+    """`name`.train.csv (the rows, as float64 text) and `name`.reference.json."""
+    x_train = x_train.astype(np.float64)
+    lines = [",".join(columns)] + [",".join(repr(float(v)) for v in row) for row in x_train]
+    (out / f"{name}.train.csv").write_text("\n".join(lines) + "\n")
+    (out / f"{name}.reference.json").write_text(json.dumps(training_distribution(x_train, columns)))
+
+
 def reference(path, rows, columns, layout, task):
     """onnxruntime's outputs for `rows`, as the conformance set's cases."""
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -241,6 +264,8 @@ def main(out):
             "cases": reference(path, rows, columns, layout, task),
         }
         (out / f"{name}.conformance.json").write_text(json.dumps(conformance))
+        if name == "wine":
+            write_training_rows(out, name, x_train, columns)
         described.append({
             "name": name,
             "task": task,

@@ -499,3 +499,67 @@ fn an_own_model_packaged_for_http_is_served_by_wasi_http_as_onnxruntime_answers(
     let reason = listing["reason"].as_str().unwrap();
     assert!(reason.contains("wasi:http"), "{reason}");
 }
+
+#[test]
+fn a_training_sample_gives_the_card_the_distribution_numpy_computes() {
+    let trained = trained();
+    let scratch = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "own-models-reference");
+    let model = trained.models.iter().find(|m| m["name"] == "wine").unwrap();
+    let sample = trained.dir.join("wine.train.csv");
+    let card_path = scratch.path().join("wine.card.json");
+    let packaged = package(
+        model,
+        &trained.dir.join("wine.onnx"),
+        &scratch.path().join("wine.wasm"),
+        &[
+            "--reference-data",
+            sample.to_str().unwrap(),
+            "--card-out",
+            card_path.to_str().unwrap(),
+        ],
+    );
+    assert!(packaged.status.success(), "{}", stderr(&packaged));
+    let card: Value = serde_json::from_str(&std::fs::read_to_string(&card_path).unwrap()).unwrap();
+    let ours = &card["monitoring"]["reference"];
+    let numpy: Value = serde_json::from_str(
+        &std::fs::read_to_string(trained.dir.join("wine.reference.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ours["rows"], numpy["rows"]);
+    let inputs = numpy["inputs"].as_object().unwrap();
+    assert_eq!(inputs.len(), 13, "every wine column");
+    let numbers = |v: &Value| -> Vec<f64> { serde_json::from_value(v.clone()).unwrap() };
+    for (input, expected) in inputs {
+        let got = &ours["inputs"][input];
+        let (edges, want_edges) = (numbers(&got["edges"]), numbers(&expected["edges"]));
+        assert_eq!(edges.len(), want_edges.len(), "{input}");
+        for (edge, want) in edges.iter().zip(&want_edges) {
+            assert!(
+                (edge - want).abs() <= 1e-9 * want.abs().max(1.0),
+                "{input}: {edges:?} vs {want_edges:?}"
+            );
+        }
+        for (share, want) in numbers(&got["shares"])
+            .iter()
+            .zip(numbers(&expected["shares"]))
+        {
+            assert!((share - want).abs() <= 5e-7, "{input}: {share} vs {want}");
+        }
+    }
+
+    // A sample without the model's columns is refused, naming the one missing.
+    let bad = scratch.path().join("bad.csv");
+    std::fs::write(&bad, "x,y\n1,2\n").unwrap();
+    let refused = package(
+        model,
+        &trained.dir.join("wine.onnx"),
+        &scratch.path().join("bad.wasm"),
+        &["--reference-data", bad.to_str().unwrap()],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("--reference-data: no column is named"),
+        "{}",
+        stderr(&refused)
+    );
+}
