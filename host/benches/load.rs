@@ -10,7 +10,10 @@
 //!   latency from when the request was due (no coordinated omission);
 //! - the seed's architecture (gunicorn 2 workers + Flask + onnxruntime + prometheus_client,
 //!   `host/benches/flask_peer/`) at 64 connections, when `.venv-bench-peer` exists
-//!   (`just bench` makes it).
+//!   (`just bench` makes it);
+//! - what the per-request monitoring (input-drift counting, call-cost histograms, issue
+//!   #20) costs: `/predict` at 64 connections on this host and on one started with
+//!   `--no-monitoring`, alternated three times, medians compared.
 //!
 //! `cargo bench -p wasml-host --bench load` (or `just bench`); `LOAD_SECONDS` (per phase,
 //! default 10) and `LOAD_RATE` override the defaults.
@@ -76,8 +79,22 @@ fn main() {
             predict_p50_at_1 = run.ok_quantile_ms(0.5);
         }
     }
+    // Monitoring on (this host) and off (another), alternated so drift in the machine's
+    // speed hits both alike.
+    let mut bare = start_host(&dir.join("no-monitoring"), &["--no-monitoring"]);
+    closed_loop_on(&runtime, bare.1, Duration::from_secs(2));
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        with.push(closed_loop_on(&runtime, address, seconds));
+        without.push(closed_loop_on(&runtime, bare.1, seconds));
+    }
+    let _ = bare.0.kill();
+    let _ = bare.0.wait();
     let _ = host.0.kill();
     let _ = host.0.wait();
+    let (with, without) = (median(with), median(without));
+    println!("| POST /predict, c64, monitoring on (median of 3) | {with:.0} | | | |");
+    println!("| POST /predict, c64, --no-monitoring (median of 3) | {without:.0} | | | |");
 
     let peer = peer_at_c64(&runtime, seconds);
     let p50_ratio = predict_p50_at_1 / live_1.ok_quantile_ms(0.5);
@@ -92,6 +109,10 @@ fn main() {
         "goodput at c2000 vs c64: {:.0} %",
         100.0 * predict_2000 / predict_64
     );
+    println!(
+        "per-request monitoring (drift counting, cost histograms) costs {:.1} % of /predict goodput at c64",
+        100.0 * (1.0 - with / without)
+    );
     match peer {
         Some(mut peer) => {
             row("seed architecture (Flask peer), c64", &mut peer);
@@ -104,6 +125,18 @@ fn main() {
             "the seed architecture was not measured: no .venv-bench-peer (`just bench` makes it)"
         ),
     }
+}
+
+/// Goodput of `/predict` at 64 connections on `address` for `length`.
+fn closed_loop_on(runtime: &tokio::runtime::Runtime, address: SocketAddr, length: Duration) -> f64 {
+    runtime
+        .block_on(closed_loop_to(address, Route::Predict, 64, length))
+        .goodput()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 fn row(name: &str, run: &mut Run) {

@@ -191,6 +191,12 @@ pub struct Config {
     #[arg(long, env = "WASML_ACCURACY_DROP_MARGIN", default_value_t = 0.03)]
     pub accuracy_drop_margin: f64,
 
+    /// Skip the per-request monitoring work: input-drift counting and the call-cost
+    /// histograms (a request's event still carries its cost). For measuring what that
+    /// work costs (`cargo bench --bench load`); drift and cost series then stay empty.
+    #[arg(long, env = "WASML_NO_MONITORING")]
+    pub no_monitoring: bool,
+
     /// Largest component the admin API accepts, in bytes.
     #[arg(long, env = "WASML_MAX_UPLOAD_BYTES", default_value_t = 128 << 20)]
     pub max_upload_bytes: usize,
@@ -277,6 +283,7 @@ impl Config {
                 act: self.drift_act,
             },
             accuracy_drop_margin: self.accuracy_drop_margin,
+            per_request: !self.no_monitoring,
         }
     }
 

@@ -251,12 +251,16 @@ async fn run(
 ) -> Result<Answer, AppError> {
     let batch = input.is_batch();
     let now = state.serving.metrics.now();
+    let drift = model
+        .drift
+        .as_ref()
+        .filter(|_| state.serving.metrics.monitoring_options().per_request);
     let (rows, held_back): (Vec<_>, Vec<_>) = input
         .rows()
         .into_iter()
         .map(|(features, held_back)| {
             // Every row received counts towards its inputs' live distribution.
-            if let Some(drift) = &model.drift {
+            if let Some(drift) = drift {
                 drift.record(now, &features);
             }
             (convert::features(&features), held_back)
@@ -342,7 +346,9 @@ async fn call<C: ModelCall>(
         output.events,
         output.dropped_events,
     );
-    state.serving.metrics.call_cost(model, output.cost);
+    if state.serving.metrics.monitoring_options().per_request {
+        state.serving.metrics.call_cost(model, output.cost);
+    }
     outcome.cost = Some(output.cost);
     output.result.map_err(|error| {
         state.serving.metrics.wasm_trap(model, &error);

@@ -20,6 +20,9 @@ pub struct MonitoringOptions {
     pub drift: DriftThresholds,
     /// How far live accuracy may fall below the card's, unless the card says.
     pub accuracy_drop_margin: f64,
+    /// Count each request's inputs for drift and its cost in the histograms
+    /// (`--no-monitoring` turns it off).
+    pub per_request: bool,
 }
 
 impl Default for MonitoringOptions {
@@ -27,6 +30,7 @@ impl Default for MonitoringOptions {
         Self {
             drift: DriftThresholds::default(),
             accuracy_drop_margin: 0.03,
+            per_request: true,
         }
     }
 }
