@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+
 use crate::event_sink::EventSender;
 use crate::metrics::Metrics;
 use crate::registry::ModelRegistry;
@@ -17,6 +19,8 @@ pub struct Serving {
     pub metrics: Arc<Metrics>,
     /// Where events go.
     pub events: EventSender,
+    /// Permits of shadow runs under way (`crate::monitoring::shadow`).
+    pub shadows: Arc<Semaphore>,
 }
 
 impl Serving {
@@ -29,6 +33,7 @@ impl Serving {
             models: Arc::new(models),
             metrics,
             events,
+            shadows: crate::monitoring::shadow::slots(),
         }
     }
 }

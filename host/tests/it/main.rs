@@ -18,4 +18,5 @@ mod monitoring;
 mod open_inference;
 mod open_inference_client;
 mod serving;
+mod shadow;
 mod wasi_http;

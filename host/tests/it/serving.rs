@@ -234,8 +234,13 @@ pub fn read_events(dir: &Path) -> Vec<Event> {
 
 /// Polls `check` until it holds, for up to five seconds.
 pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    eventually_async(|| std::future::ready(check())).await
+}
+
+/// [`eventually`] for a check that has to await (a `/metrics` read, say).
+pub async fn eventually_async<F: Future<Output = bool>>(mut check: impl FnMut() -> F) -> bool {
     for _ in 0..500 {
-        if check() {
+        if check().await {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

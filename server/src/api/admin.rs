@@ -12,6 +12,8 @@
 //! | `POST /admin/models/{name}/versions/{version}/activate` | make a ready version active |
 //! | `PUT /admin/models/{name}/canary` `{"version", "percent"}` | send a share of traffic to a ready version |
 //! | `DELETE /admin/models/{name}/canary` | stop the canary |
+//! | `PUT /admin/models/{name}/shadow` `{"version", "percent", "tolerance"?}` | also run a share of the active version's requests on a ready version, after answering, and compare |
+//! | `DELETE /admin/models/{name}/shadow` | stop the shadow |
 //! | `POST /admin/models/{name}/rollback` | re-activate the previous version |
 //! | `DELETE /admin/models/{name}/versions/{version}` | retire a version |
 
@@ -33,7 +35,7 @@ use super::error::{ApiError, AppError};
 use crate::intake;
 use crate::metrics::{LiveAccuracy, Metrics};
 use crate::monitoring::drift::DriftReport;
-use crate::registry::{GateCheck, VersionState, VersionView};
+use crate::registry::{GateCheck, Shadow, VersionState, VersionView};
 use crate::swap::{self, ModelLoader, Upload, lifecycle};
 use wasml_runtime::digest::{DigestedWasm, DigestingBuffer};
 
@@ -89,6 +91,10 @@ pub fn routes(state: &AppState, admin: &Admin) -> Router<AppState> {
             "/admin/models/{name}/canary",
             put(canary).delete(stop_canary),
         )
+        .route(
+            "/admin/models/{name}/shadow",
+            put(shadow).delete(stop_shadow),
+        )
         .route("/admin/models/{name}/rollback", post(rollback))
         .layer(DefaultBodyLimit::max(admin.max_upload_bytes))
         .route_layer(from_fn_with_state(state.clone(), authorize))
@@ -123,6 +129,9 @@ pub struct VersionBody {
     since: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     canary_percent: Option<u32>,
+    /// The share of the active version's requests it also runs, when it is the shadow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shadow_percent: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     component_sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -162,6 +171,7 @@ impl VersionBody {
             state: view.state,
             since: view.since.to_rfc3339(),
             canary_percent: view.canary_percent,
+            shadow_percent: view.shadow_percent,
             checks: view.checks,
         }
     }
@@ -369,6 +379,50 @@ async fn stop_canary(
     Path(name): Path<String>,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let cleared = lifecycle::stop_canary(&state.serving, &name)?;
+    Ok(Json(serde_json::json!({"model": name, "stopped": cleared})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShadowBody {
+    version: String,
+    percent: u32,
+    #[serde(default = "default_tolerance")]
+    tolerance: f64,
+}
+
+/// A regressor's answers disagree past 1 % of the larger, unless the request says.
+fn default_tolerance() -> f64 {
+    0.01
+}
+
+async fn shadow(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let request: ShadowBody = serde_json::from_slice(&body).map_err(|e| {
+        AppError::bad_request(format!(
+            "expected {{\"version\", \"percent\", \"tolerance\" (optional)}}: {e}"
+        ))
+    })?;
+    let shadow = Shadow {
+        version: request.version.clone(),
+        percent: request.percent,
+        tolerance: request.tolerance,
+    };
+    let replaced = lifecycle::set_shadow(&state.serving, &name, shadow)?;
+    Ok(Json(serde_json::json!({
+        "model": name, "shadow": request.version, "percent": request.percent,
+        "tolerance": request.tolerance, "replaced": replaced
+    })))
+}
+
+async fn stop_shadow(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let cleared = lifecycle::stop_shadow(&state.serving, &name)?;
     Ok(Json(serde_json::json!({"model": name, "stopped": cleared})))
 }
 

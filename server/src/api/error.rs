@@ -87,7 +87,9 @@ impl AppError {
                 RegistryError::UnknownModel(_) | RegistryError::UnknownVersion(..) => {
                     StatusCode::NOT_FOUND
                 }
-                RegistryError::BadWeight(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                RegistryError::BadWeight(_) | RegistryError::BadShadow(_) => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
                 _ => StatusCode::CONFLICT,
             },
         }
@@ -112,6 +114,7 @@ impl AppError {
                 RegistryError::UnknownModel(_) => "model_not_found",
                 RegistryError::UnknownVersion(..) => "version_not_found",
                 RegistryError::BadWeight(_) => "bad_weight",
+                RegistryError::BadShadow(_) => "bad_shadow",
                 RegistryError::VersionExists(..) => "version_exists",
                 RegistryError::NothingToRollBack(_) => "nothing_to_roll_back",
                 _ => "wrong_state",

@@ -24,6 +24,7 @@ use super::error::{AppError, ErrorBody};
 use super::observe::Outcome;
 use super::request_id;
 use super::{AppState, accounting};
+use crate::monitoring::{self, shadow::Answered};
 use crate::registry::{LoadedModel, ModelCall, Predict, PredictBatch};
 use wasml_runtime::convert;
 use wasml_runtime::instance::CallError;
@@ -268,6 +269,12 @@ async fn run(
         .unzip();
     outcome.rows = Some(rows.len() as u32);
     let asked = rows.len();
+    // A shadow runs the same rows once this request is answered.
+    let shadow = state
+        .serving
+        .models
+        .shadow_for(model.name(), model.version())
+        .map(|shadow| (shadow, rows.clone()));
     let results = if batch {
         call(state, model, PredictBatch(rows), outcome).await?
     } else {
@@ -280,6 +287,15 @@ async fn run(
         .collect();
     check_answers(model, &results, asked)?;
     let predictions = settle(results, held_back, batch)?;
+    if let Some(((shadow, settings), rows)) = shadow {
+        let answered = Answered {
+            model: Arc::clone(model),
+            rows,
+            answers: predictions.clone(),
+            request_id: request_id::current().map(|id| id.to_string()),
+        };
+        monitoring::shadow::spawn(&state.serving, answered, shadow, settings);
+    }
     for prediction in &predictions {
         state.serving.metrics.prediction_served(model, prediction);
     }

@@ -17,6 +17,7 @@ mod cost;
 mod events;
 mod memory;
 mod monitoring;
+mod shadow;
 mod window;
 
 use std::collections::HashMap;
@@ -34,6 +35,7 @@ pub use cost::CostMetrics;
 pub use events::{DropReason, EventCounters};
 pub use memory::resident_bytes;
 pub use monitoring::{MonitoringGauges, MonitoringOptions};
+pub use shadow::ShadowMetrics;
 pub use window::SlidingWindow;
 
 use wasml_predictor::Prediction;
@@ -103,6 +105,8 @@ pub struct Metrics {
     cost: CostMetrics,
     /// Each serving version judged against its card: drift, accuracy drop.
     monitoring: MonitoringGauges,
+    /// Shadow runs: compared, disagreeing, failed, skipped.
+    shadow: ShadowMetrics,
     /// Admitted, queued and shed prediction requests; the queue now.
     pub admission: AdmissionMetrics,
     /// Connections closed on accept because `--max-connections` were open.
@@ -306,6 +310,7 @@ impl Metrics {
             ),
             cost: CostMetrics::register(&registry),
             monitoring: MonitoringGauges::register(&registry, monitoring),
+            shadow: ShadowMetrics::register(&registry),
             admission: AdmissionMetrics::register(&registry),
             connections_refused: register(
                 &registry,
@@ -527,6 +532,11 @@ impl Metrics {
     pub fn user_seen(&self, user: &str) {
         let now = self.clock.now();
         self.users.lock().expect("metrics lock").seen(user, now);
+    }
+
+    /// Shadow traffic's series.
+    pub fn shadow(&self) -> &ShadowMetrics {
+        &self.shadow
     }
 
     /// How versions are judged (drift thresholds, accuracy margin).

@@ -1,7 +1,8 @@
 //! Watching a model in production, from what its card says about itself: the margin by
 //! which live accuracy may fall below the card's held-out figure before it is a problem,
 //! and the training distribution of its inputs that live traffic is compared with
-//! ([`drift`]; its level changes become events through [`watch`]).
+//! ([`drift`]; its level changes become events through [`watch`]). Also a candidate
+//! version run in the shadow of the active one on live traffic ([`shadow`]).
 //!
 //! Both live in the card's `monitoring` object, which the training script (or `wasml
 //! package --reference-data`) writes:
@@ -16,6 +17,7 @@
 //! ```
 
 pub mod drift;
+pub mod shadow;
 pub mod watch;
 
 use serde::Deserialize;

@@ -1,6 +1,9 @@
 //! The models the host serves, each with its versions: one active version per model, an
 //! optional canary taking a share of its traffic, and versions on their way in or out.
 //!
+//! A ready version may also *shadow* the active one: a share of the requests the active
+//! version answered are run on it too, after the answer ([`ModelRegistry::shadow_for`]).
+//!
 //! A request asks [`ModelRegistry::route`] for a model and gets an `Arc` of one version.
 //! Activation changes which version later requests get; a request in flight finishes on
 //! the version it started with, which its `Arc` keeps alive. New versions arrive through
@@ -19,6 +22,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub use files::model_files;
+
 pub use model::{
     CallOutput, Info, LoadedModel, ModelCall, ModelUnavailable, Predict, PredictBatch,
     RequestCounters,
@@ -91,6 +95,20 @@ pub struct VersionView {
     pub checks: Vec<GateCheck>,
     /// sha256 of the component, once compiled (kept after it is retired or failed).
     pub sha256: Option<String>,
+    /// The share of the active version's requests it also runs, when it is the shadow.
+    pub shadow_percent: Option<u32>,
+}
+
+/// A ready version running a share of the active version's requests after they are
+/// answered, its answers compared with the active one's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shadow {
+    /// The shadow version.
+    pub version: String,
+    /// Share of the active version's requests, 1 to 100.
+    pub percent: u32,
+    /// For a regressor: the relative difference from which two values disagree.
+    pub tolerance: f64,
 }
 
 struct VersionEntry {
@@ -108,9 +126,17 @@ struct ModelVersions {
     /// Versions active before the current one, most recent last: where rollback goes.
     history: Vec<String>,
     canary: Option<(String, u32)>,
+    shadow: Option<Shadow>,
 }
 
 impl ModelVersions {
+    /// Stops `version` shadowing, if it does (it changed state).
+    fn unshadow(&mut self, version: &str) {
+        if self.shadow.as_ref().is_some_and(|s| s.version == version) {
+            self.shadow = None;
+        }
+    }
+
     fn set(&mut self, version: &str, state: VersionState) {
         if let Some(entry) = self.versions.get_mut(version) {
             entry.state = state;
@@ -164,6 +190,9 @@ pub enum RegistryError {
     /// A canary weight outside 1..=99.
     #[error("a canary weight is a percentage from 1 to 99, not {0}")]
     BadWeight(u32),
+    /// A shadow share outside 1..=100, or a negative tolerance.
+    #[error("a shadow takes a percentage from 1 to 100 and a tolerance of 0 or more: {0}")]
+    BadShadow(String),
 }
 
 /// The models and their versions.
@@ -173,6 +202,7 @@ pub struct ModelRegistry {
     order: RwLock<Vec<String>>,
     default: String,
     requests: AtomicU64,
+    shadowed: AtomicU64,
 }
 
 impl ModelRegistry {
@@ -217,6 +247,7 @@ impl ModelRegistry {
             order: RwLock::new(order),
             default,
             requests: AtomicU64::new(0),
+            shadowed: AtomicU64::new(0),
         })
     }
 
@@ -234,6 +265,23 @@ impl ModelRegistry {
             }
         }
         model.model(model.active.as_deref()?)
+    }
+
+    /// The version that should also run a request `answered` by `name`'s active version,
+    /// with the shadow's settings: for its share of requests (spread evenly, as the
+    /// canary's). `None` for requests answered by any other version.
+    pub fn shadow_for(&self, name: &str, answered: &str) -> Option<(Arc<LoadedModel>, Shadow)> {
+        let models = self.models.read().expect("registry lock");
+        let model = models.get(name)?;
+        let shadow = model.shadow.as_ref()?;
+        if model.active.as_deref() != Some(answered) {
+            return None;
+        }
+        let n = self.shadowed.fetch_add(1, Ordering::Relaxed);
+        let percent = u64::from(shadow.percent);
+        ((n * percent) % 100 < percent)
+            .then(|| model.model(&shadow.version).map(|m| (m, shadow.clone())))
+            .flatten()
     }
 
     /// The model `POST /predict` uses, as [`route`](Self::route) picks its version.
@@ -326,6 +374,11 @@ impl ModelRegistry {
                         .map(|(_, p)| *p),
                     checks: entry.checks.clone(),
                     sha256: entry.sha256.clone(),
+                    shadow_percent: model
+                        .shadow
+                        .as_ref()
+                        .filter(|s| s.version == *version)
+                        .map(|s| s.percent),
                 });
             }
         }
@@ -417,6 +470,7 @@ impl ModelRegistry {
         if model.canary.as_ref().is_some_and(|(v, _)| v == version) {
             model.canary = None;
         }
+        model.unshadow(version);
         let previous = model.active.replace(version.to_owned());
         if let Some(previous) = &previous {
             model.set(previous, VersionState::Ready);
@@ -454,8 +508,47 @@ impl ModelRegistry {
         if let Some(replaced) = &replaced {
             model.set(replaced, VersionState::Ready);
         }
+        model.unshadow(version);
         model.set(version, VersionState::Canary);
         Ok(replaced)
+    }
+
+    /// Makes a ready `version` of `name` shadow its active version; returns the shadow it
+    /// replaced, if another.
+    pub fn set_shadow(&self, name: &str, shadow: Shadow) -> Result<Option<String>, RegistryError> {
+        let tolerance_ok = shadow.tolerance.is_finite() && shadow.tolerance >= 0.0;
+        if !(1..=100).contains(&shadow.percent) || !tolerance_ok {
+            return Err(RegistryError::BadShadow(format!(
+                "percent {}, tolerance {}",
+                shadow.percent, shadow.tolerance
+            )));
+        }
+        let mut models = self.models.write().expect("registry lock");
+        let model = lookup(&mut models, name, &shadow.version)?;
+        let state = &model.versions[&shadow.version].state;
+        if *state != VersionState::Ready {
+            return Err(wrong_state(
+                name,
+                &shadow.version,
+                state,
+                "only a ready version can shadow the active one",
+            ));
+        }
+        let version = shadow.version.clone();
+        Ok(model
+            .shadow
+            .replace(shadow)
+            .map(|s| s.version)
+            .filter(|v| *v != version))
+    }
+
+    /// Stops `name`'s shadow; returns its version.
+    pub fn clear_shadow(&self, name: &str) -> Result<Option<String>, RegistryError> {
+        let mut models = self.models.write().expect("registry lock");
+        let model = models
+            .get_mut(name)
+            .ok_or_else(|| RegistryError::UnknownModel(name.to_owned()))?;
+        Ok(model.shadow.take().map(|s| s.version))
     }
 
     /// Stops the canary of `name`; returns its version.
@@ -498,6 +591,7 @@ impl ModelRegistry {
         if model.canary.as_ref().is_some_and(|(v, _)| v == &target) {
             model.canary = None;
         }
+        model.unshadow(&target);
         model.set(&target, VersionState::Active);
         Ok((from, target))
     }
@@ -519,6 +613,7 @@ impl ModelRegistry {
         if model.canary.as_ref().is_some_and(|(v, _)| v == version) {
             model.canary = None;
         }
+        model.unshadow(version);
         model.history.retain(|v| v != version);
         if let Some(entry) = model.versions.get_mut(version) {
             entry.model = None;

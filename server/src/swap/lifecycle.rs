@@ -1,11 +1,11 @@
 //! A version's lifecycle once it is compiled and gated: failing, activate, canary, stop
-//! the canary, roll back, retire. Each step changes the registry (atomically,
+//! the canary, shadow and stop shadowing, roll back, retire. Each step changes the registry (atomically,
 //! `crate::registry`), counts in `ml_model_swaps_total`, and records every version whose
 //! state changed as a log line and an event. The upload pipeline, the admin API and the
 //! models-directory watcher all go through these.
 
 use crate::event_sink::{Event, SERVICE};
-use crate::registry::{GateCheck, RegistryError};
+use crate::registry::{GateCheck, RegistryError, Shadow};
 use crate::serving::Serving;
 
 /// Makes a ready version (or the canary) active; returns the version it replaced, which
@@ -42,6 +42,30 @@ pub fn set_canary(
 /// Stops `name`'s canary, if any; returns its version, which is ready again.
 pub fn stop_canary(serving: &Serving, name: &str) -> Result<Option<String>, RegistryError> {
     let cleared = serving.models.clear_canary(name)?;
+    if let Some(version) = &cleared {
+        record(serving, name, version, "ready", None);
+    }
+    Ok(cleared)
+}
+
+/// Makes a ready version shadow the active one; returns the shadow it replaced.
+pub fn set_shadow(
+    serving: &Serving,
+    name: &str,
+    shadow: Shadow,
+) -> Result<Option<String>, RegistryError> {
+    let version = shadow.version.clone();
+    let replaced = serving.models.set_shadow(name, shadow)?;
+    record(serving, name, &version, "shadowing", None);
+    if let Some(replaced) = &replaced {
+        record(serving, name, replaced, "ready", None);
+    }
+    Ok(replaced)
+}
+
+/// Stops `name`'s shadow, if any; returns its version.
+pub fn stop_shadow(serving: &Serving, name: &str) -> Result<Option<String>, RegistryError> {
+    let cleared = serving.models.clear_shadow(name)?;
     if let Some(version) = &cleared {
         record(serving, name, version, "ready", None);
     }
