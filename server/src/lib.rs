@@ -15,7 +15,8 @@
 //!   on the runner it embeds (and the bundled model, packaged the same way);
 //! - [`feedback`]: ground truth for earlier predictions, for live accuracy per version;
 //! - [`monitoring`]: what a model's card says about watching it (accuracy margin, input
-//!   drift against its training distribution);
+//!   drift against its training distribution); [`watch`]: acting on live traffic with it
+//!   (drift events, shadow traffic, automatic canary analysis);
 //! - [`api`]: the REST API (`fn app(state) -> Router`);
 //! - [`metrics`]: Prometheus metrics;
 //! - [`event_sink`]: structured events, through the collector to files or Elasticsearch;
@@ -36,3 +37,4 @@ pub mod server;
 pub mod serving;
 pub mod swap;
 pub mod wasi_http;
+pub mod watch;

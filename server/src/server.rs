@@ -174,7 +174,9 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         let idle_for = std::time::Duration::from_secs(config.idle_timeout_secs);
         AbortOnDrop(tokio::spawn(shrink_idle_pools(serving.clone(), idle_for)))
     });
-    let _drift_watch = AbortOnDrop(crate::monitoring::watch::DriftWatch::spawn(serving.clone()));
+    let _drift_watch = AbortOnDrop(crate::watch::drift_events::DriftWatch::spawn(
+        serving.clone(),
+    ));
     let _watcher = match (&config.models_dir, config.watch_interval_ms) {
         (Some(dir), ms) if ms > 0 => {
             tracing::info!(dir = %dir.display(), every_ms = ms, "watching the models directory");

@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
-
 use crate::event_sink::EventSender;
 use crate::metrics::Metrics;
 use crate::registry::ModelRegistry;
@@ -19,8 +17,6 @@ pub struct Serving {
     pub metrics: Arc<Metrics>,
     /// Where events go.
     pub events: EventSender,
-    /// Permits of shadow runs under way (`crate::monitoring::shadow`).
-    pub shadows: Arc<Semaphore>,
 }
 
 impl Serving {
@@ -33,7 +29,6 @@ impl Serving {
             models: Arc::new(models),
             metrics,
             events,
-            shadows: crate::monitoring::shadow::slots(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod api_operations;
 mod api_predict;
 mod api_sandbox;
 mod binary;
+mod canary_analysis;
 mod compile_child;
 mod connections;
 mod event_mapping;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use serving::{Options, SEED_ROW, TestHost};
 use wasml_server::metrics::Clock;
 use wasml_server::monitoring::drift::{MIN_ROWS, SLOT_SECS, WINDOW_SLOTS};
-use wasml_server::monitoring::watch::DriftWatch;
+use wasml_server::watch::drift_events::DriftWatch;
 
 const MODEL: [(&str, &str); 2] = [("model", "bank-marketing"), ("version", "2.0.0")];
 

@@ -57,6 +57,9 @@ pub struct Options {
     pub admin_token: Option<&'static str>,
     /// The metrics' clock (a manual one lets a test empty the 5-minute windows).
     pub clock: Clock,
+    /// Components loaded as ready versions beside the served one, without the gate (a
+    /// test's candidate that the gate would refuse).
+    pub ready_versions: Vec<&'static str>,
 }
 
 impl Default for Options {
@@ -79,6 +82,7 @@ impl Default for Options {
             start_with_v1: false,
             admin_token: None,
             clock: Clock::system(),
+            ready_versions: Vec::new(),
         }
     }
 }
@@ -133,7 +137,12 @@ impl TestHost {
     pub fn start(options: Options) -> Self {
         let version = if options.start_with_v1 { "v1" } else { "v2" };
         let bank = wasml_test_support::bundled_component("bank-marketing", version);
-        let mut models = vec![load(bank, options.limits, options.pool_size)];
+        let mut models: Vec<LoadedModel> = options
+            .ready_versions
+            .iter()
+            .map(|path| load(path, options.limits, options.pool_size))
+            .collect();
+        models.push(load(bank, options.limits, options.pool_size));
         if options.with_hostile {
             models.push(load(wasml_test_artifacts::HOSTILE, options.limits, 1));
         }

@@ -33,10 +33,11 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use super::error::{ApiError, AppError};
 use crate::intake;
-use crate::metrics::{LiveAccuracy, Metrics};
+use crate::metrics::LiveAccuracy;
 use crate::monitoring::drift::DriftReport;
 use crate::registry::{GateCheck, Shadow, VersionState, VersionView};
 use crate::swap::{self, ModelLoader, Upload, lifecycle};
+use crate::watch::canary::{Policy, Report};
 use wasml_runtime::digest::{DigestedWasm, DigestingBuffer};
 
 /// What the admin routes need beyond the app's state.
@@ -149,11 +150,16 @@ pub struct VersionBody {
     /// enough rows came).
     #[serde(skip_serializing_if = "Option::is_none")]
     drift: Option<DriftReport>,
+    /// The last automatic analysis of this version as a canary: verdict, reason, figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    canary_analysis: Option<Report>,
 }
 
 impl VersionBody {
-    fn new(view: VersionView, metrics: &Metrics) -> Self {
+    fn new(view: VersionView, state: &AppState) -> Self {
+        let metrics = &state.serving.metrics;
         Self {
+            canary_analysis: state.canaries.report(&view.name, &view.version),
             component_sha256: view.sha256.clone(),
             load_seconds: view.model.as_ref().map(|m| m.load_seconds),
             card_accuracy: view
@@ -190,7 +196,7 @@ async fn list(State(state): State<AppState>) -> Json<serde_json::Value> {
         .models
         .versions()
         .into_iter()
-        .map(|view| VersionBody::new(view, &state.serving.metrics))
+        .map(|view| VersionBody::new(view, &state))
         .collect();
     Json(
         serde_json::json!({ "default_model": state.serving.models.default_name(), "versions": versions }),
@@ -207,7 +213,7 @@ async fn show(
         .versions()
         .into_iter()
         .find(|v| v.name == name && v.version == version)
-        .map(|view| Json(VersionBody::new(view, &state.serving.metrics)))
+        .map(|view| Json(VersionBody::new(view, &state)))
         .ok_or_else(|| crate::registry::RegistryError::UnknownVersion(name, version).into())
 }
 
@@ -355,9 +361,13 @@ async fn activate(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CanaryBody {
     version: String,
     percent: u32,
+    /// Judge the canary against the active version and promote or stop it by itself.
+    #[serde(default)]
+    analysis: Option<Policy>,
 }
 
 async fn canary(
@@ -366,11 +376,24 @@ async fn canary(
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let request: CanaryBody = serde_json::from_slice(&body).map_err(|e| {
-        AppError::bad_request(format!("expected {{\"version\", \"percent\"}}: {e}"))
+        AppError::bad_request(format!(
+            "expected {{\"version\", \"percent\", \"analysis\" (optional)}}: {e}"
+        ))
     })?;
+    let active = state.serving.models.active(&name);
     let replaced = lifecycle::set_canary(&state.serving, &name, &request.version, request.percent)?;
+    if let (Some(policy), Some(active)) = (&request.analysis, active) {
+        state.canaries.start(
+            &state.serving,
+            &name,
+            &request.version,
+            active.version(),
+            policy.clone(),
+        );
+    }
     Ok(Json(serde_json::json!({
-        "model": name, "canary": request.version, "percent": request.percent, "replaced": replaced
+        "model": name, "canary": request.version, "percent": request.percent,
+        "replaced": replaced, "analysis": request.analysis
     })))
 }
 

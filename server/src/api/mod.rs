@@ -70,6 +70,10 @@ pub struct AppState {
     pub predictions: Arc<crate::feedback::PredictionLog>,
     /// The admin API's token and loader; `None` keeps `/admin` unmounted.
     pub admin: Option<admin::Admin>,
+    /// Permits of shadow runs under way (`crate::watch::shadow`).
+    pub shadows: Arc<tokio::sync::Semaphore>,
+    /// Canaries on trial (`crate::watch::canary`).
+    pub canaries: Arc<crate::watch::canary::CanaryAnalyses>,
 }
 
 impl AppState {
@@ -84,6 +88,8 @@ impl AppState {
             started: Instant::now(),
             started_at: Utc::now(),
             admin: None,
+            shadows: crate::watch::shadow::slots(),
+            canaries: Arc::default(),
             predictions: Arc::new(crate::feedback::PredictionLog::new(
                 crate::feedback::DEFAULT_CAPACITY,
             )),

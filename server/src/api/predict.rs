@@ -24,8 +24,8 @@ use super::error::{AppError, ErrorBody};
 use super::observe::Outcome;
 use super::request_id;
 use super::{AppState, accounting};
-use crate::monitoring::{self, shadow::Answered};
 use crate::registry::{LoadedModel, ModelCall, Predict, PredictBatch};
+use crate::watch::shadow::{self as shadow_run, Answered};
 use wasml_runtime::convert;
 use wasml_runtime::instance::CallError;
 
@@ -198,13 +198,14 @@ impl PredictProtocol for Native {
 /// fate.
 pub async fn serve<P: PredictProtocol>(
     state: &AppState,
-    model: Arc<LoadedModel>,
+    mut model: Arc<LoadedModel>,
     request: Request,
     mut protocol: P,
 ) -> Response {
     let started = std::time::Instant::now();
     let metrics = &state.serving.metrics;
     let mut outcome = Outcome::default();
+    let mut fell_back = false;
     // The slot is held until the answer is ready; a refusal comes before the body is read.
     let result = match state.admission.admit(model.name()).await {
         Ok(slot) => {
@@ -214,7 +215,30 @@ pub async fn serve<P: PredictProtocol>(
             // The slot is held while the body arrives: a slow sender may not keep it.
             let read = protocol.read(&model, &parts.headers, body, state.body_limits);
             match tokio::time::timeout(state.body_read_timeout, read).await {
-                Ok(Ok(input)) => run(state, &model, input, &mut outcome).await,
+                Ok(Ok(input)) => {
+                    let fallback = state
+                        .serving
+                        .models
+                        .canary_fallback(model.name(), model.version());
+                    let retry = fallback.as_ref().map(|_| input.clone());
+                    match (
+                        run(state, &model, input, &mut outcome).await,
+                        fallback,
+                        retry,
+                    ) {
+                        // A canary on trial fails for itself, not for the client.
+                        (Err(error), Some(active), Some(input))
+                            if error.status().is_server_error() =>
+                        {
+                            canary_failed(state, &model, started, &error);
+                            fell_back = true;
+                            model = active;
+                            outcome = Outcome::default();
+                            run(state, &model, input, &mut outcome).await
+                        }
+                        (result, ..) => result,
+                    }
+                }
                 Ok(Err(error)) => Err(error),
                 Err(_) => Err(AppError::BodyTimeout(state.body_read_timeout)),
             }
@@ -227,6 +251,14 @@ pub async fn serve<P: PredictProtocol>(
     let server_failed = result
         .as_ref()
         .is_err_and(|error| error.status().is_server_error());
+    if !fell_back {
+        state.canaries.record(
+            model.name(),
+            model.version(),
+            started.elapsed().as_secs_f64(),
+            server_failed,
+        );
+    }
     metrics.prediction_request(&model, started.elapsed().as_secs_f64(), server_failed);
     model.counters.record(result.is_ok());
     let mut response = match result {
@@ -241,6 +273,26 @@ pub async fn serve<P: PredictProtocol>(
     outcome.model = Some(model);
     response.extensions_mut().insert(outcome);
     response
+}
+
+/// A canary failed a request with a server error that the active version will answer:
+/// counted against the canary (metrics, its counters, its analysis) and logged.
+fn canary_failed(
+    state: &AppState,
+    canary: &LoadedModel,
+    started: std::time::Instant,
+    error: &AppError,
+) {
+    let seconds = started.elapsed().as_secs_f64();
+    state
+        .serving
+        .metrics
+        .prediction_request(canary, seconds, true);
+    canary.counters.record(false);
+    state
+        .canaries
+        .record(canary.name(), canary.version(), seconds, true);
+    tracing::warn!(model = canary.name(), version = canary.version(), %error, "the canary failed a request; the active version answers it");
 }
 
 /// Predicts, filling `outcome` in for the request's event as it goes.
@@ -294,7 +346,7 @@ async fn run(
             answers: predictions.clone(),
             request_id: request_id::current().map(|id| id.to_string()),
         };
-        monitoring::shadow::spawn(&state.serving, answered, shadow, settings);
+        shadow_run::spawn(&state.serving, &state.shadows, answered, shadow, settings);
     }
     for prediction in &predictions {
         state.serving.metrics.prediction_served(model, prediction);

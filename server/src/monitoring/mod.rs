@@ -1,8 +1,9 @@
 //! Watching a model in production, from what its card says about itself: the margin by
 //! which live accuracy may fall below the card's held-out figure before it is a problem,
 //! and the training distribution of its inputs that live traffic is compared with
-//! ([`drift`]; its level changes become events through [`watch`]). Also a candidate
-//! version run in the shadow of the active one on live traffic ([`shadow`]).
+//! ([`drift`]). What acts on live traffic with these (drift events, shadows, canary
+//! analysis) is `crate::watch`, a layer above the registry and the event stream this
+//! one sits below.
 //!
 //! Both live in the card's `monitoring` object, which the training script (or `wasml
 //! package --reference-data`) writes:
@@ -17,8 +18,6 @@
 //! ```
 
 pub mod drift;
-pub mod shadow;
-pub mod watch;
 
 use serde::Deserialize;
 

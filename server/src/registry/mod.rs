@@ -284,6 +284,17 @@ impl ModelRegistry {
             .flatten()
     }
 
+    /// The active version of `name`, if `version` is its canary: what answers a request the
+    /// canary failed.
+    pub fn canary_fallback(&self, name: &str, version: &str) -> Option<Arc<LoadedModel>> {
+        let models = self.models.read().expect("registry lock");
+        let model = models.get(name)?;
+        let (canary, _) = model.canary.as_ref()?;
+        (canary == version)
+            .then(|| model.model(model.active.as_deref()?))
+            .flatten()
+    }
+
     /// The model `POST /predict` uses, as [`route`](Self::route) picks its version.
     pub fn default_model(&self) -> Option<Arc<LoadedModel>> {
         self.route(&self.default)

@@ -40,15 +40,22 @@ pub struct Answered {
     pub request_id: Option<String>,
 }
 
-/// Runs `answered`'s rows on `shadow` in the background and compares; returns at once.
-pub fn spawn(serving: &Serving, answered: Answered, shadow: Arc<LoadedModel>, settings: Shadow) {
+/// Runs `answered`'s rows on `shadow` in the background and compares, if one of `slots`
+/// is free; returns at once.
+pub fn spawn(
+    serving: &Serving,
+    slots: &Arc<Semaphore>,
+    answered: Answered,
+    shadow: Arc<LoadedModel>,
+    settings: Shadow,
+) {
     let pair = [
         answered.model.name().to_owned(),
         answered.model.version().to_owned(),
         shadow.version().to_owned(),
     ];
     let labels = [pair[0].as_str(), pair[1].as_str(), pair[2].as_str()];
-    let Ok(permit) = Arc::clone(&serving.shadows).try_acquire_owned() else {
+    let Ok(permit) = Arc::clone(slots).try_acquire_owned() else {
         serving.metrics.shadow().skipped(&labels);
         return;
     };
