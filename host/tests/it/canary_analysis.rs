@@ -4,7 +4,7 @@
 //! not have seen from the active version, since a request the canary fails is answered by
 //! the active one.
 
-use crate::hot_swap::{TOKEN, admin, conformance_json, read, upload};
+use crate::hot_swap::{TOKEN, admin, conformance_json, conformance_rows, read, settled, upload};
 use crate::serving;
 
 use std::collections::HashMap;
@@ -24,15 +24,9 @@ fn host() -> Arc<TestHost> {
     }))
 }
 
-/// The conformance set's inputs.
+/// The conformance set's inputs: 300 rows spread over every field's range.
 fn rows() -> Vec<Value> {
-    let set: Value = serde_json::from_str(&conformance_json("v2")).unwrap();
-    set["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|case| case["input"].clone())
-        .collect()
+    conformance_rows("v2")
 }
 
 async fn canary(host: &TestHost, body: Value) {
@@ -171,15 +165,8 @@ async fn a_candidate_that_answers_worse_is_stopped_on_live_accuracy() {
         "{}",
         String::from_utf8_lossy(&reply.body)
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while listing(&host, "1.0.1").await["state"] != "ready" {
-        assert!(
-            Instant::now() < deadline,
-            "{}",
-            listing(&host, "1.0.1").await
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let listed = settled(&host, &base).await;
+    assert_eq!(listed["state"], "ready", "{listed}");
     let analysis = json!({"min_requests": 60, "max_p99_ratio": 50.0, "window_seconds": 60});
     canary(
         &host,

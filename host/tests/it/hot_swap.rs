@@ -26,6 +26,18 @@ pub(crate) fn conformance_json(version_dir: &str) -> String {
     std::fs::read_to_string(path).unwrap()
 }
 
+/// The inputs of a bundled version's conformance set: rows spread over every field's
+/// range.
+pub(crate) fn conformance_rows(version_dir: &str) -> Vec<Value> {
+    let set: Value = serde_json::from_str(&conformance_json(version_dir)).unwrap();
+    set["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|case| case["input"].clone())
+        .collect()
+}
+
 pub(crate) async fn admin(host: &TestHost, method: &str, uri: &str, body: Vec<u8>) -> Reply {
     host.call(
         Request::builder()
@@ -75,7 +87,7 @@ pub(crate) async fn upload(
 }
 
 /// The listing of the version at `base` once it is no longer compiling or validating.
-async fn settled(host: &TestHost, base: &str) -> Value {
+pub(crate) async fn settled(host: &TestHost, base: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let listing = admin(host, "GET", base, Vec::new()).await.json();

@@ -4,7 +4,7 @@
 //! each comes with an event naming both answers, and bad shadow requests are refused with
 //! their cause.
 
-use crate::hot_swap::{TOKEN, admin, conformance_json, read, upload};
+use crate::hot_swap::{TOKEN, admin, conformance_json, conformance_rows, read, upload};
 use crate::serving;
 
 use serde_json::{Value, json};
@@ -15,13 +15,7 @@ const PAIR: [(&str, &str); 3] = [("model", MODEL), ("active", "1.0.0"), ("shadow
 
 /// The conformance set's inputs: 300 rows spread over every field's range.
 fn rows() -> Vec<Value> {
-    let set: Value = serde_json::from_str(&conformance_json("v2")).unwrap();
-    set["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|case| case["input"].clone())
-        .collect()
+    conformance_rows("v2")
 }
 
 /// Each row's answer (label, version that gave it, request ID), one request per row.

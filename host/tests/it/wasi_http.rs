@@ -7,7 +7,7 @@
 
 use crate::serving;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
@@ -96,15 +96,7 @@ impl Case {
 }
 
 fn conformance_inputs() -> Vec<Value> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let path = root.join("guest/models/bank-marketing/v2/conformance.json");
-    let set: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    set["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|case| case["input"].clone())
-        .collect()
+    crate::hot_swap::conformance_rows("v2")
 }
 
 fn bad_cases() -> Vec<Case> {
