@@ -124,6 +124,14 @@ async fn a_good_candidate_is_promoted_by_the_host() {
     let promoted = [("model", MODEL), ("result", "auto_promoted")];
     host.assert_metric("ml_model_swaps_total", &promoted, Some(1.0))
         .await;
+    let verdict = [
+        ("model", MODEL),
+        ("canary", "2.0.0"),
+        ("active", "1.0.0"),
+        ("verdict", "promoted"),
+    ];
+    host.assert_metric("ml_canary_analysis", &verdict, Some(1.0))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

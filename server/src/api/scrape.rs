@@ -23,6 +23,12 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         .metrics
         .admission
         .set_now(admission.running(), admission.queued());
+    let analyses = state.canaries.reports();
+    state.serving.metrics.shadow().canary_analyses(
+        analyses
+            .iter()
+            .map(|(model, r)| [model.as_str(), &r.canary, &r.active, r.verdict.as_str()]),
+    );
     (
         [(header::CONTENT_TYPE, CONTENT_TYPE)],
         state.serving.metrics.render(&state.serving.models),

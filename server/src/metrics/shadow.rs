@@ -1,7 +1,8 @@
-//! Shadow traffic's metrics: requests run on the shadow, rows compared and how many the
-//! two versions answered differently, the shadow's failures and skips, and its latency.
+//! A candidate's trials on live traffic: shadow traffic's metrics (requests run on the
+//! shadow, rows compared and how many the two versions answered differently, the shadow's
+//! failures and skips, its latency) and the automatic canary analysis's verdict.
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 use super::register;
 
@@ -18,6 +19,7 @@ pub struct ShadowMetrics {
     failures: IntCounterVec,
     skipped: IntCounterVec,
     duration: HistogramVec,
+    canary_analysis: IntGaugeVec,
 }
 
 impl ShadowMetrics {
@@ -42,6 +44,16 @@ impl ShadowMetrics {
             failures: counter(
                 "ml_shadow_failures_total",
                 "Shadow runs that failed (trap, deadline, unavailable, a refused row); the client never sees them.",
+            ),
+            canary_analysis: register(
+                registry,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "ml_canary_analysis",
+                        "1 per model with an automatic canary analysis, labelled with its canary, the active version it is compared with and its verdict (collecting, promoted, passed, rolled_back, aborted).",
+                    ),
+                    &["model", "canary", "active", "verdict"],
+                ),
             ),
             skipped: counter(
                 "ml_shadow_skipped_total",
@@ -83,6 +95,14 @@ impl ShadowMetrics {
     pub fn failed(&self, pair: &[&str; 3]) {
         self.requests.with_label_values(pair).inc();
         self.failures.with_label_values(pair).inc();
+    }
+
+    /// Sets `ml_canary_analysis` to `analyses`: `(model, canary, active, verdict)`.
+    pub fn canary_analyses<'a>(&self, analyses: impl IntoIterator<Item = [&'a str; 4]>) {
+        self.canary_analysis.reset();
+        for labels in analyses {
+            self.canary_analysis.with_label_values(&labels).set(1);
+        }
     }
 
     /// A shadow run of `pair` was skipped: too many in flight.

@@ -112,6 +112,19 @@ pub enum Verdict {
     Aborted,
 }
 
+impl Verdict {
+    /// The verdict as the listing and `ml_canary_analysis` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Collecting => "collecting",
+            Self::Promoted => "promoted",
+            Self::Passed => "passed",
+            Self::RolledBack => "rolled_back",
+            Self::Aborted => "aborted",
+        }
+    }
+}
+
 /// One version's figures over the window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Figures {
@@ -192,6 +205,18 @@ impl CanaryAnalyses {
                     failed,
                 });
         }
+    }
+
+    /// Every model's last analysis: `(model, report)`.
+    pub fn reports(&self) -> Vec<(String, Report)> {
+        let by_model = self.by_model.read().expect("canary lock");
+        by_model
+            .iter()
+            .map(|(model, analysis)| {
+                let report = analysis.report.lock().expect("canary lock").clone();
+                (model.clone(), report)
+            })
+            .collect()
     }
 
     /// The report of the last analysis of `model` whose canary was `version`.

@@ -5,6 +5,7 @@
 //! an alert rule names must exist as a series too.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::time::Duration;
 
 use regex::Regex;
@@ -13,11 +14,13 @@ use wasml_e2e::{eventually, start_collector, start_host};
 use wasml_observability_tests::grafana::{self, substitute};
 use wasml_observability_tests::prometheus::Prometheus;
 use wasml_observability_tests::prometheus_rules;
-use wasml_test_support::ScratchDir;
 use wasml_test_support::http::json as post;
+use wasml_test_support::http::request_with;
+use wasml_test_support::{ScratchDir, bundled_component};
 
 const ROW: &str = r#"{"age": 30, "job": "admin.", "marital": "single", "education": "secondary",
     "housing": "yes", "loan": "no", "duration": 200, "campaign": 2}"#;
+const TOKEN: &str = "prometheus-queries-token";
 const INVALID_ROW: &str = r#"{"age": "thirty", "job": "admin."}"#;
 
 #[test]
@@ -28,7 +31,10 @@ fn every_dashboard_rule_and_alert_query_returns_data_from_a_real_prometheus() {
     let (_es_runtime, es) = wasml_e2e::start_es();
     let collector = start_collector(&dir.join("collector"), Some(&es.url()), &[]);
     let collector_url = format!("http://{}", collector.address);
-    let host = start_host(&dir, &["--collector-url", &collector_url]);
+    let host = start_host(
+        &dir,
+        &["--collector-url", &collector_url, "--admin-token", TOKEN],
+    );
     let prometheus = Prometheus::start(&dir, host.address, collector.address);
     // Prometheus applies its targets a few seconds after start: traffic before its first
     // scrape would only ever be seen as a flat counter.
@@ -40,6 +46,8 @@ fn every_dashboard_rule_and_alert_query_returns_data_from_a_real_prometheus() {
         "targets {:?}",
         prometheus.targets()
     );
+
+    candidates_on_trial(host.address);
 
     // A batch large enough for input drift to be computed (it needs 200 rows).
     let rows: Vec<Value> = (0..250)
@@ -120,6 +128,49 @@ fn every_dashboard_rule_and_alert_query_returns_data_from_a_real_prometheus() {
     );
     let shown: f64 = value.as_str().unwrap().parse().unwrap();
     assert!((shown - expected).abs() < 1e-9, "{shown} vs {expected}");
+}
+
+/// Version 1 in the shadow of the active version 2 (as 1.0.0, its component) and on trial
+/// as a canary whose analysis keeps collecting (as 1.0.1, its ONNX file and card), so the
+/// shadow and canary panels have data.
+fn candidates_on_trial(host: std::net::SocketAddr) {
+    let auth = format!("Bearer {TOKEN}");
+    let admin = |method: &str, path: &str, body: &[u8]| {
+        let headers = [("authorization", auth.as_str())];
+        let response = request_with(host, method, path, &headers, body).unwrap();
+        assert!(response.status < 300, "{method} {path}: {}", response.body);
+        response
+    };
+    let base = "/admin/models/bank-marketing";
+    let v1 = std::fs::read(bundled_component("bank-marketing", "v1")).unwrap();
+    admin("PUT", &format!("{base}/versions/1.0.0"), &v1);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest/models/bank-marketing/v1");
+    let card = std::fs::read(dir.join("card.json")).unwrap();
+    admin("PUT", &format!("{base}/versions/1.0.1/card"), &card);
+    let onnx = std::fs::read(dir.join("model.onnx")).unwrap();
+    admin("PUT", &format!("{base}/versions/1.0.1"), &onnx);
+    for version in ["1.0.0", "1.0.1"] {
+        let path = format!("{base}/versions/{version}");
+        assert!(
+            eventually(Duration::from_secs(120), || {
+                admin("GET", &path, b"").json()["state"] == "ready"
+            }),
+            "{}",
+            admin("GET", &path, b"").body
+        );
+    }
+    admin(
+        "PUT",
+        &format!("{base}/shadow"),
+        br#"{"version": "1.0.0", "percent": 100}"#,
+    );
+    let canary =
+        json!({"version": "1.0.1", "percent": 10, "analysis": {"min_requests": 1_000_000}});
+    admin(
+        "PUT",
+        &format!("{base}/canary"),
+        canary.to_string().as_bytes(),
+    );
 }
 
 /// A Grafana `label_values(selector, label)` query as the series selector Prometheus runs.
