@@ -30,6 +30,9 @@ pub enum CallError {
     Poisoned,
 }
 
+/// How many call deadlines an instance's first call (the model parse) may take.
+pub const WARM_UP_FACTOR: u32 = 20;
+
 /// A live instance of a model component. Its calls are futures: a call runs on a fiber
 /// on the calling task and yields to the runtime at every epoch tick (the serving path);
 /// the `_blocking` forms run them from synchronous code.
@@ -68,6 +71,18 @@ impl ModelInstance {
             .call_info(&mut self.store);
         let result = Timed::new(call, &mut cpu).await;
         self.settle(result, cpu)
+    }
+
+    /// `info()` as the instance's first call, which is when the guest parses its model:
+    /// that may take longer than a request may (more so while other work shares the CPU,
+    /// as when a model is loaded under load), so it gets [`WARM_UP_FACTOR`] times the
+    /// call deadline. A guest that loops still stops, at that longer deadline.
+    pub async fn warm_up(&mut self) -> Result<ModelInfo, CallError> {
+        let limits = self.limits;
+        self.limits.deadline = limits.deadline * WARM_UP_FACTOR;
+        let result = self.info().await;
+        self.limits = limits;
+        result
     }
 
     /// Predicts one row: the outer error is the sandbox's (the instance is then unusable),

@@ -131,7 +131,7 @@ impl InstancePool {
 async fn warm(component: &ModelComponent) -> wasmtime::Result<ModelInstance> {
     let mut instance = component.instantiate().await?;
     instance
-        .info()
+        .warm_up()
         .await
         .map_err(|e| wasmtime::format_err!("warming an instance: its info() failed: {e}"))?;
     Ok(instance)

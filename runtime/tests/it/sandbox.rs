@@ -151,3 +151,19 @@ fn every_call_reports_its_running_time_and_memory_high_water_mark() {
         "{hoarded:?} vs {ok:?}"
     );
 }
+
+#[test]
+fn the_first_call_gets_a_longer_deadline_and_later_calls_the_usual_one() {
+    let mut instance = hostile().instantiate_blocking().unwrap();
+    wasml_runtime::blocking::block_on(instance.warm_up()).unwrap();
+    let error = instance.predict_blocking(&row("loop")).unwrap_err();
+    assert!(
+        matches!(error, CallError::DeadlineExceeded(d) if d == LIMITS.deadline),
+        "{error}"
+    );
+    assert!(
+        instance.last_cost().cpu < LIMITS.deadline * 4,
+        "{:?}",
+        instance.last_cost()
+    );
+}
