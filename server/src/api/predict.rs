@@ -111,8 +111,9 @@ enum PredictResponses {
     tag = "predict"
 )]
 pub async fn predict(State(state): State<AppState>, request: Request) -> Response {
-    match state.serving.models.default_model() {
-        Some(model) => serve(&state, model, request, Native).await,
+    let models = &state.serving.models;
+    match models.route_with_fallback(models.default_name()) {
+        Some((model, fallback)) => serve(&state, model, fallback, request, Native).await,
         None => {
             AppError::ModelNotFound(state.serving.models.default_name().to_owned()).into_response()
         }
@@ -133,8 +134,8 @@ pub async fn predict_named(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
-    match state.serving.models.route(&name) {
-        Some(model) => serve(&state, model, request, Native).await,
+    match state.serving.models.route_with_fallback(&name) {
+        Some((model, fallback)) => serve(&state, model, fallback, request, Native).await,
         None => AppError::ModelNotFound(name).into_response(),
     }
 }
@@ -195,10 +196,12 @@ impl PredictProtocol for Native {
 }
 
 /// Serves one prediction request through `protocol` and accounts for it, whatever its
-/// fate.
+/// fate. `fallback` (the active version, for a request sent to the canary) answers it if
+/// `model` fails with a server error.
 pub async fn serve<P: PredictProtocol>(
     state: &AppState,
     mut model: Arc<LoadedModel>,
+    fallback: Option<Arc<LoadedModel>>,
     request: Request,
     mut protocol: P,
 ) -> Response {
@@ -216,10 +219,6 @@ pub async fn serve<P: PredictProtocol>(
             let read = protocol.read(&model, &parts.headers, body, state.body_limits);
             match tokio::time::timeout(state.body_read_timeout, read).await {
                 Ok(Ok(input)) => {
-                    let fallback = state
-                        .serving
-                        .models
-                        .canary_fallback(model.name(), model.version());
                     let retry = fallback.as_ref().map(|_| input.clone());
                     match (
                         run(state, &model, input, &mut outcome).await,

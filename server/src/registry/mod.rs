@@ -254,17 +254,28 @@ impl ModelRegistry {
     /// The version of `name` a request should use: the canary for its share of
     /// requests, else the active version. `None` if the model has no active version.
     pub fn route(&self, name: &str) -> Option<Arc<LoadedModel>> {
+        self.route_with_fallback(name).map(|(model, _)| model)
+    }
+
+    /// [`route`](Self::route), and for a request sent to the canary the active version,
+    /// which answers it if the canary fails (picked under the same lock: an analysis may
+    /// stop the canary while the request runs).
+    pub fn route_with_fallback(
+        &self,
+        name: &str,
+    ) -> Option<(Arc<LoadedModel>, Option<Arc<LoadedModel>>)> {
         let models = self.models.read().expect("registry lock");
         let model = models.get(name)?;
+        let active = model.model(model.active.as_deref()?);
         if let Some((canary, percent)) = &model.canary {
             let n = self.requests.fetch_add(1, Ordering::Relaxed);
             // Spread evenly: request n goes to the canary when it crosses a multiple of
             // 100 / percent, so 10 % is every tenth request, not the first ten of each 100.
             if (n * u64::from(*percent)) % 100 < u64::from(*percent) {
-                return model.model(canary);
+                return model.model(canary).map(|canary| (canary, active));
             }
         }
-        model.model(model.active.as_deref()?)
+        active.map(|active| (active, None))
     }
 
     /// The version that should also run a request `answered` by `name`'s active version,
@@ -281,17 +292,6 @@ impl ModelRegistry {
         let percent = u64::from(shadow.percent);
         ((n * percent) % 100 < percent)
             .then(|| model.model(&shadow.version).map(|m| (m, shadow.clone())))
-            .flatten()
-    }
-
-    /// The active version of `name`, if `version` is its canary: what answers a request the
-    /// canary failed.
-    pub fn canary_fallback(&self, name: &str, version: &str) -> Option<Arc<LoadedModel>> {
-        let models = self.models.read().expect("registry lock");
-        let model = models.get(name)?;
-        let (canary, _) = model.canary.as_ref()?;
-        (canary == version)
-            .then(|| model.model(model.active.as_deref()?))
             .flatten()
     }
 

@@ -112,8 +112,10 @@ pub async fn infer(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
-    match state.serving.models.route(&name) {
-        Some(model) => serve(&state, model, request, OpenInference::default()).await,
+    match state.serving.models.route_with_fallback(&name) {
+        Some((model, fallback)) => {
+            serve(&state, model, fallback, request, OpenInference::default()).await
+        }
         None => error_response(AppError::ModelNotFound(name)),
     }
 }
@@ -133,7 +135,7 @@ pub async fn infer_version(
     request: Request,
 ) -> Response {
     match state.serving.models.version(&name, &version) {
-        Some(model) => serve(&state, model, request, OpenInference::default()).await,
+        Some(model) => serve(&state, model, None, request, OpenInference::default()).await,
         None => error_response(RegistryError::UnknownVersion(name, version).into()),
     }
 }
