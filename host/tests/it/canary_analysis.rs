@@ -29,7 +29,12 @@ fn rows() -> Vec<Value> {
     conformance_rows("v2")
 }
 
-async fn canary(host: &TestHost, body: Value) {
+/// Puts `version` on trial as a 50 % canary whose analysis decides after `min_requests`
+/// over a minute (latency judged loosely: the versions' speeds differ by design).
+async fn canary(host: &TestHost, version: &str, min_requests: u64) {
+    let analysis =
+        json!({"min_requests": min_requests, "max_p99_ratio": 50.0, "window_seconds": 60});
+    let body = json!({"version": version, "percent": 50, "analysis": analysis});
     let uri = format!("/admin/models/{MODEL}/canary");
     let reply = admin(host, "PUT", &uri, body.to_string().into_bytes()).await;
     assert_eq!(
@@ -104,12 +109,7 @@ async fn a_good_candidate_is_promoted_by_the_host() {
     let wasm = read(wasml_test_support::bundled_component(MODEL, "v2"));
     let listed = upload(&host, MODEL, "2.0.0", wasm, Some(conformance_json("v2"))).await;
     assert_eq!(listed["state"], "ready", "{listed}");
-    let analysis = json!({"min_requests": 150, "max_p99_ratio": 50.0, "window_seconds": 60});
-    canary(
-        &host,
-        json!({"version": "2.0.0", "percent": 50, "analysis": analysis}),
-    )
-    .await;
+    canary(&host, "2.0.0", 150).await;
 
     let (statuses, listed) = drive_until_verdict(&host, "2.0.0", Arc::new(rows()), None).await;
     let report = &listed["canary_analysis"];
@@ -175,12 +175,7 @@ async fn a_candidate_that_answers_worse_is_stopped_on_live_accuracy() {
     );
     let listed = settled(&host, &base).await;
     assert_eq!(listed["state"], "ready", "{listed}");
-    let analysis = json!({"min_requests": 60, "max_p99_ratio": 50.0, "window_seconds": 60});
-    canary(
-        &host,
-        json!({"version": "1.0.1", "percent": 50, "analysis": analysis}),
-    )
-    .await;
+    canary(&host, "1.0.1", 60).await;
 
     let (statuses, listed) =
         drive_until_verdict(&host, "1.0.1", Arc::new(rows), Some(Arc::new(truth))).await;
@@ -212,12 +207,7 @@ async fn a_candidate_that_fails_requests_is_stopped_and_its_failures_reach_no_cl
         ..Options::default()
     }));
     assert_eq!(listing(&host, "9.9.9").await["state"], "ready");
-    let analysis = json!({"min_requests": 40, "window_seconds": 60});
-    canary(
-        &host,
-        json!({"version": "9.9.9", "percent": 50, "analysis": analysis}),
-    )
-    .await;
+    canary(&host, "9.9.9", 40).await;
 
     let panics = Arc::new(vec![json!({"mode": "panic"})]);
     let (statuses, listed) = drive_until_verdict(&host, "9.9.9", panics, None).await;

@@ -24,7 +24,7 @@ use super::error::{AppError, ErrorBody};
 use super::observe::Outcome;
 use super::request_id;
 use super::{AppState, accounting};
-use crate::registry::{LoadedModel, ModelCall, Predict, PredictBatch};
+use crate::registry::{LoadedModel, ModelCall, Predict, PredictBatch, Route, Shadow};
 use crate::watch::shadow::{self as shadow_run, Answered};
 use wasml_runtime::convert;
 use wasml_runtime::instance::CallError;
@@ -112,8 +112,8 @@ enum PredictResponses {
 )]
 pub async fn predict(State(state): State<AppState>, request: Request) -> Response {
     let models = &state.serving.models;
-    match models.route_with_fallback(models.default_name()) {
-        Some((model, fallback)) => serve(&state, model, fallback, request, Native).await,
+    match models.route_request(models.default_name()) {
+        Some(route) => serve(&state, route, request, Native).await,
         None => {
             AppError::ModelNotFound(state.serving.models.default_name().to_owned()).into_response()
         }
@@ -134,8 +134,8 @@ pub async fn predict_named(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
-    match state.serving.models.route_with_fallback(&name) {
-        Some((model, fallback)) => serve(&state, model, fallback, request, Native).await,
+    match state.serving.models.route_request(&name) {
+        Some(route) => serve(&state, route, request, Native).await,
         None => AppError::ModelNotFound(name).into_response(),
     }
 }
@@ -196,15 +196,19 @@ impl PredictProtocol for Native {
 }
 
 /// Serves one prediction request through `protocol` and accounts for it, whatever its
-/// fate. `fallback` (the active version, for a request sent to the canary) answers it if
-/// `model` fails with a server error.
+/// fate. The route's fallback (the active version, for a request sent to the canary)
+/// answers it if the canary fails with a server error; its shadow runs it afterwards.
 pub async fn serve<P: PredictProtocol>(
     state: &AppState,
-    mut model: Arc<LoadedModel>,
-    fallback: Option<Arc<LoadedModel>>,
+    route: Route,
     request: Request,
     mut protocol: P,
 ) -> Response {
+    let Route {
+        mut model,
+        fallback,
+        shadow,
+    } = route;
     let started = std::time::Instant::now();
     let metrics = &state.serving.metrics;
     let mut outcome = Outcome::default();
@@ -221,7 +225,7 @@ pub async fn serve<P: PredictProtocol>(
                 Ok(Ok(input)) => {
                     let retry = fallback.as_ref().map(|_| input.clone());
                     match (
-                        run(state, &model, input, &mut outcome).await,
+                        run(state, &model, input, shadow, &mut outcome).await,
                         fallback,
                         retry,
                     ) {
@@ -233,7 +237,7 @@ pub async fn serve<P: PredictProtocol>(
                             fell_back = true;
                             model = active;
                             outcome = Outcome::default();
-                            run(state, &model, input, &mut outcome).await
+                            run(state, &model, input, None, &mut outcome).await
                         }
                         (result, ..) => result,
                     }
@@ -294,11 +298,13 @@ fn canary_failed(
     tracing::warn!(model = canary.name(), version = canary.version(), %error, "the canary failed a request; the active version answers it");
 }
 
-/// Predicts, filling `outcome` in for the request's event as it goes.
+/// Predicts, filling `outcome` in for the request's event as it goes; `shadow` runs the
+/// same rows once they are answered.
 async fn run(
     state: &AppState,
     model: &Arc<LoadedModel>,
     input: PredictInput,
+    shadow: Option<(Arc<LoadedModel>, Shadow)>,
     outcome: &mut Outcome,
 ) -> Result<Answer, AppError> {
     let batch = input.is_batch();
@@ -320,12 +326,7 @@ async fn run(
         .unzip();
     outcome.rows = Some(rows.len() as u32);
     let asked = rows.len();
-    // A shadow runs the same rows once this request is answered.
-    let shadow = state
-        .serving
-        .models
-        .shadow_for(model.name(), model.version())
-        .map(|shadow| (shadow, rows.clone()));
+    let shadow = shadow.map(|shadow| (shadow, rows.clone()));
     let results = if batch {
         call(state, model, PredictBatch(rows), outcome).await?
     } else {

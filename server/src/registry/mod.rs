@@ -2,7 +2,7 @@
 //! optional canary taking a share of its traffic, and versions on their way in or out.
 //!
 //! A ready version may also *shadow* the active one: a share of the requests the active
-//! version answered are run on it too, after the answer ([`ModelRegistry::shadow_for`]).
+//! version answers are run on it too, after the answer ([`Route::shadow`]).
 //!
 //! A request asks [`ModelRegistry::route`] for a model and gets an `Arc` of one version.
 //! Activation changes which version later requests get; a request in flight finishes on
@@ -22,7 +22,6 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub use files::model_files;
-
 pub use model::{
     CallOutput, Info, LoadedModel, ModelCall, ModelUnavailable, Predict, PredictBatch,
     RequestCounters,
@@ -109,6 +108,27 @@ pub struct Shadow {
     pub percent: u32,
     /// For a regressor: the relative difference from which two values disagree.
     pub tolerance: f64,
+}
+
+/// Where one request goes ([`ModelRegistry::route_request`]).
+pub struct Route {
+    /// The version that answers it.
+    pub model: Arc<LoadedModel>,
+    /// The active version, when `model` is the canary: it answers if the canary fails.
+    pub fallback: Option<Arc<LoadedModel>>,
+    /// The shadow that also runs it after the answer, with its settings.
+    pub shadow: Option<(Arc<LoadedModel>, Shadow)>,
+}
+
+impl Route {
+    /// Straight to `model`: no fallback, no shadow (a request naming its version).
+    pub fn to(model: Arc<LoadedModel>) -> Self {
+        Self {
+            model,
+            fallback: None,
+            shadow: None,
+        }
+    }
 }
 
 struct VersionEntry {
@@ -254,45 +274,43 @@ impl ModelRegistry {
     /// The version of `name` a request should use: the canary for its share of
     /// requests, else the active version. `None` if the model has no active version.
     pub fn route(&self, name: &str) -> Option<Arc<LoadedModel>> {
-        self.route_with_fallback(name).map(|(model, _)| model)
+        self.route_request(name).map(|route| route.model)
     }
 
-    /// [`route`](Self::route), and for a request sent to the canary the active version,
-    /// which answers it if the canary fails (picked under the same lock: an analysis may
-    /// stop the canary while the request runs).
-    pub fn route_with_fallback(
-        &self,
-        name: &str,
-    ) -> Option<(Arc<LoadedModel>, Option<Arc<LoadedModel>>)> {
+    /// Where a request to `name` goes, decided under one lock: the canary for its share
+    /// of requests (then with the active version as its fallback: an analysis may stop the
+    /// canary while the request runs), else the active version (then with the shadow, for
+    /// its share). `None` if the model has no active version.
+    pub fn route_request(&self, name: &str) -> Option<Route> {
         let models = self.models.read().expect("registry lock");
         let model = models.get(name)?;
-        let active = model.model(model.active.as_deref()?);
-        if let Some((canary, percent)) = &model.canary {
-            let n = self.requests.fetch_add(1, Ordering::Relaxed);
-            // Spread evenly: request n goes to the canary when it crosses a multiple of
-            // 100 / percent, so 10 % is every tenth request, not the first ten of each 100.
-            if (n * u64::from(*percent)) % 100 < u64::from(*percent) {
-                return model.model(canary).map(|canary| (canary, active));
-            }
+        let active = model.model(model.active.as_deref()?)?;
+        // Spread evenly: request n takes a share p when it crosses a multiple of 100 / p,
+        // so 10 % is every tenth request, not the first ten of each 100.
+        let picks = |counter: &AtomicU64, percent: u32| {
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            (n * u64::from(percent)) % 100 < u64::from(percent)
+        };
+        if let Some((canary, percent)) = &model.canary
+            && picks(&self.requests, *percent)
+            && let Some(canary) = model.model(canary)
+        {
+            return Some(Route {
+                model: canary,
+                fallback: Some(active),
+                shadow: None,
+            });
         }
-        active.map(|active| (active, None))
-    }
-
-    /// The version that should also run a request `answered` by `name`'s active version,
-    /// with the shadow's settings: for its share of requests (spread evenly, as the
-    /// canary's). `None` for requests answered by any other version.
-    pub fn shadow_for(&self, name: &str, answered: &str) -> Option<(Arc<LoadedModel>, Shadow)> {
-        let models = self.models.read().expect("registry lock");
-        let model = models.get(name)?;
-        let shadow = model.shadow.as_ref()?;
-        if model.active.as_deref() != Some(answered) {
-            return None;
-        }
-        let n = self.shadowed.fetch_add(1, Ordering::Relaxed);
-        let percent = u64::from(shadow.percent);
-        ((n * percent) % 100 < percent)
-            .then(|| model.model(&shadow.version).map(|m| (m, shadow.clone())))
-            .flatten()
+        let shadow = model
+            .shadow
+            .as_ref()
+            .filter(|shadow| picks(&self.shadowed, shadow.percent))
+            .and_then(|shadow| Some((model.model(&shadow.version)?, shadow.clone())));
+        Some(Route {
+            model: active,
+            fallback: None,
+            shadow,
+        })
     }
 
     /// The model `POST /predict` uses, as [`route`](Self::route) picks its version.

@@ -1,8 +1,9 @@
 //! A version's lifecycle once it is compiled and gated: failing, activate, canary, stop
-//! the canary, shadow and stop shadowing, roll back, retire. Each step changes the registry (atomically,
-//! `crate::registry`), counts in `ml_model_swaps_total`, and records every version whose
-//! state changed as a log line and an event. The upload pipeline, the admin API and the
-//! models-directory watcher all go through these.
+//! the canary, shadow and stop shadowing, roll back, retire, and the canary analysis's
+//! promotion or rejection. Each step changes the registry (atomically, `crate::registry`),
+//! counts in `ml_model_swaps_total`, and records every version whose state changed as a
+//! log line and an event. The upload pipeline, the admin API, the models-directory watcher
+//! and the canary analysis all go through these.
 
 use crate::event_sink::{Event, SERVICE};
 use crate::registry::{GateCheck, RegistryError, Shadow};
@@ -15,8 +16,27 @@ pub fn activate(
     name: &str,
     version: &str,
 ) -> Result<Option<String>, RegistryError> {
+    activate_as(serving, name, version, "activated")
+}
+
+/// The canary analysis found the canary `version` as good as the active version: it is
+/// activated, counted as `auto_promoted`.
+pub fn promote_canary(
+    serving: &Serving,
+    name: &str,
+    version: &str,
+) -> Result<Option<String>, RegistryError> {
+    activate_as(serving, name, version, "auto_promoted")
+}
+
+fn activate_as(
+    serving: &Serving,
+    name: &str,
+    version: &str,
+    result: &str,
+) -> Result<Option<String>, RegistryError> {
     let previous = serving.models.activate(name, version)?;
-    swapped(serving, name, version, "activated");
+    swapped(serving, name, version, result);
     if let Some(previous) = &previous {
         record(serving, name, previous, "ready", None);
     }
@@ -44,6 +64,21 @@ pub fn stop_canary(serving: &Serving, name: &str) -> Result<Option<String>, Regi
     let cleared = serving.models.clear_canary(name)?;
     if let Some(version) = &cleared {
         record(serving, name, version, "ready", None);
+    }
+    Ok(cleared)
+}
+
+/// The canary analysis found `name`'s canary worse than the active version, for `reason`:
+/// it is stopped (ready again), counted as `auto_rolled_back`, the reason in its event.
+pub fn reject_canary(
+    serving: &Serving,
+    name: &str,
+    reason: String,
+) -> Result<Option<String>, RegistryError> {
+    let cleared = serving.models.clear_canary(name)?;
+    if let Some(version) = &cleared {
+        serving.metrics.version_swapped(name, "auto_rolled_back");
+        record(serving, name, version, "ready", Some(reason));
     }
     Ok(cleared)
 }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::registry::VersionState;
 use crate::serving::Serving;
 use crate::swap::lifecycle;
 
@@ -158,17 +159,56 @@ pub struct Report {
     pub active_figures: Figures,
 }
 
-/// One request on trial.
+/// Most requests kept per version: the window holds the last `MAX_SAMPLES` when more came
+/// within it, so memory stays bounded at any rate.
+pub const MAX_SAMPLES: usize = 50_000;
+
+/// One request on trial: when it ended, how long it took, whether the server failed it.
 struct Sample {
     at: Instant,
-    canary: bool,
     seconds: f64,
     failed: bool,
 }
 
+/// One version's requests on trial, oldest first.
+#[derive(Default)]
+struct Samples(VecDeque<Sample>);
+
+impl Samples {
+    fn push(&mut self, sample: Sample) {
+        if self.0.len() == MAX_SAMPLES {
+            self.0.pop_front();
+        }
+        self.0.push_back(sample);
+    }
+
+    /// Requests, server-error rate and p99 latency over the last `window` (older
+    /// requests are dropped).
+    fn figures(&mut self, window: Duration) -> (u64, f64, f64) {
+        while self.0.front().is_some_and(|s| s.at.elapsed() > window) {
+            self.0.pop_front();
+        }
+        let mut latencies: Vec<f64> = self.0.iter().map(|s| s.seconds).collect();
+        latencies.sort_by(f64::total_cmp);
+        let requests = latencies.len();
+        let failed = self.0.iter().filter(|s| s.failed).count();
+        let p99 = latencies
+            .get(((requests as f64 * 0.99).ceil() as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or(0.0);
+        let error_rate = if requests == 0 {
+            0.0
+        } else {
+            failed as f64 / requests as f64
+        };
+        (requests as u64, error_rate, p99)
+    }
+}
+
 /// One running (or finished) analysis.
 struct Analysis {
-    samples: Mutex<VecDeque<Sample>>,
+    canary: Mutex<Samples>,
+    active: Mutex<Samples>,
     report: Mutex<Report>,
 }
 
@@ -180,31 +220,26 @@ pub struct CanaryAnalyses {
 
 impl CanaryAnalyses {
     /// Records a prediction request served (its first attempt) by `version` of `model`,
-    /// if an analysis of that model is collecting.
+    /// if an analysis of that model is collecting and `version` is its canary or the
+    /// active version it is compared with.
     pub fn record(&self, model: &str, version: &str, seconds: f64, failed: bool) {
         let by_model = self.by_model.read().expect("canary lock");
         let Some(analysis) = by_model.get(model) else {
             return;
         };
-        let (canary, collecting) = {
+        let samples = {
             let report = analysis.report.lock().expect("canary lock");
-            (
-                report.canary == version,
-                report.verdict == Verdict::Collecting,
-            )
+            match (report.verdict, version) {
+                (Verdict::Collecting, v) if v == report.canary => &analysis.canary,
+                (Verdict::Collecting, v) if v == report.active => &analysis.active,
+                _ => return,
+            }
         };
-        if collecting {
-            analysis
-                .samples
-                .lock()
-                .expect("canary lock")
-                .push_back(Sample {
-                    at: Instant::now(),
-                    canary,
-                    seconds,
-                    failed,
-                });
-        }
+        samples.lock().expect("canary lock").push(Sample {
+            at: Instant::now(),
+            seconds,
+            failed,
+        });
     }
 
     /// Every model's last analysis: `(model, report)`.
@@ -242,7 +277,8 @@ impl CanaryAnalyses {
         policy: Policy,
     ) -> tokio::task::JoinHandle<()> {
         let analysis = Arc::new(Analysis {
-            samples: Mutex::new(VecDeque::new()),
+            canary: Mutex::default(),
+            active: Mutex::default(),
             report: Mutex::new(Report {
                 canary: canary.to_owned(),
                 active: active.to_owned(),
@@ -274,73 +310,45 @@ impl CanaryAnalyses {
 impl Analysis {
     /// Updates the figures and, once there are enough, decides and acts.
     fn look(&self, serving: &Serving, model: &str) -> Verdict {
-        let (canary, active, policy) = {
-            let report = self.report.lock().expect("canary lock");
-            (
-                report.canary.clone(),
-                report.active.clone(),
-                report.policy.clone(),
-            )
-        };
-        let still_on_trial = serving
-            .models
-            .versions()
-            .iter()
-            .any(|v| v.name == model && v.version == canary && v.canary_percent.is_some());
-        if !still_on_trial {
+        let report = self.report.lock().expect("canary lock").clone();
+        if serving.models.state(model, &report.canary) != Some(VersionState::Canary) {
             return self.conclude(Verdict::Aborted, Some("the canary changed by hand".into()));
         }
-        let (canary_figures, active_figures) =
-            self.figures(serving, model, &canary, &active, &policy);
+        let (canary, active) = self.figures(serving, model, &report);
         {
             let mut report = self.report.lock().expect("canary lock");
-            report.canary_figures = canary_figures.clone();
-            report.active_figures = active_figures.clone();
+            report.canary_figures = canary.clone();
+            report.active_figures = active.clone();
         }
-        if canary_figures.requests < policy.min_requests {
+        if canary.requests < report.policy.min_requests {
             return Verdict::Collecting;
         }
-        let failures = check(&policy, &canary_figures, &active_figures);
-        if failures.is_empty() {
+        let failures = check(&report.policy, &canary, &active);
+        let (outcome, verdict, reason) = if failures.is_empty() {
             let reason = format!(
                 "passed on {} requests: error rate {:.4} vs {:.4}, p99 {:.6} s vs {:.6} s",
-                canary_figures.requests,
-                canary_figures.error_rate,
-                active_figures.error_rate,
-                canary_figures.p99_seconds,
-                active_figures.p99_seconds
+                canary.requests,
+                canary.error_rate,
+                active.error_rate,
+                canary.p99_seconds,
+                active.p99_seconds
             );
-            match policy.on_pass {
-                OnPass::Promote => {
-                    if let Err(error) = lifecycle::activate(serving, model, &canary) {
-                        return self.conclude(Verdict::Aborted, Some(error.to_string()));
-                    }
-                    serving.metrics.version_swapped(model, "auto_promoted");
-                    lifecycle::record(
-                        serving,
-                        model,
-                        &canary,
-                        "auto_promoted",
-                        Some(reason.clone()),
-                    );
-                    self.conclude(Verdict::Promoted, Some(reason))
-                }
-                OnPass::Hold => self.conclude(Verdict::Passed, Some(reason)),
+            match report.policy.on_pass {
+                OnPass::Promote => (
+                    lifecycle::promote_canary(serving, model, &report.canary).map(drop),
+                    Verdict::Promoted,
+                    reason,
+                ),
+                OnPass::Hold => (Ok(()), Verdict::Passed, reason),
             }
         } else {
             let reason = failures.join("; ");
-            if let Err(error) = lifecycle::stop_canary(serving, model) {
-                return self.conclude(Verdict::Aborted, Some(error.to_string()));
-            }
-            serving.metrics.version_swapped(model, "auto_rolled_back");
-            lifecycle::record(
-                serving,
-                model,
-                &canary,
-                "auto_rolled_back",
-                Some(reason.clone()),
-            );
-            self.conclude(Verdict::RolledBack, Some(reason))
+            let stopped = lifecycle::reject_canary(serving, model, reason.clone());
+            (stopped.map(drop), Verdict::RolledBack, reason)
+        };
+        match outcome {
+            Ok(()) => self.conclude(verdict, Some(reason)),
+            Err(error) => self.conclude(Verdict::Aborted, Some(error.to_string())),
         }
     }
 
@@ -352,33 +360,12 @@ impl Analysis {
         verdict
     }
 
-    /// Both versions' figures over the window (older samples dropped).
-    fn figures(
-        &self,
-        serving: &Serving,
-        model: &str,
-        canary: &str,
-        active: &str,
-        policy: &Policy,
-    ) -> (Figures, Figures) {
-        let mut samples = self.samples.lock().expect("canary lock");
-        let window = Duration::from_secs(policy.window_seconds);
-        while samples.front().is_some_and(|s| s.at.elapsed() > window) {
-            samples.pop_front();
-        }
-        let of = |is_canary: bool, version: &str| {
-            let mut latencies: Vec<f64> = Vec::new();
-            let mut failed = 0u64;
-            for sample in samples.iter().filter(|s| s.canary == is_canary) {
-                latencies.push(sample.seconds);
-                failed += u64::from(sample.failed);
-            }
-            latencies.sort_by(f64::total_cmp);
-            let requests = latencies.len() as u64;
-            let p99 = latencies
-                .get(((latencies.len() as f64 * 0.99).ceil() as usize).saturating_sub(1))
-                .copied()
-                .unwrap_or(0.0);
+    /// Both versions' figures over the window.
+    fn figures(&self, serving: &Serving, model: &str, report: &Report) -> (Figures, Figures) {
+        let window = Duration::from_secs(report.policy.window_seconds);
+        let of = |samples: &Mutex<Samples>, version: &str| {
+            let (requests, error_rate, p99_seconds) =
+                samples.lock().expect("canary lock").figures(window);
             let live_accuracy = serving
                 .metrics
                 .live_accuracy(model, version)
@@ -386,16 +373,15 @@ impl Analysis {
                 .map(|live| live.accuracy);
             Figures {
                 requests,
-                error_rate: if requests == 0 {
-                    0.0
-                } else {
-                    failed as f64 / requests as f64
-                },
-                p99_seconds: p99,
+                error_rate,
+                p99_seconds,
                 live_accuracy,
             }
         };
-        (of(true, canary), of(false, active))
+        (
+            of(&self.canary, &report.canary),
+            of(&self.active, &report.active),
+        )
     }
 }
 
@@ -463,6 +449,24 @@ mod tests {
             worse[0].starts_with("live accuracy 0.5000 vs 0.9000"),
             "{worse:?}"
         );
+    }
+
+    #[test]
+    fn samples_stay_bounded_and_give_rate_and_p99() {
+        let mut samples = Samples::default();
+        for i in 0..MAX_SAMPLES + 100 {
+            samples.push(Sample {
+                at: Instant::now(),
+                seconds: (i % 100) as f64 / 1000.0,
+                failed: i % 10 == 0,
+            });
+        }
+        assert_eq!(samples.0.len(), MAX_SAMPLES);
+        let (requests, error_rate, p99) = samples.figures(Duration::from_secs(60));
+        assert_eq!(requests, MAX_SAMPLES as u64);
+        assert!((error_rate - 0.1).abs() < 1e-9, "{error_rate}");
+        assert!((p99 - 0.098).abs() < 1e-9, "{p99}");
+        assert_eq!(samples.figures(Duration::ZERO).0, 0, "older than the window");
     }
 
     #[test]

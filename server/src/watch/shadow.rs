@@ -49,34 +49,35 @@ pub fn spawn(
     shadow: Arc<LoadedModel>,
     settings: Shadow,
 ) {
-    let pair = [
-        answered.model.name().to_owned(),
-        answered.model.version().to_owned(),
-        shadow.version().to_owned(),
-    ];
-    let labels = [pair[0].as_str(), pair[1].as_str(), pair[2].as_str()];
     let Ok(permit) = Arc::clone(slots).try_acquire_owned() else {
-        serving.metrics.shadow().skipped(&labels);
+        serving
+            .metrics
+            .shadow()
+            .skipped(&pair(&answered.model, &shadow));
         return;
     };
     let serving = serving.clone();
     tokio::spawn(async move {
         // The answer goes out first.
         tokio::task::yield_now().await;
-        let labels = [pair[0].as_str(), pair[1].as_str(), pair[2].as_str()];
+        let labels = pair(&answered.model, &shadow);
         let started = Instant::now();
         let output = shadow.call(PredictBatch(answered.rows)).await;
         let seconds = started.elapsed().as_secs_f64();
         drop(permit);
-        let answers: Option<Vec<Prediction>> = output
-            .ok()
-            .and_then(|output| output.result.ok())
-            .and_then(|results| {
-                results
-                    .into_iter()
-                    .map(|r| convert::prediction_result(r).ok())
-                    .collect()
-            });
+        let results = output.ok().and_then(|output| {
+            // A trap counts as any model's would (the instance was replaced).
+            output
+                .result
+                .inspect_err(|error| serving.metrics.wasm_trap(&shadow, error))
+                .ok()
+        });
+        let answers: Option<Vec<Prediction>> = results.and_then(|results| {
+            results
+                .into_iter()
+                .map(|r| convert::prediction_result(r).ok())
+                .collect()
+        });
         let Some(shadow_answers) = answers.filter(|a| a.len() == answered.answers.len()) else {
             serving.metrics.shadow().failed(&labels);
             return;
@@ -100,16 +101,16 @@ pub fn spawn(
                 SERVICE,
                 format!(
                     "shadow {} disagreed with {} on {} of {rows} rows",
-                    pair[2],
-                    pair[1],
+                    labels[2],
+                    labels[1],
                     disagreeing.len()
                 ),
             );
             event.request_id = answered.request_id;
-            event.model = Some(pair[0].clone());
-            event.model_version = Some(pair[1].clone());
+            event.model = Some(labels[0].to_owned());
+            event.model_version = Some(labels[1].to_owned());
             event.fields.extend([
-                ("shadow_version".to_owned(), pair[2].clone()),
+                ("shadow_version".to_owned(), labels[2].to_owned()),
                 ("row".to_owned(), first.to_string()),
                 (
                     "active_answer".to_owned(),
@@ -121,6 +122,11 @@ pub fn spawn(
             serving.events.send(event);
         }
     });
+}
+
+/// The `model`, `active`, `shadow` labels of a pair.
+fn pair<'a>(active: &'a LoadedModel, shadow: &'a LoadedModel) -> [&'a str; 3] {
+    [active.name(), active.version(), shadow.version()]
 }
 
 /// Whether two answers to the same row differ: another class, another kind of answer, or

@@ -51,7 +51,6 @@ pub struct ElasticsearchSink {
     config: ElasticsearchConfig,
     metrics: CollectorMetrics,
     setup: SetupStatus,
-    installed: bool,
 }
 
 impl ElasticsearchSink {
@@ -77,7 +76,6 @@ impl ElasticsearchSink {
             setup: SetupStatus::new(config.setup, &config.target, &metrics),
             config,
             metrics,
-            installed: false,
         })
     }
 
@@ -136,7 +134,7 @@ impl Sink for ElasticsearchSink {
         );
         let outcomes: Vec<Result<Vec<Rejection<'_>>, SinkError>> =
             this.runtime.block_on(async {
-                if !this.installed {
+                if !this.setup.done() {
                     let config = &this.config;
                     setup::install(
                         &this.client,
@@ -155,7 +153,6 @@ impl Sink for ElasticsearchSink {
                         .await,
                 )
             })?;
-        self.installed = true;
         let mut rejections = Vec::new();
         for outcome in outcomes {
             rejections.extend(outcome?);

@@ -13,7 +13,7 @@ use elasticsearch::http::headers::HeaderMap;
 use serde::Serialize;
 
 use super::config::SetupMode;
-use super::detect::{self, Server, ServerKind};
+use super::detect::{self, Server};
 use super::setup_plan::{self, Step};
 use super::target::Target;
 use crate::metrics::CollectorMetrics;
@@ -104,6 +104,12 @@ impl SetupStatus {
         })))
     }
 
+    /// Whether setup ran to a state delivery may go on from (not pending, not blocked).
+    pub(super) fn done(&self) -> bool {
+        let state = self.0.lock().expect("setup report lock").state;
+        !matches!(state, SetupState::Pending | SetupState::Blocked)
+    }
+
     /// The report now.
     pub fn report(&self) -> SetupReport {
         self.0.lock().expect("setup report lock").clone()
@@ -142,11 +148,11 @@ pub(super) async fn install(
         };
         steps.push(outcome);
     }
-    if plan.retention.is_none() {
+    if let Err(why) = &plan.retention {
         steps.push(step_report(
             "retention",
             "unsupported",
-            Some(no_retention(server.kind)),
+            Some((*why).to_owned()),
         ));
     }
     let refused: Vec<&StepReport> = steps.iter().filter(|s| s.state != "installed").collect();
@@ -169,7 +175,7 @@ pub(super) async fn install(
             );
         }
     }
-    let retention = plan.retention.filter(|_| refused.is_empty());
+    let retention = plan.retention.ok().filter(|_| refused.is_empty());
     record(metrics, state, &steps);
     tracing::info!(?server, ?state, ?retention, "Elasticsearch setup");
     status.update(|report| {
@@ -185,14 +191,6 @@ pub(super) async fn install(
         )));
     }
     Ok(())
-}
-
-/// Why a server keeps no retention for the target.
-fn no_retention(kind: ServerKind) -> String {
-    match kind {
-        ServerKind::Serverless => "Elastic Cloud Serverless has no ILM: daily indices are kept until deleted; --elasticsearch-target data-stream gets a data stream lifecycle".to_owned(),
-        _ => "the server offers no retention for this target".to_owned(),
-    }
 }
 
 fn step_report(step: &'static str, state: &'static str, reason: Option<String>) -> StepReport {

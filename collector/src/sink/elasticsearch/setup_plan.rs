@@ -31,6 +31,9 @@ pub const SETUP_NAME: &str = "ml-pipeline";
 /// The name of the policies of a data stream (they roll over).
 const DATA_STREAM_POLICY: &str = "ml-pipeline-data-stream";
 
+/// Why daily indices keep no retention on Serverless.
+const NO_SERVERLESS_INDEX_RETENTION: &str = "Elastic Cloud Serverless has no ILM: daily indices are kept until deleted; --elasticsearch-target data-stream gets a data stream lifecycle";
+
 /// How often a data stream's write index rolls over.
 const ROLLOVER_AGE: &str = "1d";
 
@@ -52,9 +55,9 @@ pub(super) struct Step {
 pub(super) struct Plan {
     /// The requests, in order (a policy before the template naming it).
     pub steps: Vec<Step>,
-    /// What keeps data for how long once every step is installed, in words; `None` when
-    /// the server offers nothing for this target.
-    pub retention: Option<String>,
+    /// What keeps data for how long once every step is installed, in words; or why the
+    /// server offers nothing for this target.
+    pub retention: Result<String, &'static str>,
 }
 
 /// The plan for `kind` writing to `target`.
@@ -83,11 +86,10 @@ pub(super) fn plan(kind: ServerKind, target: &Target) -> Plan {
             };
             (
                 Some(policy),
-                Some(format!("{age} (ILM policy {policy_name})")),
+                Ok(format!("{age} (ILM policy {policy_name})")),
             )
         }
         ServerKind::OpenSearch => {
-            remove(settings, "index.lifecycle.name");
             rename_types(
                 &mut template["template"]["mappings"],
                 "flattened",
@@ -101,15 +103,17 @@ pub(super) fn plan(kind: ServerKind, target: &Target) -> Plan {
             };
             (
                 Some(policy),
-                Some(format!("{age} (ISM policy {policy_name})")),
+                Ok(format!("{age} (ISM policy {policy_name})")),
             )
         }
         ServerKind::Serverless => {
             remove(&mut template["template"], "settings");
-            let retention = data_stream.then(|| {
+            let retention = if data_stream {
                 template["template"]["lifecycle"] = json!({ "data_retention": age });
-                format!("{age} (data stream lifecycle)")
-            });
+                Ok(format!("{age} (data stream lifecycle)"))
+            } else {
+                Err(NO_SERVERLESS_INDEX_RETENTION)
+            };
             (None, retention)
         }
     };
@@ -228,7 +232,7 @@ mod tests {
         assert_eq!(plan.steps[1].body, file(INDEX_TEMPLATE));
         assert_eq!(
             plan.retention.as_deref(),
-            Some("30d (ILM policy ml-pipeline)")
+            Ok("30d (ILM policy ml-pipeline)")
         );
     }
 
@@ -299,7 +303,7 @@ mod tests {
             [("index_template", "/_index_template/ml-pipeline")]
         );
         assert!(daily.steps[0].body["template"].get("settings").is_none());
-        assert_eq!(daily.retention, None);
+        assert!(daily.retention.unwrap_err().contains("no ILM"));
         let target = Target::DataStream("logs-ml_pipeline-default".into());
         let stream = plan(ServerKind::Serverless, &target);
         assert_eq!(
@@ -308,7 +312,7 @@ mod tests {
         );
         assert_eq!(
             stream.retention.as_deref(),
-            Some("30d (data stream lifecycle)")
+            Ok("30d (data stream lifecycle)")
         );
     }
 }

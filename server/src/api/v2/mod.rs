@@ -30,7 +30,7 @@ use super::AppState;
 use super::body::{BodyLimits, PredictInput, read_limited};
 use super::error::{ApiError, AppError};
 use super::predict::{Answer, PredictProtocol, serve};
-use crate::registry::{LoadedModel, RegistryError};
+use crate::registry::{LoadedModel, RegistryError, Route};
 use tensor::{InferenceRequest, InferenceResponse};
 use wasml_runtime::convert;
 
@@ -112,10 +112,8 @@ pub async fn infer(
     Path(name): Path<String>,
     request: Request,
 ) -> Response {
-    match state.serving.models.route_with_fallback(&name) {
-        Some((model, fallback)) => {
-            serve(&state, model, fallback, request, OpenInference::default()).await
-        }
+    match state.serving.models.route_request(&name) {
+        Some(route) => serve(&state, route, request, OpenInference::default()).await,
         None => error_response(AppError::ModelNotFound(name)),
     }
 }
@@ -135,7 +133,7 @@ pub async fn infer_version(
     request: Request,
 ) -> Response {
     match state.serving.models.version(&name, &version) {
-        Some(model) => serve(&state, model, None, request, OpenInference::default()).await,
+        Some(model) => serve(&state, Route::to(model), request, OpenInference::default()).await,
         None => error_response(RegistryError::UnknownVersion(name, version).into()),
     }
 }
