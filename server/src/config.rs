@@ -191,6 +191,12 @@ pub struct Config {
     #[arg(long, env = "WASML_ACCURACY_DROP_MARGIN", default_value_t = 0.03)]
     pub accuracy_drop_margin: f64,
 
+    /// How far a regressor's live mean absolute error may rise above its card's, as a
+    /// share of it (0.25: 25 % worse), before `ModelErrorAboveCard` fires, unless its card
+    /// sets `monitoring.error_rise_margin`.
+    #[arg(long, env = "WASML_ERROR_RISE_MARGIN", default_value_t = 0.25)]
+    pub error_rise_margin: f64,
+
     /// Skip the per-request monitoring work: input-drift counting and the call-cost
     /// histograms (a request's event still carries its cost). For measuring what that
     /// work costs (`cargo bench --bench load`); drift and cost series then stay empty.
@@ -283,6 +289,7 @@ impl Config {
                 act: self.drift_act,
             },
             accuracy_drop_margin: self.accuracy_drop_margin,
+            error_rise_margin: self.error_rise_margin,
             per_request: !self.no_monitoring,
         }
     }

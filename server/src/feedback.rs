@@ -1,7 +1,8 @@
 //! Ground truth: a client reports the true outcome of an earlier prediction
 //! (`POST /feedback`), and the host compares it with what the model said, per model
-//! version — live accuracy next to the card's offline figures, and the way a canary and
-//! the active version are compared on real traffic.
+//! version — a classifier's live accuracy, a regressor's live error, next to the card's
+//! offline figures, and the way a canary and the active version are compared on real
+//! traffic.
 //!
 //! The host remembers the last [`PredictionLog::capacity`] single-row predictions by
 //! request ID (oldest forgotten first), so memory stays bounded however long it runs.
@@ -21,9 +22,20 @@ pub struct Remembered {
     pub model: String,
     /// Its version.
     pub version: String,
-    /// The label it predicted.
-    pub label: String,
+    /// What it predicted.
+    pub said: Said,
 }
+
+/// What a remembered prediction said.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Said {
+    /// A classifier's label.
+    Label(String),
+    /// A regressor's value.
+    Value(f64),
+}
+
+impl Eq for Said {}
 
 /// Why feedback cannot be taken.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -132,7 +144,7 @@ mod tests {
         Remembered {
             model: "m".into(),
             version: "1".into(),
-            label: label.into(),
+            said: Said::Label(label.into()),
         }
     }
 

@@ -120,3 +120,128 @@ async fn unknown_repeated_and_impossible_feedback_is_refused() {
     assert_eq!(reply.status, 409);
     assert_eq!(reply.json()["error"]["code"], "feedback_exists");
 }
+
+#[tokio::test]
+async fn a_regressors_true_values_give_its_live_error_against_the_card() {
+    use crate::hot_swap::{TOKEN, admin, settled};
+    use wasml_test_support::fixtures::diabetes;
+
+    let host = TestHost::start(Options {
+        admin_token: Some(TOKEN),
+        ..Options::default()
+    });
+    let base = "/admin/models/diabetes/versions/1.0.0";
+    let card: serde_json::Value = serde_json::from_str(diabetes::CARD).unwrap();
+    let card_mae = card["evaluation"]["mae"].as_f64().unwrap();
+    let reply = admin(&host, "PUT", &format!("{base}/card"), diabetes::CARD.into()).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let reply = admin(&host, "PUT", base, diabetes::ONNX.to_vec()).await;
+    assert_eq!(
+        reply.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(settled(&host, base).await["state"], "ready");
+    let reply = admin(&host, "POST", &format!("{base}/activate"), Vec::new()).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+
+    // Two predictions, each told a truth twice the card's MAE away (above, then below):
+    // live MAE and RMSE are both twice the card's, 100 % worse than it.
+    let row: serde_json::Value = diabetes::INPUTS
+        .iter()
+        .enumerate()
+        .map(|(i, name)| (name.to_string(), json!(0.01 * i as f64)))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    for sign in [1.0, -1.0] {
+        let reply = host
+            .post_json("/models/diabetes/predict", &row.to_string())
+            .await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let answer = reply.json();
+        let predicted = answer["value"].as_f64().unwrap();
+        let actual = predicted + sign * 2.0 * card_mae;
+        let reply = host
+            .post_json(
+                "/feedback",
+                &json!({"request_id": answer["request_id"], "actual": actual}).to_string(),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let body = reply.json();
+        assert_eq!(body["predicted"].as_f64(), Some(predicted));
+        assert_eq!(body["actual"].as_f64(), Some(actual));
+        let residual = body["residual"].as_f64().unwrap();
+        assert!((residual - sign * 2.0 * card_mae).abs() < 1e-9, "{body}");
+        assert!(
+            body.get("correct").is_none(),
+            "no label to agree on: {body}"
+        );
+    }
+    let labels = [("model", "diabetes"), ("version", "1.0.0")];
+    let close = |got: Option<f64>, expected: f64| got.is_some_and(|g| (g - expected).abs() < 1e-6);
+    let mae = host.metric("ml_model_live_mae", &labels).await;
+    assert!(close(mae, 2.0 * card_mae), "{mae:?} vs 2 x {card_mae}");
+    let rmse = host.metric("ml_model_live_rmse", &labels).await;
+    assert!(close(rmse, 2.0 * card_mae), "{rmse:?}");
+    let rise = host.metric("ml_model_live_error_rise", &labels).await;
+    assert!(close(rise, 1.0), "{rise:?}");
+    host.assert_metric("ml_model_error_rise_margin", &labels, Some(0.25))
+        .await;
+    host.assert_metric("ml_model_live_outcomes", &labels, Some(2.0))
+        .await;
+    let measured = [("model", "diabetes"), ("outcome", "measured")];
+    host.assert_metric("ml_feedback_total", &measured, Some(2.0))
+        .await;
+    // A classifier's series stay away from a regressor.
+    host.assert_metric("ml_model_live_accuracy_drop", &labels, None)
+        .await;
+
+    let listing = admin(&host, "GET", base, Vec::new()).await.json();
+    assert_eq!(listing["card_mae"].as_f64(), Some(card_mae));
+    assert_eq!(listing["live_error"]["outcomes"], 2, "{listing}");
+    assert!(close(listing["live_error"]["mae"].as_f64(), 2.0 * card_mae));
+
+    // A regressor's truth is a number.
+    let reply = host
+        .post_json("/models/diabetes/predict", &row.to_string())
+        .await;
+    let id = reply.json()["request_id"].clone();
+    let reply = host
+        .post_json(
+            "/feedback",
+            &json!({"request_id": id, "actual": "high"}).to_string(),
+        )
+        .await;
+    assert_eq!(reply.status, 422);
+    let error = reply.json();
+    assert_eq!(error["error"]["fields"][0]["field"], "actual");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a finite number"),
+        "{error}"
+    );
+}

@@ -33,7 +33,7 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use super::error::{ApiError, AppError};
 use crate::intake;
-use crate::metrics::LiveAccuracy;
+use crate::metrics::{LiveAccuracy, LiveError};
 use crate::monitoring::drift::DriftReport;
 use crate::registry::{GateCheck, Shadow, VersionState, VersionView};
 use crate::swap::{self, ModelLoader, Upload, lifecycle};
@@ -146,6 +146,12 @@ pub struct VersionBody {
     /// version compare on real traffic.
     #[serde(skip_serializing_if = "Option::is_none")]
     live_accuracy: Option<LiveAccuracy>,
+    /// A regressor's card mean absolute error on held-out data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    card_mae: Option<f64>,
+    /// A regressor's error on reported true values (`POST /feedback`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live_error: Option<LiveError>,
     /// Input drift against the card's training distribution over the last 5 minutes (once
     /// enough rows came).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -158,16 +164,15 @@ pub struct VersionBody {
 impl VersionBody {
     fn new(view: VersionView, state: &AppState) -> Self {
         let metrics = &state.serving.metrics;
+        let card = view.model.as_ref().and_then(|m| m.info.evaluation);
         Self {
             canary_analysis: state.canaries.report(&view.name, &view.version),
             component_sha256: view.sha256.clone(),
             load_seconds: view.model.as_ref().map(|m| m.load_seconds),
-            card_accuracy: view
-                .model
-                .as_ref()
-                .and_then(|m| m.info.evaluation.as_ref())
-                .and_then(|e| e.accuracy),
+            card_accuracy: card.and_then(|e| e.accuracy),
             live_accuracy: metrics.live_accuracy(&view.name, &view.version),
+            card_mae: card.and_then(|e| e.mae),
+            live_error: metrics.live_error(&view.name, &view.version),
             drift: view.model.as_ref().and_then(|m| {
                 let drift = m.drift.as_ref()?;
                 drift.report(metrics.now(), metrics.monitoring_options().drift)

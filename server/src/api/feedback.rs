@@ -1,7 +1,9 @@
 //! `POST /feedback {"request_id", "actual"}`: the true outcome of an earlier single-row
-//! prediction, given as a label (`"yes"`) or a class index (`1`). It counts once per
-//! request, in `ml_feedback_total{model,version,outcome}` and the live accuracy of the
-//! version that answered (`ml_model_live_accuracy`, over the last 5 minutes).
+//! prediction — for a classifier a label (`"yes"`) or a class index (`1`), for a regressor
+//! the true value (`151.0`). It counts once per request, in
+//! `ml_feedback_total{model,version,outcome}` and the live accuracy
+//! (`ml_model_live_accuracy`) or live error (`ml_model_live_mae`, `ml_model_live_rmse`) of
+//! the version that answered, over the last 5 minutes.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -12,18 +14,20 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::{ApiError, AppError, ErrorBody, FieldIssue};
+use crate::feedback::Said;
 
 /// What the client says really happened.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct FeedbackRequest {
     /// The `request_id` of the prediction (its response body or `X-Request-Id`).
     pub request_id: String,
-    /// The true outcome: a label of the model, or its class index.
+    /// The true outcome: a label of the model or its class index; a regressor's value.
     #[schema(value_type = ActualOutcome)]
     pub actual: Value,
 }
 
-/// The true outcome of a prediction: a label of the model, or its class index.
+/// What a client may report: a classifier's label or class index, or a regressor's value
+/// (the served document narrows it to the default model's).
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum ActualOutcome {
@@ -31,9 +35,21 @@ pub enum ActualOutcome {
     Label(String),
     /// A class index, e.g. `1`.
     Index(u32),
+    /// A regressor's value, e.g. `151.0`.
+    Value(f64),
 }
 
-/// The prediction, the truth, and whether they agree.
+/// An outcome as the answer gives it: a label, or a regressor's value.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Outcome {
+    /// A label, e.g. `"yes"`.
+    Label(String),
+    /// A regressor's value, e.g. `151.0`.
+    Value(f64),
+}
+
+/// The prediction, the truth, and how far apart they are.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FeedbackBody {
     /// The prediction's request ID.
@@ -42,12 +58,18 @@ pub struct FeedbackBody {
     pub model: String,
     /// Its version.
     pub version: String,
-    /// The label it predicted.
-    pub predicted: String,
-    /// The true label.
-    pub actual: String,
-    /// Whether they agree.
-    pub correct: bool,
+    /// What it predicted: a label, or a regressor's value.
+    #[schema(value_type = Outcome)]
+    pub predicted: Value,
+    /// The truth: the true label, or value.
+    #[schema(value_type = Outcome)]
+    pub actual: Value,
+    /// A classifier's: whether the labels agree.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correct: Option<bool>,
+    /// A regressor's: the true value minus the predicted one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub residual: Option<f64>,
 }
 
 /// Record the true outcome of an earlier prediction.
@@ -60,7 +82,7 @@ pub struct FeedbackBody {
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 404, description = "No remembered prediction has this request ID", body = ErrorBody),
         (status = 409, description = "Feedback for this request was already given", body = ErrorBody),
-        (status = 422, description = "A field is missing or `actual` is not a label of the model", body = ErrorBody),
+        (status = 422, description = "A field is missing, or `actual` is not a label of the classifier or not a finite number for a regressor", body = ErrorBody),
     ),
     tag = "predict"
 )]
@@ -75,9 +97,79 @@ pub async fn feedback(
             ApiError::MalformedJson(e.to_string()).into()
         }
     })?;
-    // The labels of the version that answered, if it is still loaded; else of the model's
-    // active version (versions of one model share labels unless their schema was forced).
     let remembered = state.predictions.peek(&request.request_id)?;
+    let body = match &remembered.said {
+        Said::Label(predicted) => {
+            let actual = actual_label(&state, &remembered, &request.actual)?;
+            let correct = actual == *predicted;
+            Judged {
+                predicted: Value::from(predicted.as_str()),
+                actual: Value::from(actual),
+                correct: Some(correct),
+                residual: None,
+            }
+        }
+        Said::Value(predicted) => {
+            let actual = request
+                .actual
+                .as_f64()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| {
+                    invalid(
+                        "actual",
+                        "wrong-type",
+                        format!(
+                            "{} is not a finite number: the model is a regressor",
+                            request.actual
+                        ),
+                    )
+                })?;
+            Judged {
+                predicted: Value::from(*predicted),
+                actual: Value::from(actual),
+                correct: None,
+                residual: Some(actual - predicted),
+            }
+        }
+    };
+    // Taken only now, so a refused `actual` can be corrected; a concurrent duplicate
+    // loses here.
+    let remembered = state.predictions.take(&request.request_id)?;
+    let metrics = &state.serving.metrics;
+    match (body.correct, body.residual) {
+        (Some(correct), _) => metrics.feedback(&remembered.model, &remembered.version, correct),
+        (None, Some(residual)) => {
+            metrics.feedback_value(&remembered.model, &remembered.version, residual)
+        }
+        (None, None) => unreachable!("a prediction is judged by label or by value"),
+    }
+    Ok(Json(FeedbackBody {
+        request_id: request.request_id,
+        model: remembered.model,
+        version: remembered.version,
+        predicted: body.predicted,
+        actual: body.actual,
+        correct: body.correct,
+        residual: body.residual,
+    }))
+}
+
+/// A prediction held against the truth.
+struct Judged {
+    predicted: Value,
+    actual: Value,
+    correct: Option<bool>,
+    residual: Option<f64>,
+}
+
+/// The label `actual` names, among the labels of the version that answered if it is still
+/// loaded, else of the model's active version (versions of one model share labels unless
+/// their schema was forced).
+fn actual_label(
+    state: &AppState,
+    remembered: &crate::feedback::Remembered,
+    actual: &Value,
+) -> Result<String, AppError> {
     let labels = state
         .serving
         .models
@@ -85,8 +177,8 @@ pub async fn feedback(
         .or_else(|| state.serving.models.active(&remembered.model))
         .map(|m| m.info.labels.clone())
         .unwrap_or_default();
-    let actual = match &request.actual {
-        Value::String(label) if labels.contains(label) => label.clone(),
+    match actual {
+        Value::String(label) if labels.contains(label) => Ok(label.clone()),
         // `1.0` is the integer 1 in JSON Schema, as in the row fields.
         Value::Number(n) => n
             .as_u64()
@@ -97,25 +189,9 @@ pub async fn feedback(
             })
             .and_then(|i| labels.get(i as usize))
             .cloned()
-            .ok_or_else(|| unknown_label(&labels, &request.actual))?,
-        other => return Err(unknown_label(&labels, other)),
-    };
-    // Taken only now, so a refused `actual` can be corrected; a concurrent duplicate
-    // loses here.
-    let remembered = state.predictions.take(&request.request_id)?;
-    let correct = actual == remembered.label;
-    state
-        .serving
-        .metrics
-        .feedback(&remembered.model, &remembered.version, correct);
-    Ok(Json(FeedbackBody {
-        request_id: request.request_id,
-        model: remembered.model,
-        version: remembered.version,
-        predicted: remembered.label,
-        actual,
-        correct,
-    }))
+            .ok_or_else(|| unknown_label(&labels, actual)),
+        other => Err(unknown_label(&labels, other)),
+    }
 }
 
 fn unknown_label(labels: &[String], given: &Value) -> AppError {

@@ -11,7 +11,7 @@ use utoipa::OpenApi;
 
 use super::AppState;
 use super::error::{ErrorBody, ErrorDetail, FieldIssue};
-use super::feedback::{self, ActualOutcome, FeedbackBody, FeedbackRequest};
+use super::feedback::{self, ActualOutcome, FeedbackBody, FeedbackRequest, Outcome};
 use super::health::{self, EventsHealth, HealthBody, ModelHealth};
 use super::predict::{
     self, BatchPredictionBody, BatchRequest, FeatureValue, Features, ModelRef, PredictRequest,
@@ -55,6 +55,7 @@ use wasml_runtime::bindings::types::{FieldKind, FieldSpec};
         Features,
         FeatureValue,
         ActualOutcome,
+        Outcome,
         BatchRequest,
         PredictRequest,
         PredictResponse,
@@ -114,12 +115,15 @@ pub fn served_document(models: &ModelRegistry) -> Value {
         let fields: Vec<&str> = inputs.iter().map(|s| s.name.as_str()).collect();
         tensor["name"]["enum"] = json!(fields);
         tensor["datatype"]["enum"] = json!(v2::tensor::DATATYPES);
-        // Feedback names one of the model's labels or class indices.
+        // Feedback names one of a classifier's labels or class indices, or a number.
         let labels = &default.info.labels;
-        schemas["ActualOutcome"] = json!({"oneOf": [
-            {"type": "string", "enum": labels},
-            {"type": "integer", "minimum": 0, "maximum": labels.len().saturating_sub(1)},
-        ]});
+        schemas["ActualOutcome"] = match labels.is_empty() {
+            true => json!({"type": "number"}),
+            false => json!({"oneOf": [
+                {"type": "string", "enum": labels},
+                {"type": "integer", "minimum": 0, "maximum": labels.len() - 1},
+            ]}),
+        };
     }
     doc["info"]["version"] = json!(env!("CARGO_PKG_VERSION"));
     let served = models.models();

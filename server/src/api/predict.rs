@@ -24,6 +24,7 @@ use super::error::{AppError, ErrorBody};
 use super::observe::Outcome;
 use super::request_id;
 use super::{AppState, accounting};
+use crate::feedback::{Remembered, Said};
 use crate::registry::{LoadedModel, ModelCall, Predict, PredictBatch, Route, Shadow};
 use crate::watch::shadow::{self as shadow_run, Answered};
 use wasml_runtime::convert;
@@ -353,14 +354,17 @@ async fn run(
     }
     // A one-row request's prediction can get feedback and goes into its event.
     if let (false, [prediction]) = (batch, predictions.as_slice()) {
-        // Ground truth is a label: feedback is for classifiers.
-        if let (Some(id), Some(class)) = (request_id::current(), prediction.class()) {
+        if let Some(id) = request_id::current() {
+            let said = match prediction {
+                Prediction::Class(class) => Said::Label(class.label.clone()),
+                Prediction::Value(value) => Said::Value(*value),
+            };
             state.predictions.remember(
                 &id.to_string(),
-                crate::feedback::Remembered {
+                Remembered {
                     model: model.name().to_owned(),
                     version: model.version().to_owned(),
-                    label: class.label.clone(),
+                    said,
                 },
             );
         }

@@ -15,6 +15,7 @@ mod admission;
 mod clock;
 mod cost;
 mod events;
+mod ground_truth;
 mod memory;
 mod monitoring;
 mod shadow;
@@ -33,10 +34,11 @@ pub use admission::AdmissionMetrics;
 pub use clock::Clock;
 pub use cost::CostMetrics;
 pub use events::{DropReason, EventCounters};
+pub use ground_truth::{GroundTruthMetrics, LiveAccuracy, LiveError};
 pub use memory::resident_bytes;
 pub use monitoring::{MonitoringGauges, MonitoringOptions};
 pub use shadow::ShadowMetrics;
-pub use window::SlidingWindow;
+pub use window::{SecondRing, SlidingWindow};
 
 use wasml_predictor::Prediction;
 use wasml_runtime::bindings::Stage;
@@ -120,43 +122,14 @@ pub struct Metrics {
     model_info: IntGaugeVec,
     /// Prediction request latency per model version (the route histogram has no version).
     request_duration: HistogramVec,
-    /// Ground-truth reports, by model version and outcome (`correct`, `wrong`).
-    feedback_total: IntCounterVec,
-    /// Share of correct predictions among the feedback of the last [`WINDOW_SECS`].
-    live_accuracy: GaugeVec,
-    accuracy_windows: Mutex<HashMap<(String, String), SlidingWindow>>,
+    /// Ground truth: feedback counts, live accuracy and live error.
+    ground_truth: GroundTruthMetrics,
     error_windows: Mutex<HashMap<(String, String), SlidingWindow>>,
     users: Mutex<ActiveUsers>,
 }
 
 /// `kind` label values of `wasml_wasm_traps_total`.
 const TRAP_KINDS: [&str; 3] = ["deadline", "memory", "trap"];
-
-/// Accuracy on the ground truth reported over the last [`WINDOW_SECS`] seconds.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, utoipa::ToSchema)]
-pub struct LiveAccuracy {
-    /// Correct / reported.
-    pub accuracy: f64,
-    /// Predictions whose true outcome was reported.
-    pub outcomes: u64,
-    /// The window's width.
-    pub window_seconds: u64,
-}
-
-impl LiveAccuracy {
-    /// The accuracy a feedback window (failures = wrong answers) holds at `now`; `None`
-    /// without feedback. The gauge and the admin listing both read it from here.
-    fn of(window: &SlidingWindow, now: u64) -> Option<Self> {
-        match window.totals(now) {
-            (0, 0) => None,
-            (correct, wrong) => Some(Self {
-                accuracy: correct as f64 / (correct + wrong) as f64,
-                outcomes: correct + wrong,
-                window_seconds: WINDOW_SECS,
-            }),
-        }
-    }
-}
 
 impl Metrics {
     /// All metrics, registered and at zero, on the system clock.
@@ -339,16 +312,7 @@ impl Metrics {
                     0.5, 1.0,
                 ],
             ),
-            feedback_total: counter(
-                "ml_feedback_total",
-                "Ground-truth reports (POST /feedback), by model version and outcome (correct, wrong).",
-                &["model", "version", "outcome"],
-            ),
-            live_accuracy: gauge(
-                "ml_model_live_accuracy",
-                "Correct share of the predictions given feedback over the last 5 minutes; no series while that window holds no feedback.",
-            ),
-            accuracy_windows: Mutex::new(HashMap::new()),
+            ground_truth: GroundTruthMetrics::register(&registry),
             error_windows: Mutex::new(HashMap::new()),
             users: Mutex::new(ActiveUsers::new(WINDOW_SECS)),
             clock,
@@ -409,9 +373,11 @@ impl Metrics {
             let _ = gauge.remove_label_values(&labels);
         }
         let key = (model.to_owned(), version.to_owned());
-        for windows in [&self.error_windows, &self.accuracy_windows] {
-            windows.lock().expect("metrics lock").remove(&key);
-        }
+        self.error_windows
+            .lock()
+            .expect("metrics lock")
+            .remove(&key);
+        self.ground_truth.forget(model, version);
     }
 
     /// A prediction request to `model` finished after `seconds`; `server_failed` if it
@@ -494,26 +460,28 @@ impl Metrics {
         &self.events
     }
 
-    /// Counts one ground-truth report for `model` `version`.
+    /// A classifier's prediction for `model` `version` was given its true label.
     pub fn feedback(&self, model: &str, version: &str, correct: bool) {
-        let outcome = if correct { "correct" } else { "wrong" };
-        self.feedback_total
-            .with_label_values(&[model, version, outcome])
-            .inc();
-        let now = self.clock.now();
-        self.accuracy_windows
-            .lock()
-            .expect("metrics lock")
-            .entry((model.to_owned(), version.to_owned()))
-            .or_insert_with(|| SlidingWindow::new(WINDOW_SECS as usize))
-            .record(now, !correct);
+        self.ground_truth
+            .label(model, version, correct, self.clock.now());
     }
 
-    /// Ground truth reported for `model` `version` within the live-accuracy window, if any.
+    /// A regressor's prediction for `model` `version` was given its true value, `residual`
+    /// (actual − predicted) away.
+    pub fn feedback_value(&self, model: &str, version: &str, residual: f64) {
+        self.ground_truth
+            .value(model, version, residual, self.clock.now());
+    }
+
+    /// Live accuracy of `model` `version` (the last [`WINDOW_SECS`]), if it had feedback.
     pub fn live_accuracy(&self, model: &str, version: &str) -> Option<LiveAccuracy> {
-        let now = self.clock.now();
-        let windows = self.accuracy_windows.lock().expect("metrics lock");
-        LiveAccuracy::of(windows.get(&(model.to_owned(), version.to_owned()))?, now)
+        self.ground_truth.accuracy(model, version, self.clock.now())
+    }
+
+    /// Live error of regressor `model` `version` (the last [`WINDOW_SECS`]), if it had
+    /// feedback.
+    pub fn live_error(&self, model: &str, version: &str) -> Option<LiveError> {
+        self.ground_truth.error(model, version, self.clock.now())
     }
 
     /// Counts a call into `model` that trapped, by kind.
@@ -602,19 +570,9 @@ impl Metrics {
                     .set(model.pool.busy() as i64);
             }
         }
-        self.live_accuracy.reset();
-        for ((model, version), window) in self.accuracy_windows.lock().expect("metrics lock").iter()
-        {
-            if let Some(live) = LiveAccuracy::of(window, now) {
-                self.live_accuracy
-                    .with_label_values(&[model, version])
-                    .set(live.accuracy);
-            }
-        }
+        self.ground_truth.refresh(now);
         let serving = models.serving();
-        self.monitoring.refresh(&serving, now, |model| {
-            self.live_accuracy(model.name(), model.version())
-        });
+        self.monitoring.refresh(&serving, now, &self.ground_truth);
         // Every serving version (active and canary), and only those.
         self.prediction_error_rate.reset();
         let windows = self.error_windows.lock().expect("metrics lock");

@@ -2,14 +2,16 @@
 //! input drift against the training distribution (`ml_feature_drift_psi`,
 //! `ml_feature_drift_level`, `ml_model_drift_score`) and live accuracy against the card's
 //! held-out accuracy (`ml_model_live_accuracy_drop`, `ml_model_accuracy_drop_margin`,
-//! `ml_model_live_outcomes`). A fixed threshold means nothing across models; "worse than
-//! its own card by more than a margin" does.
+//! `ml_model_live_outcomes`), and a regressor's live error against the card's held-out
+//! mean absolute error (`ml_model_live_error_rise`, `ml_model_error_rise_margin`). A
+//! fixed threshold means nothing across models; "worse than its own card by more than a
+//! margin" does.
 
 use std::sync::Arc;
 
 use prometheus::{GaugeVec, IntGaugeVec, Opts, Registry};
 
-use super::{LiveAccuracy, MODEL, register};
+use super::{GroundTruthMetrics, MODEL, register};
 use crate::monitoring::drift::DriftThresholds;
 use crate::registry::LoadedModel;
 
@@ -20,6 +22,9 @@ pub struct MonitoringOptions {
     pub drift: DriftThresholds,
     /// How far live accuracy may fall below the card's, unless the card says.
     pub accuracy_drop_margin: f64,
+    /// How far a regressor's live mean absolute error may rise above the card's, as a
+    /// share of the card's (0.25: 25 % worse), unless the card says.
+    pub error_rise_margin: f64,
     /// Count each request's inputs for drift and its cost in the histograms
     /// (`--no-monitoring` turns it off).
     pub per_request: bool,
@@ -30,6 +35,7 @@ impl Default for MonitoringOptions {
         Self {
             drift: DriftThresholds::default(),
             accuracy_drop_margin: 0.03,
+            error_rise_margin: 0.25,
             per_request: true,
         }
     }
@@ -43,6 +49,8 @@ pub struct MonitoringGauges {
     drift_score: GaugeVec,
     accuracy_drop: GaugeVec,
     accuracy_drop_margin: GaugeVec,
+    error_rise: GaugeVec,
+    error_rise_margin: GaugeVec,
     live_outcomes: IntGaugeVec,
 }
 
@@ -102,12 +110,32 @@ impl MonitoringGauges {
                     MODEL,
                 ),
             ),
+            error_rise: register(
+                registry,
+                GaugeVec::new(
+                    Opts::new(
+                        "ml_model_live_error_rise",
+                        "A regressor's live mean absolute error (ground truth of the last 5 minutes) over the card's held-out one, minus 1: 0.5 when it does 50 % worse live than on paper.",
+                    ),
+                    MODEL,
+                ),
+            ),
+            error_rise_margin: register(
+                registry,
+                GaugeVec::new(
+                    Opts::new(
+                        "ml_model_error_rise_margin",
+                        "How far a regressor's live error may rise above the card's, as a share of it: the card's monitoring.error_rise_margin, else --error-rise-margin.",
+                    ),
+                    MODEL,
+                ),
+            ),
             live_outcomes: register(
                 registry,
                 IntGaugeVec::new(
                     Opts::new(
                         "ml_model_live_outcomes",
-                        "Predictions given ground truth over the last 5 minutes, per version: how much live accuracy rests on.",
+                        "Predictions given ground truth over the last 5 minutes, per version: how much live accuracy (or a regressor's live error) rests on.",
                     ),
                     MODEL,
                 ),
@@ -115,19 +143,16 @@ impl MonitoringGauges {
         }
     }
 
-    /// Sets every gauge for the `serving` versions at `now`, `live` giving a version's
-    /// live accuracy. Rebuilt, not updated: a version that stopped serving has no series.
-    pub fn refresh(
-        &self,
-        serving: &[Arc<LoadedModel>],
-        now: u64,
-        live: impl Fn(&LoadedModel) -> Option<LiveAccuracy>,
-    ) {
+    /// Sets every gauge for the `serving` versions at `now`, `live` holding their ground
+    /// truth. Rebuilt, not updated: a version that stopped serving has no series.
+    pub fn refresh(&self, serving: &[Arc<LoadedModel>], now: u64, live: &GroundTruthMetrics) {
         for vec in [
             &self.drift_psi,
             &self.drift_score,
             &self.accuracy_drop,
             &self.accuracy_drop_margin,
+            &self.error_rise,
+            &self.error_rise_margin,
         ] {
             vec.reset();
         }
@@ -151,24 +176,60 @@ impl MonitoringGauges {
                         .set(input.level.rank());
                 }
             }
-            let Some(card) = model.info.evaluation.and_then(|e| e.accuracy) else {
-                continue;
-            };
-            let margin = model
-                .monitoring
-                .accuracy_drop_margin
-                .unwrap_or(self.options.accuracy_drop_margin);
-            self.accuracy_drop_margin
+            self.judge_accuracy(model, now, live);
+            self.judge_error(model, now, live);
+        }
+    }
+
+    /// A classifier's live accuracy against its card's.
+    fn judge_accuracy(&self, model: &LoadedModel, now: u64, live: &GroundTruthMetrics) {
+        let Some(card) = model.info.evaluation.and_then(|e| e.accuracy) else {
+            return;
+        };
+        let labels = [model.name(), model.version()];
+        let margin = model
+            .monitoring
+            .accuracy_drop_margin
+            .unwrap_or(self.options.accuracy_drop_margin);
+        self.accuracy_drop_margin
+            .with_label_values(&labels)
+            .set(margin);
+        if let Some(live) = live.accuracy(model.name(), model.version(), now) {
+            self.accuracy_drop
                 .with_label_values(&labels)
-                .set(margin);
-            if let Some(live) = live(model) {
-                self.accuracy_drop
-                    .with_label_values(&labels)
-                    .set(card - live.accuracy);
-                self.live_outcomes
-                    .with_label_values(&labels)
-                    .set(live.outcomes as i64);
-            }
+                .set(card - live.accuracy);
+            self.live_outcomes
+                .with_label_values(&labels)
+                .set(live.outcomes as i64);
+        }
+    }
+
+    /// A regressor's live mean absolute error against its card's, relative to it (the
+    /// error's scale is the target's, so only a ratio compares across models).
+    fn judge_error(&self, model: &LoadedModel, now: u64, live: &GroundTruthMetrics) {
+        let Some(card) = model
+            .info
+            .evaluation
+            .and_then(|e| e.mae)
+            .filter(|mae| *mae > 0.0)
+        else {
+            return;
+        };
+        let labels = [model.name(), model.version()];
+        let margin = model
+            .monitoring
+            .error_rise_margin
+            .unwrap_or(self.options.error_rise_margin);
+        self.error_rise_margin
+            .with_label_values(&labels)
+            .set(margin);
+        if let Some(live) = live.error(model.name(), model.version(), now) {
+            self.error_rise
+                .with_label_values(&labels)
+                .set(live.mae / card - 1.0);
+            self.live_outcomes
+                .with_label_values(&labels)
+                .set(live.outcomes as i64);
         }
     }
 }

@@ -11,6 +11,7 @@
 //! ```json
 //! "monitoring": {
 //!   "accuracy_drop_margin": 0.03,
+//!   "error_rise_margin": 0.25,
 //!   "reference": {"rows": 36168, "inputs": {
 //!     "age": {"edges": [27, 31, 35], "shares": [0.1, 0.2, 0.3, 0.4]},
 //!     "job": {"categories": {"admin.": 0.11, "technician": 0.17}}}}
@@ -31,6 +32,11 @@ pub struct Monitoring {
     /// absent.
     #[serde(default)]
     pub accuracy_drop_margin: Option<f64>,
+    /// How far a regressor's live mean absolute error may rise above the card's, as a
+    /// share of it, before `ml_model_live_error_rise` crosses `ml_model_error_rise_margin`;
+    /// the host's `--error-rise-margin` when absent.
+    #[serde(default)]
+    pub error_rise_margin: Option<f64>,
     /// The inputs' training distribution, for drift.
     #[serde(default)]
     pub reference: Option<DriftReference>,

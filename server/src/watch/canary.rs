@@ -55,6 +55,10 @@ pub struct Policy {
     /// it may be that much worse); checked only when both have 20 outcomes or more.
     #[serde(default = "defaults::min_live_accuracy_delta")]
     pub min_live_accuracy_delta: f64,
+    /// Most a regressor canary's live mean absolute error may be, as a multiple of the
+    /// active version's; checked only when both have 20 outcomes or more.
+    #[serde(default = "defaults::max_live_mae_ratio")]
+    pub max_live_mae_ratio: f64,
     /// The window both versions are compared over, in seconds.
     #[serde(default = "defaults::window_seconds")]
     pub window_seconds: u64,
@@ -80,6 +84,9 @@ mod defaults {
     pub fn min_live_accuracy_delta() -> f64 {
         -0.02
     }
+    pub fn max_live_mae_ratio() -> f64 {
+        1.1
+    }
     pub fn window_seconds() -> u64 {
         300
     }
@@ -91,7 +98,7 @@ mod defaults {
     }
 }
 
-/// Fewest feedback outcomes per version before live accuracy is compared.
+/// Fewest feedback outcomes per version before live accuracy (or error) is compared.
 pub const MIN_OUTCOMES: u64 = 20;
 
 /// How often a running analysis looks at its figures.
@@ -137,6 +144,9 @@ pub struct Figures {
     pub p99_seconds: f64,
     /// Live accuracy from `/feedback`, when there is enough.
     pub live_accuracy: Option<f64>,
+    /// A regressor's live mean absolute error from `/feedback`, when there is enough.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_mae: Option<f64>,
 }
 
 /// An analysis as the admin listing shows it.
@@ -371,11 +381,17 @@ impl Analysis {
                 .live_accuracy(model, version)
                 .filter(|live| live.outcomes >= MIN_OUTCOMES)
                 .map(|live| live.accuracy);
+            let live_mae = serving
+                .metrics
+                .live_error(model, version)
+                .filter(|live| live.outcomes >= MIN_OUTCOMES)
+                .map(|live| live.mae);
             Figures {
                 requests,
                 error_rate,
                 p99_seconds,
                 live_accuracy,
+                live_mae,
             }
         };
         (
@@ -415,6 +431,17 @@ pub fn check(policy: &Policy, canary: &Figures, active: &Figures) -> Vec<String>
             ));
         }
     }
+    if let (Some(canary_mae), Some(active_mae)) = (canary.live_mae, active.live_mae)
+        && active_mae > 0.0
+    {
+        let ratio = canary_mae / active_mae;
+        if ratio > policy.max_live_mae_ratio {
+            failures.push(format!(
+                "live MAE {canary_mae:.4} vs {active_mae:.4} ({ratio:.2}x, more than {}x)",
+                policy.max_live_mae_ratio
+            ));
+        }
+    }
     failures
 }
 
@@ -432,6 +459,7 @@ mod tests {
             error_rate,
             p99_seconds: p99,
             live_accuracy: accuracy,
+            live_mae: None,
         }
     }
 
@@ -452,6 +480,21 @@ mod tests {
     }
 
     #[test]
+    fn a_regressor_is_judged_by_its_live_error() {
+        let with_mae = |mae| Figures {
+            live_mae: Some(mae),
+            ..figures(500, 0.0, 0.001, None)
+        };
+        assert!(check(&policy(), &with_mae(10.5), &with_mae(10.0)).is_empty());
+        let worse = check(&policy(), &with_mae(13.0), &with_mae(10.0));
+        assert_eq!(worse.len(), 1);
+        assert!(
+            worse[0].starts_with("live MAE 13.0000 vs 10.0000 (1.30x"),
+            "{worse:?}"
+        );
+    }
+
+    #[test]
     fn samples_stay_bounded_and_give_rate_and_p99() {
         let mut samples = Samples::default();
         for i in 0..MAX_SAMPLES + 100 {
@@ -466,7 +509,11 @@ mod tests {
         assert_eq!(requests, MAX_SAMPLES as u64);
         assert!((error_rate - 0.1).abs() < 1e-9, "{error_rate}");
         assert!((p99 - 0.098).abs() < 1e-9, "{p99}");
-        assert_eq!(samples.figures(Duration::ZERO).0, 0, "older than the window");
+        assert_eq!(
+            samples.figures(Duration::ZERO).0,
+            0,
+            "older than the window"
+        );
     }
 
     #[test]

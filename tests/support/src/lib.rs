@@ -4,9 +4,10 @@
 //! [`ScratchDir`] gives a test a directory that goes away with it, [`modules`] finds
 //! import cycles between a crate's modules, [`prometheus`] reads `/metrics`, and
 //! [`bundled_component`] packages a bundled model version for tests that serve a `.wasm`
-//! file.
+//! file; [`fixtures`] holds the other models tests serve.
 
 pub mod bundled;
+pub mod fixtures;
 pub mod http;
 pub mod modules;
 pub mod process;

@@ -152,6 +152,11 @@ fn grafana_alerting_has_the_seed_alerts_routed_to_alertmanager() {
                 "10m".into()
             ),
             (
+                "A regressor's live error above the card's".into(),
+                "$C > 0 && $D >= 50".into(),
+                "10m".into()
+            ),
+            (
                 "Prediction error rate above 10 %".into(),
                 "gt 0.1".into(),
                 "2m".into()
@@ -163,6 +168,8 @@ fn grafana_alerting_has_the_seed_alerts_routed_to_alertmanager() {
         queries,
         [
             "ml_model_live_accuracy_drop - ml_model_accuracy_drop_margin",
+            "ml_model_live_outcomes",
+            "ml_model_live_error_rise - ml_model_error_rise_margin",
             "ml_model_live_outcomes",
             "ml_prediction_error_rate"
         ]

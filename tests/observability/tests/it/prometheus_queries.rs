@@ -48,6 +48,7 @@ fn every_dashboard_rule_and_alert_query_returns_data_from_a_real_prometheus() {
     );
 
     candidates_on_trial(host.address);
+    let regressor_row = regressor_served(host.address);
 
     // A batch large enough for input drift to be computed (it needs 200 rows).
     let rows: Vec<Value> = (0..250)
@@ -68,6 +69,20 @@ fn every_dashboard_rule_and_alert_query_returns_data_from_a_real_prometheus() {
         }
         let (status, _) = post(host.address, "POST", "/predict", INVALID_ROW).unwrap();
         assert_eq!(status, 422);
+        // The regressor's true values: its live error panel and alert have data.
+        let (status, body) = post(
+            host.address,
+            "POST",
+            "/models/diabetes/predict",
+            &regressor_row,
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{body}");
+        let actual = body["value"].as_f64().unwrap() + 100.0;
+        let feedback = json!({"request_id": body["request_id"], "actual": actual});
+        let (status, body) =
+            post(host.address, "POST", "/feedback", &feedback.to_string()).unwrap();
+        assert_eq!(status, 200, "{body}");
         std::thread::sleep(Duration::from_millis(100));
     }
     // The recording rules evaluated over scrapes that saw the traffic.
@@ -123,9 +138,9 @@ fn every_dashboard_rule_and_alert_query_returns_data_from_a_real_prometheus() {
     // The live accuracy the panel shows is what the feedback said: 20 reports, all "no".
     let accuracy = prometheus.query("ml_model_live_accuracy");
     let value = &accuracy[0]["value"][1];
-    let expected = value_of(
-        &prometheus.query(r#"sum(ml_feedback_total{outcome="correct"}) / sum(ml_feedback_total)"#),
-    );
+    let expected = value_of(&prometheus.query(
+        r#"sum(ml_feedback_total{outcome="correct"}) / sum(ml_feedback_total{outcome=~"correct|wrong"})"#,
+    ));
     let shown: f64 = value.as_str().unwrap().parse().unwrap();
     assert!((shown - expected).abs() < 1e-9, "{shown} vs {expected}");
 }
@@ -134,13 +149,7 @@ fn every_dashboard_rule_and_alert_query_returns_data_from_a_real_prometheus() {
 /// as a canary whose analysis keeps collecting (as 1.0.1, its ONNX file and card), so the
 /// shadow and canary panels have data.
 fn candidates_on_trial(host: std::net::SocketAddr) {
-    let auth = format!("Bearer {TOKEN}");
-    let admin = |method: &str, path: &str, body: &[u8]| {
-        let headers = [("authorization", auth.as_str())];
-        let response = request_with(host, method, path, &headers, body).unwrap();
-        assert!(response.status < 300, "{method} {path}: {}", response.body);
-        response
-    };
+    let admin = |method: &str, path: &str, body: &[u8]| admin(host, method, path, body);
     let base = "/admin/models/bank-marketing";
     let v1 = std::fs::read(bundled_component("bank-marketing", "v1")).unwrap();
     admin("PUT", &format!("{base}/versions/1.0.0"), &v1);
@@ -171,6 +180,43 @@ fn candidates_on_trial(host: std::net::SocketAddr) {
         &format!("{base}/canary"),
         canary.to_string().as_bytes(),
     );
+}
+
+/// The diabetes regressor (a test fixture with its card's held-out error) served as its
+/// model's active version; returns a row for it.
+fn regressor_served(host: std::net::SocketAddr) -> String {
+    use wasml_test_support::fixtures::diabetes;
+    let admin = |method: &str, path: &str, body: &[u8]| admin(host, method, path, body);
+    let base = "/admin/models/diabetes/versions/1.0.0";
+    admin("PUT", &format!("{base}/card"), diabetes::CARD.as_bytes());
+    admin("PUT", base, diabetes::ONNX);
+    assert!(
+        eventually(Duration::from_secs(120), || {
+            admin("GET", base, b"").json()["state"] == "ready"
+        }),
+        "{}",
+        admin("GET", base, b"").body
+    );
+    admin("POST", &format!("{base}/activate"), b"");
+    let row: serde_json::Map<String, Value> = diabetes::INPUTS
+        .iter()
+        .map(|name| (name.to_string(), json!(0.01)))
+        .collect();
+    Value::from(row).to_string()
+}
+
+/// An admin API call that must succeed.
+fn admin(
+    host: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> wasml_test_support::http::Response {
+    let auth = format!("Bearer {TOKEN}");
+    let headers = [("authorization", auth.as_str())];
+    let response = request_with(host, method, path, &headers, body).unwrap();
+    assert!(response.status < 300, "{method} {path}: {}", response.body);
+    response
 }
 
 /// A Grafana `label_values(selector, label)` query as the series selector Prometheus runs.
