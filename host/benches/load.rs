@@ -13,12 +13,15 @@
 //!   (`just bench` makes it);
 //! - what the per-request monitoring (input-drift counting, call-cost histograms, issue
 //!   #20) costs: `/predict` at 64 connections on this host and on one started with
-//!   `--no-monitoring`, alternated three times, medians compared.
+//!   `--no-monitoring`, alternated three times, medians compared;
+//! - what a shadow costs the client: a 100 % shadow on and off, alternated, under the open
+//!   loop (p50, p99) and at 64 connections (goodput) ([`shadow_phase`]).
 //!
 //! `cargo bench -p wasml-host --bench load` (or `just bench`); `LOAD_SECONDS` (per phase,
 //! default 10) and `LOAD_RATE` override the defaults.
 
 mod http_driver;
+mod shadow_phase;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -92,6 +95,7 @@ fn main() {
     let _ = bare.0.wait();
     let _ = host.0.kill();
     let _ = host.0.wait();
+    shadow_phase::run(&runtime, &dir.join("shadow"), rate, seconds);
     let (with, without) = (median(with), median(without));
     println!("| POST /predict, c64, monitoring on (median of 3) | {with:.0} | | | |");
     println!("| POST /predict, c64, --no-monitoring (median of 3) | {without:.0} | | | |");

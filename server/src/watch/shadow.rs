@@ -7,8 +7,12 @@
 //! answers, so Kibana shows what the candidate would have changed. At most
 //! [`MAX_IN_FLIGHT`] shadow runs are under way; past that a run is skipped and counted,
 //! never queued.
+//!
+//! Shadow runs have a thread of their own at the lowest CPU priority (nice 19): on a
+//! busy machine the clients' requests go first and the shadow takes what is left, instead
+//! of taking half the cores from them (the load bench measures both).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use tokio::sync::Semaphore;
@@ -57,9 +61,7 @@ pub fn spawn(
         return;
     };
     let serving = serving.clone();
-    tokio::spawn(async move {
-        // The answer goes out first.
-        tokio::task::yield_now().await;
+    runtime().spawn(async move {
         let labels = pair(&answered.model, &shadow);
         let started = Instant::now();
         let output = shadow.call(PredictBatch(answered.rows)).await;
@@ -122,6 +124,43 @@ pub fn spawn(
             serving.events.send(event);
         }
     });
+}
+
+/// The runtime shadow runs go to: one thread, started at first use, at nice 19, shared
+/// by every server in the process.
+fn runtime() -> &'static tokio::runtime::Handle {
+    static HANDLE: OnceLock<tokio::runtime::Handle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("wasml-shadow".into())
+            .spawn(move || {
+                lower_priority();
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("the shadow runtime starts");
+                sender
+                    .send(runtime.handle().clone())
+                    .expect("the starter waits for the handle");
+                runtime.block_on(std::future::pending::<()>());
+            })
+            .expect("the shadow thread starts");
+        receiver.recv().expect("the shadow thread sends its handle")
+    })
+}
+
+/// Puts the calling thread at nice 19; a refusal (a sandbox forbidding it) leaves it as is.
+fn lower_priority() {
+    // SAFETY: gettid and setpriority take plain integers and touch no memory of ours;
+    // on Linux PRIO_PROCESS with a thread ID sets that thread's niceness only.
+    let refused = unsafe {
+        let thread = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, thread as libc::id_t, 19) != 0
+    };
+    if refused {
+        tracing::warn!(error = %std::io::Error::last_os_error(), "shadow runs keep the normal CPU priority");
+    }
 }
 
 /// The `model`, `active`, `shadow` labels of a pair.
