@@ -17,7 +17,8 @@
 //! - [`monitoring`]: what a model's card says about watching it (accuracy margin, input
 //!   drift against its training distribution); [`watch`]: acting on live traffic with it
 //!   (drift events, shadow traffic, automatic canary analysis);
-//! - [`api`]: the REST API (`fn app(state) -> Router`);
+//! - [`api`]: the REST API (`fn app(state) -> Router`), and the live console at `/ui`
+//!   (`api::console`, a page embedded in the binary);
 //! - [`metrics`]: Prometheus metrics;
 //! - [`event_sink`]: structured events, through the collector to files or Elasticsearch;
 //! - [`wasi_http`]: serving a plain `wasi:http` component (`--wasi-http`), like `wasmtime serve`;

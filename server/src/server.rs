@@ -195,16 +195,26 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         .with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, "listening");
+    let mut local = address;
+    if local.ip().is_unspecified() {
+        local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    tracing::info!("the live console: http://{local}/ui");
     let connection_limits = crate::connections::ConnectionLimits {
         max_open: config.max_connections,
         header_read_timeout: std::time::Duration::from_secs(config.header_read_timeout_secs),
+    };
+    let stopping = Arc::clone(&state.stopping);
+    let shutdown = async move {
+        wasml_collector::process::shutdown_signal().await;
+        stopping.send_replace(true);
     };
     crate::connections::serve(
         listener,
         app(state),
         connection_limits,
         move || refusals.connection_refused(),
-        wasml_collector::process::shutdown_signal(),
+        shutdown,
     )
     .await;
     tracing::info!("in-flight requests done; writing queued events");

@@ -10,6 +10,7 @@ mod binary;
 mod canary_analysis;
 mod compile_child;
 mod connections;
+mod console;
 mod event_mapping;
 mod feedback;
 mod gauges;

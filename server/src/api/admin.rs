@@ -32,6 +32,7 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::{ApiError, AppError};
+use super::status::InstanceCounts;
 use crate::intake;
 use crate::metrics::{LiveAccuracy, LiveError};
 use crate::monitoring::drift::DriftReport;
@@ -120,7 +121,7 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
     }
 }
 
-/// One version, as the admin API shows it.
+/// One version, as the admin API (and the console) shows it.
 #[derive(Debug, Serialize)]
 pub struct VersionBody {
     model: String,
@@ -159,13 +160,18 @@ pub struct VersionBody {
     /// The last automatic analysis of this version as a canary: verdict, reason, figures.
     #[serde(skip_serializing_if = "Option::is_none")]
     canary_analysis: Option<Report>,
+    /// Its instance pool, while loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instances: Option<InstanceCounts>,
 }
 
 impl VersionBody {
-    fn new(view: VersionView, state: &AppState) -> Self {
+    /// The listing of `view`, with its live figures from `state`.
+    pub fn new(view: VersionView, state: &AppState) -> Self {
         let metrics = &state.serving.metrics;
         let card = view.model.as_ref().and_then(|m| m.info.evaluation);
         Self {
+            instances: view.model.as_deref().map(InstanceCounts::of),
             canary_analysis: state.canaries.report(&view.name, &view.version),
             component_sha256: view.sha256.clone(),
             load_seconds: view.model.as_ref().map(|m| m.load_seconds),

@@ -10,6 +10,7 @@
 //! | `GET /openapi.json` | [`openapi`] |
 //! | `/admin/...` (with `--admin-token`) | [`admin`] |
 //! | `/v2/...` (Open Inference Protocol) | [`v2`] |
+//! | `/ui`, `/ui/...` (the live console) | [`console`] |
 //!
 //! Every request passes [`observe`] (request ID, span, latency histogram, event);
 //! prediction requests are served by [`predict::serve`] whatever their protocol, which
@@ -21,6 +22,7 @@ pub mod accounting;
 pub mod admin;
 pub mod admission;
 pub mod body;
+pub mod console;
 pub mod error;
 pub mod feedback;
 pub mod health;
@@ -74,6 +76,9 @@ pub struct AppState {
     pub shadows: Arc<tokio::sync::Semaphore>,
     /// Canaries on trial (`crate::watch::canary`).
     pub canaries: Arc<crate::watch::canary::CanaryAnalyses>,
+    /// Set when the server begins to stop: responses that never end by themselves (the
+    /// console's stream) end then, so shutdown does not wait for them.
+    pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -90,6 +95,7 @@ impl AppState {
             admin: None,
             shadows: crate::watch::shadow::slots(),
             canaries: Arc::default(),
+            stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
             predictions: Arc::new(crate::feedback::PredictionLog::new(
                 crate::feedback::DEFAULT_CAPACITY,
             )),
@@ -129,6 +135,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(scrape::metrics))
         .route("/openapi.json", get(openapi::document))
         .merge(v2::routes())
+        .merge(console::routes())
         .route_layer(from_fn(observe::remember_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -75,6 +75,18 @@ pub struct InstanceCounts {
     pub replaced: u64,
 }
 
+impl InstanceCounts {
+    /// The pool of `model` now.
+    pub fn of(model: &LoadedModel) -> Self {
+        Self {
+            size: model.pool.size(),
+            idle: model.pool.idle(),
+            busy: model.pool.busy(),
+            replaced: model.pool.replaced(),
+        }
+    }
+}
+
 /// Prediction requests of a model.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RequestCounts {
@@ -125,12 +137,7 @@ fn model_status(model: &LoadedModel) -> ModelStatus {
             CacheOutcome::Hit => "hit",
             CacheOutcome::Compiled => "compiled",
         },
-        instances: InstanceCounts {
-            size: model.pool.size(),
-            idle: model.pool.idle(),
-            busy: model.pool.busy(),
-            replaced: model.pool.replaced(),
-        },
+        instances: InstanceCounts::of(model),
         requests: RequestCounts {
             succeeded: model.counters.succeeded(),
             failed: model.counters.failed(),

@@ -11,6 +11,7 @@
 mod event;
 mod remote;
 mod status;
+mod tail;
 mod writer;
 
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ use crate::metrics::{DropReason, EventCounters};
 pub use event::{Event, SERVICE};
 pub use status::EventsHealth;
 use status::EventsStatus;
+pub use tail::{EventTail, TAIL_CAPACITY};
 pub use writer::EventWriter;
 
 /// Where events go.
@@ -67,6 +69,7 @@ pub struct EventSender {
     tx: mpsc::Sender<Message>,
     counters: EventCounters,
     status: std::sync::Arc<EventsStatus>,
+    tail: std::sync::Arc<EventTail>,
 }
 
 impl EventSender {
@@ -83,5 +86,10 @@ impl EventSender {
     /// Where events go and how that is going, for `/health`.
     pub fn health(&self) -> EventsHealth {
         self.status.health()
+    }
+
+    /// The last events written, for the console's live tail.
+    pub fn tail(&self) -> &EventTail {
+        &self.tail
     }
 }

@@ -14,7 +14,7 @@ use wasml_collector::sink::elasticsearch::ElasticsearchSink;
 use wasml_collector::{CollectorMetrics, Pipeline, PipelineOptions};
 
 use super::remote::RemoteCollector;
-use super::{Event, EventSender, EventTarget, EventsStatus, Message};
+use super::{Event, EventSender, EventTail, EventTarget, EventsStatus, Message};
 use crate::metrics::{DropReason, EventCounters, Metrics};
 
 /// Most events handed to the collector in one submission (one fsync).
@@ -46,14 +46,17 @@ impl EventWriter {
         let finishing = Arc::new(AtomicBool::new(false));
         let (output, status) = open(target, metrics, &finishing)?;
         let (tx, rx) = mpsc::channel(capacity.max(1));
+        let tail = Arc::new(EventTail::default());
         let sender = EventSender {
             tx: tx.clone(),
             counters: metrics.events().clone(),
             status: Arc::new(status),
+            tail: Arc::clone(&tail),
         };
         let mut writer = Writer {
             output: Some(output),
             counters: metrics.events().clone(),
+            tail,
         };
         let thread = std::thread::Builder::new()
             .name("wasml-events".into())
@@ -146,6 +149,8 @@ enum Output {
 struct Writer {
     output: Option<Output>,
     counters: EventCounters,
+    /// What the console's live tail shows.
+    tail: Arc<EventTail>,
 }
 
 impl Writer {
@@ -159,7 +164,11 @@ impl Writer {
             let mut next = Some(first);
             while let Some(message) = next {
                 match message {
-                    Message::Event(event) => burst.push(document(&event)),
+                    Message::Event(event) => {
+                        let document = document(&event);
+                        self.tail.push(&document);
+                        burst.push(document);
+                    }
                     Message::Finish if !finishing => {
                         // Refuse new events; what was queued before is still written.
                         finishing = true;

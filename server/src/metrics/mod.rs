@@ -126,6 +126,9 @@ pub struct Metrics {
     ground_truth: GroundTruthMetrics,
     error_windows: Mutex<HashMap<(String, String), SlidingWindow>>,
     users: Mutex<ActiveUsers>,
+    /// Held while gauges are rebuilt and read: two scrapes (Prometheus, the console) must
+    /// not see each other's half-rebuilt gauges.
+    gathering: Mutex<()>,
 }
 
 /// `kind` label values of `wasml_wasm_traps_total`.
@@ -315,6 +318,7 @@ impl Metrics {
             ground_truth: GroundTruthMetrics::register(&registry),
             error_windows: Mutex::new(HashMap::new()),
             users: Mutex::new(ActiveUsers::new(WINDOW_SECS)),
+            gathering: Mutex::new(()),
             clock,
             registry,
         }
@@ -523,12 +527,18 @@ impl Metrics {
         &self.registry
     }
 
+    /// Every metric family, with state gauges read now (what a scrape sees).
+    pub fn gather(&self, models: &ModelRegistry) -> Vec<prometheus::proto::MetricFamily> {
+        let _gathering = self.gathering.lock().expect("metrics lock");
+        self.refresh(models);
+        self.registry.gather()
+    }
+
     /// The Prometheus text exposition, with state gauges read now.
     pub fn render(&self, models: &ModelRegistry) -> String {
-        self.refresh(models);
         let mut out = Vec::new();
         TextEncoder::new()
-            .encode(&self.registry.gather(), &mut out)
+            .encode(&self.gather(models), &mut out)
             .expect("text encoding does not fail");
         String::from_utf8(out).expect("the text format is UTF-8")
     }

@@ -60,8 +60,7 @@ pub fn request_with(
         body.len()
     )?;
     stream.write_all(body)?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
+    let response = read_response(&mut stream)?;
     let response = String::from_utf8_lossy(&response);
     let (head, body) = response
         .split_once("\r\n\r\n")
@@ -80,6 +79,38 @@ pub fn request_with(
         body.to_owned()
     };
     Ok(Response { status, body })
+}
+
+/// Reads one response: up to its `Content-Length`, or its last chunk, or the end of the
+/// stream (a server that keeps the connection open despite `Connection: close`, as
+/// chromedriver does, is read to the end of its answer instead of to a timeout).
+fn read_response(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut response = Vec::new();
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        let read = stream.read(&mut buffer)?;
+        if read == 0 {
+            return Ok(response);
+        }
+        response.extend_from_slice(&buffer[..read]);
+        let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&response[..end]).to_ascii_lowercase();
+        let body = &response[end + 4..];
+        let length = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .and_then(|value| value.trim().parse::<usize>().ok());
+        let complete = match length {
+            Some(length) => body.len() >= length,
+            None if head.contains("transfer-encoding: chunked") => body.ends_with(b"0\r\n\r\n"),
+            None => false,
+        };
+        if complete {
+            return Ok(response);
+        }
+    }
 }
 
 /// A JSON request; the answer's body parsed.

@@ -4,7 +4,8 @@
 //! [`ScratchDir`] gives a test a directory that goes away with it, [`modules`] finds
 //! import cycles between a crate's modules, [`prometheus`] reads `/metrics`, and
 //! [`bundled_component`] packages a bundled model version for tests that serve a `.wasm`
-//! file; [`fixtures`] holds the other models tests serve.
+//! file; [`fixtures`] holds the other models tests serve; [`webdriver`] drives a headless
+//! chromium.
 
 pub mod bundled;
 pub mod fixtures;
@@ -12,6 +13,7 @@ pub mod http;
 pub mod modules;
 pub mod process;
 pub mod prometheus;
+pub mod webdriver;
 
 pub use bundled::{bundled_component, bundled_http_component};
 

@@ -5,6 +5,7 @@ mod byom;
 mod collector_crash;
 mod collector_disk_full;
 mod collector_replay;
+mod console;
 mod faults_under_load;
 mod host_to_elasticsearch;
 mod onnx_coverage;
