@@ -204,6 +204,26 @@ fn the_console_shows_the_host_live_and_drives_it_through_the_admin_api() {
     );
     capture(&browser, scratch.path(), "models");
 
+    // A phone's width: the page reflows, nothing scrolls sideways (tables scroll in
+    // their own box).
+    let phone = Browser::start(390, 844);
+    phone.goto(&format!("{base}/ui"));
+    assert!(
+        phone.wait_for("return Number(document.body.dataset.frames || 0) >= 1", WAIT),
+        "no frame at a phone's width"
+    );
+    for view in ["overview", "models", "events", "try", "admin"] {
+        phone.click(&phone.find(&format!("#tab-{view}")));
+        let overflow = phone.execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            json!([]),
+        );
+        assert_eq!(overflow, json!(0), "{view} scrolls sideways at 390 px");
+    }
+    phone.click(&phone.find("#tab-overview"));
+    capture(&phone, scratch.path(), "phone");
+    drop(phone);
+
     let errors: Vec<_> = browser
         .console()
         .into_iter()
