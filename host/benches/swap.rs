@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use http_driver::{open_loop, start_host};
-use wasml_test_support::http::{Response, request_with};
+use wasml_test_support::http::{Response, admin_ok};
 
 const TOKEN: &str = "bench-token";
 const MODEL: &str = "bank-marketing";
@@ -27,16 +27,7 @@ fn env_or(name: &str, default: u64) -> u64 {
 }
 
 fn admin(address: SocketAddr, method: &str, path: &str, body: &[u8]) -> Response {
-    let auth = format!("Bearer {TOKEN}");
-    let response = request_with(address, method, path, &[("Authorization", &auth)], body)
-        .expect("the host answers");
-    assert!(
-        response.status < 300,
-        "{method} {path}: {} {}",
-        response.status,
-        response.body
-    );
-    response
+    admin_ok(address, TOKEN, method, path, body)
 }
 
 /// Uploads 2.0.0 and activates it as soon as it is ready; returns (upload → ready,

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use wasml_test_support::{bundled_component, http::request_with};
+use wasml_test_support::{bundled_component, http::admin_ok};
 
 use super::http_driver::{Route, Run, closed_loop_to, open_loop, start_host};
 use super::{median, row};
@@ -116,14 +116,5 @@ fn admin(
     path: &str,
     body: &[u8],
 ) -> wasml_test_support::http::Response {
-    let auth = format!("Bearer {TOKEN}");
-    let response = request_with(address, method, path, &[("authorization", &auth)], body)
-        .expect("the bench host answers");
-    assert!(
-        response.status < 300,
-        "{method} {path}: {} {}",
-        response.status,
-        response.body
-    );
-    response
+    admin_ok(address, TOKEN, method, path, body)
 }

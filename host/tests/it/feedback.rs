@@ -134,27 +134,12 @@ async fn a_regressors_true_values_give_its_live_error_against_the_card() {
     let card: serde_json::Value = serde_json::from_str(diabetes::CARD).unwrap();
     let card_mae = card["evaluation"]["mae"].as_f64().unwrap();
     let reply = admin(&host, "PUT", &format!("{base}/card"), diabetes::CARD.into()).await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    reply.assert_status(200);
     let reply = admin(&host, "PUT", base, diabetes::ONNX.to_vec()).await;
-    assert_eq!(
-        reply.status,
-        202,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    reply.assert_status(202);
     assert_eq!(settled(&host, base).await["state"], "ready");
     let reply = admin(&host, "POST", &format!("{base}/activate"), Vec::new()).await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    reply.assert_status(200);
 
     // Two predictions, each told a truth twice the card's MAE away (above, then below):
     // live MAE and RMSE are both twice the card's, 100 % worse than it.
@@ -168,12 +153,7 @@ async fn a_regressors_true_values_give_its_live_error_against_the_card() {
         let reply = host
             .post_json("/models/diabetes/predict", &row.to_string())
             .await;
-        assert_eq!(
-            reply.status,
-            200,
-            "{}",
-            String::from_utf8_lossy(&reply.body)
-        );
+        reply.assert_status(200);
         let answer = reply.json();
         let predicted = answer["value"].as_f64().unwrap();
         let actual = predicted + sign * 2.0 * card_mae;
@@ -183,12 +163,7 @@ async fn a_regressors_true_values_give_its_live_error_against_the_card() {
                 &json!({"request_id": answer["request_id"], "actual": actual}).to_string(),
             )
             .await;
-        assert_eq!(
-            reply.status,
-            200,
-            "{}",
-            String::from_utf8_lossy(&reply.body)
-        );
+        reply.assert_status(200);
         let body = reply.json();
         assert_eq!(body["predicted"].as_f64(), Some(predicted));
         assert_eq!(body["actual"].as_f64(), Some(actual));

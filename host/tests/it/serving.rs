@@ -127,6 +127,17 @@ impl Reply {
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
     }
 
+    /// Asserts the status is `expected`, showing the body if not.
+    pub fn assert_status(&self, expected: u16) -> &Self {
+        assert_eq!(
+            self.status,
+            expected,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+        self
+    }
+
     /// The `X-Request-Id` header.
     pub fn request_id(&self) -> &str {
         self.headers["x-request-id"].to_str().unwrap()

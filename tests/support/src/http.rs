@@ -113,6 +113,29 @@ fn read_response(stream: &mut TcpStream) -> std::io::Result<Vec<u8>> {
     }
 }
 
+/// An admin API call with `token` that must succeed (a 2xx), its answer read.
+///
+/// # Panics
+/// If the server does not answer or answers anything but a 2xx.
+pub fn admin_ok(
+    address: SocketAddr,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Response {
+    let auth = format!("Bearer {token}");
+    let response = request_with(address, method, path, &[("authorization", &auth)], body)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    assert!(
+        response.status < 300,
+        "{method} {path}: {} {}",
+        response.status,
+        response.body
+    );
+    response
+}
+
 /// A JSON request; the answer's body parsed.
 pub fn json(
     address: SocketAddr,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use wasml_e2e::{ScratchDir, start_host};
 use wasml_test_support::bundled_component;
-use wasml_test_support::http::{self, request_with};
+use wasml_test_support::http::{self, admin_ok};
 use wasml_test_support::webdriver::Browser;
 
 const TOKEN: &str = "console-admin-token";
@@ -172,18 +172,7 @@ fn the_console_shows_the_host_live_and_drives_it_through_the_admin_api() {
     let button = browser.find_by_script(&format!("return {canary_button}"));
     assert_eq!(browser.text(&button), "Canary 10 %");
     browser.click(&button);
-    let listed = || {
-        let auth = format!("Bearer {TOKEN}");
-        let reply = request_with(
-            host.address,
-            "GET",
-            "/admin/models",
-            &[("authorization", auth.as_str())],
-            b"",
-        )
-        .unwrap();
-        reply.json()
-    };
+    let listed = || admin_ok(host.address, TOKEN, "GET", "/admin/models", b"").json();
     assert!(
         wasml_e2e::eventually(WAIT, || {
             listed()["versions"].as_array().unwrap().iter().any(|v| {
@@ -209,7 +198,10 @@ fn the_console_shows_the_host_live_and_drives_it_through_the_admin_api() {
     let phone = Browser::start(390, 844);
     phone.goto(&format!("{base}/ui"));
     assert!(
-        phone.wait_for("return Number(document.body.dataset.frames || 0) >= 1", WAIT),
+        phone.wait_for(
+            "return Number(document.body.dataset.frames || 0) >= 1",
+            WAIT
+        ),
         "no frame at a phone's width"
     );
     for view in ["overview", "models", "events", "try", "admin"] {

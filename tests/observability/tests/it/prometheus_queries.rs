@@ -14,8 +14,8 @@ use wasml_e2e::{eventually, start_collector, start_host};
 use wasml_observability_tests::grafana::{self, substitute};
 use wasml_observability_tests::prometheus::Prometheus;
 use wasml_observability_tests::prometheus_rules;
+use wasml_test_support::http::admin_ok;
 use wasml_test_support::http::json as post;
-use wasml_test_support::http::request_with;
 use wasml_test_support::{ScratchDir, bundled_component};
 
 const ROW: &str = r#"{"age": 30, "job": "admin.", "marital": "single", "education": "secondary",
@@ -212,11 +212,7 @@ fn admin(
     path: &str,
     body: &[u8],
 ) -> wasml_test_support::http::Response {
-    let auth = format!("Bearer {TOKEN}");
-    let headers = [("authorization", auth.as_str())];
-    let response = request_with(host, method, path, &headers, body).unwrap();
-    assert!(response.status < 300, "{method} {path}: {}", response.body);
-    response
+    admin_ok(host, TOKEN, method, path, body)
 }
 
 /// A Grafana `label_values(selector, label)` query as the series selector Prometheus runs.
