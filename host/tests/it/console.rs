@@ -142,3 +142,62 @@ async fn the_stream_sends_a_frame_at_once() {
     let frame: Value = serde_json::from_str(data).unwrap();
     assert_eq!(frame["snapshot"]["default_model"], "bank-marketing");
 }
+
+/// WCAG relative luminance of `#rrggbb`.
+fn luminance(hex: &str) -> f64 {
+    let channel = |i: usize| {
+        let c = f64::from(u8::from_str_radix(&hex[1 + 2 * i..3 + 2 * i], 16).unwrap()) / 255.0;
+        if c <= 0.03928 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * channel(0) + 0.7152 * channel(1) + 0.0722 * channel(2)
+}
+
+/// The custom properties of each `:root { … }` block of the stylesheet (light, then dark).
+fn palettes(css: &str) -> Vec<std::collections::HashMap<String, String>> {
+    css.split(":root {")
+        .skip(1)
+        .map(|block| {
+            block[..block.find('}').unwrap()]
+                .split(';')
+                .filter_map(|declaration| {
+                    let (name, value) = declaration.split_once(':')?;
+                    Some((name.trim().to_owned(), value.trim().to_owned()))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_text_colour_has_wcag_aa_contrast_on_every_background_in_both_schemes() {
+    let host = TestHost::start(Options::default());
+    let css = String::from_utf8(host.get("/ui/app.css").await.body.to_vec()).unwrap();
+    let palettes = palettes(&css);
+    assert_eq!(palettes.len(), 2, "a light and a dark palette");
+    for palette in &palettes {
+        let colour = |name: &str| palette[name].as_str();
+        let ratio = |a: &str, b: &str| {
+            let (a, b) = (luminance(colour(a)), luminance(colour(b)));
+            (a.max(b) + 0.05) / (a.min(b) + 0.05)
+        };
+        let mut pairs: Vec<(&str, &str)> = Vec::new();
+        for text in ["--fg", "--muted", "--accent", "--error", "--warn", "--ok"] {
+            for background in ["--bg", "--card", "--row-error"] {
+                pairs.push((text, background));
+            }
+        }
+        // The submit button: card-coloured text on the accent.
+        pairs.push(("--card", "--accent"));
+        for (text, background) in pairs {
+            let contrast = ratio(text, background);
+            assert!(
+                contrast >= 4.5,
+                "{text} on {background}: {contrast:.2} (WCAG AA needs 4.5)"
+            );
+        }
+    }
+}

@@ -191,6 +191,14 @@ fn the_console_shows_the_host_live_and_drives_it_through_the_admin_api() {
         ),
         "the models view does not show the canary"
     );
+    assert!(
+        browser.wait_for(
+            "return document.getElementById('timeline').textContent.includes('bank-marketing 1.0.0 canary')",
+            WAIT
+        ),
+        "the swap history does not show the canary: {}",
+        browser.text(&browser.find("#timeline"))
+    );
     capture(&browser, scratch.path(), "models");
 
     // A phone's width: the page reflows, nothing scrolls sideways (tables scroll in

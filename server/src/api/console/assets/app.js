@@ -11,6 +11,7 @@ const state = {
   previous: null, // the last snapshot, for rates
   series: { rps: [], errors: [], p50: [], p95: [], p99: [] },
   events: [], // newest last
+  history: [], // version changes seen in the events, newest last
   token: "", // the admin token, in memory only
   versions: [],
 };
@@ -173,7 +174,8 @@ function drawModels(snapshot) {
     if (v.canary_percent) stateText += ` (${v.canary_percent} %)`;
     if (v.shadow_percent) stateText += ` (shadow ${v.shadow_percent} %)`;
     const live = v.live_accuracy ? `${percent(v.live_accuracy.accuracy)} on ${v.live_accuracy.outcomes}` : v.live_error ? `MAE ${v.live_error.mae.toFixed(3)} on ${v.live_error.outcomes}` : "–";
-    const drift = v.drift ? `${v.drift.level} (PSI ${v.drift.score.toFixed(3)}${v.drift.inputs && v.drift.inputs[0] ? ", " + v.drift.inputs[0].input : ""})` : "–";
+    // Worst inputs first, as the host sorts them.
+    const drift = v.drift ? `${v.drift.level}: ` + (v.drift.inputs || []).slice(0, 5).map((i) => `${i.input} ${i.psi.toFixed(3)}`).join(", ") : "–";
     const pool = v.instances ? `${v.instances.busy} / ${v.instances.idle + v.instances.busy} / ${v.instances.size}` : "–";
     const gate = (v.checks || []).map((c) => `${c.check}: ${c.passed ? "passed" : "failed"}${c.detail ? " (" + c.detail + ")" : ""}`).join("; ") + (v.reason ? ` ${v.reason}` : "");
     const cells = [v.model, v.version, stateText, new Date(v.since).toLocaleString(), v.card_accuracy !== undefined ? percent(v.card_accuracy) : v.card_mae !== undefined ? `MAE ${v.card_mae}` : "–", live, drift, pool, gate.trim() || "–"];
@@ -181,8 +183,7 @@ function drawModels(snapshot) {
     return tr;
   });
   $("version-rows").replaceChildren(...rows);
-  const timeline = [...snapshot.versions].sort((a, b) => new Date(b.since) - new Date(a.since)).map((v) => el("li", `${new Date(v.since).toLocaleString()} — ${v.model} ${v.version} ${v.state}`));
-  $("timeline").replaceChildren(...timeline);
+  drawTimeline();
   const models = new Set(snapshot.versions.map((v) => v.model));
   const select = $("filter-model");
   const known = new Set(Array.from(select.options).map((o) => o.value));
@@ -191,8 +192,22 @@ function drawModels(snapshot) {
 }
 
 // ---- events ----
+// The version changes the lifecycle logged ("model version canary", fields.state), newest
+// first; before any was seen, each version's last change from the snapshot.
+function drawTimeline() {
+  const items = state.history.length
+    ? [...state.history].reverse().map((e) => `${e["@timestamp"]} — ${e.model} ${e.model_version} ${e.fields.state}${e.error ? " (" + e.error + ")" : ""}`)
+    : [...state.versions].sort((a, b) => new Date(b.since) - new Date(a.since)).map((v) => `${v.since} — ${v.model} ${v.version} ${v.state}`);
+  $("timeline").replaceChildren(...items.map((text) => el("li", text)));
+}
+
 function addEvents(events) {
-  for (const { event } of events) state.events.push(event);
+  for (const { event } of events) {
+    state.events.push(event);
+    if (event.fields && event.fields.state && String(event.message).startsWith("model version")) state.history.push(event);
+  }
+  if (state.history.length > 100) state.history.splice(0, state.history.length - 100);
+  drawTimeline();
   if (state.events.length > MAX_EVENT_ROWS) state.events.splice(0, state.events.length - MAX_EVENT_ROWS);
   drawEvents();
 }
@@ -338,6 +353,7 @@ function connect() {
   source.addEventListener("open", () => {
     // A new stream starts from the whole tail again.
     state.events = [];
+    state.history = [];
     state.previous = null;
     $("connection").textContent = "live";
   });
