@@ -78,11 +78,31 @@ impl ModelInstance {
     /// as when a model is loaded under load), so it gets [`WARM_UP_FACTOR`] times the
     /// call deadline. A guest that loops still stops, at that longer deadline.
     pub async fn warm_up(&mut self) -> Result<ModelInfo, CallError> {
-        let limits = self.limits;
-        self.limits.deadline = limits.deadline * WARM_UP_FACTOR;
+        let limits = self.lengthen_deadline();
         let result = self.info().await;
         self.limits = limits;
         result
+    }
+
+    /// `predict_batch(rows)` as the instance's first call, with the same allowance as
+    /// [`warm_up`](Self::warm_up): for a caller that wants the model's own answer when it
+    /// cannot load (a batch answers every row with the loader's error; `info` traps).
+    pub async fn warm_up_batch(
+        &mut self,
+        rows: &[Features],
+    ) -> Result<Vec<Result<Prediction, PredictError>>, CallError> {
+        let limits = self.lengthen_deadline();
+        let result = self.predict_batch(rows).await;
+        self.limits = limits;
+        result
+    }
+
+    /// Gives the next call [`WARM_UP_FACTOR`] times the deadline; returns the limits to
+    /// restore after it.
+    fn lengthen_deadline(&mut self) -> SandboxLimits {
+        let limits = self.limits;
+        self.limits.deadline = limits.deadline * WARM_UP_FACTOR;
+        limits
     }
 
     /// Predicts one row: the outer error is the sandbox's (the instance is then unusable),

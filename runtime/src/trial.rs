@@ -34,28 +34,37 @@ impl Trial for SandboxTrial {
         let (component, _) = ModelComponent::load(&self.engine, package, &self.cache)
             .map_err(|e| format!("{e:#}"))?;
         let component = component.with_limits(self.limits);
-        // The runner loads its model on the first call and answers every row with the
-        // loader's error when it cannot: a row of no fields finds out which.
-        let calls: Vec<_> = std::iter::once(Vec::new())
-            .chain(rows.iter().map(|row| convert::features(row)))
-            .collect();
-        let answers = block_on(async {
+        // The runner loads its model on the first call (with the warm-up's longer deadline:
+        // parsing may be slow while other work shares the CPU) and answers every row with
+        // the loader's error when it cannot: a row of no fields finds out which. The rows
+        // themselves then run under the deadline they will serve under.
+        let calls: Vec<_> = rows.iter().map(|row| convert::features(row)).collect();
+        let (loaded, answers) = block_on(async {
             let mut instance = component
                 .instantiate()
                 .await
                 .map_err(|e| format!("{e:#}"))?;
-            instance
+            let loaded = instance
+                .warm_up_batch(&[Vec::new()])
+                .await
+                .map_err(|e| e.to_string())?;
+            let answers = instance
                 .predict_batch(&calls)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((loaded, answers))
         })?;
-        let mut results = answers.into_iter().map(convert::prediction_result);
-        if let Some(Err(PredictError::Internal(message))) = results.next() {
+        if let Some(Err(PredictError::Internal(message))) =
+            loaded.into_iter().map(convert::prediction_result).next()
+        {
             return Err(message
                 .strip_prefix(LOAD_FAILED)
                 .unwrap_or(&message)
                 .to_owned());
         }
-        Ok(results.collect())
+        Ok(answers
+            .into_iter()
+            .map(convert::prediction_result)
+            .collect())
     }
 }

@@ -167,3 +167,25 @@ fn the_first_call_gets_a_longer_deadline_and_later_calls_the_usual_one() {
         instance.last_cost()
     );
 }
+
+#[test]
+fn a_first_batch_gets_the_warm_up_deadline_and_the_next_call_the_usual_one() {
+    let mut instance = hostile().instantiate_blocking().unwrap();
+    // A loop in the first batch runs to the warm-up's longer deadline, not the usual one.
+    let error =
+        wasml_runtime::blocking::block_on(instance.warm_up_batch(&[row("loop")])).unwrap_err();
+    assert!(
+        matches!(error, CallError::DeadlineExceeded(d) if d == LIMITS.deadline * wasml_runtime::instance::WARM_UP_FACTOR),
+        "{error}"
+    );
+    let mut instance = hostile().instantiate_blocking().unwrap();
+    wasml_runtime::blocking::block_on(instance.warm_up_batch(&[row("ok")]))
+        .unwrap()
+        .remove(0)
+        .unwrap();
+    let error = instance.predict_blocking(&row("loop")).unwrap_err();
+    assert!(
+        matches!(error, CallError::DeadlineExceeded(d) if d == LIMITS.deadline),
+        "{error}"
+    );
+}
