@@ -16,7 +16,7 @@ use thiserror::Error;
 pub const DEFAULT_CAPACITY: usize = 100_000;
 
 /// A prediction waiting for its ground truth.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Remembered {
     /// The model that answered.
     pub model: String,
@@ -34,8 +34,6 @@ pub enum Said {
     /// A regressor's value.
     Value(f64),
 }
-
-impl Eq for Said {}
 
 /// Why feedback cannot be taken.
 #[derive(Debug, Error, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use wasml_test_support::{bundled_component, http::admin_ok};
+use wasml_test_support::{bundled_component, http::admin_ok, prometheus};
 
 use super::http_driver::{Route, Run, closed_loop_to, open_loop, start_host};
 use super::{median, row};
@@ -28,13 +28,8 @@ pub fn run(runtime: &tokio::runtime::Runtime, dir: &Path, rate: u64, length: Dur
     );
     let ready = (0..600).any(|_| {
         std::thread::sleep(Duration::from_millis(100));
-        let listed = admin(
-            address,
-            "GET",
-            "/admin/models/bank-marketing/versions/1.0.0",
-            b"",
-        );
-        listed.body.contains(r#""state":"ready""#)
+        let path = "/admin/models/bank-marketing/versions/1.0.0";
+        admin(address, "GET", path, b"").json()["state"] == "ready"
     });
     assert!(ready, "version 1 never became ready");
     let open = |on: bool| {
@@ -58,12 +53,9 @@ pub fn run(runtime: &tokio::runtime::Runtime, dir: &Path, rate: u64, length: Dur
         with_64.push(closed(true));
         without_64.push(closed(false));
     }
-    let shadowed = admin(address, "GET", "/metrics", b"")
-        .body
-        .lines()
-        .filter(|l| l.starts_with("ml_shadow_requests_total{"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>();
+    let metrics = admin(address, "GET", "/metrics", b"").body;
+    let pair = [("active", "2.0.0"), ("shadow", "1.0.0")];
+    let shadowed = prometheus::sample(&metrics, "ml_shadow_requests_total", &pair).unwrap_or(0.0);
     let _ = host.0.kill();
     let _ = host.0.wait();
 

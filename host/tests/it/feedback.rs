@@ -143,12 +143,7 @@ async fn a_regressors_true_values_give_its_live_error_against_the_card() {
 
     // Two predictions, each told a truth twice the card's MAE away (above, then below):
     // live MAE and RMSE are both twice the card's, 100 % worse than it.
-    let row: serde_json::Value = diabetes::INPUTS
-        .iter()
-        .enumerate()
-        .map(|(i, name)| (name.to_string(), json!(0.01 * i as f64)))
-        .collect::<serde_json::Map<_, _>>()
-        .into();
+    let row = diabetes::row(0.01);
     for sign in [1.0, -1.0] {
         let reply = host
             .post_json("/models/diabetes/predict", &row.to_string())

@@ -98,68 +98,65 @@ pub async fn feedback(
         }
     })?;
     let remembered = state.predictions.peek(&request.request_id)?;
-    let body = match &remembered.said {
+    let (predicted, actual, verdict) = match &remembered.said {
         Said::Label(predicted) => {
             let actual = actual_label(&state, &remembered, &request.actual)?;
-            let correct = actual == *predicted;
-            Judged {
-                predicted: Value::from(predicted.as_str()),
-                actual: Value::from(actual),
-                correct: Some(correct),
-                residual: None,
-            }
+            let verdict = Verdict::Correct(actual == *predicted);
+            (
+                Value::from(predicted.as_str()),
+                Value::from(actual),
+                verdict,
+            )
         }
         Said::Value(predicted) => {
-            let actual = request
-                .actual
-                .as_f64()
-                .filter(|v| v.is_finite())
-                .ok_or_else(|| {
-                    invalid(
-                        "actual",
-                        "wrong-type",
-                        format!(
-                            "{} is not a finite number: the model is a regressor",
-                            request.actual
-                        ),
-                    )
-                })?;
-            Judged {
-                predicted: Value::from(*predicted),
-                actual: Value::from(actual),
-                correct: None,
-                residual: Some(actual - predicted),
-            }
+            let actual = actual_value(&request.actual)?;
+            let verdict = Verdict::Residual(actual - predicted);
+            (Value::from(*predicted), Value::from(actual), verdict)
         }
     };
     // Taken only now, so a refused `actual` can be corrected; a concurrent duplicate
     // loses here.
     let remembered = state.predictions.take(&request.request_id)?;
     let metrics = &state.serving.metrics;
-    match (body.correct, body.residual) {
-        (Some(correct), _) => metrics.feedback(&remembered.model, &remembered.version, correct),
-        (None, Some(residual)) => {
-            metrics.feedback_value(&remembered.model, &remembered.version, residual)
+    let (model, version) = (&remembered.model, &remembered.version);
+    let (correct, residual) = match verdict {
+        Verdict::Correct(correct) => {
+            metrics.feedback(model, version, correct);
+            (Some(correct), None)
         }
-        (None, None) => unreachable!("a prediction is judged by label or by value"),
-    }
+        Verdict::Residual(residual) => {
+            metrics.feedback_value(model, version, residual);
+            (None, Some(residual))
+        }
+    };
     Ok(Json(FeedbackBody {
         request_id: request.request_id,
         model: remembered.model,
         version: remembered.version,
-        predicted: body.predicted,
-        actual: body.actual,
-        correct: body.correct,
-        residual: body.residual,
+        predicted,
+        actual,
+        correct,
+        residual,
     }))
 }
 
-/// A prediction held against the truth.
-struct Judged {
-    predicted: Value,
-    actual: Value,
-    correct: Option<bool>,
-    residual: Option<f64>,
+/// How a prediction compares with the truth.
+enum Verdict {
+    /// A classifier's label was right, or not.
+    Correct(bool),
+    /// A regressor's value was this far from the truth (actual − predicted).
+    Residual(f64),
+}
+
+/// A regressor's true value: a finite number.
+fn actual_value(actual: &Value) -> Result<f64, AppError> {
+    actual.as_f64().filter(|v| v.is_finite()).ok_or_else(|| {
+        invalid(
+            "actual",
+            "wrong-type",
+            format!("{actual} is not a finite number: the model is a regressor"),
+        )
+    })
 }
 
 /// The label `actual` names, among the labels of the version that answered if it is still

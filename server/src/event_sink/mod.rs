@@ -24,7 +24,7 @@ use crate::metrics::{DropReason, EventCounters};
 pub use event::{Event, SERVICE};
 pub use status::EventsHealth;
 use status::EventsStatus;
-pub use tail::{EventTail, TAIL_CAPACITY};
+pub use tail::EventTail;
 pub use writer::EventWriter;
 
 /// Where events go.

@@ -39,14 +39,13 @@ impl EventTail {
     /// of them), and the newest sequence number so far.
     pub fn after(&self, after: u64, limit: usize) -> (Vec<(u64, String)>, u64) {
         let inner = self.inner.lock().expect("event tail lock");
-        let newer: Vec<_> = inner
-            .events
-            .iter()
-            .filter(|(seq, _)| *seq > after)
-            .cloned()
-            .collect();
-        let skip = newer.len().saturating_sub(limit);
-        (newer.into_iter().skip(skip).collect(), inner.next)
+        // Oldest first and numbered in order: the newer ones are the last of the queue.
+        let newer = inner.events.iter().filter(|(seq, _)| *seq > after).count();
+        let skip = inner.events.len() - newer.min(limit);
+        (
+            inner.events.iter().skip(skip).cloned().collect(),
+            inner.next,
+        )
     }
 }
 

@@ -38,7 +38,7 @@ pub use ground_truth::{GroundTruthMetrics, LiveAccuracy, LiveError};
 pub use memory::resident_bytes;
 pub use monitoring::{MonitoringGauges, MonitoringOptions};
 pub use shadow::ShadowMetrics;
-pub use window::{SecondRing, SlidingWindow};
+pub use window::SlidingWindow;
 
 use wasml_predictor::Prediction;
 use wasml_runtime::bindings::Stage;

@@ -181,55 +181,58 @@ impl MonitoringGauges {
         }
     }
 
-    /// A classifier's live accuracy against its card's.
+    /// A classifier's live accuracy against its card's: how far it dropped.
     fn judge_accuracy(&self, model: &LoadedModel, now: u64, live: &GroundTruthMetrics) {
         let Some(card) = model.info.evaluation.and_then(|e| e.accuracy) else {
             return;
         };
-        let labels = [model.name(), model.version()];
-        let margin = model
-            .monitoring
-            .accuracy_drop_margin
-            .unwrap_or(self.options.accuracy_drop_margin);
-        self.accuracy_drop_margin
-            .with_label_values(&labels)
-            .set(margin);
-        if let Some(live) = live.accuracy(model.name(), model.version(), now) {
-            self.accuracy_drop
-                .with_label_values(&labels)
-                .set(card - live.accuracy);
-            self.live_outcomes
-                .with_label_values(&labels)
-                .set(live.outcomes as i64);
-        }
+        let margin = model.monitoring.accuracy_drop_margin;
+        let judged = live
+            .accuracy(model.name(), model.version(), now)
+            .map(|live| (card - live.accuracy, live.outcomes));
+        self.publish(
+            model,
+            (&self.accuracy_drop, &self.accuracy_drop_margin),
+            margin.unwrap_or(self.options.accuracy_drop_margin),
+            judged,
+        );
     }
 
     /// A regressor's live mean absolute error against its card's, relative to it (the
     /// error's scale is the target's, so only a ratio compares across models).
     fn judge_error(&self, model: &LoadedModel, now: u64, live: &GroundTruthMetrics) {
-        let Some(card) = model
-            .info
-            .evaluation
-            .and_then(|e| e.mae)
-            .filter(|mae| *mae > 0.0)
-        else {
+        let card = model.info.evaluation.and_then(|e| e.mae);
+        let Some(card) = card.filter(|mae| *mae > 0.0) else {
             return;
         };
+        let margin = model.monitoring.error_rise_margin;
+        let judged = live
+            .error(model.name(), model.version(), now)
+            .map(|live| (live.mae / card - 1.0, live.outcomes));
+        self.publish(
+            model,
+            (&self.error_rise, &self.error_rise_margin),
+            margin.unwrap_or(self.options.error_rise_margin),
+            judged,
+        );
+    }
+
+    /// Sets `model`'s margin, and with ground truth, how far it is from its card and on
+    /// how many outcomes.
+    fn publish(
+        &self,
+        model: &LoadedModel,
+        (distance, margin_gauge): (&GaugeVec, &GaugeVec),
+        margin: f64,
+        judged: Option<(f64, u64)>,
+    ) {
         let labels = [model.name(), model.version()];
-        let margin = model
-            .monitoring
-            .error_rise_margin
-            .unwrap_or(self.options.error_rise_margin);
-        self.error_rise_margin
-            .with_label_values(&labels)
-            .set(margin);
-        if let Some(live) = live.error(model.name(), model.version(), now) {
-            self.error_rise
-                .with_label_values(&labels)
-                .set(live.mae / card - 1.0);
+        margin_gauge.with_label_values(&labels).set(margin);
+        if let Some((value, outcomes)) = judged {
+            distance.with_label_values(&labels).set(value);
             self.live_outcomes
                 .with_label_values(&labels)
-                .set(live.outcomes as i64);
+                .set(outcomes as i64);
         }
     }
 }

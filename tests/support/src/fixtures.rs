@@ -8,8 +8,14 @@ pub mod diabetes {
     pub const ONNX: &[u8] = include_bytes!("../fixtures/diabetes/model.onnx");
     /// Its card (name `diabetes`, version `1.0.0`).
     pub const CARD: &str = include_str!("../fixtures/diabetes/card.json");
-    /// The input fields, in order.
-    pub const INPUTS: [&str; 10] = [
-        "age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6",
-    ];
+    /// A row giving every input of the card `value`.
+    pub fn row(value: f64) -> serde_json::Value {
+        let card: serde_json::Value = serde_json::from_str(CARD).expect("the fixture's card");
+        let fields = card["inputs"].as_array().expect("the card's inputs");
+        fields
+            .iter()
+            .map(|field| (field["name"].as_str().unwrap().to_owned(), value.into()))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    }
 }

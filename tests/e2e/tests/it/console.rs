@@ -47,13 +47,10 @@ fn the_console_shows_the_host_live_and_drives_it_through_the_admin_api() {
     println!("first contentful paint: {paint} ms");
 
     // The overview counts what the test sends.
-    let total = |browser: &Browser| -> u64 {
-        browser
-            .text(&browser.find("#total"))
-            .parse()
-            .unwrap_or_default()
-    };
-    let before = total(&browser);
+    let before: u64 = browser
+        .text(&browser.find("#total"))
+        .parse()
+        .unwrap_or_default();
     for _ in 0..25 {
         let (status, _) = http::json(host.address, "POST", "/predict", ROW).unwrap();
         assert_eq!(status, 200);

@@ -198,11 +198,7 @@ fn regressor_served(host: std::net::SocketAddr) -> String {
         admin("GET", base, b"").body
     );
     admin("POST", &format!("{base}/activate"), b"");
-    let row: serde_json::Map<String, Value> = diabetes::INPUTS
-        .iter()
-        .map(|name| (name.to_string(), json!(0.01)))
-        .collect();
-    Value::from(row).to_string()
+    diabetes::row(0.01).to_string()
 }
 
 /// An admin API call that must succeed.
