@@ -167,11 +167,15 @@ impl ModelInstance {
         self.store.data_mut().take_events()
     }
 
-    /// Before a call: refuses a trapped instance and starts the call's deadline.
+    /// Before a call: refuses a trapped instance and starts the call's deadline. The
+    /// instance counts as poisoned until the call settles: a call abandoned midway (its
+    /// future dropped when a client goes away or a deadline passes) leaves the guest in
+    /// the middle of its work, and such an instance must not serve again.
     fn arm(&mut self) -> Result<(), CallError> {
         if self.poisoned {
             return Err(CallError::Poisoned);
         }
+        self.poisoned = true;
         arm_deadline(&mut self.store, &self.limits);
         Ok(())
     }
@@ -188,8 +192,8 @@ impl ModelInstance {
             cpu,
             memory_bytes: self.store.data_mut().memory_cap().peak_bytes() as u64,
         };
+        self.poisoned = result.is_err();
         result.map_err(|error| {
-            self.poisoned = true;
             CallError::classify(&error, self.store.data_mut().memory_cap(), &self.limits)
         })
     }

@@ -59,6 +59,25 @@ fn an_endless_loop_is_interrupted_at_the_deadline() {
     );
 }
 
+/// A client that goes away, or a gRPC deadline, drops a call's future while the guest
+/// is still running: the instance must not go back to serving in that state.
+#[tokio::test]
+async fn a_call_abandoned_midway_leaves_the_instance_refused() {
+    let mut instance = hostile().instantiate().await.unwrap();
+    instance.predict(&row("ok")).await.unwrap().unwrap();
+    let abandoned =
+        tokio::time::timeout(Duration::from_millis(5), instance.predict(&row("loop"))).await;
+    assert!(
+        abandoned.is_err(),
+        "the endless loop returned: {abandoned:?}"
+    );
+    assert!(instance.is_poisoned());
+    assert!(matches!(
+        instance.predict(&row("ok")).await,
+        Err(CallError::Poisoned)
+    ));
+}
+
 #[test]
 fn unbounded_allocation_stops_at_the_memory_cap() {
     let error = misbehave(&hostile(), "alloc");
