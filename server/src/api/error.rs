@@ -151,13 +151,18 @@ impl IntoResponse for AppError {
 /// The answer to a handler that panicked (`CatchPanicLayer`): the panic message goes to
 /// the log, the client gets a plain 500, and the connection and server live on.
 pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    log_panic(&*panic);
+    AppError::Internal.into_response()
+}
+
+/// Logs a request handler's panic with its message (which the client never sees).
+pub fn log_panic(panic: &(dyn std::any::Any + Send)) {
     let message = panic
         .downcast_ref::<String>()
         .map(String::as_str)
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("a panic without a message");
     tracing::error!(panic = message, "a request handler panicked");
-    AppError::Internal.into_response()
 }
 
 fn overloaded_message(refusal: &Refusal) -> String {

@@ -1,10 +1,12 @@
 //! The outermost layer: gives every request its ID and `tracing` span, times it into
-//! `http_request_duration_seconds`, and emits its event.
+//! `http_request_duration_seconds`, and emits its event ([`record`], which the gRPC
+//! service's layer shares).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument as _;
@@ -65,22 +67,62 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         .scope(next.run(request))
         .instrument(span.clone())
         .await;
-    let seconds = started.elapsed().as_secs_f64();
-    let status = response.status();
     let route = response
         .extensions()
         .get::<RouteTemplate>()
         .map_or("unmatched", |r| r.0.as_str())
         .to_owned();
-    state
-        .serving
-        .metrics
-        .http_request(method.as_str(), &route, status.as_str(), seconds);
     let error = response
         .extensions_mut()
         .remove::<ErrorMessage>()
         .map(|e| e.0);
     let outcome = response.extensions_mut().remove::<Outcome>();
+    let served = Served {
+        method: method.as_str(),
+        route,
+        status: response.status(),
+        seconds: started.elapsed().as_secs_f64(),
+        error,
+        outcome,
+    };
+    record(&state, &id, &span, served);
+    response
+        .headers_mut()
+        .insert(request_id::HEADER, id.header_value());
+    response
+}
+
+/// A finished request, whatever protocol carried it.
+pub struct Served<'a> {
+    /// The HTTP method (`POST` for every gRPC call).
+    pub method: &'a str,
+    /// The route template, or the gRPC method's path.
+    pub route: String,
+    /// The HTTP status, or for gRPC the status the REST API gives for the same failure.
+    pub status: StatusCode,
+    /// How long it took.
+    pub seconds: f64,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// What a prediction request left behind.
+    pub outcome: Option<Outcome>,
+}
+
+/// Accounts for a finished request: `http_request_duration_seconds`, a log line for a
+/// server error, and its event.
+pub fn record(state: &AppState, id: &RequestId, span: &tracing::Span, served: Served<'_>) {
+    let Served {
+        method,
+        route,
+        status,
+        seconds,
+        error,
+        outcome,
+    } = served;
+    state
+        .serving
+        .metrics
+        .http_request(method, &route, status.as_str(), seconds);
     if status.is_server_error() {
         span.in_scope(|| {
             tracing::warn!(
@@ -104,7 +146,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     };
     let mut event = Event::now(level, SERVICE, message);
     event.request_id = Some(id.to_string());
-    event.method = Some(method.to_string());
+    event.method = Some(method.to_owned());
     event.endpoint = Some(route);
     event.status = Some(status.as_u16());
     event.duration = Some(seconds);
@@ -133,8 +175,4 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         }
     }
     state.serving.events.send(event);
-    response
-        .headers_mut()
-        .insert(request_id::HEADER, id.header_value());
-    response
 }

@@ -114,7 +114,7 @@ enum PredictResponses {
 pub async fn predict(State(state): State<AppState>, request: Request) -> Response {
     let models = &state.serving.models;
     match models.route_request(models.default_name()) {
-        Some(route) => serve(&state, route, request, Native).await,
+        Some(route) => serve_http(&state, route, request, Native).await,
         None => {
             AppError::ModelNotFound(state.serving.models.default_name().to_owned()).into_response()
         }
@@ -136,7 +136,7 @@ pub async fn predict_named(
     request: Request,
 ) -> Response {
     match state.serving.models.route_request(&name) {
-        Some(route) => serve(&state, route, request, Native).await,
+        Some(route) => serve_http(&state, route, request, Native).await,
         None => AppError::ModelNotFound(name).into_response(),
     }
 }
@@ -149,36 +149,50 @@ pub struct Answer {
     pub batch: bool,
 }
 
-/// How a protocol reads a prediction request's body and writes its answer and errors:
-/// this API's own JSON, or the Open Inference Protocol's tensors (`super::v2`). Checking,
-/// predicting and accounting are the same for both.
+/// How a protocol reads a prediction request's rows and writes its answer and errors:
+/// this API's own JSON, the Open Inference Protocol's JSON tensors (`super::v2`) or its
+/// protobuf messages (`crate::grpc`). Checking, predicting and accounting are the same
+/// for all.
 pub trait PredictProtocol: Send {
-    /// Reads the body of a request to `model` into rows.
+    /// What the rows arrive in: an HTTP body, or a message already decoded.
+    type Body: Send;
+    /// What the client is given.
+    type Reply;
+    /// Reads the rows of a request to `model`.
     fn read(
         &mut self,
         model: &LoadedModel,
-        headers: &HeaderMap,
-        body: Body,
+        body: Self::Body,
         limits: BodyLimits,
     ) -> impl Future<Output = Result<PredictInput, AppError>> + Send;
-    /// The response for `answer`, from `model`.
-    fn answer(&self, model: &LoadedModel, answer: Answer) -> Response;
-    /// The response for a failed request.
-    fn error(&self, error: AppError) -> Response;
+    /// The reply for `answer`, from `model`.
+    fn answer(&self, model: &LoadedModel, answer: Answer) -> Self::Reply;
+    /// The reply for a failed request.
+    fn error(&self, error: AppError) -> Self::Reply;
+}
+
+/// An HTTP request's body and the headers that say how to read it.
+pub struct HttpBody {
+    /// The request's headers.
+    pub headers: HeaderMap,
+    /// The body, not read yet.
+    pub body: Body,
 }
 
 /// This API's own JSON: the seed's row, or `{"instances": [rows]}`.
 pub struct Native;
 
 impl PredictProtocol for Native {
+    type Body = HttpBody;
+    type Reply = Response;
+
     async fn read(
         &mut self,
         _model: &LoadedModel,
-        headers: &HeaderMap,
-        body: Body,
+        HttpBody { headers, body }: HttpBody,
         limits: BodyLimits,
     ) -> Result<PredictInput, AppError> {
-        read_predict_input(headers, body, limits).await
+        read_predict_input(&headers, body, limits).await
     }
 
     fn answer(&self, model: &LoadedModel, answer: Answer) -> Response {
@@ -196,15 +210,36 @@ impl PredictProtocol for Native {
     }
 }
 
-/// Serves one prediction request through `protocol` and accounts for it, whatever its
-/// fate. The route's fallback (the active version, for a request sent to the canary)
-/// answers it if the canary fails with a server error; its shadow runs it afterwards.
-pub async fn serve<P: PredictProtocol>(
+/// [`serve`] for an HTTP request: the reply carries the request's [`Outcome`] for the
+/// outer layer's event.
+pub async fn serve_http<P: PredictProtocol<Body = HttpBody, Reply = Response>>(
     state: &AppState,
     route: Route,
     request: Request,
-    mut protocol: P,
+    protocol: P,
 ) -> Response {
+    let user = user_of(&request);
+    let (parts, body) = request.into_parts();
+    let body = HttpBody {
+        headers: parts.headers,
+        body,
+    };
+    let (mut response, outcome) = serve(state, route, &user, body, protocol).await;
+    response.extensions_mut().insert(outcome);
+    response
+}
+
+/// Serves one prediction request from `user` through `protocol` and accounts for it,
+/// whatever its fate; gives the reply and what the request's event needs. The route's
+/// fallback (the active version, for a request sent to the canary) answers it if the
+/// canary fails with a server error; its shadow runs it afterwards.
+pub async fn serve<P: PredictProtocol>(
+    state: &AppState,
+    route: Route,
+    user: &str,
+    body: P::Body,
+    mut protocol: P,
+) -> (P::Reply, Outcome) {
     let Route {
         mut model,
         fallback,
@@ -218,10 +253,9 @@ pub async fn serve<P: PredictProtocol>(
     let result = match state.admission.admit(model.name()).await {
         Ok(slot) => {
             metrics.admission.admitted(slot.waited);
-            metrics.user_seen(&user_of(&request));
-            let (parts, body) = request.into_parts();
+            metrics.user_seen(user);
             // The slot is held while the body arrives: a slow sender may not keep it.
-            let read = protocol.read(&model, &parts.headers, body, state.body_limits);
+            let read = protocol.read(&model, body, state.body_limits);
             match tokio::time::timeout(state.body_read_timeout, read).await {
                 Ok(Ok(input)) => {
                     let retry = fallback.as_ref().map(|_| input.clone());
@@ -265,7 +299,7 @@ pub async fn serve<P: PredictProtocol>(
     }
     metrics.prediction_request(&model, started.elapsed().as_secs_f64(), server_failed);
     model.counters.record(result.is_ok());
-    let mut response = match result {
+    let reply = match result {
         Ok(answer) => protocol.answer(&model, answer),
         Err(error) => {
             for field in accounting::rejected_fields(&model, &error) {
@@ -275,8 +309,7 @@ pub async fn serve<P: PredictProtocol>(
         }
     };
     outcome.model = Some(model);
-    response.extensions_mut().insert(outcome);
-    response
+    (reply, outcome)
 }
 
 /// A canary failed a request with a server error that the active version will answer:
@@ -448,11 +481,16 @@ pub(crate) fn current_id() -> String {
 
 /// `X-User-Id` if sent, else the client's address.
 fn user_of(request: &Request) -> String {
-    if let Some(user) = request.headers().get(USER_HEADER) {
+    user_from(request.headers(), request.extensions())
+}
+
+/// `X-User-Id` in `headers` if sent, else the client's address from `extensions` (a gRPC
+/// call's metadata are its HTTP/2 headers).
+pub(crate) fn user_from(headers: &HeaderMap, extensions: &axum::http::Extensions) -> String {
+    if let Some(user) = headers.get(USER_HEADER) {
         return String::from_utf8_lossy(user.as_bytes()).into_owned();
     }
-    request
-        .extensions()
+    extensions
         .get::<ConnectInfo<std::net::SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip().to_string())
         .unwrap_or_else(|| "unknown".into())

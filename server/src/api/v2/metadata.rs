@@ -19,27 +19,38 @@ use wasml_runtime::convert;
 /// `GET /v2`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServerMetadata {
-    name: &'static str,
-    version: &'static str,
-    extensions: Vec<&'static str>,
+    /// The server's name.
+    pub name: &'static str,
+    /// Its version.
+    pub version: &'static str,
+    /// The protocol extensions it supports.
+    pub extensions: Vec<&'static str>,
 }
 
 /// `GET /v2/models/{name}[/versions/{version}]`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ModelMetadata {
-    name: String,
-    versions: Vec<String>,
-    platform: &'static str,
-    inputs: Vec<TensorMetadata>,
-    outputs: Vec<TensorMetadata>,
+    /// The model's name.
+    pub name: String,
+    /// Its versions that can serve.
+    pub versions: Vec<String>,
+    /// What runs it.
+    pub platform: &'static str,
+    /// One tensor per input field.
+    pub inputs: Vec<TensorMetadata>,
+    /// The answer's tensors.
+    pub outputs: Vec<TensorMetadata>,
 }
 
 /// One tensor's name, datatype and shape (`-1`: any number of rows).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TensorMetadata {
-    name: String,
-    datatype: &'static str,
-    shape: Vec<i64>,
+    /// The tensor's name.
+    pub name: String,
+    /// Its datatype.
+    pub datatype: &'static str,
+    /// Its shape.
+    pub shape: Vec<i64>,
 }
 
 /// The server: name, version, supported extensions (none).
@@ -50,11 +61,16 @@ pub struct TensorMetadata {
     tag = "open-inference"
 )]
 pub async fn server() -> Json<ServerMetadata> {
-    Json(ServerMetadata {
+    Json(server_metadata())
+}
+
+/// This server's name, version and extensions, whatever protocol asks.
+pub fn server_metadata() -> ServerMetadata {
+    ServerMetadata {
         name: "wasml",
         version: env!("CARGO_PKG_VERSION"),
         extensions: Vec::new(),
-    })
+    }
 }
 
 /// The active version's metadata.
@@ -99,7 +115,8 @@ pub async fn model_version(
     }
 }
 
-fn describe(state: &AppState, model: &LoadedModel) -> ModelMetadata {
+/// `model`'s metadata, with the versions of its name that can serve.
+pub fn describe(state: &AppState, model: &LoadedModel) -> ModelMetadata {
     let versions = state
         .serving
         .models

@@ -18,9 +18,8 @@ pub mod metadata;
 /// The protocol's JSON tensors and their rows, from the shared API library.
 pub use wasml_predictor::api::tensor;
 
-use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -29,7 +28,7 @@ use serde_json::{Map, Value};
 use super::AppState;
 use super::body::{BodyLimits, PredictInput, read_limited};
 use super::error::{ApiError, AppError};
-use super::predict::{Answer, PredictProtocol, serve};
+use super::predict::{Answer, HttpBody, PredictProtocol, serve_http};
 use crate::registry::{LoadedModel, RegistryError, Route};
 use tensor::{InferenceRequest, InferenceResponse};
 use wasml_runtime::convert;
@@ -113,7 +112,7 @@ pub async fn infer(
     request: Request,
 ) -> Response {
     match state.serving.models.route_request(&name) {
-        Some(route) => serve(&state, route, request, OpenInference::default()).await,
+        Some(route) => serve_http(&state, route, request, OpenInference::default()).await,
         None => error_response(AppError::ModelNotFound(name)),
     }
 }
@@ -133,7 +132,9 @@ pub async fn infer_version(
     request: Request,
 ) -> Response {
     match state.serving.models.version(&name, &version) {
-        Some(model) => serve(&state, Route::to(model), request, OpenInference::default()).await,
+        Some(model) => {
+            serve_http(&state, Route::to(model), request, OpenInference::default()).await
+        }
         None => error_response(RegistryError::UnknownVersion(name, version).into()),
     }
 }
@@ -235,11 +236,13 @@ struct OpenInference {
 }
 
 impl PredictProtocol for OpenInference {
+    type Body = HttpBody;
+    type Reply = Response;
+
     async fn read(
         &mut self,
         model: &LoadedModel,
-        headers: &HeaderMap,
-        body: Body,
+        HttpBody { headers, body }: HttpBody,
         limits: BodyLimits,
     ) -> Result<PredictInput, AppError> {
         if headers.contains_key(BINARY_HEADER) {
@@ -247,7 +250,7 @@ impl PredictProtocol for OpenInference {
                 "the binary tensor data extension is not supported; send JSON tensors (binary_data false)",
             ));
         }
-        let bytes = read_limited(headers, body, limits.max_bytes).await?;
+        let bytes = read_limited(&headers, body, limits.max_bytes).await?;
         let request: InferenceRequest = serde_json::from_slice(&bytes).map_err(|e| {
             if e.is_data() {
                 AppError::bad_request(format!("not an inference request: {e}"))
@@ -256,8 +259,8 @@ impl PredictProtocol for OpenInference {
             }
         })?;
         self.id = request.id.clone();
-        let rows = tensor::rows(&request, limits.max_batch_rows)?;
-        self.outputs = tensor::wanted_outputs(&request, convert::task(model.info.task))?;
+        let (rows, outputs) = read_tensors(&request, model, limits)?;
+        self.outputs = outputs;
         Ok(rows)
     }
 
@@ -280,6 +283,18 @@ impl PredictProtocol for OpenInference {
     fn error(&self, error: AppError) -> Response {
         error_response(error)
     }
+}
+
+/// The rows an inference request's tensors hold for `model`, and the outputs it asks
+/// for (whichever encoding carried the tensors: JSON here, protobuf over gRPC).
+pub fn read_tensors(
+    request: &InferenceRequest,
+    model: &LoadedModel,
+    limits: BodyLimits,
+) -> Result<(PredictInput, Vec<&'static str>), AppError> {
+    let rows = tensor::rows(request, limits.max_batch_rows)?;
+    let outputs = tensor::wanted_outputs(request, convert::task(model.info.task))?;
+    Ok((rows, outputs))
 }
 
 /// The protocol's error body.
