@@ -126,6 +126,6 @@ schemathesis-venv:
 # A longer schemathesis run than the test suite's, with a fresh seed, against a release host on 127.0.0.1:5098.
 schemathesis examples="1000": schemathesis-venv
     cargo build --release -p wasml-host
-    "${CARGO_TARGET_DIR:-target}/release/wasml-host" --listen 127.0.0.1:5098 --events target/tmp/schemathesis-events & host=$!; \
+    "${CARGO_TARGET_DIR:-target}/release/wasml-host" --listen 127.0.0.1:5098 --grpc-listen off --events target/tmp/schemathesis-events & host=$!; \
     trap 'kill $host' EXIT; until curl -sf 127.0.0.1:5098/health >/dev/null; do sleep 0.5; done; \
     cd tests/schemathesis && ../../.venv-schemathesis/bin/schemathesis run --max-examples {{examples}} --workers 1 http://127.0.0.1:5098/openapi.json

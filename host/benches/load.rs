@@ -15,11 +15,14 @@
 //!   #20) costs: `/predict` at 64 connections on this host and on one started with
 //!   `--no-monitoring`, alternated three times, medians compared;
 //! - what a shadow costs the client: a 100 % shadow on and off, alternated, under the open
-//!   loop (p50, p99) and at 64 connections (goodput) ([`shadow_phase`]).
+//!   loop (p50, p99) and at 64 connections (goodput) ([`shadow_phase`]);
+//! - the Open Inference Protocol over gRPC against its REST form and `/predict`, 64
+//!   requests in flight, alternated ([`grpc_phase`], issue #22).
 //!
 //! `cargo bench -p wasml-host --bench load` (or `just bench`); `LOAD_SECONDS` (per phase,
 //! default 10) and `LOAD_RATE` override the defaults.
 
+mod grpc_phase;
 mod http_driver;
 mod shadow_phase;
 
@@ -96,6 +99,7 @@ fn main() {
     let _ = host.0.kill();
     let _ = host.0.wait();
     shadow_phase::run(&runtime, &dir.join("shadow"), rate, seconds);
+    grpc_phase::run(&runtime, &dir.join("grpc"), seconds);
     let (with, without) = (median(with), median(without));
     println!("| POST /predict, c64, monitoring on (median of 3) | {with:.0} | | | |");
     println!("| POST /predict, c64, --no-monitoring (median of 3) | {without:.0} | | | |");

@@ -29,6 +29,10 @@ pub struct Config {
     #[arg(long, env = "WASML_LISTEN", default_value = "0.0.0.0:5000")]
     pub listen: SocketAddr,
 
+    /// Address of the Open Inference Protocol's gRPC listener (`off`: none).
+    #[arg(long, env = "WASML_GRPC_LISTEN", default_value = "0.0.0.0:8001")]
+    pub grpc_listen: GrpcListen,
+
     /// A model component (`.wasm`) to serve; repeat for several. Without this and
     /// without `--models-dir`, the bundled bank-marketing model (v2) is served.
     #[arg(long = "model", env = "WASML_MODEL", value_delimiter = ',')]
@@ -325,5 +329,20 @@ mod tests {
         for secret in ["admin-s3cret", "es-s3cret"] {
             assert!(!printed.contains(secret), "{printed}");
         }
+    }
+}
+
+/// Where the gRPC listener listens, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrpcListen(pub Option<SocketAddr>);
+
+impl std::str::FromStr for GrpcListen {
+    type Err = std::net::AddrParseError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        if value == "off" {
+            return Ok(Self(None));
+        }
+        value.parse().map(|address| Self(Some(address)))
     }
 }

@@ -6,7 +6,9 @@
 //! one finishes its in-flight request, and the call returns when they all have.
 //!
 //! axum's own `serve` sets no timer on hyper, so headers could take forever; this is the
-//! same accept loop with those two limits (HTTP/1, as the server speaks).
+//! same accept loop with those two limits. The REST listener speaks HTTP/1; the gRPC
+//! listener HTTP/2 ([`Speaks`]), whose streams may be long-lived (a health `Watch`): on
+//! shutdown its connections get [`HTTP2_DRAIN`] to finish, then are closed.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -17,19 +19,34 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::extract::Request;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt as _;
+
+/// How long an HTTP/2 connection's streams may take to finish once the server stops.
+pub const HTTP2_DRAIN: Duration = Duration::from_secs(10);
+
+/// The protocol a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speaks {
+    /// HTTP/1.1 (the REST API).
+    Http1,
+    /// HTTP/2 only, with prior knowledge (gRPC).
+    Http2,
+}
 
 /// The limits on connections.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
     /// Connections open at once; one more is closed on accept.
     pub max_open: usize,
-    /// Time a request's headers may take to arrive.
+    /// Time a request's headers may take to arrive (HTTP/1; HTTP/2 pings idle peers).
     pub header_read_timeout: Duration,
+    /// The protocol.
+    pub speaks: Speaks,
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets open connections finish
@@ -76,10 +93,25 @@ pub async fn serve(
         let mut stop = stop_rx.clone();
         let done = done_rx.clone();
         tokio::spawn(async move {
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout);
+            let (builder, drain) = match limits.speaks {
+                Speaks::Http1 => {
+                    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+                    builder
+                        .http1()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(limits.header_read_timeout);
+                    (builder, None)
+                }
+                Speaks::Http2 => {
+                    let mut builder = auto::Builder::new(TokioExecutor::new()).http2_only();
+                    builder
+                        .http2()
+                        .timer(TokioTimer::new())
+                        .keep_alive_interval(Some(limits.header_read_timeout))
+                        .keep_alive_timeout(limits.header_read_timeout);
+                    (builder, Some(HTTP2_DRAIN))
+                }
+            };
             let service = TowerToHyperService::new(service);
             let mut connection =
                 std::pin::pin!(builder.serve_connection(TokioIo::new(stream), service));
@@ -87,7 +119,13 @@ pub async fn serve(
                 result = connection.as_mut() => log_end(peer, result),
                 _ = stop.changed() => {
                     connection.as_mut().graceful_shutdown();
-                    log_end(peer, connection.await);
+                    match drain {
+                        None => log_end(peer, connection.await),
+                        Some(drain) => match tokio::time::timeout(drain, connection).await {
+                            Ok(result) => log_end(peer, result),
+                            Err(_) => tracing::debug!(%peer, "connection closed with streams still open"),
+                        },
+                    }
                 }
             }
             drop((permit, done));
@@ -100,7 +138,7 @@ pub async fn serve(
     done_tx.closed().await;
 }
 
-fn log_end(peer: SocketAddr, result: Result<(), hyper::Error>) {
+fn log_end(peer: SocketAddr, result: Result<(), Box<dyn std::error::Error + Send + Sync>>) {
     if let Err(error) = result {
         tracing::debug!(%peer, %error, "connection ended");
     }

@@ -19,6 +19,8 @@
 //!   (drift events, shadow traffic, automatic canary analysis);
 //! - [`api`]: the REST API (`fn app(state) -> Router`), and the live console at `/ui`
 //!   (`api::console`, a page embedded in the binary);
+//! - [`grpc`]: the Open Inference Protocol over gRPC on its own listener, with health
+//!   checking and reflection, through the same serve path as REST;
 //! - [`metrics`]: Prometheus metrics;
 //! - [`event_sink`]: structured events, through the collector to files or Elasticsearch;
 //! - [`wasi_http`]: serving a plain `wasi:http` component (`--wasi-http`), like `wasmtime serve`;
@@ -30,6 +32,7 @@ pub mod config;
 pub mod connections;
 pub mod event_sink;
 pub mod feedback;
+pub mod grpc;
 pub mod intake;
 pub mod metrics;
 pub mod monitoring;

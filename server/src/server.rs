@@ -11,6 +11,7 @@ use crate::api::admin::Admin;
 use crate::api::body::BodyLimits;
 use crate::api::{AppState, app};
 use crate::config::Config;
+use crate::connections::{ConnectionLimits, Speaks};
 use crate::event_sink::EventWriter;
 use crate::intake::{self, Intake};
 use crate::metrics::{Clock, Metrics};
@@ -190,6 +191,16 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         }
         _ => None,
     };
+    let connection_limits = ConnectionLimits {
+        max_open: config.max_connections,
+        header_read_timeout: std::time::Duration::from_secs(config.header_read_timeout_secs),
+        speaks: Speaks::Http1,
+    };
+    // gRPC first: once REST says `listening`, both listen.
+    let grpc = match config.grpc_listen.0 {
+        Some(address) => Some(grpc_listener(address, &state, connection_limits, &refusals).await?),
+        None => None,
+    };
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -200,10 +211,6 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
     tracing::info!("the live console: http://{local}/ui");
-    let connection_limits = crate::connections::ConnectionLimits {
-        max_open: config.max_connections,
-        header_read_timeout: std::time::Duration::from_secs(config.header_read_timeout_secs),
-    };
     let stopping = Arc::clone(&state.stopping);
     let shutdown = async move {
         wasml_collector::process::shutdown_signal().await;
@@ -217,10 +224,53 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         shutdown,
     )
     .await;
+    if let Some(grpc) = grpc {
+        // It stops with the same signal; its streams have at most `HTTP2_DRAIN`.
+        let _ = grpc.await;
+    }
     tracing::info!("in-flight requests done; writing queued events");
     writer.finish().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Binds the gRPC listener and serves it in the background until the server stops; its
+/// health service follows the models' readiness meanwhile.
+async fn grpc_listener(
+    address: std::net::SocketAddr,
+    state: &AppState,
+    limits: ConnectionLimits,
+    refusals: &Arc<Metrics>,
+) -> wasmtime::Result<tokio::task::JoinHandle<()>> {
+    let listener = TcpListener::bind(address).await.with_context(|| {
+        format!("listening for gRPC on {address} (--grpc-listen; `off` for none)")
+    })?;
+    tracing::info!(address = %listener.local_addr()?, "grpc listening");
+    let (router, health) = crate::grpc::app(state.clone());
+    let mut stopping = state.stopping.subscribe();
+    tokio::spawn(crate::grpc::health::track(
+        health,
+        state.serving.clone(),
+        state.stopping.subscribe(),
+    ));
+    let refusals = refusals.clone();
+    let limits = ConnectionLimits {
+        speaks: Speaks::Http2,
+        ..limits
+    };
+    Ok(tokio::spawn(async move {
+        let stopped = async move {
+            let _ = stopping.wait_for(|stopping| *stopping).await;
+        };
+        crate::connections::serve(
+            listener,
+            router,
+            limits,
+            move || refusals.connection_refused(),
+            stopped,
+        )
+        .await;
+    }))
 }
 
 /// Every so often, drops the instances of every loaded version that sat idle for

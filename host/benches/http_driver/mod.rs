@@ -18,9 +18,17 @@ pub const BODY: &str = r#"{"age": 30, "job": "admin.", "marital": "single", "edu
 /// Starts the host binary on an ephemeral loopback port, with its cache and events in
 /// `dir` and `extra` flags, and waits for it to listen.
 pub fn start_host(dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
+    let (child, address, _) = start_host_with_grpc(dir, extra);
+    (child, address)
+}
+
+/// [`start_host`], and the address of its gRPC listener (also on an ephemeral port).
+pub fn start_host_with_grpc(dir: &Path, extra: &[&str]) -> (Child, SocketAddr, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wasml-host"))
         .args([
             "--listen",
+            "127.0.0.1:0",
+            "--grpc-listen",
             "127.0.0.1:0",
             "--log-format",
             "json",
@@ -37,23 +45,30 @@ pub fn start_host(dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
         .expect("the host binary starts");
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let mut lines = stderr.lines();
+    let mut grpc = None;
     let address = loop {
         let line = lines
             .next()
             .expect("the host logs until it listens")
             .unwrap();
         let entry: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        if entry["fields"]["message"] == "listening" {
-            break entry["fields"]["address"]
+        let address = || {
+            entry["fields"]["address"]
                 .as_str()
                 .unwrap()
                 .parse()
-                .unwrap();
+                .unwrap()
+        };
+        match entry["fields"]["message"].as_str() {
+            Some("grpc listening") => grpc = Some(address()),
+            Some("listening") => break address(),
+            _ => {}
         }
     };
+    let grpc = grpc.expect("the gRPC listener starts before REST says it listens");
     // Keep draining the log so the host never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, address)
+    (child, address, grpc)
 }
 
 /// What a connection asks for.
@@ -63,7 +78,20 @@ pub enum Route {
     Predict,
     /// `GET /v2/health/live`: the same server's trivial route, the HTTP floor.
     Live,
+    /// `POST /v2/models/bank-marketing/infer` with the seed's row as JSON tensors.
+    V2Infer,
 }
+
+/// The seed's row as the Open Inference Protocol's JSON tensors.
+pub const V2_BODY: &str = r#"{"inputs": [
+{"name": "age", "shape": [1], "datatype": "INT64", "data": [30]},
+{"name": "job", "shape": [1], "datatype": "BYTES", "data": ["admin."]},
+{"name": "marital", "shape": [1], "datatype": "BYTES", "data": ["single"]},
+{"name": "education", "shape": [1], "datatype": "BYTES", "data": ["secondary"]},
+{"name": "housing", "shape": [1], "datatype": "BYTES", "data": ["yes"]},
+{"name": "loan", "shape": [1], "datatype": "BYTES", "data": ["no"]},
+{"name": "duration", "shape": [1], "datatype": "INT64", "data": [200]},
+{"name": "campaign", "shape": [1], "datatype": "INT64", "data": [2]}]}"#;
 
 impl Route {
     fn request(self) -> Vec<u8> {
@@ -74,6 +102,11 @@ impl Route {
             )
             .into_bytes(),
             Self::Live => b"GET /v2/health/live HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
+            Self::V2Infer => format!(
+                "POST /v2/models/bank-marketing/infer HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{V2_BODY}",
+                V2_BODY.len()
+            )
+            .into_bytes(),
         }
     }
 }
@@ -128,7 +161,8 @@ impl Run {
         quantile_ms(&mut self.ok_latencies_us, q)
     }
 
-    fn merge(runs: Vec<Timings>, elapsed: Duration) -> Self {
+    /// The runs of several connections over `elapsed`, as one.
+    pub fn merge(runs: Vec<Timings>, elapsed: Duration) -> Self {
         let mut run = Self {
             elapsed,
             latencies_us: Vec::new(),
@@ -153,14 +187,15 @@ fn quantile_ms(latencies_us: &mut [u64], q: f64) -> f64 {
 
 /// One connection's answers.
 #[derive(Default)]
-struct Timings {
+pub struct Timings {
     all: Vec<u64>,
     ok: Vec<u64>,
     failures: u64,
 }
 
 impl Timings {
-    fn record(&mut self, status: u16, since: Instant) {
+    /// An answer with HTTP `status` (200: a success) to a request sent at `since`.
+    pub fn record(&mut self, status: u16, since: Instant) {
         let us = since.elapsed().as_micros() as u64;
         self.all.push(us);
         if status == 200 {

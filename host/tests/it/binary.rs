@@ -20,7 +20,14 @@ const SEED_ROW: &str = r#"{"age": 30, "job": "admin.", "marital": "single", "edu
 pub(crate) fn start_host(dir: &Path, extra: &[&str]) -> Process {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wasml-host"));
     command
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
         .arg("--cache-dir")
         .arg(dir.join("cache"))
         .arg("--events")
@@ -146,6 +153,7 @@ fn help_explains_every_flag_with_its_environment_variable() {
     let help = String::from_utf8(output.stdout).unwrap();
     for (flag, env) in [
         ("--listen", "WASML_LISTEN"),
+        ("--grpc-listen", "WASML_GRPC_LISTEN"),
         ("--model", "WASML_MODEL"),
         ("--models-dir", "WASML_MODELS_DIR"),
         ("--cache-dir", "WASML_CACHE_DIR"),
@@ -180,7 +188,15 @@ fn help_explains_every_flag_with_its_environment_variable() {
 fn a_bad_configuration_fails_at_start_with_the_cause() {
     let dir = scratch("binary-bad");
     let output = Command::new(env!("CARGO_BIN_EXE_wasml-host"))
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--model"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--model",
+        ])
         .arg(dir.join("missing.wasm"))
         .arg("--cache-dir")
         .arg(dir.join("cache"))
@@ -192,7 +208,15 @@ fn a_bad_configuration_fails_at_start_with_the_cause() {
     let not_a_component = dir.join("junk.wasm");
     std::fs::write(&not_a_component, b"\0asm junk").unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_wasml-host"))
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--model"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--model",
+        ])
         .arg(&not_a_component)
         .arg("--cache-dir")
         .arg(dir.join("cache"))

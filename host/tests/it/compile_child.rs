@@ -27,7 +27,14 @@ fn entries(cache: &std::path::Path) -> Vec<String> {
 /// `wasml-host` serving the bundled model in `dir`, run to its end: the start must fail.
 fn failed_start(dir: &std::path::Path, extra: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_wasml-host"))
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
         .arg("--cache-dir")
         .arg(dir.join("cache"))
         .arg("--events")

@@ -27,7 +27,14 @@ fn tritonclient_calls_the_host_as_it_calls_triton() {
     let events = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("v2-client-events");
     let mut command = Command::new(env!("CARGO_BIN_EXE_wasml-host"));
     command
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
         .arg("--cache-dir")
         .arg(&cache)
         .arg("--events")

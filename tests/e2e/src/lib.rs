@@ -40,7 +40,14 @@ pub fn start_collector(data_dir: &Path, es_url: Option<&str>, extra: &[&str]) ->
 pub fn start_host(dir: &Path, extra: &[&str]) -> Process {
     let mut command = Command::new(workspace_binary("wasml-host"));
     command
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
         .arg("--cache-dir")
         .arg(shared_cache_dir())
         .arg("--events")

@@ -429,7 +429,14 @@ fn a_copied_host_binary_still_serves_the_bundled_model() {
     let mut command = Command::new(&copy);
     command
         .current_dir(scratch.path())
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
         .arg("--cache-dir")
         .arg(scratch.path().join("cache"))
         .arg("--events")
