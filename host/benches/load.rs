@@ -38,8 +38,18 @@ fn main() {
     let seconds = Duration::from_secs(env_or("LOAD_SECONDS", 10));
     let rate = env_or("LOAD_RATE", 1000);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("load-bench");
-    // `LOAD_ONLY=c64` drives one phase for `LOAD_SECONDS` and stops (for profiling).
+    // `LOAD_ONLY=c64` drives one phase for `LOAD_SECONDS` and stops (for profiling);
+    // `LOAD_ONLY=grpc` runs the gRPC phase alone.
     let only = std::env::var("LOAD_ONLY").ok();
+    if only.as_deref() == Some("grpc") {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        grpc_phase::run(&runtime, &dir.join("grpc"), seconds);
+        return;
+    }
     let mut host = start_host(&dir, &[]);
     let address = host.1;
     println!("host pid {}", host.0.id());
