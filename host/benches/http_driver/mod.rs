@@ -6,11 +6,12 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use wasml_test_support::process::host_command;
 
 /// The seed's request.
 pub const BODY: &str = r#"{"age": 30, "job": "admin.", "marital": "single", "education": "secondary", "housing": "yes", "loan": "no", "duration": 200, "campaign": 2}"#;
@@ -24,17 +25,8 @@ pub fn start_host(dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
 
 /// [`start_host`], and the address of its gRPC listener (also on an ephemeral port).
 pub fn start_host_with_grpc(dir: &Path, extra: &[&str]) -> (Child, SocketAddr, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasml-host"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--log",
-            "info",
-        ])
+    let mut child = host_command(env!("CARGO_BIN_EXE_wasml-host"))
+        .args(["--log", "info"])
         .arg("--cache-dir")
         .arg(dir.join("cache"))
         .arg("--events")

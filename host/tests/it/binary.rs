@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use wasml_server::event_sink::Event;
-use wasml_test_support::process::Process;
+use wasml_test_support::process::{Process, host_command};
 use wasml_test_support::{ScratchDir, http};
 
 use crate::serving;
@@ -18,16 +18,8 @@ const SEED_ROW: &str = r#"{"age": 30, "job": "admin.", "marital": "single", "edu
 
 /// A host process on a loopback port, with its cache and events in `dir`.
 pub(crate) fn start_host(dir: &Path, extra: &[&str]) -> Process {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wasml-host"));
+    let mut command = host_command(env!("CARGO_BIN_EXE_wasml-host"));
     command
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-        ])
         .arg("--cache-dir")
         .arg(dir.join("cache"))
         .arg("--events")
@@ -187,16 +179,8 @@ fn help_explains_every_flag_with_its_environment_variable() {
 #[test]
 fn a_bad_configuration_fails_at_start_with_the_cause() {
     let dir = scratch("binary-bad");
-    let output = Command::new(env!("CARGO_BIN_EXE_wasml-host"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--model",
-        ])
+    let output = host_command(env!("CARGO_BIN_EXE_wasml-host"))
+        .arg("--model")
         .arg(dir.join("missing.wasm"))
         .arg("--cache-dir")
         .arg(dir.join("cache"))
@@ -207,16 +191,8 @@ fn a_bad_configuration_fails_at_start_with_the_cause() {
     assert!(log.contains("missing.wasm"), "{log}");
     let not_a_component = dir.join("junk.wasm");
     std::fs::write(&not_a_component, b"\0asm junk").unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_wasml-host"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--model",
-        ])
+    let output = host_command(env!("CARGO_BIN_EXE_wasml-host"))
+        .arg("--model")
         .arg(&not_a_component)
         .arg("--cache-dir")
         .arg(dir.join("cache"))

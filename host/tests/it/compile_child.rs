@@ -3,11 +3,11 @@
 //! cache entry, and leaves the server serving; within them, the child's entry is what the
 //! server maps.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use wasml_test_support::http;
+use wasml_test_support::process::host_command;
 
 use crate::binary::{scratch, start_host};
 
@@ -26,15 +26,7 @@ fn entries(cache: &std::path::Path) -> Vec<String> {
 
 /// `wasml-host` serving the bundled model in `dir`, run to its end: the start must fail.
 fn failed_start(dir: &std::path::Path, extra: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_wasml-host"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-        ])
+    let output = host_command(env!("CARGO_BIN_EXE_wasml-host"))
         .arg("--cache-dir")
         .arg(dir.join("cache"))
         .arg("--events")

@@ -8,8 +8,26 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wasml_test_support::process::Process;
+use wasml_test_support::process::{Process, host_command};
 use wasml_test_support::{http, venv_program};
+
+/// Runs `tests/v2-client/<script> ADDRESS ROWS` in the client's virtualenv and gives the
+/// JSON report it prints.
+pub(crate) fn run_client(script: &str, address: &str, rows: &Value) -> Value {
+    let script = format!("{}/../tests/v2-client/{script}", env!("CARGO_MANIFEST_DIR"));
+    let output = Command::new(client_python())
+        .arg(script)
+        .arg(address)
+        .arg(rows.to_string())
+        .output()
+        .expect("the client runs");
+    assert!(
+        output.status.success(),
+        "client failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the client's JSON report")
+}
 
 /// The virtualenv's Python, or `$WASML_V2_CLIENT_PYTHON`.
 fn client_python() -> PathBuf {
@@ -25,16 +43,8 @@ fn client_python() -> PathBuf {
 fn tritonclient_calls_the_host_as_it_calls_triton() {
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cwasm");
     let events = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("v2-client-events");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wasml-host"));
+    let mut command = host_command(env!("CARGO_BIN_EXE_wasml-host"));
     command
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-        ])
         .arg("--cache-dir")
         .arg(&cache)
         .arg("--events")
@@ -47,22 +57,7 @@ fn tritonclient_calls_the_host_as_it_calls_triton() {
         {"age": 58, "job": "retired", "marital": "married", "education": "tertiary",
          "housing": "no", "loan": "no", "duration": 1200, "campaign": 1}
     ]);
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/v2-client/client_test.py"
-    );
-    let output = Command::new(client_python())
-        .arg(script)
-        .arg(host.address.to_string())
-        .arg(rows.to_string())
-        .output()
-        .expect("the client runs");
-    assert!(
-        output.status.success(),
-        "client failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: Value = serde_json::from_slice(&output.stdout).expect("the client's JSON report");
+    let report = run_client("client_test.py", &host.address.to_string(), &rows);
 
     for probe in ["server_live", "server_ready", "model_ready"] {
         assert_eq!(report[probe], true, "{probe}: {report}");

@@ -6,32 +6,22 @@
 //! `/metrics` under their gRPC methods and in the events.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wasml_test_support::process::Process;
-use wasml_test_support::{http, venv_program};
+use wasml_test_support::process::{Process, host_command};
+use wasml_test_support::http;
 
 use crate::hot_swap::{conformance_json, conformance_rows};
-
-fn client_python() -> PathBuf {
-    venv_program(
-        ".venv-v2-client",
-        "python",
-        "WASML_V2_CLIENT_PYTHON",
-        "v2-client",
-    )
-}
+use crate::open_inference_client::run_client;
 
 /// The release host with a gRPC listener on an ephemeral port: the process and the gRPC
 /// address from its `grpc listening` line.
 pub(crate) fn host_with_grpc(events: &str) -> (Process, String) {
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wasml-host"));
+    let mut command = host_command(env!("CARGO_BIN_EXE_wasml-host"));
     command
-        .args(["--listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0"])
-        .args(["--log-format", "json", "--cache-dir"])
+        .arg("--cache-dir")
         .arg(tmp.join("cwasm"))
         .arg("--events")
         .arg(tmp.join(events));
@@ -54,22 +44,7 @@ fn tritonclient_calls_the_host_over_grpc_as_it_calls_triton() {
     let rows = conformance_rows("v2");
     assert!(rows.len() >= 100, "the conformance set has its cases");
 
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/v2-client/grpc_client_test.py"
-    );
-    let output = Command::new(client_python())
-        .arg(script)
-        .arg(&grpc)
-        .arg(Value::from(rows.clone()).to_string())
-        .output()
-        .expect("the client runs");
-    assert!(
-        output.status.success(),
-        "client failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: Value = serde_json::from_slice(&output.stdout).expect("the client's JSON report");
+    let report = run_client("grpc_client_test.py", &grpc, &Value::from(rows.clone()));
 
     for probe in ["server_live", "server_ready", "model_ready"] {
         assert_eq!(report[probe], true, "{probe}: {report}");

@@ -85,10 +85,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         error,
         outcome,
     };
-    record(&state, &id, &span, served);
-    response
-        .headers_mut()
-        .insert(request_id::HEADER, id.header_value());
+    record(&state, &id, &span, served, &mut response);
     response
 }
 
@@ -108,9 +105,18 @@ pub struct Served<'a> {
     pub outcome: Option<Outcome>,
 }
 
-/// Accounts for a finished request: `http_request_duration_seconds`, a log line for a
-/// server error, and its event.
-pub fn record(state: &AppState, id: &RequestId, span: &tracing::Span, served: Served<'_>) {
+/// Accounts for a finished request — `http_request_duration_seconds`, a log line for a
+/// server error, its event — and gives its response the request ID.
+pub fn record(
+    state: &AppState,
+    id: &RequestId,
+    span: &tracing::Span,
+    served: Served<'_>,
+    response: &mut Response,
+) {
+    response
+        .headers_mut()
+        .insert(request_id::HEADER, id.header_value());
     let Served {
         method,
         route,

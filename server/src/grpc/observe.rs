@@ -22,7 +22,7 @@ use crate::api::AppState;
 use crate::api::error::AppError;
 use crate::api::observe::{Outcome, Served, record};
 use crate::api::predict::user_from;
-use crate::api::request_id::{self, RequestId};
+use crate::api::request_id::RequestId;
 
 /// The paths of the methods this listener serves: anything else is labelled `unmatched`,
 /// so that clients cannot mint label values.
@@ -134,10 +134,7 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
         error,
         outcome,
     };
-    record(&state, &id, &span, served);
-    response
-        .headers_mut()
-        .insert(request_id::HEADER, id.header_value());
+    record(&state, &id, &span, served, &mut response);
     response
 }
 

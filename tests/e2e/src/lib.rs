@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use wasml_es_test_server::EsTestServer;
-use wasml_test_support::process::Process;
+use wasml_test_support::process::{Process, host_command};
 use wasml_test_support::workspace_binary;
 
 pub use wasml_test_support::{ScratchDir, http};
@@ -38,16 +38,8 @@ pub fn start_collector(data_dir: &Path, es_url: Option<&str>, extra: &[&str]) ->
 /// `wasml-host` serving the bundled model, events under `dir`. The compiled-component
 /// cache is shared by all e2e tests (its writes are atomic), so only the first compiles.
 pub fn start_host(dir: &Path, extra: &[&str]) -> Process {
-    let mut command = Command::new(workspace_binary("wasml-host"));
+    let mut command = host_command(workspace_binary("wasml-host"));
     command
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-        ])
         .arg("--cache-dir")
         .arg(shared_cache_dir())
         .arg("--events")

@@ -10,6 +10,21 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// A `wasml-host` command (the binary at `binary`) as tests start it: REST and gRPC on
+/// ephemeral loopback ports, JSON logs. Add its cache, events and flags.
+pub fn host_command(binary: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new(binary);
+    command.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--grpc-listen",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+    ]);
+    command
+}
+
 /// A running process.
 pub struct Process {
     child: Child,

@@ -426,17 +426,9 @@ fn a_copied_host_binary_still_serves_the_bundled_model() {
     let scratch = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "copied-host");
     let copy = scratch.path().join("wasml-host");
     std::fs::copy(workspace_binary("wasml-host"), &copy).unwrap();
-    let mut command = Command::new(&copy);
+    let mut command = wasml_test_support::process::host_command(&copy);
     command
         .current_dir(scratch.path())
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--grpc-listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-        ])
         .arg("--cache-dir")
         .arg(scratch.path().join("cache"))
         .arg("--events")
