@@ -1,7 +1,9 @@
 //! The load bench's gRPC phase (issue #22): the same host answers the seed's row at 64
 //! requests in flight over gRPC `ModelInfer` (raw contents, as Triton's clients send; one
-//! HTTP/2 connection per caller), REST V2 `infer` (JSON tensors) and `POST /predict`,
-//! alternated three times so drift in the machine's speed hits all alike; medians.
+//! HTTP/2 connection per caller, and 16 callers per connection), REST V2 `infer` (JSON
+//! tensors) and `POST /predict`, and each protocol's trivial call (what the transport
+//! alone costs), alternated three times so drift in the machine's speed hits all alike;
+//! medians, with the host's CPU time per request.
 //!
 //! The client shares the server's two cores, so each protocol is driven as leanly as the
 //! other: REST by writing prepared bytes on HTTP/1 connections, gRPC by sending a
@@ -19,58 +21,97 @@ use wasml_grpc_proto::model_infer_request::InferInputTensor;
 
 use crate::http_driver::{Route, Run, Timings, closed_loop_to, start_host_with_grpc};
 
-/// Runs the phase on a host of its own in `dir` and prints its rows and the ratio.
+/// What the phase drives, by name.
+#[derive(Clone, Copy)]
+enum Load {
+    /// gRPC calls of `call` on `connections` connections with `streams` callers each.
+    Grpc {
+        call: Call,
+        connections: u64,
+        streams: u64,
+    },
+    /// A REST route at 64 connections.
+    Rest(Route),
+}
+
+/// Runs the phase on a host of its own in `dir` and prints its rows and the ratios.
 pub fn run(runtime: &tokio::runtime::Runtime, dir: &Path, length: Duration) {
     let (mut child, rest, grpc) = start_host_with_grpc(dir, &[]);
-    // Warm-up: connections, pools.
-    runtime.block_on(closed_loop_grpc(grpc, 64, 1, Duration::from_secs(2)));
-    runtime.block_on(closed_loop_to(
-        rest,
-        Route::V2Infer,
-        64,
-        Duration::from_secs(2),
-    ));
     let pid = child.id();
-    // Each run with the host's CPU time over it (user + system), per request answered:
-    // what the protocol costs the server, whatever the client on the same cores costs.
-    let measured = |run: &dyn Fn() -> Run| {
-        let before = cpu_seconds(pid);
-        let run = run();
-        let per_request = (cpu_seconds(pid) - before) / run.latencies_us.len().max(1) as f64;
-        (run, per_request)
+    let drive = |load: Load, length: Duration| match load {
+        Load::Grpc {
+            call,
+            connections,
+            streams,
+        } => runtime.block_on(closed_loop_grpc(grpc, call, connections, streams, length)),
+        Load::Rest(route) => runtime.block_on(closed_loop_to(rest, route, 64, length)),
     };
-    let (mut over_grpc, mut multiplexed) = (Vec::new(), Vec::new());
-    let (mut over_v2, mut over_predict) = (Vec::new(), Vec::new());
+    let infer = |connections, streams| Load::Grpc {
+        call: Call::Infer,
+        connections,
+        streams,
+    };
+    let loads = [
+        (
+            "gRPC ModelInfer (raw contents), 64 connections",
+            infer(64, 1),
+        ),
+        (
+            "gRPC ModelInfer, 64 in flight on 4 connections",
+            infer(4, 16),
+        ),
+        (
+            "REST V2 infer (JSON tensors), c64",
+            Load::Rest(Route::V2Infer),
+        ),
+        ("POST /predict, c64", Load::Rest(Route::Predict)),
+        (
+            "gRPC ServerLive (trivial), 64 connections",
+            Load::Grpc {
+                call: Call::Live,
+                connections: 64,
+                streams: 1,
+            },
+        ),
+        (
+            "GET /v2/health/live (trivial), c64",
+            Load::Rest(Route::Live),
+        ),
+        (
+            "gRPC ModelInfer, 64-row batches, 64 connections",
+            Load::Grpc {
+                call: Call::InferBatch,
+                connections: 64,
+                streams: 1,
+            },
+        ),
+        (
+            "REST V2 infer, 64-row batches, c64",
+            Load::Rest(Route::V2InferBatch),
+        ),
+    ];
+    // Warm-up: connections, pools.
+    drive(infer(64, 1), Duration::from_secs(2));
+    drive(Load::Rest(Route::V2Infer), Duration::from_secs(2));
+    // Each run with the host's CPU time over it (user + system) per request answered:
+    // what the protocol costs the server, whatever the client on the same cores costs.
+    let mut runs: Vec<Vec<(Run, f64)>> = loads.iter().map(|_| Vec::new()).collect();
     for _ in 0..3 {
-        over_grpc.push(measured(&|| {
-            runtime.block_on(closed_loop_grpc(grpc, 64, 1, length))
-        }));
-        multiplexed.push(measured(&|| {
-            runtime.block_on(closed_loop_grpc(grpc, 4, 16, length))
-        }));
-        over_v2.push(measured(&|| {
-            runtime.block_on(closed_loop_to(rest, Route::V2Infer, 64, length))
-        }));
-        over_predict.push(measured(&|| {
-            runtime.block_on(closed_loop_to(rest, Route::Predict, 64, length))
-        }));
+        for (i, (_, load)) in loads.iter().enumerate() {
+            let before = cpu_seconds(pid);
+            let run = drive(*load, length);
+            let cpu = (cpu_seconds(pid) - before) / run.latencies_us.len().max(1) as f64;
+            runs[i].push((run, cpu));
+        }
     }
     let _ = child.kill();
     let _ = child.wait();
-    let mut medians = Vec::new();
     println!(
         "| phase (median of 3) | goodput (200/s) | non-200 | p50 of 200s | p99 of 200s | host CPU per request |"
     );
     println!("|---|---|---|---|---|---|");
-    for (name, runs) in [
-        ("gRPC ModelInfer (raw contents), 64 connections", over_grpc),
-        (
-            "gRPC ModelInfer, 64 in flight on 4 connections",
-            multiplexed,
-        ),
-        ("REST V2 infer (JSON tensors), c64", over_v2),
-        ("POST /predict, c64", over_predict),
-    ] {
+    let mut medians = Vec::new();
+    for ((name, _), runs) in loads.iter().zip(runs) {
         let (mut run, cpu) = median_run(runs);
         println!(
             "| {name} | {:.0} | {:.1} % | {:.3} ms | {:.3} ms | {:.1} µs |",
@@ -82,7 +123,19 @@ pub fn run(runtime: &tokio::runtime::Runtime, dir: &Path, length: Duration) {
         );
         medians.push((run.goodput(), cpu));
     }
-    let (grpc, multiplexed, v2, predict) = (medians[0], medians[1], medians[2], medians[3]);
+    let [
+        grpc,
+        multiplexed,
+        v2,
+        predict,
+        grpc_live,
+        rest_live,
+        grpc_batch,
+        v2_batch,
+    ] = medians[..]
+    else {
+        unreachable!("eight loads")
+    };
     println!(
         "gRPC vs REST V2 at 64 in flight: goodput {:.2}x (multiplexed {:.2}x), host CPU per request {:.2}x (multiplexed {:.2}x); gRPC vs /predict: goodput {:.2}x",
         grpc.0 / v2.0,
@@ -90,6 +143,16 @@ pub fn run(runtime: &tokio::runtime::Runtime, dir: &Path, length: Duration) {
         grpc.1 / v2.1,
         multiplexed.1 / v2.1,
         grpc.0 / predict.0
+    );
+    println!(
+        "the transport alone (trivial calls): gRPC {:.1} µs vs REST {:.1} µs of host CPU per request",
+        grpc_live.1 * 1e6,
+        rest_live.1 * 1e6
+    );
+    println!(
+        "64-row batches: gRPC vs REST V2 rows per second {:.2}x, host CPU per request {:.2}x",
+        grpc_batch.0 / v2_batch.0,
+        grpc_batch.1 / v2_batch.1
     );
 }
 
@@ -109,22 +172,47 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks / 100.0
 }
 
-/// `connections` HTTP/2 connections with `streams` callers each, every caller sending the
-/// seed's row as soon as its last answer came, for `length`.
+/// A unary gRPC call the phase makes.
+#[derive(Clone, Copy)]
+enum Call {
+    /// `ModelInfer` with the seed's row in raw contents.
+    Infer,
+    /// `ModelInfer` with the seed's row 64 times.
+    InferBatch,
+    /// `ServerLive`: the gRPC listener's trivial call.
+    Live,
+}
+
+impl Call {
+    /// The method's path and the request message in gRPC's framing: uncompressed, a
+    /// 4-byte big-endian length, the bytes.
+    fn prepared(self) -> (&'static str, Bytes) {
+        let (path, message) = match self {
+            Self::Infer | Self::InferBatch => (
+                "/inference.GRPCInferenceService/ModelInfer",
+                seed_request(if matches!(self, Self::Infer) { 1 } else { 64 }).encode_to_vec(),
+            ),
+            Self::Live => ("/inference.GRPCInferenceService/ServerLive", Vec::new()),
+        };
+        let mut framed = vec![0];
+        framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
+        framed.extend_from_slice(&message);
+        (path, Bytes::from(framed))
+    }
+}
+
+/// `connections` HTTP/2 connections with `streams` callers each, every caller making
+/// `call` again as soon as its last answer came, for `length`.
 async fn closed_loop_grpc(
     address: SocketAddr,
+    call: Call,
     connections: u64,
     streams: u64,
     length: Duration,
 ) -> Run {
     let started = Instant::now();
     let end = started + length;
-    // The message in gRPC's framing: uncompressed, a 4-byte big-endian length, the bytes.
-    let message = seed_request().encode_to_vec();
-    let mut framed = vec![0];
-    framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
-    framed.extend_from_slice(&message);
-    let framed = Bytes::from(framed);
+    let (path, framed) = call.prepared();
     let mut tasks = Vec::new();
     for _ in 0..connections {
         let stream = tokio::net::TcpStream::connect(address).await.unwrap();
@@ -137,7 +225,7 @@ async fn closed_loop_grpc(
                 let mut timings = Timings::default();
                 while Instant::now() < end {
                     let sent = Instant::now();
-                    let status = match call(&mut client, framed.clone()).await {
+                    let status = match unary(&mut client, path, framed.clone()).await {
                         Ok(true) => 200,
                         _ => 500,
                     };
@@ -154,12 +242,13 @@ async fn closed_loop_grpc(
     Run::merge(runs, started.elapsed())
 }
 
-/// One unary call on `client`: whether it ended with `grpc-status: 0`.
-async fn call(
+/// One unary call of `path` on `client`: whether it ended with `grpc-status: 0`.
+async fn unary(
     client: &mut h2::client::SendRequest<Bytes>,
+    path: &str,
     framed: Bytes,
 ) -> Result<bool, h2::Error> {
-    let request = http::Request::post(format!("http://localhost{PATH}"))
+    let request = http::Request::post(format!("http://localhost{path}"))
         .header("content-type", "application/grpc")
         .header("te", "trailers")
         .body(())
@@ -181,13 +270,15 @@ async fn call(
     Ok(status.is_some_and(|status| status == "0"))
 }
 
-/// The method's path.
-const PATH: &str = "/inference.GRPCInferenceService/ModelInfer";
-
-/// The seed's row in raw contents: little-endian `INT64`s, length-prefixed `BYTES`.
-fn seed_request() -> ModelInferRequest {
-    let number = |n: i64| n.to_le_bytes().to_vec();
-    let text = |s: &str| [&(s.len() as u32).to_le_bytes()[..], s.as_bytes()].concat();
+/// The seed's row `rows` times in raw contents: little-endian `INT64`s, length-prefixed
+/// `BYTES`.
+fn seed_request(rows: usize) -> ModelInferRequest {
+    let number = |n: i64| n.to_le_bytes().repeat(rows);
+    let text = |s: &str| {
+        [&(s.len() as u32).to_le_bytes()[..], s.as_bytes()]
+            .concat()
+            .repeat(rows)
+    };
     let fields = [
         ("age", "INT64", number(30)),
         ("job", "BYTES", text("admin.")),
@@ -205,7 +296,7 @@ fn seed_request() -> ModelInferRequest {
             .map(|(name, datatype, _)| InferInputTensor {
                 name: (*name).into(),
                 datatype: (*datatype).into(),
-                shape: vec![1],
+                shape: vec![rows as i64],
                 ..Default::default()
             })
             .collect(),

@@ -72,18 +72,31 @@ pub enum Route {
     Live,
     /// `POST /v2/models/bank-marketing/infer` with the seed's row as JSON tensors.
     V2Infer,
+    /// The same with the seed's row 64 times: a batch.
+    V2InferBatch,
 }
 
-/// The seed's row as the Open Inference Protocol's JSON tensors.
-pub const V2_BODY: &str = r#"{"inputs": [
-{"name": "age", "shape": [1], "datatype": "INT64", "data": [30]},
-{"name": "job", "shape": [1], "datatype": "BYTES", "data": ["admin."]},
-{"name": "marital", "shape": [1], "datatype": "BYTES", "data": ["single"]},
-{"name": "education", "shape": [1], "datatype": "BYTES", "data": ["secondary"]},
-{"name": "housing", "shape": [1], "datatype": "BYTES", "data": ["yes"]},
-{"name": "loan", "shape": [1], "datatype": "BYTES", "data": ["no"]},
-{"name": "duration", "shape": [1], "datatype": "INT64", "data": [200]},
-{"name": "campaign", "shape": [1], "datatype": "INT64", "data": [2]}]}"#;
+/// The seed's row `rows` times as the Open Inference Protocol's JSON tensors.
+pub fn v2_body(rows: usize) -> String {
+    let fields = [
+        ("age", "INT64", "30"),
+        ("job", "BYTES", "\"admin.\""),
+        ("marital", "BYTES", "\"single\""),
+        ("education", "BYTES", "\"secondary\""),
+        ("housing", "BYTES", "\"yes\""),
+        ("loan", "BYTES", "\"no\""),
+        ("duration", "INT64", "200"),
+        ("campaign", "INT64", "2"),
+    ];
+    let inputs: Vec<String> = fields
+        .iter()
+        .map(|(name, datatype, value)| {
+            let data = vec![*value; rows].join(", ");
+            format!(r#"{{"name": "{name}", "shape": [{rows}], "datatype": "{datatype}", "data": [{data}]}}"#)
+        })
+        .collect();
+    format!(r#"{{"inputs": [{}]}}"#, inputs.join(", "))
+}
 
 impl Route {
     fn request(self) -> Vec<u8> {
@@ -94,11 +107,14 @@ impl Route {
             )
             .into_bytes(),
             Self::Live => b"GET /v2/health/live HTTP/1.1\r\nHost: localhost\r\n\r\n".to_vec(),
-            Self::V2Infer => format!(
-                "POST /v2/models/bank-marketing/infer HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{V2_BODY}",
-                V2_BODY.len()
-            )
-            .into_bytes(),
+            Self::V2Infer | Self::V2InferBatch => {
+                let body = v2_body(if matches!(self, Self::V2Infer) { 1 } else { 64 });
+                format!(
+                    "POST /v2/models/bank-marketing/infer HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .into_bytes()
+            }
         }
     }
 }

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wasml_test_support::process::{Process, host_command};
 use wasml_test_support::http;
+use wasml_test_support::process::{Process, host_command};
 
 use crate::hot_swap::{conformance_json, conformance_rows};
 use crate::open_inference_client::run_client;
