@@ -22,3 +22,15 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!("generated/inference.bin")
 
 /// The service's full name, as gRPC paths and health checks spell it.
 pub const SERVICE: &str = "inference.GRPCInferenceService";
+
+/// `message` as one gRPC length-prefixed message, the body of a unary call: an
+/// uncompressed flag, a 4-byte big-endian length, the encoded bytes. For clients that
+/// speak HTTP/2 directly (tests that send their own headers, the load bench).
+pub fn framed<M: prost::Message>(message: &M) -> Vec<u8> {
+    let encoded = message.encode_to_vec();
+    let mut framed = Vec::with_capacity(5 + encoded.len());
+    framed.push(0);
+    framed.extend_from_slice(&(encoded.len() as u32).to_be_bytes());
+    framed.extend_from_slice(&encoded);
+    framed
+}

@@ -15,9 +15,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use prost::Message as _;
-use wasml_grpc_proto::ModelInferRequest;
 use wasml_grpc_proto::model_infer_request::InferInputTensor;
+use wasml_grpc_proto::{ModelInferRequest, framed};
 
 use crate::http_driver::{Route, Run, Timings, closed_loop_to, start_host_with_grpc};
 
@@ -184,19 +183,19 @@ enum Call {
 }
 
 impl Call {
-    /// The method's path and the request message in gRPC's framing: uncompressed, a
-    /// 4-byte big-endian length, the bytes.
+    /// The method's path and its request, framed as gRPC sends it.
     fn prepared(self) -> (&'static str, Bytes) {
-        let (path, message) = match self {
+        let (path, framed) = match self {
             Self::Infer | Self::InferBatch => (
                 "/inference.GRPCInferenceService/ModelInfer",
-                seed_request(if matches!(self, Self::Infer) { 1 } else { 64 }).encode_to_vec(),
+                framed(&seed_request(if matches!(self, Self::Infer) {
+                    1
+                } else {
+                    64
+                })),
             ),
-            Self::Live => ("/inference.GRPCInferenceService/ServerLive", Vec::new()),
+            Self::Live => ("/inference.GRPCInferenceService/ServerLive", framed(&())),
         };
-        let mut framed = vec![0];
-        framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
-        framed.extend_from_slice(&message);
         (path, Bytes::from(framed))
     }
 }

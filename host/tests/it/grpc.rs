@@ -80,10 +80,7 @@ async fn call_with_deadline(
     timeout: &str,
 ) -> (Code, String) {
     use tower::ServiceExt as _;
-    let message = request.encode_to_vec();
-    let mut body = vec![0];
-    body.extend_from_slice(&(message.len() as u32).to_be_bytes());
-    body.extend_from_slice(&message);
+    let body = wasml_grpc_proto::framed(&request);
     let call = axum::http::Request::post("/inference.GRPCInferenceService/ModelInfer")
         .header("content-type", "application/grpc")
         .header("te", "trailers")

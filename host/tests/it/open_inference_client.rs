@@ -11,6 +11,15 @@ use serde_json::{Value, json};
 use wasml_test_support::process::{Process, host_command};
 use wasml_test_support::{http, venv_program};
 
+/// `POST /predict`'s predictions for `rows` (a JSON array of rows) from the host at
+/// `address`: what the protocol's clients must get too.
+pub(crate) fn predictions_over_rest(address: std::net::SocketAddr, rows: &Value) -> Vec<Value> {
+    let body = json!({ "instances": rows }).to_string();
+    let (status, native) = http::json(address, "POST", "/predict", &body).unwrap();
+    assert_eq!(status, 200, "{native}");
+    native["predictions"].as_array().unwrap().clone()
+}
+
 /// Runs `tests/v2-client/<script> ADDRESS ROWS` in the client's virtualenv and gives the
 /// JSON report it prints.
 pub(crate) fn run_client(script: &str, address: &str, rows: &Value) -> Value {
@@ -68,15 +77,7 @@ fn tritonclient_calls_the_host_as_it_calls_triton() {
     assert_eq!(report["id"], "7", "the request ID comes back");
     assert_eq!(report["model_version"], "2.0.0");
 
-    let (status, native) = http::json(
-        host.address,
-        "POST",
-        "/predict",
-        &json!({ "instances": rows }).to_string(),
-    )
-    .unwrap();
-    assert_eq!(status, 200);
-    let predictions = native["predictions"].as_array().unwrap();
+    let predictions = predictions_over_rest(host.address, &rows);
     for (i, prediction) in predictions.iter().enumerate() {
         assert_eq!(report["labels"][i], prediction["label"]);
         assert_eq!(report["probabilities"][i], prediction["probabilities"]);

@@ -9,11 +9,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use wasml_predictor::api::input::{DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES};
 use wasml_test_support::http;
 use wasml_test_support::process::{Process, host_command};
 
 use crate::hot_swap::{conformance_json, conformance_rows};
-use crate::open_inference_client::run_client;
+use crate::open_inference_client::{predictions_over_rest, run_client};
 
 /// The release host with a gRPC listener on an ephemeral port: the process and the gRPC
 /// address from its `grpc listening` line.
@@ -63,17 +64,9 @@ fn tritonclient_calls_the_host_over_grpc_as_it_calls_triton() {
     assert_eq!(report["typed"]["id"], "typed");
 
     // Raw and typed contents, REST and the conformance set: the same predictions.
-    let (status, native) = http::json(
-        host.address,
-        "POST",
-        "/predict",
-        &json!({ "instances": rows }).to_string(),
-    )
-    .unwrap();
-    assert_eq!(status, 200);
+    let predictions = predictions_over_rest(host.address, &Value::from(rows.clone()));
     let conformance: Value = serde_json::from_str(&conformance_json("v2")).unwrap();
     let tolerance = conformance["tolerance"].as_f64().unwrap();
-    let predictions = native["predictions"].as_array().unwrap();
     for form in ["raw", "typed"] {
         for (i, prediction) in predictions.iter().enumerate() {
             assert_eq!(report[form]["labels"][i], prediction["label"], "{form} {i}");
@@ -99,6 +92,9 @@ fn tritonclient_calls_the_host_over_grpc_as_it_calls_triton() {
 
     // Every kind of bad request: its code, and REST's message naming the cause.
     let bad = &report["bad"];
+    // The client sends 2,000 rows and a 2 MiB message to a host with the default limits.
+    let too_many = format!("the batch has 2000 rows; the limit is {DEFAULT_MAX_BATCH_ROWS}");
+    let too_large = format!("the limit is: {DEFAULT_MAX_BODY_BYTES} bytes");
     let cases = [
         ("field_value", "INVALID_ARGUMENT", "age"),
         (
@@ -118,16 +114,8 @@ fn tritonclient_calls_the_host_over_grpc_as_it_calls_triton() {
         ),
         ("unknown_version", "NOT_FOUND", "9.9.9"),
         ("missing_input", "INVALID_ARGUMENT", "campaign"),
-        (
-            "batch_too_large",
-            "INVALID_ARGUMENT",
-            "the batch has 2000 rows; the limit is 1000",
-        ),
-        (
-            "message_too_large",
-            "OUT_OF_RANGE",
-            "the limit is: 1048576 bytes",
-        ),
+        ("batch_too_large", "INVALID_ARGUMENT", too_many.as_str()),
+        ("message_too_large", "OUT_OF_RANGE", too_large.as_str()),
     ];
     for (kind, code, cause) in cases {
         let refusal = &bad[kind];
