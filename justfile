@@ -118,6 +118,15 @@ byom-venv:
     test -x .venv-byom/bin/python || {{python}} -m venv .venv-byom
     .venv-byom/bin/pip install --quiet -r tests/byom/requirements.txt
 
+# The offline Kubernetes validator (deploy/validate.py) into .venv-deploy (.ci/run does this too; kubectl from Debian renders).
+deploy-venv:
+    test -x .venv-deploy/bin/python || {{python}} -m venv .venv-deploy
+    .venv-deploy/bin/pip install --quiet -r deploy/requirements.txt
+
+# Render and validate every manifest of deploy/ offline.
+deploy-validate: deploy-venv
+    .venv-deploy/bin/python deploy/validate.py
+
 # Schemathesis from PyPI into .venv-schemathesis (.ci/run does this too).
 schemathesis-venv:
     test -x .venv-schemathesis/bin/python || {{python}} -m venv .venv-schemathesis

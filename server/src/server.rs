@@ -178,14 +178,22 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
     let _drift_watch = AbortOnDrop(crate::watch::drift_events::DriftWatch::spawn(
         serving.clone(),
     ));
-    let _watcher = match (&config.models_dir, config.watch_interval_ms) {
-        (Some(dir), ms) if ms > 0 => {
+    // Rollout files apply before the host listens, so a new replica joins a fleet on the
+    // version the others serve.
+    let rollouts = config.models_dir.as_ref().map(|dir| {
+        let mut rollouts = crate::swap::rollout::Rollouts::new(dir.clone());
+        rollouts.reconcile(&serving);
+        rollouts
+    });
+    let _watcher = match (&config.models_dir, config.watch_interval_ms, rollouts) {
+        (Some(dir), ms, Some(rollouts)) if ms > 0 => {
             tracing::info!(dir = %dir.display(), every_ms = ms, "watching the models directory");
             let watch = crate::swap::watch::watch(
                 serving,
                 Arc::clone(&loader),
                 dir.clone(),
                 std::time::Duration::from_millis(ms),
+                rollouts,
             );
             Some(AbortOnDrop(tokio::spawn(watch)))
         }

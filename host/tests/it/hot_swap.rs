@@ -14,6 +14,7 @@ use axum::body::Body;
 use axum::http::Request;
 use serde_json::{Value, json};
 use serving::{AdmissionLimits, Options, Reply, SEED_ROW, TestHost};
+use wasml_server::swap::rollout::Rollouts;
 
 pub(crate) const TOKEN: &str = "test-admin-token";
 const MODEL: &str = "bank-marketing";
@@ -539,6 +540,7 @@ async fn a_component_dropped_into_the_models_directory_is_gated_then_activated()
         loader,
         dir.to_path_buf(),
         Duration::from_millis(50),
+        Rollouts::new(dir.to_path_buf()),
     ));
     tokio::time::sleep(Duration::from_millis(200)).await;
 

@@ -21,6 +21,7 @@ mod monitoring;
 mod open_inference;
 mod open_inference_client;
 mod open_inference_grpc;
+mod rollout_file;
 mod serving;
 mod shadow;
 mod wasi_http;

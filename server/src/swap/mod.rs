@@ -4,7 +4,8 @@
 //! compiles the component (through the `.cwasm` cache, on a blocking thread), warms its
 //! instances, and runs the validation [`gate`]. A version that passes is `ready`: the
 //! admin API (or the directory watcher) can then take it through its [`lifecycle`]:
-//! activate, canary, roll back, retire. A version that fails any step is `failed` with
+//! activate, canary, roll back, retire — or a [`rollout`] file in the models directory
+//! declares which version is active for every host sharing it. A version that fails any step is `failed` with
 //! the reason and never receives traffic. Every state change is an event in the log
 //! stream and counts in `ml_model_swaps_total`.
 //!
@@ -12,6 +13,7 @@
 
 pub mod gate;
 pub mod lifecycle;
+pub mod rollout;
 pub mod watch;
 
 use std::collections::HashMap;

@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use thiserror::Error;
 
+use super::rollout::{self, Rollouts};
 use super::{ModelLoader, TooManyPendingSets, Upload};
 use crate::intake::{IntakeError, name_and_version};
 use crate::registry::{RegistryError, model_files};
@@ -48,8 +49,15 @@ pub enum TakeError {
 type Stamp = (u64, Option<SystemTime>);
 
 /// Polls `dir` every `interval` until the task is dropped. Files present at the first
-/// scan are taken as already loaded (the host loaded them at start).
-pub async fn watch(serving: Serving, loader: Arc<ModelLoader>, dir: PathBuf, interval: Duration) {
+/// scan are taken as already loaded (the host loaded them at start). After each scan the
+/// models' rollout files are reconciled by `rollouts` ([`super::rollout`]).
+pub async fn watch(
+    serving: Serving,
+    loader: Arc<ModelLoader>,
+    dir: PathBuf,
+    interval: Duration,
+    mut rollouts: Rollouts,
+) {
     let mut taken: HashMap<PathBuf, Stamp> = scan(&dir).into_iter().collect();
     let mut settling: HashMap<PathBuf, Stamp> = HashMap::new();
     loop {
@@ -68,6 +76,7 @@ pub async fn watch(serving: Serving, loader: Arc<ModelLoader>, dir: PathBuf, int
                 tracing::warn!(path = %path.display(), %error, "a component in the models directory was not taken");
             }
         }
+        rollouts.reconcile(&serving);
     }
 }
 
@@ -84,13 +93,19 @@ fn scan(dir: &Path) -> Vec<(PathBuf, Stamp)> {
         .collect()
 }
 
-async fn take(serving: &Serving, loader: &Arc<ModelLoader>, path: &Path) -> Result<(), TakeError> {
-    let dir = path
-        .parent()
+/// The models directory a `<dir>/<name>/<version>` file is in.
+fn dir_of(path: &Path) -> PathBuf {
+    path.parent()
         .and_then(Path::parent)
-        .ok_or(TakeError::NotAComponentPath)?
-        .to_owned();
+        .unwrap_or(Path::new(""))
+        .to_owned()
+}
+
+async fn take(serving: &Serving, loader: &Arc<ModelLoader>, path: &Path) -> Result<(), TakeError> {
+    let dir = dir_of(path);
     let (name, version) = name_and_version(&dir, path).ok_or(TakeError::NotAComponentPath)?;
+    // A rollout file, if any, decides instead (reconciled after each scan).
+    let activate_when_ready = !rollout::declared(&dir, &name);
     let file = path.to_owned();
     // Reading and hashing 18 MB (or packaging an ONNX model) takes tens of milliseconds:
     // not on a runtime thread.
@@ -114,7 +129,7 @@ async fn take(serving: &Serving, loader: &Arc<ModelLoader>, path: &Path) -> Resu
         version,
         wasm,
         force: false,
-        activate_when_ready: true,
+        activate_when_ready,
     };
     Ok(super::start(serving, Arc::clone(loader), upload)?)
 }

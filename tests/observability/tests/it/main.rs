@@ -2,6 +2,7 @@
 //! concern.
 
 mod compose;
+mod deploy;
 mod event_targets;
 mod grafana;
 mod kibana;
