@@ -2,6 +2,7 @@
 //! `wasml-collector` binaries, and the Elasticsearch-API test server in the test process.
 //! This library starts them.
 
+pub mod balancer;
 pub mod load;
 
 use std::path::Path;

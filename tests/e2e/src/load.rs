@@ -23,6 +23,8 @@ pub struct Sent {
     pub latency: Duration,
     /// Its status and request ID, or how the connection failed.
     pub result: Result<(u16, Option<String>), ErrorKind>,
+    /// The `x-served-by` header, when a balancer in front names the server that answered.
+    pub served_by: Option<String>,
 }
 
 impl Sent {
@@ -77,13 +79,25 @@ fn send_until(address: SocketAddr, stop: &AtomicBool, interval: Option<Duration>
             }
         }
         let at = Instant::now();
-        let result = http::json(address, "POST", "/predict", ROW)
-            .map(|(status, body)| (status, body["request_id"].as_str().map(str::to_owned)))
+        let response = http::request(
+            address,
+            "POST",
+            "/predict",
+            "application/json",
+            ROW.as_bytes(),
+        );
+        let served_by = response
+            .as_ref()
+            .ok()
+            .and_then(|r| r.header("x-served-by").map(str::to_owned));
+        let result = response
+            .map(|r| (r.status, r.json()["request_id"].as_str().map(str::to_owned)))
             .map_err(|e| e.kind());
         sent.push(Sent {
             at,
             latency: at.elapsed(),
             result,
+            served_by,
         });
     }
     sent

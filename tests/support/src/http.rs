@@ -14,9 +14,19 @@ pub struct Response {
     pub status: u16,
     /// The body.
     pub body: String,
+    /// The header lines, names lowercased, in order.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Response {
+    /// The first header named `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The body as JSON (`Null` when it is not).
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or(Value::Null)
@@ -78,7 +88,17 @@ pub fn request_with(
     } else {
         body.to_owned()
     };
-    Ok(Response { status, body })
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    Ok(Response {
+        status,
+        body,
+        headers,
+    })
 }
 
 /// Reads one response: up to its `Content-Length`, or its last chunk, or the end of the

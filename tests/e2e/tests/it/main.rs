@@ -7,6 +7,7 @@ mod collector_disk_full;
 mod collector_replay;
 mod console;
 mod faults_under_load;
+mod fleet;
 mod host_to_elasticsearch;
 mod onnx_coverage;
 mod own_models;
