@@ -38,6 +38,12 @@ pub enum Command {
     /// Ship daily NDJSON files (as the file sink writes them) into Elasticsearch.
     /// Idempotent: events already indexed are skipped (409), so a replay can be re-run.
     Replay(ReplayArgs),
+    /// GET a health URL and exit 0 on a 2xx answer: the container image's health check
+    /// (it has no shell or curl), e.g. `probe http://127.0.0.1:5080/health`.
+    Probe {
+        /// The URL, `http://` only.
+        url: String,
+    },
 }
 
 /// `serve`'s flags.

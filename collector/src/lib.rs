@@ -10,6 +10,7 @@
 //!   client the host sends with;
 //! - [`metrics`]: the `wasml_collector_*` Prometheus series;
 //! - [`replay`]: daily files into Elasticsearch;
+//! - [`probe`]: the images' health check, `probe <url>`, for both binaries;
 //! - [`config`], [`server`], [`process`]: the `wasml-collector` binary (the host embeds the
 //!   pipeline and shares [`process`]).
 
@@ -17,6 +18,7 @@ pub mod config;
 pub mod ingest;
 pub mod metrics;
 pub mod pipeline;
+pub mod probe;
 pub mod process;
 pub mod replay;
 pub mod secret;

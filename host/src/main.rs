@@ -8,6 +8,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use wasml_collector::probe;
 use wasml_collector::process::init_logging;
 use wasml_runtime::cache::write_entry;
 use wasml_runtime::compile;
@@ -34,6 +35,12 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         };
+    }
+    // `wasml-host probe URL`: the distroless image's health check (no shell, no curl).
+    if let [_, command, url] = args.as_slice()
+        && command == probe::COMMAND
+    {
+        return probe::run(&url.to_string_lossy());
     }
     let mut config = Config::parse();
     // This very binary, even if the file was replaced by an upgrade since it started: a

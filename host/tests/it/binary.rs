@@ -201,3 +201,33 @@ fn a_bad_configuration_fails_at_start_with_the_cause() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("compiling the component"));
 }
+
+#[test]
+fn the_probe_command_is_a_health_check_without_a_shell_or_curl() {
+    let dir = scratch("binary-probe");
+    let host = start_host(&dir, &[]);
+    let probe = |url: String| {
+        let output = Command::new(env!("CARGO_BIN_EXE_wasml-host"))
+            .args(["probe", &url])
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned()
+                + &String::from_utf8_lossy(&output.stderr),
+        )
+    };
+    let (healthy, text) = probe(format!("http://{}/health", host.address));
+    assert!(healthy, "{text}");
+    assert!(text.starts_with("HTTP/1.0 200"), "{text}");
+    let (healthy, text) = probe(format!("http://{}/no-such-route", host.address));
+    assert!(!healthy && text.contains("404"), "{text}");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (healthy, text) = probe(format!("http://{closed}/health"));
+    assert!(!healthy && text.contains("refused"), "{text}");
+    let (healthy, text) = probe("https://127.0.0.1/health".to_owned());
+    assert!(!healthy && text.contains("only http://"), "{text}");
+}

@@ -38,6 +38,13 @@ fn compose_wires_the_whole_stack_with_health_checks_and_volumes() {
     }
     let dockerfile = read("Dockerfile");
     assert_eq!(dockerfile.matches("HEALTHCHECK").count(), 2);
+    // Distroless, unprivileged; health checks by the binaries' own probe (no curl there).
+    assert!(dockerfile.contains("FROM gcr.io/distroless/cc-debian12:nonroot AS runtime"));
+    assert!(!dockerfile.contains("curl") && !dockerfile.contains("USER root"));
+    assert!(dockerfile.contains(r#"CMD ["wasml-host", "probe", "http://127.0.0.1:5000/health"]"#));
+    assert!(
+        dockerfile.contains(r#"CMD ["wasml-collector", "probe", "http://127.0.0.1:5080/health"]"#)
+    );
     // Named volumes, all declared.
     let declared: BTreeSet<&str> = compose["volumes"]
         .as_object()
