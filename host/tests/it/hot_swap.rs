@@ -27,6 +27,49 @@ pub(crate) fn conformance_json(version_dir: &str) -> String {
     std::fs::read_to_string(path).unwrap()
 }
 
+/// Copies bundled 2.0.0 with its conformance set into a watched model folder.
+pub(crate) fn copy_in_version_2(model_dir: &std::path::Path) {
+    std::fs::write(
+        model_dir.join("2.0.0.conformance.json"),
+        conformance_json("v2"),
+    )
+    .unwrap();
+    std::fs::copy(
+        wasml_test_support::bundled_component(MODEL, "v2"),
+        model_dir.join("2.0.0.wasm"),
+    )
+    .unwrap();
+}
+
+/// A fresh models directory `host` watches (every 50 ms, as `--models-dir` would), after
+/// `prepare` has filled the model's folder and the rollout files were applied as at start;
+/// the directory, that folder and the watcher (abort it at the end).
+pub(crate) fn watch_models_dir(
+    host: &TestHost,
+    name: &str,
+    prepare: impl FnOnce(&std::path::Path),
+) -> (
+    wasml_test_support::ScratchDir,
+    std::path::PathBuf,
+    tokio::task::JoinHandle<()>,
+) {
+    let dir = serving::scratch_dir(name);
+    let model_dir = dir.join(MODEL);
+    std::fs::create_dir_all(&model_dir).unwrap();
+    prepare(&model_dir);
+    let loader = Arc::clone(&host.state.admin.as_ref().unwrap().loader);
+    let mut rollouts = Rollouts::new(dir.to_path_buf());
+    rollouts.reconcile(&host.state.serving);
+    let watcher = tokio::spawn(wasml_server::swap::watch::watch(
+        host.state.serving.clone(),
+        loader,
+        dir.to_path_buf(),
+        Duration::from_millis(50),
+        rollouts,
+    ));
+    (dir, model_dir, watcher)
+}
+
 /// The inputs of a bundled version's conformance set: rows spread over every field's
 /// range.
 pub(crate) fn conformance_rows(version_dir: &str) -> Vec<Value> {
@@ -526,36 +569,18 @@ async fn a_component_dropped_into_the_models_directory_is_gated_then_activated()
         admin_token: Some(TOKEN),
         ..Options::default()
     });
-    let dir = serving::scratch_dir("models-dir");
-    let model_dir = dir.join(MODEL);
-    std::fs::create_dir_all(&model_dir).unwrap();
-    std::fs::copy(
-        wasml_test_support::bundled_component(MODEL, "v1"),
-        model_dir.join("1.0.0.wasm"),
-    )
-    .unwrap();
-    let loader = std::sync::Arc::clone(&host.state.admin.as_ref().unwrap().loader);
-    let watcher = tokio::spawn(wasml_server::swap::watch::watch(
-        host.state.serving.clone(),
-        loader,
-        dir.to_path_buf(),
-        Duration::from_millis(50),
-        Rollouts::new(dir.to_path_buf()),
-    ));
+    let (_dir, model_dir, watcher) = watch_models_dir(&host, "models-dir", |model_dir| {
+        std::fs::copy(
+            wasml_test_support::bundled_component(MODEL, "v1"),
+            model_dir.join("1.0.0.wasm"),
+        )
+        .unwrap();
+    });
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     // A broken file is refused and never serves; a good one is gated, then activated.
     std::fs::write(model_dir.join("3.0.0.wasm"), b"not a component").unwrap();
-    std::fs::write(
-        model_dir.join("2.0.0.conformance.json"),
-        conformance_json("v2"),
-    )
-    .unwrap();
-    std::fs::copy(
-        wasml_test_support::bundled_component(MODEL, "v2"),
-        model_dir.join("2.0.0.wasm"),
-    )
-    .unwrap();
+    copy_in_version_2(&model_dir);
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let reply = host.post_json("/predict", SEED_ROW).await;

@@ -6,12 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use wasml_server::swap::rollout::Rollouts;
-
-use crate::hot_swap::{TOKEN, admin, conformance_json};
-use crate::serving::{self, Options, SEED_ROW, TestHost};
-
-const MODEL: &str = "bank-marketing";
+use crate::hot_swap::{TOKEN, admin, copy_in_version_2, watch_models_dir};
+use crate::serving::{Options, SEED_ROW, TestHost};
 
 /// `(state, canary_percent)` of each version of the model, by version.
 async fn states(host: &TestHost) -> Vec<(String, String, Option<u64>)> {
@@ -61,33 +57,13 @@ async fn the_rollout_file_decides_activation_canary_and_rollback() {
         admin_token: Some(TOKEN),
         ..Options::default()
     });
-    let dir = serving::scratch_dir("rollout-file");
-    let model_dir = dir.join(MODEL);
-    std::fs::create_dir_all(&model_dir).unwrap();
+    let (_dir, model_dir, watcher) = watch_models_dir(&host, "rollout-file", |model_dir| {
+        std::fs::write(model_dir.join("rollout.json"), r#"{"active": "1.0.0"}"#).unwrap();
+    });
     let rollout = model_dir.join("rollout.json");
-    std::fs::write(&rollout, r#"{"active": "1.0.0"}"#).unwrap();
-    let loader = std::sync::Arc::clone(&host.state.admin.as_ref().unwrap().loader);
-    let mut rollouts = Rollouts::new(dir.to_path_buf());
-    rollouts.reconcile(&host.state.serving);
-    let watcher = tokio::spawn(wasml_server::swap::watch::watch(
-        host.state.serving.clone(),
-        loader,
-        dir.to_path_buf(),
-        Duration::from_millis(50),
-        rollouts,
-    ));
 
     // Dropped in under a rollout file naming 1.0.0: gated, ready, not active.
-    std::fs::write(
-        model_dir.join("2.0.0.conformance.json"),
-        conformance_json("v2"),
-    )
-    .unwrap();
-    std::fs::copy(
-        wasml_test_support::bundled_component(MODEL, "v2"),
-        model_dir.join("2.0.0.wasm"),
-    )
-    .unwrap();
+    copy_in_version_2(&model_dir);
     until(&host, "2.0.0 ready", |v| {
         state_of(v, "2.0.0") == Some("ready")
     })

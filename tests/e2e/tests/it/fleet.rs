@@ -31,6 +31,21 @@ fn active_version(host: SocketAddr) -> Option<String> {
     (status == 200).then(|| body["model"]["version"].as_str().map(str::to_owned))?
 }
 
+/// Waits until every host answers with `version`; how long that took.
+fn converge(hosts: &[SocketAddr], version: &str) -> Duration {
+    let start = Instant::now();
+    let converged = eventually(CONVERGES_WITHIN, || {
+        hosts
+            .iter()
+            .all(|host| active_version(*host).as_deref() == Some(version))
+    });
+    assert!(
+        converged,
+        "not every host made {version} active within {CONVERGES_WITHIN:?}"
+    );
+    start.elapsed()
+}
+
 /// Copies version 2.0.0 in as an operator should: its conformance set first, then the
 /// component under a temporary name, renamed into place (atomic on one filesystem).
 fn drop_in_version_2(models: &Path) {
@@ -98,17 +113,7 @@ fn a_fleet_converges_on_a_new_version_and_survives_a_host_killed_under_load() {
 
     // Roll out 2.0.0 by copying it into the shared directory: every host takes it.
     drop_in_version_2(&models);
-    let copied = Instant::now();
-    let converged = eventually(CONVERGES_WITHIN, || {
-        addresses
-            .iter()
-            .all(|host| active_version(*host).as_deref() == Some("2.0.0"))
-    });
-    let convergence = copied.elapsed();
-    assert!(
-        converged,
-        "not every host made 2.0.0 active within {CONVERGES_WITHIN:?}"
-    );
+    let convergence = converge(&addresses, "2.0.0");
     std::thread::sleep(Duration::from_secs(1));
 
     // Roll back for the whole fleet with one file: every host returns to 1.0.0.
@@ -117,17 +122,7 @@ fn a_fleet_converges_on_a_new_version_and_survives_a_host_killed_under_load() {
         r#"{"active": "1.0.0"}"#,
     )
     .unwrap();
-    let written = Instant::now();
-    let rolled_back = eventually(CONVERGES_WITHIN, || {
-        addresses
-            .iter()
-            .all(|host| active_version(*host).as_deref() == Some("1.0.0"))
-    });
-    let rollback = written.elapsed();
-    assert!(
-        rolled_back,
-        "not every host rolled back to 1.0.0 within {CONVERGES_WITHIN:?}"
-    );
+    let rollback = converge(&addresses, "1.0.0");
     std::thread::sleep(Duration::from_secs(1));
 
     // SIGKILL one host under load.
