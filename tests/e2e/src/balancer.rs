@@ -3,7 +3,7 @@
 //! retried on another server, and the answering server named in `x-served-by`.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ pub struct Balancer {
     child: Child,
     /// Where it listens.
     pub address: SocketAddr,
+    log: PathBuf,
 }
 
 impl Balancer {
@@ -50,7 +51,11 @@ impl Balancer {
             .stderr(output)
             .spawn()
             .expect("haproxy runs (Debian's haproxy: .ci/run installs it)");
-        let balancer = Self { child, address };
+        let balancer = Self {
+            child,
+            address,
+            log: dir.join("haproxy.log"),
+        };
         assert!(
             eventually(Duration::from_secs(10), || TcpStream::connect(address)
                 .is_ok()),
@@ -58,6 +63,13 @@ impl Balancer {
             std::fs::read_to_string(dir.join("haproxy.log")).unwrap_or_default()
         );
         balancer
+    }
+}
+
+impl Balancer {
+    /// What HAProxy wrote so far: its warnings, such as `Server hosts/host1 is DOWN`.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 

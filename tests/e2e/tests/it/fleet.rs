@@ -161,6 +161,12 @@ fn a_fleet_converges_on_a_new_version_and_survives_a_host_killed_under_load() {
             .iter()
             .all(|s| s.served_by.as_deref() != Some("host1"))
     );
+    // HAProxy's health checks took it out (not only its retries on a refused connection).
+    assert!(
+        balancer.log().contains("Server hosts/host1 is DOWN"),
+        "{}",
+        balancer.log()
+    );
 
     // Events: each answer of a surviving host indexed exactly once; none indexed twice.
     let answered_by = |server: &str| -> Vec<String> {
