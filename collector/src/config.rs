@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::PipelineOptions;
 use crate::ingest::IngestLimits;
 use crate::process::LogFormat;
+use crate::secret::Secret;
 use crate::sink::elasticsearch::ElasticsearchArgs;
 
 /// The wasml log collector: takes structured events over HTTP (NDJSON), makes them
@@ -73,12 +74,45 @@ pub struct ServeArgs {
     /// delivered after the next start).
     #[arg(long, env = "WASML_COLLECTOR_DRAIN_SECS", default_value_t = 10)]
     pub drain_secs: u64,
+    /// Require `Authorization: Bearer <token>` on `POST /v1/events` (401 without, 403
+    /// with another token; the hosts send it with `--collector-token`). Needed to listen on
+    /// a non-loopback address, unless `--insecure-ingest`.
+    #[arg(
+        long,
+        env = "WASML_COLLECTOR_INGEST_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        value_parser = Secret::parse
+    )]
+    pub ingest_token: Option<Secret>,
+    /// A file holding the ingest token (a Docker or Kubernetes secret), instead of
+    /// `--ingest-token`.
+    #[arg(
+        long,
+        env = "WASML_COLLECTOR_INGEST_TOKEN_FILE",
+        value_name = "FILE",
+        value_parser = Secret::read_file,
+        conflicts_with = "ingest_token"
+    )]
+    pub ingest_token_file: Option<Secret>,
+    /// Accept events from anyone who reaches a non-loopback `--listen` address, without a
+    /// token: anyone on that network could then write documents into the indices or fill
+    /// the WAL. Refused without this flag.
+    #[arg(long, env = "WASML_COLLECTOR_INSECURE_INGEST")]
+    pub insecure_ingest: bool,
     /// Where and how to deliver to Elasticsearch.
     #[command(flatten)]
     pub elasticsearch: ElasticsearchArgs,
 }
 
 impl ServeArgs {
+    /// The ingest token, from the flag or its file.
+    pub fn ingest_token(&self) -> Option<&Secret> {
+        self.ingest_token
+            .as_ref()
+            .or(self.ingest_token_file.as_ref())
+    }
+
     /// The ingest limits the flags describe.
     pub fn ingest_limits(&self) -> IngestLimits {
         IngestLimits {

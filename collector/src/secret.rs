@@ -1,9 +1,12 @@
 //! Secrets (API keys, tokens) given as a flag, an environment variable or a file, kept
 //! in a type that never prints them: `Debug` shows `Secret(redacted)`, there is no
-//! `Display`, and errors about a secret file name the file, never its contents.
+//! `Display`, and errors about a secret file name the file, never its contents. And the
+//! check of a bearer token against one, [`BearerToken`].
 
 use std::fmt;
 use std::path::Path;
+
+use sha2::{Digest, Sha256};
 
 /// A secret string; read it with [`Secret::expose`] where it is sent, nowhere else.
 #[derive(Clone, PartialEq, Eq)]
@@ -32,6 +35,54 @@ impl Secret {
     }
 }
 
+/// A bearer token requests are checked against. Kept only as its sha256 and compared
+/// digest to digest in constant time: the comparison's timing says nothing about how much
+/// of a guess was right, and the checker holds no copy of the token.
+#[derive(Clone)]
+pub struct BearerToken {
+    digest: [u8; 32],
+}
+
+/// Why a request's credentials were refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    /// No `Authorization: Bearer` header (answer 401).
+    Missing,
+    /// Another token (answer 403).
+    Wrong,
+}
+
+impl BearerToken {
+    /// Checks requests against `token`.
+    pub fn new(token: &str) -> Self {
+        Self {
+            digest: Sha256::digest(token.as_bytes()).into(),
+        }
+    }
+
+    /// Whether `given` is the token.
+    pub fn accepts(&self, given: &str) -> bool {
+        let digest: [u8; 32] = Sha256::digest(given.as_bytes()).into();
+        digest
+            .iter()
+            .zip(self.digest.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+
+    /// Checks an `Authorization` header's value, if any.
+    pub fn check(&self, authorization: Option<&str>) -> Result<(), TokenRefusal> {
+        let given = authorization
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(TokenRefusal::Missing)?;
+        if self.accepts(given.trim()) {
+            Ok(())
+        } else {
+            Err(TokenRefusal::Wrong)
+        }
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(redacted)")
@@ -41,6 +92,20 @@ impl fmt::Debug for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bearer_token_accepts_itself_only() {
+        let token = BearerToken::new("s3cret");
+        assert_eq!(token.check(Some("Bearer s3cret")), Ok(()));
+        assert_eq!(token.check(Some("Bearer s3cret\n")), Ok(()));
+        assert_eq!(token.check(Some("Bearer s3cre")), Err(TokenRefusal::Wrong));
+        assert_eq!(token.check(Some("Bearer ")), Err(TokenRefusal::Wrong));
+        assert_eq!(
+            token.check(Some("Basic s3cret")),
+            Err(TokenRefusal::Missing)
+        );
+        assert_eq!(token.check(None), Err(TokenRefusal::Missing));
+    }
 
     #[test]
     fn debug_never_shows_the_secret() {

@@ -14,6 +14,7 @@ use crate::config::ServeArgs;
 use crate::ingest::{self, IngestState};
 use crate::metrics::CollectorMetrics;
 use crate::pipeline::Pipeline;
+use crate::secret::BearerToken;
 use crate::sink::Sink;
 use crate::sink::elasticsearch::{ConfigError, ElasticsearchSink};
 use crate::sink::file::FileSink;
@@ -52,10 +53,21 @@ pub enum ServeError {
     /// The drain at shutdown was lost.
     #[error("draining the WAL: {0}")]
     Drain(#[from] tokio::task::JoinError),
+    /// Asked to accept events from the network without authentication.
+    #[error(
+        "refusing unauthenticated ingest on {0}, which is not a loopback address: give \
+         --ingest-token or --ingest-token-file (the hosts send it with --collector-token), or \
+         --insecure-ingest to accept events from anyone who reaches the port"
+    )]
+    UnauthenticatedIngest(SocketAddr),
 }
 
 /// Runs the collector until a shutdown signal.
 pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
+    let token = args.ingest_token().map(|t| BearerToken::new(t.expose()));
+    if token.is_none() && !args.listen.ip().is_loopback() && !args.insecure_ingest {
+        return Err(ServeError::UnauthenticatedIngest(args.listen));
+    }
     let wal_dir = args.data_dir.join("wal");
     let data_dir = |path: &PathBuf| {
         let path = path.clone();
@@ -105,6 +117,16 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     );
     if let Some(setup) = setup {
         state = state.with_setup(setup);
+    }
+    match token {
+        Some(token) => {
+            tracing::info!("ingest requires the bearer token");
+            state = state.with_token(token);
+        }
+        None if args.insecure_ingest => {
+            tracing::warn!(address = %args.listen, "ingest is unauthenticated (--insecure-ingest)");
+        }
+        None => {}
     }
     let listen_error = |source| ServeError::Listen {
         address: args.listen,

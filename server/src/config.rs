@@ -33,6 +33,11 @@ pub struct Config {
     #[arg(long, env = "WASML_GRPC_LISTEN", default_value = "0.0.0.0:8001")]
     pub grpc_listen: GrpcListen,
 
+    /// Serve the admin API (`/admin/...`) on this address only, e.g. `127.0.0.1:5001`, so
+    /// it need not share the public port; without it, it is on `--listen`.
+    #[arg(long, env = "WASML_ADMIN_LISTEN", value_name = "ADDRESS")]
+    pub admin_listen: Option<SocketAddr>,
+
     /// A model component (`.wasm`) to serve; repeat for several. Without this and
     /// without `--models-dir`, the bundled bank-marketing model (v2) is served.
     #[arg(long = "model", env = "WASML_MODEL", value_delimiter = ',')]
@@ -146,6 +151,30 @@ pub struct Config {
     )]
     pub collector_url: Option<String>,
 
+    /// The bearer token the collector process requires (its `--ingest-token`), sent with
+    /// every batch of events.
+    #[arg(
+        long,
+        env = "WASML_COLLECTOR_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        value_parser = Secret::parse,
+        requires = "collector_url"
+    )]
+    pub collector_token: Option<Secret>,
+
+    /// A file holding the collector's token (a Docker or Kubernetes secret), instead of
+    /// `--collector-token`.
+    #[arg(
+        long,
+        env = "WASML_COLLECTOR_TOKEN_FILE",
+        value_name = "FILE",
+        value_parser = Secret::read_file,
+        conflicts_with = "collector_token",
+        requires = "collector_url"
+    )]
+    pub collector_token_file: Option<Secret>,
+
     /// Turns the admin API (`/admin/...`: upload, activate, canary, roll back, retire
     /// model versions) on; requests must send `Authorization: Bearer <token>`.
     #[arg(
@@ -234,7 +263,13 @@ impl Config {
     /// to Elasticsearch or to daily files.
     pub fn event_target(&self) -> EventTarget {
         if let Some(url) = &self.collector_url {
-            return EventTarget::Collector(url.clone());
+            return EventTarget::Collector {
+                url: url.clone(),
+                token: self
+                    .collector_token
+                    .clone()
+                    .or(self.collector_token_file.clone()),
+            };
         }
         if self.events.as_os_str() == "-" {
             return EventTarget::Stdout;

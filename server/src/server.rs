@@ -169,7 +169,14 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
             Arc::clone(&loader),
             config.max_upload_bytes,
         ));
+        if config.admin_listen.is_some() {
+            state = state.with_admin_apart();
+        }
         tracing::info!("admin API on /admin (bearer token)");
+    } else if config.admin_listen.is_some() {
+        return Err(wasmtime::format_err!(
+            "--admin-listen needs the admin API on: give --admin-token or --admin-token-file"
+        ));
     }
     let _shrinker = (config.idle_timeout_secs > 0).then(|| {
         let idle_for = std::time::Duration::from_secs(config.idle_timeout_secs);
@@ -204,9 +211,13 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         header_read_timeout: std::time::Duration::from_secs(config.header_read_timeout_secs),
         speaks: Speaks::Http1,
     };
-    // gRPC first: once REST says `listening`, both listen.
+    // gRPC and admin first: once REST says `listening`, all listen.
     let grpc = match config.grpc_listen.0 {
         Some(address) => Some(grpc_listener(address, &state, connection_limits, &refusals).await?),
+        None => None,
+    };
+    let admin = match config.admin_listen {
+        Some(address) => Some(admin_listener(address, &state, connection_limits, &refusals).await?),
         None => None,
     };
     let listener = TcpListener::bind(config.listen)
@@ -236,6 +247,9 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         // It stops with the same signal; its streams have at most `HTTP2_DRAIN`.
         let _ = grpc.await;
     }
+    if let Some(admin) = admin {
+        let _ = admin.await;
+    }
     tracing::info!("in-flight requests done; writing queued events");
     writer.finish().await;
     tracing::info!("stopped");
@@ -255,18 +269,45 @@ async fn grpc_listener(
     })?;
     tracing::info!(address = %listener.local_addr()?, "grpc listening");
     let (router, health) = crate::grpc::app(state.clone());
-    let mut stopping = state.stopping.subscribe();
     tokio::spawn(crate::grpc::health::track(
         health,
         state.serving.clone(),
         state.stopping.subscribe(),
     ));
-    let refusals = refusals.clone();
     let limits = ConnectionLimits {
         speaks: Speaks::Http2,
         ..limits
     };
-    Ok(tokio::spawn(async move {
+    Ok(serve_beside(listener, router, limits, state, refusals))
+}
+
+/// Binds `--admin-listen` and serves the admin API there alone, in the background until
+/// the server stops.
+async fn admin_listener(
+    address: std::net::SocketAddr,
+    state: &AppState,
+    limits: ConnectionLimits,
+    refusals: &Arc<Metrics>,
+) -> wasmtime::Result<tokio::task::JoinHandle<()>> {
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("listening for the admin API on {address} (--admin-listen)"))?;
+    tracing::info!(address = %listener.local_addr()?, "admin listening");
+    let router = crate::api::admin_app(state.clone());
+    Ok(serve_beside(listener, router, limits, state, refusals))
+}
+
+/// Serves `router` on `listener` next to the REST listener, stopping with it.
+fn serve_beside(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: ConnectionLimits,
+    state: &AppState,
+    refusals: &Arc<Metrics>,
+) -> tokio::task::JoinHandle<()> {
+    let mut stopping = state.stopping.subscribe();
+    let refusals = refusals.clone();
+    tokio::spawn(async move {
         let stopped = async move {
             let _ = stopping.wait_for(|stopping| *stopping).await;
         };
@@ -278,7 +319,7 @@ async fn grpc_listener(
             stopped,
         )
         .await;
-    }))
+    })
 }
 
 /// Every so often, drops the instances of every loaded version that sat idle for

@@ -8,6 +8,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use super::EVENTS_PATH;
+use crate::secret::Secret;
 
 /// Why a send failed.
 #[derive(Debug, Error)]
@@ -15,6 +16,15 @@ pub enum ClientError {
     /// No answer, or one saying "later" (503, 429, 5xx): worth retrying.
     #[error("collector unreachable: {0}")]
     Unreachable(String),
+    /// The collector refused the credentials (401/403): retried, since the events are
+    /// fine and the token may be fixed on either side while they wait.
+    #[error("collector refused the token ({status}): {message}")]
+    Unauthorized {
+        /// The HTTP status.
+        status: u16,
+        /// The collector's message.
+        message: String,
+    },
     /// The collector refused the events for good (4xx): retrying would not help.
     #[error("collector refused the events ({status}): {message}")]
     Rejected {
@@ -28,7 +38,7 @@ pub enum ClientError {
 impl ClientError {
     /// Whether a retry may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unreachable(_))
+        matches!(self, Self::Unreachable(_) | Self::Unauthorized { .. })
     }
 }
 
@@ -37,6 +47,7 @@ pub struct CollectorClient {
     client: reqwest::Client,
     url: String,
     runtime: tokio::runtime::Runtime,
+    token: Option<Secret>,
 }
 
 impl CollectorClient {
@@ -61,7 +72,13 @@ impl CollectorClient {
             client,
             url: url.to_string(),
             runtime,
+            token: None,
         })
+    }
+
+    /// Sends `Authorization: Bearer <token>` with every request, if a token is given.
+    pub fn with_token(self, token: Option<Secret>) -> Self {
+        Self { token, ..self }
     }
 
     /// Sends `documents` (JSON objects) in one request; `Ok` means the collector
@@ -73,10 +90,14 @@ impl CollectorClient {
             body.push(b'\n');
         }
         self.runtime.block_on(async {
-            let response = self
+            let mut request = self
                 .client
                 .post(&self.url)
-                .header(reqwest::header::CONTENT_TYPE, "application/x-ndjson")
+                .header(reqwest::header::CONTENT_TYPE, "application/x-ndjson");
+            if let Some(token) = &self.token {
+                request = request.bearer_auth(token.expose());
+            }
+            let response = request
                 .body(body)
                 .send()
                 .await
@@ -86,7 +107,9 @@ impl CollectorClient {
                 return Ok(());
             }
             let message = response.text().await.unwrap_or_default();
-            if status == 429 || status >= 500 {
+            if status == 401 || status == 403 {
+                Err(ClientError::Unauthorized { status, message })
+            } else if status == 429 || status >= 500 {
                 Err(ClientError::Unreachable(format!("{status}: {message}")))
             } else {
                 Err(ClientError::Rejected { status, message })

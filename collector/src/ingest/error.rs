@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use thiserror::Error;
 
+use crate::secret::TokenRefusal;
+
 /// A refused ingest request. Nothing of it was persisted.
 #[derive(Debug, Error)]
 pub enum IngestError {
@@ -39,6 +41,21 @@ pub enum IngestError {
     /// The WAL could not persist the events (disk full, I/O error, shutting down).
     #[error("the events could not be persisted ({0}); nothing was acknowledged")]
     NotPersisted(String),
+    /// No `Authorization: Bearer` token, and ingest requires one.
+    #[error("ingest requires Authorization: Bearer <token> (the collector's --ingest-token)")]
+    Unauthenticated,
+    /// A token other than the collector's.
+    #[error("the bearer token is not the collector's ingest token")]
+    Forbidden,
+}
+
+impl From<TokenRefusal> for IngestError {
+    fn from(refusal: TokenRefusal) -> Self {
+        match refusal {
+            TokenRefusal::Missing => Self::Unauthenticated,
+            TokenRefusal::Wrong => Self::Forbidden,
+        }
+    }
 }
 
 impl IngestError {
@@ -54,6 +71,8 @@ impl IngestError {
             Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             Self::Body(_) => (StatusCode::BAD_REQUEST, "unreadable_body"),
             Self::NotPersisted(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_persisted"),
+            Self::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
         }
     }
 }
@@ -66,6 +85,11 @@ impl IntoResponse for IngestError {
             body["error"]["line"] = json!(line);
         }
         let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()

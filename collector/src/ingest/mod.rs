@@ -8,7 +8,8 @@
 //! the sender may retry it whole; events carrying an `event_id` are not duplicated in
 //! Elasticsearch by such a retry (`create` answers 409). Errors: 400 (a line that is not a
 //! JSON object, named by number; an empty body), 413, 415, 503 with `Retry-After` (too
-//! many requests in flight, or the WAL cannot write).
+//! many requests in flight, or the WAL cannot write); with an ingest token, 401 without
+//! `Authorization: Bearer` and 403 with another token, checked before the body is read.
 //!
 //! Also `GET /health` (the pipeline's state and the Elasticsearch setup's; 503 only when
 //! the WAL can no longer be written or read) and `GET /metrics` (Prometheus text).
@@ -34,6 +35,7 @@ pub use ndjson::documents;
 
 use crate::metrics::CollectorMetrics;
 use crate::pipeline::Pipeline;
+use crate::secret::BearerToken;
 use crate::sink::elasticsearch::SetupStatus;
 
 /// The path events are posted to.
@@ -68,6 +70,7 @@ pub struct IngestState {
     sink: &'static str,
     setup: Option<SetupStatus>,
     started: Instant,
+    token: Option<BearerToken>,
 }
 
 impl IngestState {
@@ -88,6 +91,16 @@ impl IngestState {
             sink,
             setup: None,
             started: Instant::now(),
+            token: None,
+        }
+    }
+
+    /// Requires `Authorization: Bearer <token>` on ingest (not on `/health` and
+    /// `/metrics`, which say nothing an event could change).
+    pub fn with_token(self, token: BearerToken) -> Self {
+        Self {
+            token: Some(token),
+            ..self
         }
     }
 
@@ -130,6 +143,13 @@ async fn ingest(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Json<serde_json::Value>, IngestError> {
+    // First, before the body is read: a refused request leaves nothing behind.
+    if let Some(token) = &state.token {
+        let authorization = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        token.check(authorization)?;
+    }
     check_content_type(headers)?;
     let limit = state.limits.max_body_bytes;
     let declared = headers

@@ -1,6 +1,7 @@
 //! The ingest routes without a socket (`ingest::app(state)` driven through `tower`):
 //! acknowledgement only after persistence, a precise error for each kind of bad request
-//! with nothing of it persisted, the in-flight bound, `/health` and `/metrics`.
+//! with nothing of it persisted, the bearer token when one is required, the in-flight
+//! bound, `/health` and `/metrics`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 use wasml_collector::ingest::{self, IngestLimits, IngestState};
+use wasml_collector::secret::BearerToken;
 use wasml_collector::sink::file::FileSink;
 use wasml_collector::{CollectorMetrics, Pipeline, PipelineOptions};
 
@@ -22,6 +24,15 @@ struct Collector {
 }
 
 fn collector(name: &str, limits: IngestLimits) -> Collector {
+    collector_with(name, limits, |state| state)
+}
+
+/// A collector whose ingest state `configure` finishes (a token, say).
+fn collector_with(
+    name: &str,
+    limits: IngestLimits,
+    configure: impl FnOnce(IngestState) -> IngestState,
+) -> Collector {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("ingest-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -38,7 +49,12 @@ fn collector(name: &str, limits: IngestLimits) -> Collector {
     let registry = prometheus::Registry::new();
     metrics.register(&registry).unwrap();
     registry.register(Box::new(pipeline.gauges())).unwrap();
-    let state = IngestState::new(Arc::clone(&pipeline), registry, limits, "files");
+    let state = configure(IngestState::new(
+        Arc::clone(&pipeline),
+        registry,
+        limits,
+        "files",
+    ));
     Collector {
         router: ingest::app(state),
         pipeline,
@@ -173,6 +189,62 @@ async fn bad_requests_are_refused_whole_with_the_cause_and_nothing_persisted() {
             "{reason} counted"
         );
     }
+}
+
+#[tokio::test]
+async fn with_an_ingest_token_only_its_bearer_is_heard_and_refusals_keep_nothing() {
+    let c = collector_with("token", IngestLimits::default(), |state| {
+        state.with_token(BearerToken::new("ingest-s3cret"))
+    });
+    let send = |authorization: Option<&'static str>| {
+        let mut request =
+            Request::post("/v1/events").header(header::CONTENT_TYPE, "application/x-ndjson");
+        if let Some(value) = authorization {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        let request = request.body(Body::from(ndjson(0..5))).unwrap();
+        let router = c.router.clone();
+        async move {
+            let response = router.oneshot(request).await.unwrap();
+            let challenge = response.headers().get(header::WWW_AUTHENTICATE).cloned();
+            let (status, body) = read_answer(response).await;
+            (status, body, challenge)
+        }
+    };
+    let (status, body, challenge) = send(None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "unauthenticated");
+    assert_eq!(challenge.unwrap(), "Bearer");
+    let (status, body, _) = send(Some("Bearer not-the-token")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "forbidden");
+    assert!(!body.to_string().contains("not-the-token"), "{body}");
+    let (status, _, _) = send(Some("Basic aW5nZXN0LXMzY3JldA==")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        c.pipeline.metrics().persisted.get(),
+        0,
+        "refused: nothing in the WAL"
+    );
+    assert_eq!(
+        std::fs::read_dir(&c.files).map(|d| d.count()).unwrap_or(0),
+        0
+    );
+
+    let (status, body, _) = send(Some("Bearer ingest-s3cret")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["acknowledged"], 5);
+    let (_, metrics) = get(&c.router, "/metrics").await;
+    for (reason, count) in [("unauthenticated", 2), ("forbidden", 1)] {
+        assert!(
+            metrics.contains(&format!(
+                "wasml_collector_ingest_rejected_total{{reason=\"{reason}\"}} {count}"
+            )),
+            "{reason}: {metrics}"
+        );
+    }
+    // Health and metrics stay open to probes and scrapers.
+    assert_eq!(get(&c.router, "/health").await.0, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -231,3 +231,57 @@ fn the_probe_command_is_a_health_check_without_a_shell_or_curl() {
     let (healthy, text) = probe("https://127.0.0.1/health".to_owned());
     assert!(!healthy && text.contains("only http://"), "{text}");
 }
+
+#[test]
+fn the_admin_api_can_have_a_listener_of_its_own() {
+    let dir = scratch("binary-admin-listen");
+    let host = start_host(
+        &dir,
+        &[
+            "--admin-token",
+            "split-t0ken",
+            "--admin-listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let admin_address: SocketAddr = host
+        .log()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|entry| entry["fields"]["message"] == "admin listening")
+        .and_then(|entry| entry["fields"]["address"].as_str()?.parse().ok())
+        .expect("an `admin listening` line with the address");
+    let bearer = [("Authorization", "Bearer split-t0ken")];
+    let on = |address, path: &str| {
+        http::request_with(address, "GET", path, &bearer, b"")
+            .unwrap()
+            .status
+    };
+    assert_eq!(on(admin_address, "/admin/models"), 200);
+    assert_eq!(
+        on(host.address, "/admin/models"),
+        404,
+        "not on the public port"
+    );
+    assert_eq!(
+        on(admin_address, "/health"),
+        404,
+        "only the admin API there"
+    );
+    assert_eq!(on(host.address, "/health"), 200);
+
+    // Without the admin API on, an admin listener is a configuration error.
+    let output = host_command(env!("CARGO_BIN_EXE_wasml-host"))
+        .args(["--admin-listen", "127.0.0.1:0", "--cache-dir"])
+        .arg(dir.join("cache"))
+        .env_remove("WASML_ADMIN_TOKEN")
+        .env_remove("WASML_ADMIN_TOKEN_FILE")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains("--admin-listen needs the admin API on"),
+        "{log}"
+    );
+}

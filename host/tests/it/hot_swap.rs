@@ -560,6 +560,53 @@ async fn admin_routes_need_the_token() {
     let listing = admin(&host, "GET", "/admin/models", Vec::new()).await;
     assert_eq!(listing.status, 200);
     assert_eq!(listing.json()["versions"][0]["state"], "active");
+    let activate = admin(
+        &host,
+        "POST",
+        "/admin/models/bank-marketing/versions/9.9.9/activate",
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(activate.status, 404);
+
+    // Refusals are counted by reason: 1 + 2 without a bearer token, 2 + 1 with another.
+    host.assert_metric(
+        "wasml_admin_auth_failures_total",
+        &[("reason", "unauthenticated")],
+        Some(3.0),
+    )
+    .await;
+    host.assert_metric(
+        "wasml_admin_auth_failures_total",
+        &[("reason", "forbidden")],
+        Some(3.0),
+    )
+    .await;
+    // Every admin request is in the audit trail: who, what, the result; never the token.
+    let events = host.finish_events().await;
+    let audit: Vec<_> = events
+        .iter()
+        .filter(|e| e.message == "admin action")
+        .collect();
+    assert_eq!(audit.len(), 8, "{audit:?}");
+    let refused = audit.iter().filter(|e| e.fields["actor"] == "none").count();
+    assert_eq!(refused, 6);
+    let rollback = audit
+        .iter()
+        .find(|e| e.method.as_deref() == Some("POST") && e.status == Some(403))
+        .unwrap();
+    assert_eq!(
+        rollback.endpoint.as_deref(),
+        Some("/admin/models/bank-marketing/rollback")
+    );
+    assert_eq!(rollback.model.as_deref(), Some("bank-marketing"));
+    assert_eq!(rollback.fields["client_ip"], "unknown");
+    let activated = audit.last().unwrap();
+    assert_eq!(activated.fields["actor"], "admin-token");
+    assert_eq!(activated.model_version.as_deref(), Some("9.9.9"));
+    assert_eq!(activated.status, Some(404));
+    let written = serde_json::to_string(&audit).unwrap();
+    assert!(!written.contains(TOKEN), "the token is never written");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,9 +28,9 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use http_body_util::BodyExt as _;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::AppState;
+use super::audit::{self, Caller};
 use super::error::{ApiError, AppError};
 use super::status::InstanceCounts;
 use crate::intake;
@@ -39,13 +39,17 @@ use crate::monitoring::drift::DriftReport;
 use crate::registry::{GateCheck, Shadow, VersionState, VersionView};
 use crate::swap::{self, ModelLoader, Upload, lifecycle};
 use crate::watch::canary::{Policy, Report};
+use wasml_collector::secret::{BearerToken, TokenRefusal};
 use wasml_runtime::digest::{DigestedWasm, DigestingBuffer};
+
+/// Who an admin request authenticated with the admin token is, in audit events.
+const ADMIN_ACTOR: &str = "admin-token";
 
 /// What the admin routes need beyond the app's state.
 #[derive(Clone)]
 pub struct Admin {
-    /// sha256 of the token: compared digest to digest, in constant time.
-    token_digest: [u8; 32],
+    /// The token, checked in constant time.
+    token: BearerToken,
     /// Compiles uploads.
     pub loader: Arc<ModelLoader>,
     /// Largest component accepted.
@@ -56,19 +60,10 @@ impl Admin {
     /// Admin access with `token`, compiling uploads with `loader`.
     pub fn new(token: &str, loader: Arc<ModelLoader>, max_upload_bytes: usize) -> Self {
         Self {
-            token_digest: Sha256::digest(token.as_bytes()).into(),
+            token: BearerToken::new(token),
             loader,
             max_upload_bytes,
         }
-    }
-
-    fn accepts(&self, given: &str) -> bool {
-        let digest: [u8; 32] = Sha256::digest(given.as_bytes()).into();
-        digest
-            .iter()
-            .zip(self.token_digest.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
     }
 }
 
@@ -106,19 +101,31 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
     let Some(admin) = &state.admin else {
         return AppError::from(ApiError::NotFound(request.uri().path().to_owned())).into_response();
     };
+    let caller = Caller::of(&request);
     let given = request
         .headers()
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        None => AppError::Unauthorized.into_response(),
-        Some(token) if !admin.accepts(token.trim()) => {
-            tracing::warn!("admin request with a wrong token");
-            AppError::Forbidden.into_response()
+        .and_then(|v| v.to_str().ok());
+    let (response, actor) = match admin.token.check(given) {
+        Ok(()) => (next.run(request).await, Some(ADMIN_ACTOR)),
+        Err(refusal) => {
+            let (reason, error) = match refusal {
+                TokenRefusal::Missing => ("unauthenticated", AppError::Unauthorized),
+                TokenRefusal::Wrong => ("forbidden", AppError::Forbidden),
+            };
+            state.serving.metrics.admin_auth_failed(reason);
+            tracing::warn!(
+                client = caller.client,
+                method = caller.method,
+                path = caller.path,
+                reason,
+                "admin request refused"
+            );
+            (error.into_response(), None)
         }
-        Some(_) => next.run(request).await,
-    }
+    };
+    audit::admin_action(&state.serving, &caller, actor, response.status());
+    response
 }
 
 /// One version, as the admin API (and the console) shows it.

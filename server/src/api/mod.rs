@@ -21,6 +21,7 @@
 pub mod accounting;
 pub mod admin;
 pub mod admission;
+pub mod audit;
 pub mod body;
 pub mod console;
 pub mod error;
@@ -72,6 +73,8 @@ pub struct AppState {
     pub predictions: Arc<crate::feedback::PredictionLog>,
     /// The admin API's token and loader; `None` keeps `/admin` unmounted.
     pub admin: Option<admin::Admin>,
+    /// The admin API has a listener of its own ([`admin_app`]): not on the public one.
+    pub admin_apart: bool,
     /// Permits of shadow runs under way (`crate::watch::shadow`).
     pub shadows: Arc<tokio::sync::Semaphore>,
     /// Canaries on trial (`crate::watch::canary`).
@@ -93,6 +96,7 @@ impl AppState {
             started: Instant::now(),
             started_at: Utc::now(),
             admin: None,
+            admin_apart: false,
             shadows: crate::watch::shadow::slots(),
             canaries: Arc::default(),
             stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
@@ -114,6 +118,13 @@ impl AppState {
         self.admin = Some(admin);
         self
     }
+
+    /// Keeps the admin API off the public app: it is served by [`admin_app`] on a
+    /// listener of its own (`--admin-listen`).
+    pub fn with_admin_apart(mut self) -> Self {
+        self.admin_apart = true;
+        self
+    }
 }
 
 /// The whole API.
@@ -123,10 +134,11 @@ pub fn app(state: AppState) -> Router {
         .route("/models/{name}/predict", post(predict::predict_named))
         .merge(v2::predict_routes());
     let admin = match &state.admin {
+        Some(_) if state.admin_apart => Router::new(),
         Some(admin) => admin::routes(&state, admin),
         None => Router::new(),
     };
-    Router::new()
+    let routes = Router::new()
         .merge(predictions)
         .merge(admin)
         .route("/feedback", post(feedback::feedback))
@@ -135,7 +147,24 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(scrape::metrics))
         .route("/openapi.json", get(openapi::document))
         .merge(v2::routes())
-        .merge(console::routes())
+        .merge(console::routes());
+    observed(routes, state)
+}
+
+/// The admin API alone, for its own listener (`--admin-listen`): observed, counted and
+/// audited as on the public one.
+pub fn admin_app(state: AppState) -> Router {
+    let routes = match &state.admin {
+        Some(admin) => admin::routes(&state, admin),
+        None => Router::new(),
+    };
+    observed(routes, state)
+}
+
+/// `routes` with what every request gets: its route remembered, the JSON 404 and 405, a
+/// panic answered as a 500, and the request observed (metrics, log line).
+fn observed(routes: Router<AppState>, state: AppState) -> Router {
+    routes
         .route_layer(from_fn(observe::remember_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

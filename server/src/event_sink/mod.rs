@@ -41,8 +41,13 @@ pub enum EventTarget {
         /// How to reach Elasticsearch (boxed: it is large next to the other targets).
         config: Box<ElasticsearchConfig>,
     },
-    /// A collector process, at this base URL (`POST /v1/events`).
-    Collector(String),
+    /// A collector process (`POST /v1/events`).
+    Collector {
+        /// Its base URL.
+        url: String,
+        /// The bearer token its ingest requires, if any.
+        token: Option<wasml_collector::secret::Secret>,
+    },
 }
 
 impl From<PathBuf> for EventTarget {

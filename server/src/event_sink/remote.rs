@@ -2,13 +2,15 @@
 //! with each burst; it posts chunks and retries transient failures with backoff, so while
 //! the collector is away the writer holds one burst and the bounded channel fills (and
 //! then counts drops) — requests are never held up. Once shutdown began, retries stop at
-//! a deadline and what is left is counted as dropped (`collector_unreachable`).
+//! a deadline and what is left is counted as dropped (`collector_unreachable`). A refused
+//! token (401/403) is retried like an unreachable collector: fixing the token loses nothing.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use wasml_collector::ingest::client::CollectorClient;
+use wasml_collector::secret::Secret;
 
 use crate::metrics::{DropReason, EventCounters};
 
@@ -33,12 +35,14 @@ impl RemoteCollector {
     /// after which retries last at most `drain`.
     pub fn new(
         url: &str,
+        token: Option<Secret>,
         finishing: Arc<AtomicBool>,
         drain: Duration,
         counters: EventCounters,
     ) -> std::io::Result<Self> {
         let client = CollectorClient::new(url, Duration::from_secs(10))
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+            .with_token(token);
         Ok(Self {
             client,
             url: url.to_owned(),
@@ -76,7 +80,7 @@ impl RemoteCollector {
                         break;
                     }
                 }
-                tracing::warn!(%error, url = %self.url, retry_in = ?backoff, "collector unreachable; retrying");
+                tracing::warn!(%error, url = %self.url, retry_in = ?backoff, "the collector did not take the events; retrying");
                 self.counters.send_retried();
                 std::thread::sleep(backoff);
                 backoff = (backoff * 2).min(MAX_BACKOFF);

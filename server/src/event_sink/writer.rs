@@ -128,9 +128,10 @@ fn open(
             )?;
             embedded("elasticsearch", pipeline, Some(setup))
         }
-        EventTarget::Collector(url) => Ok((
+        EventTarget::Collector { url, token } => Ok((
             Output::Remote(RemoteCollector::new(
                 &url,
+                token,
                 Arc::clone(finishing),
                 DRAIN,
                 metrics.events().clone(),

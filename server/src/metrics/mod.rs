@@ -113,6 +113,8 @@ pub struct Metrics {
     pub admission: AdmissionMetrics,
     /// Connections closed on accept because `--max-connections` were open.
     connections_refused: IntCounter,
+    /// Admin requests refused for their credentials, by reason.
+    admin_auth_failures: IntCounterVec,
     /// Events written, dropped (by [`DropReason`]) and send retries.
     events: EventCounters,
     /// Version changes by model and result (`activated`, `canary`, `rolled_back`,
@@ -296,6 +298,11 @@ impl Metrics {
                 ),
             ),
             events: EventCounters::register(&registry),
+            admin_auth_failures: counter(
+                "wasml_admin_auth_failures_total",
+                "Admin API requests refused: no bearer token (unauthenticated) or another token (forbidden).",
+                &["reason"],
+            ),
             model_swaps: counter(
                 "ml_model_swaps_total",
                 "Model version changes, by result (activated, canary, rolled_back, retired, failed).",
@@ -444,6 +451,11 @@ impl Metrics {
         self.input_validation_failures
             .with_label_values(&[model.name(), model.version(), field])
             .inc();
+    }
+
+    /// An admin request was refused for its credentials (`unauthenticated`, `forbidden`).
+    pub fn admin_auth_failed(&self, reason: &str) {
+        self.admin_auth_failures.with_label_values(&[reason]).inc();
     }
 
     /// A connection was closed on accept: too many were open.

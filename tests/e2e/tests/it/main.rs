@@ -9,6 +9,7 @@ mod console;
 mod faults_under_load;
 mod fleet;
 mod host_to_elasticsearch;
+mod ingest_auth;
 mod onnx_coverage;
 mod own_models;
 mod schemathesis;

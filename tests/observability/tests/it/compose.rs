@@ -1,5 +1,7 @@
 //! The deployment files (docker itself cannot run here): the compose file is valid YAML
-//! with the services, ports, health checks and volumes an operator expects, every secret
+//! with the services, health checks and volumes an operator expects, publishing only the
+//! host and the UIs (on the .env's address), ingest authenticated, no Prometheus lifecycle
+//! API, every secret
 //! it needs is documented in `.env.example` and has no default, the Dockerfile builds both
 //! binaries, and the index template is one file shared with the collector.
 
@@ -11,18 +13,58 @@ use wasml_observability_tests::{read, yaml};
 fn compose_wires_the_whole_stack_with_health_checks_and_volumes() {
     let compose = yaml("docker-compose.yml");
     let services = compose["services"].as_object().unwrap();
-    for (service, port) in [
-        ("host", "5000:5000"),
-        ("collector", "5080:5080"),
-        ("prometheus", "9090:9090"),
-        ("alertmanager", "9093:9093"),
-        ("grafana", "3000:3000"),
-        ("elasticsearch", "9200:9200"),
-        ("kibana", "5601:5601"),
+    // Published: the host and the two UIs, on the .env's bind address (127.0.0.1 in the
+    // example); nothing else.
+    let bind = "${WASML_BIND_ADDRESS:?set it in observability/.env}";
+    for (service, ports) in [
+        ("host", vec!["5000:5000", "8001:8001"]),
+        ("grafana", vec!["3000:3000"]),
+        ("kibana", vec!["5601:5601"]),
     ] {
-        let ports = services[service]["ports"].as_array().unwrap();
-        assert!(ports.iter().any(|p| p == port), "{service}: {ports:?}");
+        let published: Vec<&str> = services[service]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        let expected: Vec<String> = ports.iter().map(|p| format!("{bind}:{p}")).collect();
+        assert_eq!(published, expected, "{service}");
     }
+    for service in ["collector", "prometheus", "alertmanager", "elasticsearch"] {
+        assert!(
+            services[service]["ports"].is_null(),
+            "{service} is published"
+        );
+    }
+    let env = read(".env.example");
+    assert!(env.lines().any(|l| l == "WASML_BIND_ADDRESS=127.0.0.1"));
+    // The debugging override publishes the rest on loopback only.
+    let debug = yaml("docker-compose.ports.yml");
+    for (service, spec) in debug["services"].as_object().unwrap() {
+        for port in spec["ports"].as_array().unwrap() {
+            assert!(
+                port.as_str().unwrap().starts_with("127.0.0.1:"),
+                "{service}: {port}"
+            );
+        }
+    }
+    // No lifecycle API: nobody can POST /-/quit to Prometheus.
+    let prometheus_flags = services["prometheus"]["command"].to_string();
+    assert!(
+        !prometheus_flags.contains("enable-lifecycle"),
+        "{prometheus_flags}"
+    );
+    // Ingest is authenticated: the collector requires the token the host sends.
+    assert_eq!(
+        services["collector"]["environment"]["WASML_COLLECTOR_INGEST_TOKEN"],
+        services["host"]["environment"]["WASML_COLLECTOR_TOKEN"]
+    );
+    assert!(
+        services["collector"]["environment"]["WASML_COLLECTOR_INGEST_TOKEN"]
+            .as_str()
+            .unwrap()
+            .starts_with("${WASML_INGEST_TOKEN:?")
+    );
     // Long-running services are checked by docker: a health check here or in the image.
     for service in [
         "prometheus",

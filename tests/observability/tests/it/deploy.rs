@@ -194,4 +194,21 @@ fn pods_run_unprivileged_with_probes_and_a_grace_period_covering_the_drain() {
         .find(|v| v["name"] == "wal")
         .unwrap();
     assert_eq!(wal["hostPath"]["path"], "/var/lib/wasml-collector");
+    // The collector listens beyond loopback, so its ingest requires the token the hosts send.
+    let config = |file: &str| -> Value {
+        let text = std::fs::read_to_string(deploy_dir().join("base").join(file)).unwrap();
+        serde_yaml::from_str(&text).unwrap()
+    };
+    let (collector, host) = (config("collector-config.yaml"), config("host-config.yaml"));
+    assert!(
+        collector["data"]["WASML_COLLECTOR_LISTEN"]
+            .as_str()
+            .unwrap()
+            .starts_with("0.0.0.0")
+    );
+    assert_eq!(
+        collector["data"]["WASML_COLLECTOR_INGEST_TOKEN_FILE"],
+        host["data"]["WASML_COLLECTOR_TOKEN_FILE"]
+    );
+    assert!(collector["data"]["WASML_COLLECTOR_INGEST_TOKEN_FILE"].is_string());
 }
