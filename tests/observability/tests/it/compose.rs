@@ -110,8 +110,30 @@ fn compose_wires_the_whole_stack_with_health_checks_and_volumes() {
     );
     assert_eq!(
         services["collector"]["environment"]["WASML_ELASTICSEARCH_URL"],
-        "http://elasticsearch:9200"
+        "https://elasticsearch:9200"
     );
+    // Elasticsearch speaks HTTPS (its 8.x default) with the stack's private CA, which
+    // every client of it trusts.
+    let es = &services["elasticsearch"]["environment"];
+    assert_eq!(es["xpack.security.http.ssl.enabled"], "true");
+    assert_eq!(
+        services["collector"]["environment"]["WASML_ELASTICSEARCH_CA_CERT"],
+        "/certs/ca/ca.crt"
+    );
+    assert_eq!(
+        services["kibana"]["environment"]["ELASTICSEARCH_HOSTS"],
+        r#"["https://elasticsearch:9200"]"#
+    );
+    assert!(services["kibana"]["environment"]["ELASTICSEARCH_SSL_CERTIFICATEAUTHORITIES"].is_string());
+    assert!(
+        services["elasticsearch"]["depends_on"]["es-certs"]["condition"]
+            == "service_completed_successfully"
+    );
+    let grafana_sources = yaml("grafana/provisioning/datasources/datasources.yml");
+    let es_source = &grafana_sources["datasources"][1];
+    assert_eq!(es_source["url"], "https://elasticsearch:9200");
+    assert_eq!(es_source["jsonData"]["tlsAuthWithCACert"], true);
+    assert!(!compose.to_string().contains("http://elasticsearch:9200"));
     let prometheus = read("prometheus/prometheus.yml");
     assert!(prometheus.contains("\"host:5000\"") && prometheus.contains("\"collector:5080\""));
     // Both images come from the one multi-stage Dockerfile.
