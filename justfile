@@ -118,6 +118,26 @@ byom-venv:
     test -x .venv-byom/bin/python || {{python}} -m venv .venv-byom
     .venv-byom/bin/pip install --quiet -r tests/byom/requirements.txt
 
+# The dependency policy (deny.toml): licences, bans, sources, for the workspace and fuzz/.
+deny:
+    command -v cargo-deny >/dev/null || cargo install cargo-deny --version 0.20.2 --locked
+    cargo deny check licenses bans sources
+    cargo deny --manifest-path fuzz/Cargo.toml check licenses bans sources
+
+# RustSec advisories as well (fetches the advisory database from GitHub).
+deny-advisories: deny
+    cargo deny check advisories
+    cargo deny --manifest-path fuzz/Cargo.toml check advisories
+
+# CycloneDX SBOMs of the host and the collector into target/sbom/ (cargo-cyclonedx writes
+# one beside every crate's manifest; the others are removed).
+sbom:
+    command -v cargo-cyclonedx >/dev/null || cargo install cargo-cyclonedx --version 0.5.9 --locked
+    cargo cyclonedx --format json --spec-version 1.5
+    mkdir -p target/sbom
+    mv host/wasml-host.cdx.json collector/wasml-collector.cdx.json target/sbom/
+    find . -name '*.cdx.json' -not -path './target/*' -delete
+
 # The offline Kubernetes validator (deploy/validate.py) into .venv-deploy (.ci/run does this too; kubectl from Debian renders).
 deploy-venv:
     test -x .venv-deploy/bin/python || {{python}} -m venv .venv-deploy

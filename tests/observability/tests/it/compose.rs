@@ -124,7 +124,9 @@ fn compose_wires_the_whole_stack_with_health_checks_and_volumes() {
         services["kibana"]["environment"]["ELASTICSEARCH_HOSTS"],
         r#"["https://elasticsearch:9200"]"#
     );
-    assert!(services["kibana"]["environment"]["ELASTICSEARCH_SSL_CERTIFICATEAUTHORITIES"].is_string());
+    assert!(
+        services["kibana"]["environment"]["ELASTICSEARCH_SSL_CERTIFICATEAUTHORITIES"].is_string()
+    );
     assert!(
         services["elasticsearch"]["depends_on"]["es-certs"]["condition"]
             == "service_completed_successfully"

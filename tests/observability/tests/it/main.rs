@@ -8,3 +8,4 @@ mod grafana;
 mod kibana;
 mod prometheus_queries;
 mod promtool;
+mod supply_chain;
