@@ -33,6 +33,25 @@ pub struct Config {
     #[arg(long, env = "WASML_GRPC_LISTEN", default_value = "0.0.0.0:8001")]
     pub grpc_listen: GrpcListen,
 
+    /// Serve HTTPS (and gRPC over TLS) with this PEM certificate chain, re-read when it
+    /// changes; needs `--tls-key`. Without it the listeners speak plain HTTP.
+    #[arg(
+        long,
+        env = "WASML_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of `--tls-cert`.
+    #[arg(
+        long,
+        env = "WASML_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+
     /// Serve the admin API (`/admin/...`) on this address only, e.g. `127.0.0.1:5001`, so
     /// it need not share the public port; without it, it is on `--listen`.
     #[arg(long, env = "WASML_ADMIN_LISTEN", value_name = "ADDRESS")]
@@ -281,6 +300,14 @@ impl Config {
             },
             None => EventTarget::Files(self.events.clone()),
         }
+    }
+
+    /// The TLS certificate and key files, when both are given.
+    pub fn tls_files(&self) -> Option<crate::tls::TlsFiles> {
+        Some(crate::tls::TlsFiles {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+        })
     }
 
     /// The admin token, from `--admin-token` or `--admin-token-file`.

@@ -24,6 +24,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
 /// How long an HTTP/2 connection's streams may take to finish once the server stops.
@@ -38,7 +39,7 @@ pub enum Speaks {
     Http2,
 }
 
-/// The limits on connections.
+/// The limits on connections (and, for TLS, the acceptor: [`serve`]'s `tls`).
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
     /// Connections open at once; one more is closed on accept.
@@ -51,11 +52,14 @@ pub struct ConnectionLimits {
 
 /// Serves `app` on `listener` until `shutdown` resolves, then lets open connections finish
 /// their in-flight requests. Requests see the peer's address as `ConnectInfo<SocketAddr>`.
-/// `refused` is called for each connection closed for being one too many.
+/// `refused` is called for each connection closed for being one too many. With `tls`,
+/// every connection must complete a TLS handshake within the header timeout first (plain
+/// HTTP is not answered).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
     refused: impl Fn() + Send + 'static,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -90,41 +94,22 @@ pub async fn serve(
                 request.extensions_mut().insert(ConnectInfo(peer));
                 request.map(axum::body::Body::new)
             });
-        let mut stop = stop_rx.clone();
+        let stop = stop_rx.clone();
         let done = done_rx.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let (builder, drain) = match limits.speaks {
-                Speaks::Http1 => {
-                    let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
-                    builder
-                        .http1()
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(limits.header_read_timeout);
-                    (builder, None)
-                }
-                Speaks::Http2 => {
-                    let mut builder = auto::Builder::new(TokioExecutor::new()).http2_only();
-                    builder
-                        .http2()
-                        .timer(TokioTimer::new())
-                        .keep_alive_interval(Some(limits.header_read_timeout))
-                        .keep_alive_timeout(limits.header_read_timeout);
-                    (builder, Some(HTTP2_DRAIN))
-                }
-            };
-            let service = TowerToHyperService::new(service);
-            let mut connection =
-                std::pin::pin!(builder.serve_connection(TokioIo::new(stream), service));
-            tokio::select! {
-                result = connection.as_mut() => log_end(peer, result),
-                _ = stop.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    match drain {
-                        None => log_end(peer, connection.await),
-                        Some(drain) => match tokio::time::timeout(drain, connection).await {
-                            Ok(result) => log_end(peer, result),
-                            Err(_) => tracing::debug!(%peer, "connection closed with streams still open"),
-                        },
+            match tls {
+                None => serve_connection(TokioIo::new(stream), peer, service, limits, stop).await,
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(TokioIo::new(stream), peer, service, limits, stop)
+                                .await;
+                        }
+                        Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 }
             }
@@ -136,6 +121,59 @@ pub async fn serve(
     drop(listener);
     drop((stop_tx, stop_rx, done_rx));
     done_tx.closed().await;
+}
+
+/// Serves one connection's requests with `service` until it ends, or until `stop` asks
+/// for a graceful end (HTTP/2 streams get [`HTTP2_DRAIN`]).
+async fn serve_connection<I, S>(
+    io: TokioIo<I>,
+    peer: SocketAddr,
+    service: S,
+    limits: ConnectionLimits,
+    mut stop: watch::Receiver<()>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: tower::Service<Request<Incoming>, Response = axum::response::Response>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (builder, drain) = match limits.speaks {
+        Speaks::Http1 => {
+            let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout);
+            (builder, None)
+        }
+        Speaks::Http2 => {
+            let mut builder = auto::Builder::new(TokioExecutor::new()).http2_only();
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .keep_alive_interval(Some(limits.header_read_timeout))
+                .keep_alive_timeout(limits.header_read_timeout);
+            (builder, Some(HTTP2_DRAIN))
+        }
+    };
+    let service = TowerToHyperService::new(service);
+    let mut connection = std::pin::pin!(builder.serve_connection(io, service));
+    tokio::select! {
+        result = connection.as_mut() => log_end(peer, result),
+        _ = stop.changed() => {
+            connection.as_mut().graceful_shutdown();
+            match drain {
+                None => log_end(peer, connection.await),
+                Some(drain) => match tokio::time::timeout(drain, connection).await {
+                    Ok(result) => log_end(peer, result),
+                    Err(_) => tracing::debug!(%peer, "connection closed with streams still open"),
+                },
+            }
+        }
+    }
 }
 
 fn log_end(peer: SocketAddr, result: Result<(), Box<dyn std::error::Error + Send + Sync>>) {

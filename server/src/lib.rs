@@ -24,6 +24,8 @@
 //! - [`metrics`]: Prometheus metrics;
 //! - [`event_sink`]: structured events, through the collector to files or Elasticsearch;
 //! - [`wasi_http`]: serving a plain `wasi:http` component (`--wasi-http`), like `wasmtime serve`;
+//! - [`connections`], [`tls`]: the accept loop (limits, graceful stop) and TLS on it, its
+//!   certificate reloaded when the files change;
 //! - [`config`], [`server`]: flags, and the server's life (its log and signals come from
 //!   `wasml_collector::process`).
 
@@ -40,5 +42,6 @@ pub mod registry;
 pub mod server;
 pub mod serving;
 pub mod swap;
+pub mod tls;
 pub mod wasi_http;
 pub mod watch;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use wasmtime::error::Context as _;
 
 use crate::api::admin::Admin;
@@ -18,6 +19,7 @@ use crate::metrics::{Clock, Metrics};
 use crate::registry::{LoadedModel, ModelRegistry, model_files};
 use crate::serving::Serving;
 use crate::swap::ModelLoader;
+use crate::tls::ReloadingCert;
 use crate::wasi_http::{self, GuestOutput, WasiHttpApp};
 use wasml_runtime::digest::DigestedWasm;
 use wasml_runtime::engine::new_engine;
@@ -211,13 +213,29 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         header_read_timeout: std::time::Duration::from_secs(config.header_read_timeout_secs),
         speaks: Speaks::Http1,
     };
+    let certificate = config
+        .tls_files()
+        .map(ReloadingCert::load)
+        .transpose()
+        .context("loading --tls-cert and --tls-key")?;
+    let _reloader = certificate.as_ref().map(|certificate| {
+        tracing::info!("TLS on every listener");
+        AbortOnDrop(tokio::spawn(Arc::clone(certificate).watch()))
+    });
+    let http1 = certificate.as_ref().map(|c| c.acceptor(&[b"http/1.1"]));
     // gRPC and admin first: once REST says `listening`, all listen.
     let grpc = match config.grpc_listen.0 {
-        Some(address) => Some(grpc_listener(address, &state, connection_limits, &refusals).await?),
+        Some(address) => {
+            let h2 = certificate.as_ref().map(|c| c.acceptor(&[b"h2"]));
+            Some(grpc_listener(address, &state, connection_limits, h2, &refusals).await?)
+        }
         None => None,
     };
     let admin = match config.admin_listen {
-        Some(address) => Some(admin_listener(address, &state, connection_limits, &refusals).await?),
+        Some(address) => {
+            let tls = http1.clone();
+            Some(admin_listener(address, &state, connection_limits, tls, &refusals).await?)
+        }
         None => None,
     };
     let listener = TcpListener::bind(config.listen)
@@ -229,7 +247,8 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
     if local.ip().is_unspecified() {
         local.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    tracing::info!("the live console: http://{local}/ui");
+    let scheme = if http1.is_some() { "https" } else { "http" };
+    tracing::info!("the live console: {scheme}://{local}/ui");
     let stopping = Arc::clone(&state.stopping);
     let shutdown = async move {
         wasml_collector::process::shutdown_signal().await;
@@ -239,6 +258,7 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         listener,
         app(state),
         connection_limits,
+        http1,
         move || refusals.connection_refused(),
         shutdown,
     )
@@ -262,6 +282,7 @@ async fn grpc_listener(
     address: std::net::SocketAddr,
     state: &AppState,
     limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
     refusals: &Arc<Metrics>,
 ) -> wasmtime::Result<tokio::task::JoinHandle<()>> {
     let listener = TcpListener::bind(address).await.with_context(|| {
@@ -278,7 +299,7 @@ async fn grpc_listener(
         speaks: Speaks::Http2,
         ..limits
     };
-    Ok(serve_beside(listener, router, limits, state, refusals))
+    Ok(serve_beside(listener, router, limits, tls, state, refusals))
 }
 
 /// Binds `--admin-listen` and serves the admin API there alone, in the background until
@@ -287,6 +308,7 @@ async fn admin_listener(
     address: std::net::SocketAddr,
     state: &AppState,
     limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
     refusals: &Arc<Metrics>,
 ) -> wasmtime::Result<tokio::task::JoinHandle<()>> {
     let listener = TcpListener::bind(address)
@@ -294,7 +316,7 @@ async fn admin_listener(
         .with_context(|| format!("listening for the admin API on {address} (--admin-listen)"))?;
     tracing::info!(address = %listener.local_addr()?, "admin listening");
     let router = crate::api::admin_app(state.clone());
-    Ok(serve_beside(listener, router, limits, state, refusals))
+    Ok(serve_beside(listener, router, limits, tls, state, refusals))
 }
 
 /// Serves `router` on `listener` next to the REST listener, stopping with it.
@@ -302,6 +324,7 @@ fn serve_beside(
     listener: TcpListener,
     router: axum::Router,
     limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
     state: &AppState,
     refusals: &Arc<Metrics>,
 ) -> tokio::task::JoinHandle<()> {
@@ -315,6 +338,7 @@ fn serve_beside(
             listener,
             router,
             limits,
+            tls,
             move || refusals.connection_refused(),
             stopped,
         )

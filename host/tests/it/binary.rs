@@ -41,6 +41,16 @@ fn call(host: &Process, method: &str, path: &str, body: &str) -> (u16, Value) {
     request(host.address, method, path, body).expect("the host answers")
 }
 
+/// The address a `<message>` log line of `host` names.
+pub(crate) fn logged_address(host: &Process, message: &str) -> SocketAddr {
+    host.log()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|entry| entry["fields"]["message"] == message)
+        .and_then(|entry| entry["fields"]["address"].as_str()?.parse().ok())
+        .unwrap_or_else(|| panic!("no `{message}` line with an address"))
+}
+
 pub(crate) fn scratch(name: &str) -> ScratchDir {
     ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), name)
 }
@@ -244,13 +254,7 @@ fn the_admin_api_can_have_a_listener_of_its_own() {
             "127.0.0.1:0",
         ],
     );
-    let admin_address: SocketAddr = host
-        .log()
-        .iter()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .find(|entry| entry["fields"]["message"] == "admin listening")
-        .and_then(|entry| entry["fields"]["address"].as_str()?.parse().ok())
-        .expect("an `admin listening` line with the address");
+    let admin_address = logged_address(&host, "admin listening");
     let bearer = [("Authorization", "Bearer split-t0ken")];
     let on = |address, path: &str| {
         http::request_with(address, "GET", path, &bearer, b"")

@@ -47,6 +47,7 @@ async fn serve_grpc(host: &TestHost) -> SocketAddr {
         listener,
         router,
         limits,
+        None,
         || {},
         async move {
             let _ = stopping.wait_for(|stopping| *stopping).await;

@@ -24,4 +24,5 @@ mod open_inference_grpc;
 mod rollout_file;
 mod serving;
 mod shadow;
+mod tls;
 mod wasi_http;
