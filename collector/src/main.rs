@@ -7,9 +7,6 @@ use wasml_collector::process::init_logging;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    if let Command::Probe { url } = &cli.command {
-        return wasml_collector::probe::run(url);
-    }
     if let Err(error) = init_logging(cli.log_format, &cli.log) {
         eprintln!("wasml-collector: {error}");
         return std::process::ExitCode::from(2);
@@ -19,7 +16,7 @@ async fn main() -> std::process::ExitCode {
             .await
             .map_err(Into::into),
         Command::Replay(args) => replay(args).await,
-        Command::Probe { .. } => unreachable!("probed above"),
+        Command::Probe { url } => return wasml_collector::probe::run(&url),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

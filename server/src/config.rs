@@ -24,6 +24,7 @@ use wasml_runtime::limits::SandboxLimits;
 /// Every flag can also be set through the environment variable shown with it.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "wasml-host", version, about, long_about = None)]
+#[command(group(clap::ArgGroup::new("admin_api").args(["admin_token", "admin_token_file"])))]
 pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "WASML_LISTEN", default_value = "0.0.0.0:5000")]
@@ -53,8 +54,14 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
 
     /// Serve the admin API (`/admin/...`) on this address only, e.g. `127.0.0.1:5001`, so
-    /// it need not share the public port; without it, it is on `--listen`.
-    #[arg(long, env = "WASML_ADMIN_LISTEN", value_name = "ADDRESS")]
+    /// it need not share the public port; without it, it is on `--listen`. Needs the admin
+    /// API on (`--admin-token` or `--admin-token-file`).
+    #[arg(
+        long,
+        env = "WASML_ADMIN_LISTEN",
+        value_name = "ADDRESS",
+        requires = "admin_api"
+    )]
     pub admin_listen: Option<SocketAddr>,
 
     /// A model component (`.wasm`) to serve; repeat for several. Without this and

@@ -39,7 +39,7 @@ pub enum Speaks {
     Http2,
 }
 
-/// The limits on connections (and, for TLS, the acceptor: [`serve`]'s `tls`).
+/// The limits on connections.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
     /// Connections open at once; one more is closed on accept.

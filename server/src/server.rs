@@ -147,6 +147,16 @@ pub fn load_models(config: &Config, runner: &'static [u8]) -> wasmtime::Result<L
 /// requests and writes every queued event before returning.
 pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
     let Loaded { models, intake } = loaded;
+    // First: a certificate that cannot be used stops the start before anything is opened.
+    let certificate = config
+        .tls_files()
+        .map(ReloadingCert::load)
+        .transpose()
+        .context("loading --tls-cert and --tls-key")?;
+    let _reloader = certificate.as_ref().map(|certificate| {
+        tracing::info!("TLS on every listener");
+        AbortOnDrop(tokio::spawn(Arc::clone(certificate).watch()))
+    });
     let metrics = Arc::new(Metrics::with_options(
         Clock::system(),
         config.monitoring_options(),
@@ -175,10 +185,6 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
             state = state.with_admin_apart();
         }
         tracing::info!("admin API on /admin (bearer token)");
-    } else if config.admin_listen.is_some() {
-        return Err(wasmtime::format_err!(
-            "--admin-listen needs the admin API on: give --admin-token or --admin-token-file"
-        ));
     }
     let _shrinker = (config.idle_timeout_secs > 0).then(|| {
         let idle_for = std::time::Duration::from_secs(config.idle_timeout_secs);
@@ -194,34 +200,18 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         rollouts.reconcile(&serving);
         rollouts
     });
-    let _watcher = match (&config.models_dir, config.watch_interval_ms, rollouts) {
-        (Some(dir), ms, Some(rollouts)) if ms > 0 => {
-            tracing::info!(dir = %dir.display(), every_ms = ms, "watching the models directory");
-            let watch = crate::swap::watch::watch(
-                serving,
-                Arc::clone(&loader),
-                dir.clone(),
-                std::time::Duration::from_millis(ms),
-                rollouts,
-            );
-            Some(AbortOnDrop(tokio::spawn(watch)))
-        }
-        _ => None,
-    };
+    let ms = config.watch_interval_ms;
+    let _watcher = rollouts.filter(|_| ms > 0).map(|rollouts| {
+        tracing::info!(dir = %rollouts.dir().display(), every_ms = ms, "watching the models directory");
+        let interval = std::time::Duration::from_millis(ms);
+        let watch = crate::swap::watch::watch(serving, Arc::clone(&loader), rollouts, interval);
+        AbortOnDrop(tokio::spawn(watch))
+    });
     let connection_limits = ConnectionLimits {
         max_open: config.max_connections,
         header_read_timeout: std::time::Duration::from_secs(config.header_read_timeout_secs),
         speaks: Speaks::Http1,
     };
-    let certificate = config
-        .tls_files()
-        .map(ReloadingCert::load)
-        .transpose()
-        .context("loading --tls-cert and --tls-key")?;
-    let _reloader = certificate.as_ref().map(|certificate| {
-        tracing::info!("TLS on every listener");
-        AbortOnDrop(tokio::spawn(Arc::clone(certificate).watch()))
-    });
     let http1 = certificate.as_ref().map(|c| c.acceptor(&[b"http/1.1"]));
     // gRPC and admin first: once REST says `listening`, all listen.
     let grpc = match config.grpc_listen.0 {

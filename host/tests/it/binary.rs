@@ -274,10 +274,13 @@ fn the_admin_api_can_have_a_listener_of_its_own() {
     );
     assert_eq!(on(host.address, "/health"), 200);
 
-    // Without the admin API on, an admin listener is a configuration error.
+    // Without the admin API on, an admin listener is a configuration error, refused
+    // before any model is loaded.
     let output = host_command(env!("CARGO_BIN_EXE_wasml-host"))
         .args(["--admin-listen", "127.0.0.1:0", "--cache-dir"])
         .arg(dir.join("cache"))
+        .arg("--events")
+        .arg(dir.join("events"))
         .env_remove("WASML_ADMIN_TOKEN")
         .env_remove("WASML_ADMIN_TOKEN_FILE")
         .output()
@@ -285,7 +288,8 @@ fn the_admin_api_can_have_a_listener_of_its_own() {
     assert!(!output.status.success());
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(
-        log.contains("--admin-listen needs the admin API on"),
+        log.contains("required arguments were not provided")
+            && log.contains("--admin-token <TOKEN>|--admin-token-file <FILE>"),
         "{log}"
     );
 }

@@ -63,9 +63,8 @@ pub(crate) fn watch_models_dir(
     let watcher = tokio::spawn(wasml_server::swap::watch::watch(
         host.state.serving.clone(),
         loader,
-        dir.to_path_buf(),
-        Duration::from_millis(50),
         rollouts,
+        Duration::from_millis(50),
     ));
     (dir, model_dir, watcher)
 }

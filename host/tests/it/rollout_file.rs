@@ -1,10 +1,12 @@
 //! A model's `rollout.json` in the models directory decides its active version and canary
 //! (what a fleet sharing the directory converges on): a version dropped in next to a
 //! rollout file waits, ready; editing the file activates it, starts and stops a canary and
-//! rolls back; a file naming a failed version, or one that is not JSON, changes nothing
-//! while the current version keeps serving.
+//! rolls back; a file naming a failed version, one that is not JSON, or an impossible
+//! canary is refused with its cause and changes nothing while the current version serves.
 
 use std::time::{Duration, Instant};
+
+use wasml_server::swap::rollout::{Progress, Rollouts};
 
 use crate::hot_swap::{TOKEN, admin, copy_in_version_2, watch_models_dir};
 use crate::serving::{Options, SEED_ROW, TestHost};
@@ -97,21 +99,35 @@ async fn the_rollout_file_decides_activation_canary_and_rollback() {
     })
     .await;
 
-    // A broken version, a file that is not JSON, a canary equal to the active version:
-    // nothing changes, 1.0.0 keeps serving.
+    // A broken version, a file that is not JSON, a canary equal to the active version, a
+    // canary share out of range: each is refused with its cause (reconciled here, with the
+    // watcher stopped, so every file is known to have been read) and 1.0.0 keeps serving.
     std::fs::write(model_dir.join("3.0.0.wasm"), b"not a component").unwrap();
     until(&host, "3.0.0 failed", |v| {
         state_of(v, "3.0.0") == Some("failed")
     })
     .await;
-    for text in [
-        r#"{"active": "3.0.0"}"#,
-        "not json",
-        r#"{"active": "1.0.0", "canary": {"version": "1.0.0", "percent": 10}}"#,
-        r#"{"active": "1.0.0", "canary": {"version": "2.0.0", "percent": 100}}"#,
+    watcher.abort();
+    let mut rollouts = Rollouts::new(model_dir.parent().unwrap().to_owned());
+    for (text, cause) in [
+        (r#"{"active": "3.0.0"}"#, "version 3.0.0 failed: "),
+        ("not json", "rollout.json: expected"),
+        (
+            r#"{"active": "1.0.0", "canary": {"version": "1.0.0", "percent": 10}}"#,
+            "1.0.0 is both the active version and the canary",
+        ),
+        (
+            r#"{"active": "1.0.0", "canary": {"version": "2.0.0", "percent": 100}}"#,
+            "a canary weight is a percentage from 1 to 99, not 100",
+        ),
     ] {
         std::fs::write(&rollout, text).unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        let progress = rollouts.reconcile(&host.state.serving);
+        assert!(
+            matches!(&progress[..], [(model, Progress::Blocked(reason))]
+                if model == "bank-marketing" && reason.contains(cause)),
+            "after {text}: {progress:?}"
+        );
         let now = states(&host).await;
         assert_eq!(
             state_of(&now, "1.0.0"),
@@ -127,7 +143,14 @@ async fn the_rollout_file_decides_activation_canary_and_rollback() {
         assert_eq!(reply.status, 200);
         assert_eq!(reply.json()["model"]["version"], "1.0.0", "after {text}");
     }
-    watcher.abort();
+    // And a good file after them is followed.
+    std::fs::write(&rollout, r#"{"active": "2.0.0"}"#).unwrap();
+    let progress = rollouts.reconcile(&host.state.serving);
+    assert_eq!(
+        progress,
+        [("bank-marketing".to_owned(), Progress::Converged)]
+    );
+    assert_eq!(state_of(&states(&host).await, "2.0.0"), Some("active"));
 }
 
 #[test]

@@ -198,6 +198,8 @@ fn https_with_a_certificate_reloaded_while_serving() {
         .args(["--tls-cert", first_cert.to_str().unwrap()])
         .args(["--tls-key", second_key.to_str().unwrap(), "--cache-dir"])
         .arg(dir.join("cache"))
+        .arg("--events")
+        .arg(dir.join("events"))
         .output()
         .unwrap();
     assert!(!output.status.success());

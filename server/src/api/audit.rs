@@ -46,8 +46,8 @@ pub fn admin_action(serving: &Serving, caller: &Caller, actor: Option<&str>, sta
     event.endpoint = Some(caller.path.clone());
     event.status = Some(status.as_u16());
     // /admin/models/{name}[/versions/{version}]/...
-    let mut parts = caller.path.trim_start_matches("/admin/models/").split('/');
-    if caller.path.starts_with("/admin/models/") {
+    if let Some(rest) = caller.path.strip_prefix("/admin/models/") {
+        let mut parts = rest.split('/');
         event.model = parts.next().map(str::to_owned);
         if parts.next() == Some("versions") {
             event.model_version = parts.next().map(str::to_owned);

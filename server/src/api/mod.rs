@@ -133,10 +133,10 @@ pub fn app(state: AppState) -> Router {
         .route("/predict", post(predict::predict))
         .route("/models/{name}/predict", post(predict::predict_named))
         .merge(v2::predict_routes());
-    let admin = match &state.admin {
-        Some(_) if state.admin_apart => Router::new(),
-        Some(admin) => admin::routes(&state, admin),
-        None => Router::new(),
+    let admin = if state.admin_apart {
+        Router::new()
+    } else {
+        admin_routes(&state)
     };
     let routes = Router::new()
         .merge(predictions)
@@ -154,11 +154,15 @@ pub fn app(state: AppState) -> Router {
 /// The admin API alone, for its own listener (`--admin-listen`): observed, counted and
 /// audited as on the public one.
 pub fn admin_app(state: AppState) -> Router {
-    let routes = match &state.admin {
-        Some(admin) => admin::routes(&state, admin),
+    observed(admin_routes(&state), state)
+}
+
+/// `/admin/...` when the admin API is on, else nothing.
+fn admin_routes(state: &AppState) -> Router<AppState> {
+    match &state.admin {
+        Some(admin) => admin::routes(state, admin),
         None => Router::new(),
-    };
-    observed(routes, state)
+    }
 }
 
 /// `routes` with what every request gets: its route remembered, the JSON 404 and 405, a

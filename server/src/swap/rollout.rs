@@ -79,14 +79,22 @@ impl Rollouts {
         }
     }
 
+    /// The models directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Brings `serving`'s registry in line with every rollout file, as far as the versions
-    /// it has allow; logs each model whose progress changed.
-    pub fn reconcile(&mut self, serving: &Serving) {
+    /// it has allow; logs each model whose progress changed. Returns every model's
+    /// progress, by name.
+    pub fn reconcile(&mut self, serving: &Serving) -> Vec<(String, Progress)> {
+        let mut all = Vec::new();
         for (name, file) in rollout_files(&self.dir) {
             let progress = match read(&file) {
                 Ok(rollout) => apply(serving, &name, &rollout),
                 Err(reason) => Progress::Blocked(reason),
             };
+            all.push((name.clone(), progress.clone()));
             if self.reported.get(&name) == Some(&progress) {
                 continue;
             }
@@ -101,6 +109,7 @@ impl Rollouts {
             }
             self.reported.insert(name, progress);
         }
+        all
     }
 }
 

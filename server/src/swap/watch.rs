@@ -48,16 +48,16 @@ pub enum TakeError {
 /// What a file looked like at a scan.
 type Stamp = (u64, Option<SystemTime>);
 
-/// Polls `dir` every `interval` until the task is dropped. Files present at the first
+/// Polls the models directory of `rollouts` every `interval` until the task is dropped. Files present at the first
 /// scan are taken as already loaded (the host loaded them at start). After each scan the
 /// models' rollout files are reconciled by `rollouts` ([`super::rollout`]).
 pub async fn watch(
     serving: Serving,
     loader: Arc<ModelLoader>,
-    dir: PathBuf,
-    interval: Duration,
     mut rollouts: Rollouts,
+    interval: Duration,
 ) {
+    let dir = rollouts.dir().to_owned();
     let mut taken: HashMap<PathBuf, Stamp> = scan(&dir).into_iter().collect();
     let mut settling: HashMap<PathBuf, Stamp> = HashMap::new();
     loop {

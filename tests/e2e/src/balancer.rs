@@ -24,7 +24,7 @@ impl Balancer {
         let address = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port");
-        let lines: String = servers
+        let servers: String = servers
             .iter()
             .enumerate()
             .map(|(i, server)| {
@@ -32,17 +32,31 @@ impl Balancer {
             })
             .collect();
         let config = format!(
-            "global\n    maxconn 2000\n\
-             defaults\n    mode http\n    timeout connect 1s\n    timeout client 30s\n    timeout server 30s\n\
-             \x20   retries 3\n    retry-on conn-failure\n    option redispatch\n\
-             frontend fleet\n    bind {address}\n    default_backend hosts\n\
-             backend hosts\n    balance roundrobin\n    option httpchk GET /v2/health/ready\n\
-             \x20   http-check expect status 200\n    http-response set-header X-Served-By %s\n{lines}"
+            "global
+    maxconn 2000
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 30s
+    timeout server 30s
+    retries 3
+    retry-on conn-failure
+    option redispatch
+frontend fleet
+    bind {address}
+    default_backend hosts
+backend hosts
+    balance roundrobin
+    option httpchk GET /v2/health/ready
+    http-check expect status 200
+    http-response set-header X-Served-By %s
+{servers}"
         );
         let config_path = dir.join("haproxy.cfg");
         std::fs::create_dir_all(dir).expect("the balancer's directory");
         std::fs::write(&config_path, config).expect("haproxy.cfg");
-        let output = std::fs::File::create(dir.join("haproxy.log")).expect("haproxy.log");
+        let log = dir.join("haproxy.log");
+        let output = std::fs::File::create(&log).expect("haproxy.log");
         let child = Command::new("haproxy")
             .arg("-f")
             .arg(&config_path)
@@ -54,19 +68,17 @@ impl Balancer {
         let balancer = Self {
             child,
             address,
-            log: dir.join("haproxy.log"),
+            log,
         };
         assert!(
             eventually(Duration::from_secs(10), || TcpStream::connect(address)
                 .is_ok()),
             "haproxy listens on {address}: {}",
-            std::fs::read_to_string(dir.join("haproxy.log")).unwrap_or_default()
+            balancer.log()
         );
         balancer
     }
-}
 
-impl Balancer {
     /// What HAProxy wrote so far: its warnings, such as `Server hosts/host1 is DOWN`.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

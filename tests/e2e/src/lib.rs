@@ -57,6 +57,19 @@ fn shared_cache_dir() -> std::path::PathBuf {
     target.join("tmp").join("e2e-component-cache")
 }
 
+/// How many times each request ID's `/predict` event is indexed in `es`.
+pub fn indexed_predictions(es: &EsTestServer) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for (_, doc) in es.documents("ml-pipeline-*") {
+        if doc["endpoint"] == "/predict"
+            && let Some(id) = doc["request_id"].as_str()
+        {
+            *counts.entry(id.to_owned()).or_default() += 1;
+        }
+    }
+    counts
+}
+
 /// Polls `condition` every 20 ms for up to `timeout`; whether it came true.
 pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + timeout;

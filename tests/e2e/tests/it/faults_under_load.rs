@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use wasml_e2e::load::{Load, ROW, Sent};
-use wasml_e2e::{ScratchDir, eventually, start_collector, start_es, start_host};
+use wasml_e2e::{
+    ScratchDir, eventually, indexed_predictions, start_collector, start_es, start_host,
+};
 use wasml_es_test_server::{EsTestServer, Fault};
 use wasml_test_support::process::Process;
 
@@ -68,15 +70,7 @@ impl Pipeline {
 
     /// How many times each request ID's `/predict` event is indexed.
     fn indexed(&self) -> BTreeMap<String, usize> {
-        let mut counts = BTreeMap::new();
-        for (_, doc) in self.es.documents("ml-pipeline-*") {
-            if doc["endpoint"] == "/predict"
-                && let Some(id) = doc["request_id"].as_str()
-            {
-                *counts.entry(id.to_owned()).or_default() += 1;
-            }
-        }
-        counts
+        indexed_predictions(&self.es)
     }
 
     /// Waits for every answered request's event, then checks none is missing, doubled or

@@ -6,14 +6,15 @@
 //! requests in flight at that moment may fail, the health checks route around it, and the
 //! events of every request the surviving hosts answered are indexed exactly once.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use wasml_e2e::balancer::Balancer;
 use wasml_e2e::load::{Load, ROW, Sent};
-use wasml_e2e::{ScratchDir, eventually, http, start_collector, start_es, start_host};
+use wasml_e2e::{
+    ScratchDir, eventually, http, indexed_predictions, start_collector, start_es, start_host,
+};
 
 const MODEL: &str = "bank-marketing";
 /// Load threads: each has one request open at a time, so at most this many are in flight.
@@ -179,22 +180,11 @@ fn a_fleet_converges_on_a_new_version_and_survives_a_host_killed_under_load() {
         .iter()
         .flat_map(|h| answered_by(h))
         .collect();
-    let indexed = || -> BTreeMap<String, usize> {
-        let mut counts = BTreeMap::new();
-        for (_, doc) in es.documents("ml-pipeline-*") {
-            if doc["endpoint"] == "/predict"
-                && let Some(id) = doc["request_id"].as_str()
-            {
-                *counts.entry(id.to_owned()).or_default() += 1;
-            }
-        }
-        counts
-    };
     let complete = eventually(Duration::from_secs(90), || {
-        let now = indexed();
+        let now = indexed_predictions(&es);
         survivors.iter().all(|id| now.contains_key(id))
     });
-    let counts = indexed();
+    let counts = indexed_predictions(&es);
     let missing = survivors
         .iter()
         .filter(|id| !counts.contains_key(*id))
