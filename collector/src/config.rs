@@ -96,10 +96,15 @@ pub struct ServeArgs {
     )]
     pub ingest_token_file: Option<Secret>,
     /// Accept events from anyone who reaches a non-loopback `--listen` address, without a
-    /// token: anyone on that network could then write documents into the indices or fill
+    /// token or client certificates: anyone on that network could then write documents into the indices or fill
     /// the WAL. Refused without this flag.
     #[arg(long, env = "WASML_COLLECTOR_INSECURE_INGEST")]
     pub insecure_ingest: bool,
+    /// HTTPS on the ingest listener, and mutual TLS: with `--tls-client-ca`, only
+    /// clients presenting a certificate that CA signed get in, which authenticates ingest
+    /// as a token does.
+    #[command(flatten)]
+    pub tls: wasml_net::tls::TlsArgs,
     /// Where and how to deliver to Elasticsearch.
     #[command(flatten)]
     pub elasticsearch: ElasticsearchArgs,

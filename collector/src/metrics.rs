@@ -177,6 +177,23 @@ impl CollectorMetrics {
     }
 }
 
+/// Connections the ingest listener turned away count as refused ingest: `reason` is
+/// `too_many_connections` or `tls_handshake` (no or an untrusted client certificate, plain
+/// HTTP on the TLS port); nothing such a connection sent was read.
+impl wasml_net::connections::ConnectionEvents for CollectorMetrics {
+    fn refused(&self) {
+        self.rejected_requests
+            .with_label_values(&["too_many_connections"])
+            .inc();
+    }
+
+    fn handshake_failed(&self) {
+        self.rejected_requests
+            .with_label_values(&["tls_handshake"])
+            .inc();
+    }
+}
+
 impl Default for CollectorMetrics {
     fn default() -> Self {
         Self::new()

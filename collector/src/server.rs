@@ -1,6 +1,8 @@
 //! `wasml-collector serve`: the pipeline (WAL, then Elasticsearch or daily files) behind
-//! the HTTP ingest routes, until SIGINT/SIGTERM; then stop accepting, finish requests in
+//! the HTTP(S) ingest routes, until SIGINT/SIGTERM; then stop accepting, finish requests in
 //! flight, give the sink a moment to drain the WAL, and leave the rest for the next start.
+//! The listener is the host's accept loop (`wasml_net`): bounded connections, a header
+//! timeout, and TLS — optionally mutual — when `--tls-cert` is given.
 
 use std::io;
 use std::net::SocketAddr;
@@ -9,6 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
+use wasml_net::connections::{ConnectionEvents, ConnectionLimits, Speaks};
+use wasml_net::tls::TlsError;
 
 use crate::config::ServeArgs;
 use crate::ingest::{self, IngestState};
@@ -18,6 +22,11 @@ use crate::secret::BearerToken;
 use crate::sink::Sink;
 use crate::sink::elasticsearch::{ConfigError, ElasticsearchSink};
 use crate::sink::file::FileSink;
+
+/// Connections open at once on the ingest listener (a collector serves a few hosts).
+const MAX_CONNECTIONS: usize = 1024;
+/// Time a request's headers (and a TLS handshake) may take.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the collector could not start or stopped with an error.
 #[derive(Debug, Error)]
@@ -47,9 +56,9 @@ pub enum ServeError {
         /// Why.
         source: io::Error,
     },
-    /// The HTTP server failed.
-    #[error("serving: {0}")]
-    Serve(io::Error),
+    /// The TLS files (`--tls-cert`, `--tls-key`, `--tls-client-ca`) are not usable.
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
     /// The drain at shutdown was lost.
     #[error("draining the WAL: {0}")]
     Drain(#[from] tokio::task::JoinError),
@@ -57,6 +66,7 @@ pub enum ServeError {
     #[error(
         "refusing unauthenticated ingest on {0}, which is not a loopback address: give \
          --ingest-token or --ingest-token-file (the hosts send it with --collector-token), or \
+         --tls-client-ca to accept only hosts with a client certificate, or \
          --insecure-ingest to accept events from anyone who reaches the port"
     )]
     UnauthenticatedIngest(SocketAddr),
@@ -65,7 +75,10 @@ pub enum ServeError {
 /// Runs the collector until a shutdown signal.
 pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let token = args.ingest_token().map(|t| BearerToken::new(t.expose()));
-    if token.is_none() && !args.listen.ip().is_loopback() && !args.insecure_ingest {
+    let tls = args.tls.load()?;
+    let clients_verified = tls.as_ref().is_some_and(|tls| tls.verifies_clients());
+    let authenticated = token.is_some() || clients_verified;
+    if !authenticated && !args.listen.ip().is_loopback() && !args.insecure_ingest {
         return Err(ServeError::UnauthenticatedIngest(args.listen));
     }
     let wal_dir = args.data_dir.join("wal");
@@ -118,12 +131,15 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     if let Some(setup) = setup {
         state = state.with_setup(setup);
     }
+    if clients_verified {
+        tracing::info!("ingest requires a client certificate (mutual TLS)");
+    }
     match token {
         Some(token) => {
             tracing::info!("ingest requires the bearer token");
             state = state.with_token(token);
         }
-        None if args.insecure_ingest => {
+        None if args.insecure_ingest && !clients_verified => {
             tracing::warn!(address = %args.listen, "ingest is unauthenticated (--insecure-ingest)");
         }
         None => {}
@@ -136,11 +152,22 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         .await
         .map_err(listen_error)?;
     let address = listener.local_addr().map_err(listen_error)?;
-    tracing::info!(%address, "listening");
-    axum::serve(listener, ingest::app(state))
-        .with_graceful_shutdown(crate::process::shutdown_signal())
-        .await
-        .map_err(ServeError::Serve)?;
+    let _reloader = tls.as_ref().map(|tls| tls.watch_files());
+    tracing::info!(%address, tls = tls.is_some(), "listening");
+    let limits = ConnectionLimits {
+        max_open: MAX_CONNECTIONS,
+        header_read_timeout: HEADER_READ_TIMEOUT,
+        speaks: Speaks::Http1,
+    };
+    wasml_net::connections::serve(
+        listener,
+        ingest::app(state),
+        limits,
+        tls.map(|tls| tls.acceptor(&[b"http/1.1"])),
+        Arc::new(metrics.clone()) as Arc<dyn ConnectionEvents>,
+        crate::process::shutdown_signal(),
+    )
+    .await;
 
     let drain = Duration::from_secs(args.drain_secs);
     tracing::info!(?drain, "ingest stopped; draining the WAL");

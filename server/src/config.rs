@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use wasml_collector::ingest::client::CollectorLink;
 pub use wasml_collector::process::LogFormat;
 use wasml_collector::secret::Secret;
 use wasml_collector::sink::elasticsearch::ElasticsearchArgs;
@@ -15,6 +16,7 @@ use wasml_predictor::api::input::{DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BODY_BYTES
 use crate::event_sink::EventTarget;
 use crate::metrics::MonitoringOptions;
 use crate::monitoring::drift::DriftThresholds;
+use wasml_net::tls::ClientIdentity;
 use wasml_runtime::cache::ComponentCache;
 use wasml_runtime::compile::ChildCompiler;
 use wasml_runtime::limits::SandboxLimits;
@@ -34,24 +36,9 @@ pub struct Config {
     #[arg(long, env = "WASML_GRPC_LISTEN", default_value = "0.0.0.0:8001")]
     pub grpc_listen: GrpcListen,
 
-    /// Serve HTTPS (and gRPC over TLS) with this PEM certificate chain, re-read when it
-    /// changes; needs `--tls-key`. Without it the listeners speak plain HTTP.
-    #[arg(
-        long,
-        env = "WASML_TLS_CERT",
-        value_name = "FILE",
-        requires = "tls_key"
-    )]
-    pub tls_cert: Option<PathBuf>,
-
-    /// The PEM private key of `--tls-cert`.
-    #[arg(
-        long,
-        env = "WASML_TLS_KEY",
-        value_name = "FILE",
-        requires = "tls_cert"
-    )]
-    pub tls_key: Option<PathBuf>,
+    /// TLS on every listener.
+    #[command(flatten)]
+    pub tls: wasml_net::tls::TlsArgs,
 
     /// Serve the admin API (`/admin/...`) on this address only, e.g. `127.0.0.1:5001`, so
     /// it need not share the public port; without it, it is on `--listen`. Needs the admin
@@ -201,6 +188,35 @@ pub struct Config {
     )]
     pub collector_token_file: Option<Secret>,
 
+    /// The PEM CA certificate(s) to trust for an `https://` `--collector-url` (the public
+    /// web roots without it).
+    #[arg(
+        long,
+        env = "WASML_COLLECTOR_CA",
+        value_name = "FILE",
+        requires = "collector_url"
+    )]
+    pub collector_ca: Option<PathBuf>,
+
+    /// A PEM certificate to present to a collector that verifies clients (its
+    /// `--tls-client-ca`: mutual TLS); needs `--collector-client-key`.
+    #[arg(
+        long,
+        env = "WASML_COLLECTOR_CLIENT_CERT",
+        value_name = "FILE",
+        requires_all = ["collector_url", "collector_client_key"]
+    )]
+    pub collector_client_cert: Option<PathBuf>,
+
+    /// The PEM private key of `--collector-client-cert`.
+    #[arg(
+        long,
+        env = "WASML_COLLECTOR_CLIENT_KEY",
+        value_name = "FILE",
+        requires = "collector_client_cert"
+    )]
+    pub collector_client_key: Option<PathBuf>,
+
     /// Turns the admin API (`/admin/...`: upload, activate, canary, roll back, retire
     /// model versions) on; requests must send `Authorization: Bearer <token>`.
     #[arg(
@@ -289,13 +305,17 @@ impl Config {
     /// to Elasticsearch or to daily files.
     pub fn event_target(&self) -> EventTarget {
         if let Some(url) = &self.collector_url {
-            return EventTarget::Collector {
+            return EventTarget::Collector(CollectorLink {
                 url: url.clone(),
                 token: self
                     .collector_token
                     .clone()
                     .or(self.collector_token_file.clone()),
-            };
+                ca: self.collector_ca.clone(),
+                identity: (self.collector_client_cert.clone())
+                    .zip(self.collector_client_key.clone())
+                    .map(|(cert, key)| ClientIdentity { cert, key }),
+            });
         }
         if self.events.as_os_str() == "-" {
             return EventTarget::Stdout;
@@ -307,14 +327,6 @@ impl Config {
             },
             None => EventTarget::Files(self.events.clone()),
         }
-    }
-
-    /// The TLS certificate and key files, when both are given.
-    pub fn tls_files(&self) -> Option<crate::tls::TlsFiles> {
-        Some(crate::tls::TlsFiles {
-            cert: self.tls_cert.clone()?,
-            key: self.tls_key.clone()?,
-        })
     }
 
     /// The admin token, from `--admin-token` or `--admin-token-file`.

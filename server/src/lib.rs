@@ -24,14 +24,11 @@
 //! - [`metrics`]: Prometheus metrics;
 //! - [`event_sink`]: structured events, through the collector to files or Elasticsearch;
 //! - [`wasi_http`]: serving a plain `wasi:http` component (`--wasi-http`), like `wasmtime serve`;
-//! - [`connections`], [`tls`]: the accept loop (limits, graceful stop) and TLS on it, its
-//!   certificate reloaded when the files change;
 //! - [`config`], [`server`]: flags, and the server's life (its log and signals come from
-//!   `wasml_collector::process`).
+//!   `wasml_collector::process`; the accept loop and TLS from `wasml_net`).
 
 pub mod api;
 pub mod config;
-pub mod connections;
 pub mod event_sink;
 pub mod feedback;
 pub mod grpc;
@@ -42,6 +39,5 @@ pub mod registry;
 pub mod server;
 pub mod serving;
 pub mod swap;
-pub mod tls;
 pub mod wasi_http;
 pub mod watch;

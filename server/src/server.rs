@@ -5,21 +5,20 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
+use wasml_net::connections::{ConnectionEvents, ConnectionLimits, Speaks};
+use wasml_net::tls::TlsAcceptor;
 use wasmtime::error::Context as _;
 
 use crate::api::admin::Admin;
 use crate::api::body::BodyLimits;
 use crate::api::{AppState, app};
 use crate::config::Config;
-use crate::connections::{ConnectionLimits, Speaks};
 use crate::event_sink::EventWriter;
 use crate::intake::{self, Intake};
 use crate::metrics::{Clock, Metrics};
 use crate::registry::{LoadedModel, ModelRegistry, model_files};
 use crate::serving::Serving;
 use crate::swap::ModelLoader;
-use crate::tls::ReloadingCert;
 use crate::wasi_http::{self, GuestOutput, WasiHttpApp};
 use wasml_runtime::digest::DigestedWasm;
 use wasml_runtime::engine::new_engine;
@@ -149,13 +148,15 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
     let Loaded { models, intake } = loaded;
     // First: a certificate that cannot be used stops the start before anything is opened.
     let certificate = config
-        .tls_files()
-        .map(ReloadingCert::load)
-        .transpose()
-        .context("loading --tls-cert and --tls-key")?;
-    let _reloader = certificate.as_ref().map(|certificate| {
-        tracing::info!("TLS on every listener");
-        AbortOnDrop(tokio::spawn(Arc::clone(certificate).watch()))
+        .tls
+        .load()
+        .context("loading --tls-cert, --tls-key and --tls-client-ca")?;
+    let _reloader = certificate.as_ref().map(|tls| {
+        tracing::info!(
+            client_certificates = tls.verifies_clients(),
+            "TLS on every listener"
+        );
+        tls.watch_files()
     });
     let metrics = Arc::new(Metrics::with_options(
         Clock::system(),
@@ -169,7 +170,7 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         max_batch_rows: config.max_batch_rows,
     };
     let serving = Serving::new(models, metrics, events);
-    let refusals = serving.metrics.clone();
+    let connection_events: Arc<dyn ConnectionEvents> = serving.metrics.clone();
     let mut state = AppState::new(serving.clone(), limits, config.admission_limits())
         .with_body_read_timeout(std::time::Duration::from_secs(
             config.body_read_timeout_secs,
@@ -217,14 +218,14 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
     let grpc = match config.grpc_listen.0 {
         Some(address) => {
             let h2 = certificate.as_ref().map(|c| c.acceptor(&[b"h2"]));
-            Some(grpc_listener(address, &state, connection_limits, h2, &refusals).await?)
+            Some(grpc_listener(address, &state, connection_limits, h2, &connection_events).await?)
         }
         None => None,
     };
     let admin = match config.admin_listen {
         Some(address) => {
             let tls = http1.clone();
-            Some(admin_listener(address, &state, connection_limits, tls, &refusals).await?)
+            Some(admin_listener(address, &state, connection_limits, tls, &connection_events).await?)
         }
         None => None,
     };
@@ -244,12 +245,12 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         wasml_collector::process::shutdown_signal().await;
         stopping.send_replace(true);
     };
-    crate::connections::serve(
+    wasml_net::connections::serve(
         listener,
         app(state),
         connection_limits,
         http1,
-        move || refusals.connection_refused(),
+        connection_events,
         shutdown,
     )
     .await;
@@ -273,7 +274,7 @@ async fn grpc_listener(
     state: &AppState,
     limits: ConnectionLimits,
     tls: Option<TlsAcceptor>,
-    refusals: &Arc<Metrics>,
+    events: &Arc<dyn ConnectionEvents>,
 ) -> wasmtime::Result<tokio::task::JoinHandle<()>> {
     let listener = TcpListener::bind(address).await.with_context(|| {
         format!("listening for gRPC on {address} (--grpc-listen; `off` for none)")
@@ -289,7 +290,7 @@ async fn grpc_listener(
         speaks: Speaks::Http2,
         ..limits
     };
-    Ok(serve_beside(listener, router, limits, tls, state, refusals))
+    Ok(serve_beside(listener, router, limits, tls, state, events))
 }
 
 /// Binds `--admin-listen` and serves the admin API there alone, in the background until
@@ -299,14 +300,14 @@ async fn admin_listener(
     state: &AppState,
     limits: ConnectionLimits,
     tls: Option<TlsAcceptor>,
-    refusals: &Arc<Metrics>,
+    events: &Arc<dyn ConnectionEvents>,
 ) -> wasmtime::Result<tokio::task::JoinHandle<()>> {
     let listener = TcpListener::bind(address)
         .await
         .with_context(|| format!("listening for the admin API on {address} (--admin-listen)"))?;
     tracing::info!(address = %listener.local_addr()?, "admin listening");
     let router = crate::api::admin_app(state.clone());
-    Ok(serve_beside(listener, router, limits, tls, state, refusals))
+    Ok(serve_beside(listener, router, limits, tls, state, events))
 }
 
 /// Serves `router` on `listener` next to the REST listener, stopping with it.
@@ -316,23 +317,15 @@ fn serve_beside(
     limits: ConnectionLimits,
     tls: Option<TlsAcceptor>,
     state: &AppState,
-    refusals: &Arc<Metrics>,
+    events: &Arc<dyn ConnectionEvents>,
 ) -> tokio::task::JoinHandle<()> {
     let mut stopping = state.stopping.subscribe();
-    let refusals = refusals.clone();
+    let events = Arc::clone(events);
     tokio::spawn(async move {
         let stopped = async move {
             let _ = stopping.wait_for(|stopping| *stopping).await;
         };
-        crate::connections::serve(
-            listener,
-            router,
-            limits,
-            tls,
-            move || refusals.connection_refused(),
-            stopped,
-        )
-        .await;
+        wasml_net::connections::serve(listener, router, limits, tls, events, stopped).await;
     })
 }
 

@@ -3,16 +3,21 @@
 //! fsync'd. It blocks the calling thread (the host calls it from its event-writer thread,
 //! never from a request).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use thiserror::Error;
 
 use super::EVENTS_PATH;
 use crate::secret::Secret;
+use wasml_net::tls::ClientIdentity;
 
-/// Why a send failed.
+/// Why a client could not be made, or a send failed.
 #[derive(Debug, Error)]
 pub enum ClientError {
+    /// The URL or a TLS file cannot be used.
+    #[error("cannot reach the collector as configured: {0}")]
+    Config(String),
     /// No answer, or one saying "later" (503, 429, 5xx): worth retrying.
     #[error("collector unreachable: {0}")]
     Unreachable(String),
@@ -42,6 +47,31 @@ impl ClientError {
     }
 }
 
+/// How to reach a collector: its URL and what it asks of a client.
+#[derive(Debug, Clone)]
+pub struct CollectorLink {
+    /// Its base URL, e.g. `https://collector:5080`.
+    pub url: String,
+    /// The bearer token its ingest requires (its `--ingest-token`), if any.
+    pub token: Option<Secret>,
+    /// The CA to trust for `https://` (the public web roots without one).
+    pub ca: Option<PathBuf>,
+    /// The certificate to present if it verifies clients (its `--tls-client-ca`).
+    pub identity: Option<ClientIdentity>,
+}
+
+impl CollectorLink {
+    /// A link to `url` with no token and default TLS.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            token: None,
+            ca: None,
+            identity: None,
+        }
+    }
+}
+
 /// A client for one collector.
 pub struct CollectorClient {
     client: reqwest::Client,
@@ -51,34 +81,33 @@ pub struct CollectorClient {
 }
 
 impl CollectorClient {
-    /// A client for the collector at `base_url` (e.g. `http://127.0.0.1:5080`); requests
-    /// time out after `timeout`.
-    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, ClientError> {
+    /// A client for the collector `link` names; requests time out after `timeout`. An
+    /// error if the URL or a TLS file cannot be used.
+    pub fn new(link: &CollectorLink, timeout: Duration) -> Result<Self, ClientError> {
+        let base_url = &link.url;
         let base = reqwest::Url::parse(base_url)
-            .map_err(|e| ClientError::Unreachable(format!("bad collector URL {base_url}: {e}")))?;
+            .map_err(|e| ClientError::Config(format!("bad collector URL {base_url}: {e}")))?;
         let url = base
             .join(EVENTS_PATH)
-            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+            .map_err(|e| ClientError::Config(e.to_string()))?;
+        let tls = wasml_net::tls::client_config(link.ca.as_deref(), link.identity.as_ref())
+            .map_err(|e| ClientError::Config(e.to_string()))?;
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .no_proxy()
+            .use_preconfigured_tls(tls)
             .build()
-            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+            .map_err(|e| ClientError::Config(e.to_string()))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+            .map_err(|e| ClientError::Config(e.to_string()))?;
         Ok(Self {
             client,
             url: url.to_string(),
             runtime,
-            token: None,
+            token: link.token.clone(),
         })
-    }
-
-    /// Sends `Authorization: Bearer <token>` with every request, if a token is given.
-    pub fn with_token(self, token: Option<Secret>) -> Self {
-        Self { token, ..self }
     }
 
     /// Sends `documents` (JSON objects) in one request; `Ok` means the collector
@@ -101,7 +130,7 @@ impl CollectorClient {
                 .body(body)
                 .send()
                 .await
-                .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+                .map_err(|e| ClientError::Unreachable(error_chain(&e)))?;
             let status = response.status().as_u16();
             if response.status().is_success() {
                 return Ok(());
@@ -116,4 +145,17 @@ impl CollectorClient {
             }
         })
     }
+}
+
+/// An error with its causes: reqwest's own message says only "error sending request",
+/// the cause says why (refused, a certificate not trusted, a handshake failure).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -12,6 +12,7 @@ use wasml_collector::sink::elasticsearch::{Credentials, ElasticsearchConfig, Ela
 use wasml_collector::{CollectorMetrics, Pipeline, PipelineOptions};
 use wasml_es_test_server::{EsTestServer, Fault};
 use wasml_test_support::ScratchDir;
+use wasml_test_support::tls::{Authority, Role};
 
 /// The test server on a runtime of its own, so the sink (which blocks) runs outside it.
 fn start_server() -> (tokio::runtime::Runtime, EsTestServer) {
@@ -283,71 +284,15 @@ fn unusable_configurations_are_refused_up_front_with_the_reason() {
     assert!(error.contains("garbage.pem"), "{error}");
 }
 
-/// A private CA and a certificate it signed for `127.0.0.1`, made with the `openssl` CLI
-/// (PEM files in `dir`): the situation of a cluster with Elasticsearch's own generated CA.
+/// A private CA and a certificate it signed for `127.0.0.1` (PEM files in `dir`): the
+/// situation of a cluster with Elasticsearch's own generated CA.
 fn private_ca(dir: &Path) -> (PathBuf, Vec<u8>, Vec<u8>) {
-    std::fs::create_dir_all(dir).unwrap();
-    let openssl = |args: &[&str]| {
-        let output = std::process::Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("the openssl CLI (Debian package openssl)");
-        assert!(
-            output.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    };
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=wasml test CA",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-    ]);
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-    ]);
-    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext",
-        "-out",
-        "server.pem",
-    ]);
+    let authority = Authority::new(dir, "wasml-test-ca");
+    let server = authority.issue("server", Role::Server);
     (
-        dir.join("ca.pem"),
-        std::fs::read(dir.join("server.pem")).unwrap(),
-        std::fs::read(dir.join("server.key")).unwrap(),
+        authority.cert().to_owned(),
+        std::fs::read(&server.cert).unwrap(),
+        std::fs::read(&server.key).unwrap(),
     )
 }
 

@@ -23,7 +23,7 @@ use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 use wasml_grpc_proto::grpc_inference_service_client::GrpcInferenceServiceClient;
 use wasml_grpc_proto::model_infer_request::InferInputTensor;
 use wasml_grpc_proto::{InferTensorContents, ModelInferRequest};
-use wasml_server::connections::{ConnectionLimits, Speaks};
+use wasml_net::connections::{ConnectionLimits, Speaks};
 
 /// `host`'s gRPC services on a loopback port, with the health tracker running; both stop
 /// when the host's state says it is stopping.
@@ -43,12 +43,12 @@ async fn serve_grpc(host: &TestHost) -> SocketAddr {
         header_read_timeout: Duration::from_secs(10),
         speaks: Speaks::Http2,
     };
-    tokio::spawn(wasml_server::connections::serve(
+    tokio::spawn(wasml_net::connections::serve(
         listener,
         router,
         limits,
         None,
-        || {},
+        host.state.serving.metrics.clone(),
         async move {
             let _ = stopping.wait_for(|stopping| *stopping).await;
         },

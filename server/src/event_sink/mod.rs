@@ -41,13 +41,8 @@ pub enum EventTarget {
         /// How to reach Elasticsearch (boxed: it is large next to the other targets).
         config: Box<ElasticsearchConfig>,
     },
-    /// A collector process (`POST /v1/events`).
-    Collector {
-        /// Its base URL.
-        url: String,
-        /// The bearer token its ingest requires, if any.
-        token: Option<wasml_collector::secret::Secret>,
-    },
+    /// A collector process (`POST /v1/events`), over HTTP or HTTPS.
+    Collector(wasml_collector::ingest::client::CollectorLink),
 }
 
 impl From<PathBuf> for EventTarget {

@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use wasml_collector::ingest::client::CollectorClient;
-use wasml_collector::secret::Secret;
+use wasml_collector::ingest::client::{CollectorClient, CollectorLink};
 
 use crate::metrics::{DropReason, EventCounters};
 
@@ -31,21 +30,19 @@ pub struct RemoteCollector {
 }
 
 impl RemoteCollector {
-    /// A sender to the collector at `url`; `finishing` turns on when shutdown begins,
+    /// A sender to the collector `link` names; `finishing` turns on when shutdown begins,
     /// after which retries last at most `drain`.
     pub fn new(
-        url: &str,
-        token: Option<Secret>,
+        link: &CollectorLink,
         finishing: Arc<AtomicBool>,
         drain: Duration,
         counters: EventCounters,
     ) -> std::io::Result<Self> {
-        let client = CollectorClient::new(url, Duration::from_secs(10))
-            .map_err(|e| std::io::Error::other(e.to_string()))?
-            .with_token(token);
+        let client = CollectorClient::new(link, Duration::from_secs(10))
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         Ok(Self {
             client,
-            url: url.to_owned(),
+            url: link.url.clone(),
             finishing,
             drain,
             counters,

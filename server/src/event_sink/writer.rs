@@ -128,10 +128,9 @@ fn open(
             )?;
             embedded("elasticsearch", pipeline, Some(setup))
         }
-        EventTarget::Collector { url, token } => Ok((
+        EventTarget::Collector(link) => Ok((
             Output::Remote(RemoteCollector::new(
-                &url,
-                token,
+                &link,
                 Arc::clone(finishing),
                 DRAIN,
                 metrics.events().clone(),

@@ -113,6 +113,8 @@ pub struct Metrics {
     pub admission: AdmissionMetrics,
     /// Connections closed on accept because `--max-connections` were open.
     connections_refused: IntCounter,
+    /// TLS handshakes that failed or timed out.
+    tls_handshake_failures: IntCounter,
     /// Admin requests refused for their credentials, by reason.
     admin_auth_failures: IntCounterVec,
     /// Events written, dropped (by [`DropReason`]) and send retries.
@@ -297,6 +299,13 @@ impl Metrics {
                     "Connections closed on accept because --max-connections were open.",
                 ),
             ),
+            tls_handshake_failures: register(
+                &registry,
+                IntCounter::new(
+                    "wasml_tls_handshake_failures_total",
+                    "TLS handshakes that failed or timed out: plain HTTP on a TLS port, an untrusted certificate, no or an untrusted client certificate.",
+                ),
+            ),
             events: EventCounters::register(&registry),
             admin_auth_failures: counter(
                 "wasml_admin_auth_failures_total",
@@ -461,6 +470,11 @@ impl Metrics {
     /// A connection was closed on accept: too many were open.
     pub fn connection_refused(&self) {
         self.connections_refused.inc();
+    }
+
+    /// A TLS handshake failed.
+    pub fn tls_handshake_failed(&self) {
+        self.tls_handshake_failures.inc();
     }
 
     /// An HTTP request finished: `http_request_duration_seconds`.
@@ -633,4 +647,14 @@ fn value_buckets() -> Vec<f64> {
     buckets.push(0.0);
     buckets.extend(decades);
     buckets
+}
+
+impl wasml_net::connections::ConnectionEvents for Metrics {
+    fn refused(&self) {
+        self.connection_refused();
+    }
+
+    fn handshake_failed(&self) {
+        self.tls_handshake_failed();
+    }
 }

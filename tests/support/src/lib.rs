@@ -5,7 +5,7 @@
 //! import cycles between a crate's modules, [`prometheus`] reads `/metrics`, and
 //! [`bundled_component`] packages a bundled model version for tests that serve a `.wasm`
 //! file; [`fixtures`] holds the other models tests serve; [`webdriver`] drives a headless
-//! chromium.
+//! chromium; [`tls`] makes certificates with openssl and speaks HTTPS.
 
 pub mod bundled;
 pub mod fixtures;
@@ -13,6 +13,7 @@ pub mod http;
 pub mod modules;
 pub mod process;
 pub mod prometheus;
+pub mod tls;
 pub mod webdriver;
 
 pub use bundled::{bundled_component, bundled_http_component};

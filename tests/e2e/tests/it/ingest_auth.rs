@@ -1,14 +1,19 @@
 //! Authenticated ingest across processes: a collector with `--ingest-token-file` takes the
 //! events of a host sending that token (`--collector-token-file`) and refuses, with 403, a
 //! host sending another — whose predictions still succeed while its events wait, unindexed
-//! and never in the WAL; a collector asked to listen beyond loopback without a token
-//! refuses to start, naming the flags.
+//! and never in the WAL; a collector speaking mutual TLS takes the events of a host
+//! presenting a certificate its CA signed and refuses, in the handshake, a host without
+//! one and a host speaking plain HTTP; a collector asked to listen beyond loopback without
+//! a token or client certificates refuses to start, naming the flags.
 
 use std::process::Command;
 use std::time::Duration;
 
 use wasml_e2e::load::ROW;
 use wasml_e2e::{ScratchDir, eventually, http, start_collector, start_es, start_host};
+use wasml_net::tls::{ClientIdentity, client_config};
+use wasml_test_support::process::Process;
+use wasml_test_support::tls::{Authority, Role, https_get};
 use wasml_test_support::workspace_binary;
 
 const TOKEN: &str = "ingest-t0ken-51c2";
@@ -91,6 +96,113 @@ fn only_hosts_with_the_ingest_token_get_their_events_in() {
             "{line}"
         );
     }
+}
+
+#[test]
+fn over_mutual_tls_only_hosts_with_a_certificate_of_the_fleet_ca_get_their_events_in() {
+    let (_runtime, es) = start_es();
+    let dir = ScratchDir::new(env!("CARGO_TARGET_TMPDIR"), "ingest-mtls");
+    let fleet = Authority::new(&dir.join("pki"), "fleet-ca");
+    let collector_pair = fleet.issue("collector", Role::Server);
+    let host_pair = fleet.issue("host", Role::Client);
+    let ca = fleet.cert().to_str().unwrap();
+    let collector = start_collector(
+        &dir.join("collector"),
+        Some(&es.url()),
+        &[
+            "--tls-cert",
+            collector_pair.cert.to_str().unwrap(),
+            "--tls-key",
+            collector_pair.key.to_str().unwrap(),
+            "--tls-client-ca",
+            ca,
+        ],
+    );
+    let https = format!("https://{}", collector.address);
+    let trusted = start_host(
+        &dir.join("trusted"),
+        &[
+            "--collector-url",
+            &https,
+            "--collector-ca",
+            ca,
+            "--collector-client-cert",
+            host_pair.cert.to_str().unwrap(),
+            "--collector-client-key",
+            host_pair.key.to_str().unwrap(),
+        ],
+    );
+    let anonymous = start_host(
+        &dir.join("anonymous"),
+        &["--collector-url", &https, "--collector-ca", ca],
+    );
+    let plain = start_host(
+        &dir.join("plain"),
+        &["--collector-url", &format!("http://{}", collector.address)],
+    );
+    let predict = |host: &Process| {
+        let (status, body) = http::json(host.address, "POST", "/predict", ROW).unwrap();
+        assert_eq!(status, 200, "{body}");
+        body["request_id"].as_str().unwrap().to_owned()
+    };
+    let trusted_ids: Vec<String> = (0..5).map(|_| predict(&trusted)).collect();
+    let refused_ids: Vec<String> = (0..5)
+        .map(|_| predict(&anonymous))
+        .chain((0..5).map(|_| predict(&plain)))
+        .collect();
+    let indexed = || -> Vec<String> {
+        es.documents("ml-pipeline-*")
+            .into_iter()
+            .filter_map(|(_, doc)| doc["request_id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            let now = indexed();
+            trusted_ids.iter().all(|id| now.contains(id))
+        }),
+        "the trusted host's events are indexed"
+    );
+    // Each refused host says its events wait, and why: the one without a certificate
+    // hears the collector's alert.
+    for (host, cause) in [(&anonymous, "CertificateRequired"), (&plain, "")] {
+        assert!(
+            eventually(Duration::from_secs(10), || host
+                .log()
+                .iter()
+                .any(|line| line
+                    .contains("the collector did not take the events; retrying")
+                    && line.contains(cause))),
+            "{:?}",
+            host.log().last()
+        );
+    }
+    // The collector counts the refused handshakes; its /metrics is behind mutual TLS too.
+    let identity = ClientIdentity {
+        cert: host_pair.cert.clone(),
+        key: host_pair.key.clone(),
+    };
+    let client = std::sync::Arc::new(client_config(Some(fleet.cert()), Some(&identity)).unwrap());
+    let metrics = https_get(collector.address, &client, "/metrics").unwrap();
+    assert_eq!(metrics.status, 200);
+    let handshakes_refused = metrics
+        .body
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("wasml_collector_ingest_rejected_total{reason=\"tls_handshake\"} ")
+        })
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    assert!(
+        handshakes_refused.is_some_and(|n| n >= 2),
+        "{}",
+        metrics.body
+    );
+    assert!(collector.logged("TLS handshake failed"));
+    let now = indexed();
+    assert!(
+        refused_ids.iter().all(|id| !now.contains(id)),
+        "no event of a refused host is indexed"
+    );
 }
 
 #[test]

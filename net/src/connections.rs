@@ -50,17 +50,26 @@ pub struct ConnectionLimits {
     pub speaks: Speaks,
 }
 
+/// What the accept loop tells its owner (to count it in the owner's metrics).
+pub trait ConnectionEvents: Send + Sync + 'static {
+    /// A connection was closed on accept: too many were open.
+    fn refused(&self);
+    /// A TLS handshake failed or timed out: plain HTTP on a TLS port, a client that does
+    /// not trust the certificate, or (mutual TLS) no or an untrusted client certificate.
+    fn handshake_failed(&self);
+}
+
 /// Serves `app` on `listener` until `shutdown` resolves, then lets open connections finish
 /// their in-flight requests. Requests see the peer's address as `ConnectInfo<SocketAddr>`.
-/// `refused` is called for each connection closed for being one too many. With `tls`,
-/// every connection must complete a TLS handshake within the header timeout first (plain
-/// HTTP is not answered).
+/// `events` hears of each connection closed for being one too many and each failed TLS
+/// handshake. With `tls`, every connection must complete a TLS handshake within the
+/// header timeout first (plain HTTP is not answered).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
     tls: Option<TlsAcceptor>,
-    refused: impl Fn() + Send + 'static,
+    events: Arc<dyn ConnectionEvents>,
     shutdown: impl Future<Output = ()>,
 ) {
     let open = Arc::new(Semaphore::new(limits.max_open));
@@ -84,7 +93,7 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
-            refused();
+            events.refused();
             drop(stream);
             continue;
         };
@@ -97,6 +106,7 @@ pub async fn serve(
         let stop = stop_rx.clone();
         let done = done_rx.clone();
         let tls = tls.clone();
+        let events = Arc::clone(&events);
         tokio::spawn(async move {
             match tls {
                 None => serve_connection(TokioIo::new(stream), peer, service, limits, stop).await,
@@ -108,8 +118,14 @@ pub async fn serve(
                             serve_connection(TokioIo::new(stream), peer, service, limits, stop)
                                 .await;
                         }
-                        Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                        Ok(Err(error)) => {
+                            events.handshake_failed();
+                            tracing::info!(%peer, %error, "TLS handshake failed");
+                        }
+                        Err(_) => {
+                            events.handshake_failed();
+                            tracing::info!(%peer, "TLS handshake timed out");
+                        }
                     }
                 }
             }
