@@ -17,7 +17,9 @@
 //! - what a shadow costs the client: a 100 % shadow on and off, alternated, under the open
 //!   loop (p50, p99) and at 64 connections (goodput) ([`shadow_phase`]);
 //! - the Open Inference Protocol over gRPC against its REST form and `/predict`, 64
-//!   requests in flight, alternated ([`grpc_phase`], issue #22).
+//!   requests in flight, alternated ([`grpc_phase`], issue #22);
+//! - TLS on the listener: the full handshake's cost per connection, and `/predict` at 64
+//!   connections over TLS against plain, alternated ([`tls_phase`], issue #24).
 //!
 //! `cargo bench -p wasml-host --bench load` (or `just bench`); `LOAD_SECONDS` (per phase,
 //! default 10) and `LOAD_RATE` override the defaults.
@@ -25,6 +27,7 @@
 mod grpc_phase;
 mod http_driver;
 mod shadow_phase;
+mod tls_phase;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -39,25 +42,21 @@ fn main() {
     let rate = env_or("LOAD_RATE", 1000);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("load-bench");
     // `LOAD_ONLY=c64` drives one phase for `LOAD_SECONDS` and stops (for profiling);
-    // `LOAD_ONLY=grpc` runs the gRPC phase alone.
+    // `LOAD_ONLY=grpc` (or `tls`) runs the gRPC (or TLS) phase alone.
     let only = std::env::var("LOAD_ONLY").ok();
-    if only.as_deref() == Some("grpc") {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        grpc_phase::run(&runtime, &dir.join("grpc"), seconds);
-        return;
-    }
-    let mut host = start_host(&dir, &[]);
-    let address = host.1;
-    println!("host pid {}", host.0.id());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
+    match only.as_deref() {
+        Some("grpc") => return grpc_phase::run(&runtime, &dir.join("grpc"), seconds),
+        Some("tls") => return tls_phase::run(&runtime, &dir.join("tls"), seconds),
+        _ => {}
+    }
+    let mut host = start_host(&dir, &[]);
+    let address = host.1;
+    println!("host pid {}", host.0.id());
     let closed = |route, connections, length| {
         runtime.block_on(closed_loop_to(address, route, connections, length))
     };
@@ -110,6 +109,7 @@ fn main() {
     let _ = host.0.wait();
     shadow_phase::run(&runtime, &dir.join("shadow"), rate, seconds);
     grpc_phase::run(&runtime, &dir.join("grpc"), seconds);
+    tls_phase::run(&runtime, &dir.join("tls"), seconds);
     let (with, without) = (median(with), median(without));
     println!("| POST /predict, c64, monitoring on (median of 3) | {with:.0} | | | |");
     println!("| POST /predict, c64, --no-monitoring (median of 3) | {without:.0} | | | |");

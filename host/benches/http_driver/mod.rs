@@ -1,6 +1,6 @@
 //! The load driver shared by the HTTP benches: start the host binary, keep-alive
-//! connections sending the seed request (or a trivial route's), closed and open loops,
-//! latency percentiles of all answers and of the successful ones.
+//! connections (plain or TLS) sending the seed request (or a trivial route's), closed and
+//! open loops, latency percentiles of all answers and of the successful ones.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -9,8 +9,9 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 use wasml_test_support::process::host_command;
 
 /// The seed's request.
@@ -226,12 +227,24 @@ pub async fn closed_loop_to(
     connections: u64,
     length: Duration,
 ) -> Run {
+    closed_loop_over(address, None, route, connections, length).await
+}
+
+/// [`closed_loop_to`], over TLS when `tls` is given (one handshake per connection).
+pub async fn closed_loop_over(
+    address: SocketAddr,
+    tls: Option<TlsConnector>,
+    route: Route,
+    connections: u64,
+    length: Duration,
+) -> Run {
     let started = Instant::now();
     let end = started + length;
     let tasks: Vec<_> = (0..connections)
         .map(|_| {
+            let tls = tls.clone();
             tokio::spawn(async move {
-                let mut connection = Connection::open(address, route).await;
+                let mut connection = Connection::open(address, tls, route).await;
                 let mut timings = Timings::default();
                 while Instant::now() < end {
                     let sent = Instant::now();
@@ -329,16 +342,23 @@ fn complete_response(buffer: &[u8]) -> Option<Response> {
 /// server closes it after an answer, as `wrk` does).
 struct Connection {
     address: SocketAddr,
-    stream: TcpStream,
+    tls: Option<TlsConnector>,
+    stream: Box<dyn Stream>,
     request: Vec<u8>,
     buffer: Vec<u8>,
 }
 
+/// A connection's byte stream, plain or TLS.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
 impl Connection {
-    async fn open(address: SocketAddr, route: Route) -> Self {
+    async fn open(address: SocketAddr, tls: Option<TlsConnector>, route: Route) -> Self {
         Self {
             address,
-            stream: connect(address).await,
+            stream: connect(address, tls.as_ref()).await,
+            tls,
             request: route.request(),
             buffer: Vec::with_capacity(4096),
         }
@@ -351,7 +371,7 @@ impl Connection {
         loop {
             if let Some(response) = complete_response(&self.buffer) {
                 if response.closes {
-                    self.stream = connect(self.address).await;
+                    self.stream = connect(self.address, self.tls.as_ref()).await;
                 }
                 return response.status;
             }
@@ -363,10 +383,16 @@ impl Connection {
     }
 }
 
-async fn connect(address: SocketAddr) -> TcpStream {
+async fn connect(address: SocketAddr, tls: Option<&TlsConnector>) -> Box<dyn Stream> {
     let stream = TcpStream::connect(address).await.unwrap();
     stream.set_nodelay(true).unwrap();
-    stream
+    match tls {
+        None => Box::new(stream),
+        Some(connector) => {
+            let name = rustls::pki_types::ServerName::IpAddress(address.ip().into());
+            Box::new(connector.connect(name, stream).await.unwrap())
+        }
+    }
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
