@@ -48,15 +48,14 @@ pub struct Authority {
 impl Authority {
     /// A new CA named `name`, as `<name>.crt`/`<name>.key` in `dir`.
     pub fn new(dir: &Path, name: &str) -> Self {
-        std::fs::create_dir_all(dir).expect("the certificates' directory");
-        let pair = pair_in(dir, name);
-        openssl(dir, &new_key_args(&pair.key), |command| {
-            command.args(["-x509", "-days", "2", "-subj"]);
-            command.arg(format!("/CN={name}"));
-            command.args(["-addext", "basicConstraints=critical,CA:TRUE"]);
-            command.args(["-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out"]);
-            command.arg(&pair.cert);
-        });
+        let pair = self_signed_with(
+            dir,
+            name,
+            &[
+                "basicConstraints=critical,CA:TRUE",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        );
         Self {
             dir: dir.to_owned(),
             pair,
@@ -102,15 +101,25 @@ impl Authority {
 
 /// A self-signed server certificate for `127.0.0.1` named `name`, in `dir`.
 pub fn self_signed(dir: &Path, name: &str) -> CertPair {
+    // A server certificate, not a CA (rustls refuses a CA as the end entity).
+    let extensions = [
+        "subjectAltName=IP:127.0.0.1",
+        "basicConstraints=critical,CA:FALSE",
+    ];
+    self_signed_with(dir, name, &extensions)
+}
+
+/// A self-signed certificate named `name` in `dir`, with these X.509v3 `extensions`.
+fn self_signed_with(dir: &Path, name: &str, extensions: &[&str]) -> CertPair {
     std::fs::create_dir_all(dir).expect("the certificates' directory");
     let pair = pair_in(dir, name);
     openssl(dir, &new_key_args(&pair.key), |command| {
         command.args(["-x509", "-days", "2", "-subj"]);
         command.arg(format!("/CN={name}"));
-        command.args(["-addext", "subjectAltName=IP:127.0.0.1"]);
-        // A server certificate, not a CA (rustls refuses a CA as the end entity).
-        command.args(["-addext", "basicConstraints=critical,CA:FALSE", "-out"]);
-        command.arg(&pair.cert);
+        for extension in extensions {
+            command.args(["-addext", extension]);
+        }
+        command.arg("-out").arg(&pair.cert);
     });
     pair
 }

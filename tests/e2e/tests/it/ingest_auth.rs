@@ -11,12 +11,28 @@ use std::time::Duration;
 
 use wasml_e2e::load::ROW;
 use wasml_e2e::{ScratchDir, eventually, http, start_collector, start_es, start_host};
+use wasml_es_test_server::EsTestServer;
 use wasml_net::tls::{ClientIdentity, client_config};
 use wasml_test_support::process::Process;
 use wasml_test_support::tls::{Authority, Role, https_get};
 use wasml_test_support::workspace_binary;
 
 const TOKEN: &str = "ingest-t0ken-51c2";
+
+/// One `/predict` on `host`; its request ID.
+fn predict(host: &Process) -> String {
+    let (status, body) = http::json(host.address, "POST", "/predict", ROW).unwrap();
+    assert_eq!(status, 200, "{body}");
+    body["request_id"].as_str().unwrap().to_owned()
+}
+
+/// The request IDs of the events `es` holds.
+fn indexed_request_ids(es: &EsTestServer) -> Vec<String> {
+    es.documents("ml-pipeline-*")
+        .into_iter()
+        .filter_map(|(_, doc)| doc["request_id"].as_str().map(str::to_owned))
+        .collect()
+}
 
 #[test]
 fn only_hosts_with_the_ingest_token_get_their_events_in() {
@@ -49,20 +65,10 @@ fn only_hosts_with_the_ingest_token_get_their_events_in() {
             "guessed-token",
         ],
     );
-    let predict = |host: &wasml_test_support::process::Process| {
-        let (status, body) = http::json(host.address, "POST", "/predict", ROW).unwrap();
-        assert_eq!(status, 200, "{body}");
-        body["request_id"].as_str().unwrap().to_owned()
-    };
     let trusted_ids: Vec<String> = (0..5).map(|_| predict(&trusted)).collect();
     let stranger_ids: Vec<String> = (0..5).map(|_| predict(&stranger)).collect();
 
-    let indexed = || -> Vec<String> {
-        es.documents("ml-pipeline-*")
-            .into_iter()
-            .filter_map(|(_, doc)| doc["request_id"].as_str().map(str::to_owned))
-            .collect()
-    };
+    let indexed = || indexed_request_ids(&es);
     assert!(
         eventually(Duration::from_secs(30), || {
             let now = indexed();
@@ -140,22 +146,12 @@ fn over_mutual_tls_only_hosts_with_a_certificate_of_the_fleet_ca_get_their_event
         &dir.join("plain"),
         &["--collector-url", &format!("http://{}", collector.address)],
     );
-    let predict = |host: &Process| {
-        let (status, body) = http::json(host.address, "POST", "/predict", ROW).unwrap();
-        assert_eq!(status, 200, "{body}");
-        body["request_id"].as_str().unwrap().to_owned()
-    };
     let trusted_ids: Vec<String> = (0..5).map(|_| predict(&trusted)).collect();
     let refused_ids: Vec<String> = (0..5)
         .map(|_| predict(&anonymous))
         .chain((0..5).map(|_| predict(&plain)))
         .collect();
-    let indexed = || -> Vec<String> {
-        es.documents("ml-pipeline-*")
-            .into_iter()
-            .filter_map(|(_, doc)| doc["request_id"].as_str().map(str::to_owned))
-            .collect()
-    };
+    let indexed = || indexed_request_ids(&es);
     assert!(
         eventually(Duration::from_secs(30), || {
             let now = indexed();
