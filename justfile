@@ -129,6 +129,11 @@ deny-advisories: deny
     cargo deny check advisories
     cargo deny --manifest-path fuzz/Cargo.toml check advisories
 
+# Refreshes deny/advisory-db/ (the snapshot the test suite checks offline) from a clone
+# of https://github.com/rustsec/advisory-db.
+advisories-snapshot clone:
+    deny/snapshot-advisories.sh {{clone}}
+
 # CycloneDX SBOMs of the host and the collector into target/sbom/ (cargo-cyclonedx writes
 # one beside every crate's manifest; the others are removed).
 sbom:
