@@ -134,6 +134,11 @@ deny-advisories: deny
 advisories-snapshot clone:
     deny/snapshot-advisories.sh {{clone}}
 
+# A release archive of the three binaries with licences and example configuration, and
+# its SHA256SUMS, in target/dist/ (dist/README.md).
+dist:
+    dist/dist.sh
+
 # CycloneDX SBOMs of the host and the collector into target/sbom/ (cargo-cyclonedx writes
 # one beside every crate's manifest; the others are removed).
 sbom:

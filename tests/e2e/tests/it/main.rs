@@ -6,6 +6,7 @@ mod collector_crash;
 mod collector_disk_full;
 mod collector_replay;
 mod console;
+mod dist;
 mod faults_under_load;
 mod fleet;
 mod host_to_elasticsearch;
