@@ -19,7 +19,9 @@
 //! - the Open Inference Protocol over gRPC against its REST form and `/predict`, 64
 //!   requests in flight, alternated ([`grpc_phase`], issue #22);
 //! - TLS on the listener: the full handshake's cost per connection, and `/predict` at 64
-//!   connections over TLS against plain, alternated ([`tls_phase`], issue #24).
+//!   connections over TLS against plain, alternated ([`tls_phase`], issue #24);
+//! - OpenTelemetry export off, at 10 % and at 100 % sampling, `/predict` at 64
+//!   connections, alternated ([`tracing_phase`], issue #25).
 //!
 //! `cargo bench -p wasml-host --bench load` (or `just bench`); `LOAD_SECONDS` (per phase,
 //! default 10) and `LOAD_RATE` override the defaults.
@@ -28,6 +30,7 @@ mod grpc_phase;
 mod http_driver;
 mod shadow_phase;
 mod tls_phase;
+mod tracing_phase;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -42,7 +45,7 @@ fn main() {
     let rate = env_or("LOAD_RATE", 1000);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("load-bench");
     // `LOAD_ONLY=c64` drives one phase for `LOAD_SECONDS` and stops (for profiling);
-    // `LOAD_ONLY=grpc` (or `tls`) runs the gRPC (or TLS) phase alone.
+    // `LOAD_ONLY=grpc` (or `tls`, `tracing`) runs that phase alone.
     let only = std::env::var("LOAD_ONLY").ok();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -52,6 +55,7 @@ fn main() {
     match only.as_deref() {
         Some("grpc") => return grpc_phase::run(&runtime, &dir.join("grpc"), seconds),
         Some("tls") => return tls_phase::run(&runtime, &dir.join("tls"), seconds),
+        Some("tracing") => return tracing_phase::run(&runtime, &dir.join("tracing"), seconds),
         _ => {}
     }
     let mut host = start_host(&dir, &[]);
@@ -110,6 +114,7 @@ fn main() {
     shadow_phase::run(&runtime, &dir.join("shadow"), rate, seconds);
     grpc_phase::run(&runtime, &dir.join("grpc"), seconds);
     tls_phase::run(&runtime, &dir.join("tls"), seconds);
+    tracing_phase::run(&runtime, &dir.join("tracing"), seconds);
     let (with, without) = (median(with), median(without));
     println!("| POST /predict, c64, monitoring on (median of 3) | {with:.0} | | | |");
     println!("| POST /predict, c64, --no-monitoring (median of 3) | {without:.0} | | | |");

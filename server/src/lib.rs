@@ -23,6 +23,7 @@
 //!   checking and reflection, through the same serve path as REST;
 //! - [`metrics`]: Prometheus metrics;
 //! - [`event_sink`]: structured events, through the collector to files or Elasticsearch;
+//! - [`telemetry`]: OpenTelemetry traces (OTLP), a server span per request with its stages;
 //! - [`wasi_http`]: serving a plain `wasi:http` component (`--wasi-http`), like `wasmtime serve`;
 //! - [`config`], [`server`]: flags, and the server's life (its log and signals come from
 //!   `wasml_collector::process`; the accept loop and TLS from `wasml_net`).
@@ -39,5 +40,6 @@ pub mod registry;
 pub mod server;
 pub mod serving;
 pub mod swap;
+pub mod telemetry;
 pub mod wasi_http;
 pub mod watch;

@@ -175,6 +175,19 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         .with_body_read_timeout(std::time::Duration::from_secs(
             config.body_read_timeout_secs,
         ));
+    let telemetry = config
+        .otlp_endpoint
+        .as_deref()
+        .map(crate::telemetry::Telemetry::start)
+        .transpose()
+        .context("starting the OpenTelemetry exporter (--otlp-endpoint)")?;
+    if let Some(telemetry) = &telemetry {
+        tracing::info!(
+            endpoint = config.otlp_endpoint.as_deref(),
+            "exporting traces (OTLP/HTTP)"
+        );
+        state = state.with_telemetry(telemetry.clone());
+    }
     let loader = Arc::new(ModelLoader::new(intake, config.pool_size()));
     if let Some(token) = config.admin_token() {
         state = state.with_admin(Admin::new(
@@ -263,6 +276,9 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
     }
     tracing::info!("in-flight requests done; writing queued events");
     writer.finish().await;
+    if let Some(telemetry) = telemetry {
+        let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

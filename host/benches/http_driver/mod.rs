@@ -26,7 +26,17 @@ pub fn start_host(dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
 
 /// [`start_host`], and the address of its gRPC listener (also on an ephemeral port).
 pub fn start_host_with_grpc(dir: &Path, extra: &[&str]) -> (Child, SocketAddr, SocketAddr) {
+    start_host_in(dir, extra, &[])
+}
+
+/// [`start_host_with_grpc`] with environment variables `env` set for the host.
+pub fn start_host_in(
+    dir: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, SocketAddr, SocketAddr) {
     let mut child = host_command(env!("CARGO_BIN_EXE_wasml-host"))
+        .envs(env.iter().copied())
         .args(["--log", "info"])
         .arg("--cache-dir")
         .arg(dir.join("cache"))
@@ -213,6 +223,42 @@ impl Timings {
             self.failures += 1;
         }
     }
+}
+
+/// `/predict` goodput at 64 connections on each of `hosts` (with its TLS, if any), the
+/// hosts driven in turn three times so drift in the machine's speed hits all alike;
+/// each host's median, after a 2 s warm-up of each.
+pub fn alternate(
+    runtime: &tokio::runtime::Runtime,
+    hosts: &[(SocketAddr, Option<TlsConnector>)],
+    length: Duration,
+) -> Vec<f64> {
+    let goodput = |(address, tls): &(SocketAddr, Option<TlsConnector>), length| {
+        runtime
+            .block_on(closed_loop_over(
+                *address,
+                tls.clone(),
+                Route::Predict,
+                64,
+                length,
+            ))
+            .goodput()
+    };
+    for host in hosts {
+        goodput(host, Duration::from_secs(2));
+    }
+    let mut runs = vec![Vec::new(); hosts.len()];
+    for _ in 0..3 {
+        for (i, host) in hosts.iter().enumerate() {
+            runs[i].push(goodput(host, length));
+        }
+    }
+    runs.into_iter()
+        .map(|mut values| {
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        })
+        .collect()
 }
 
 pub async fn closed_loop(address: SocketAddr, connections: u64, length: Duration) -> Run {

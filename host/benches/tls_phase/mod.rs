@@ -7,7 +7,7 @@
 //! - `POST /predict` at 64 keep-alive connections over TLS and plain.
 //!
 //! Two hosts (one with `--tls-cert`, one without) are driven in turn, three times, so
-//! drift in the machine's speed hits both alike; medians.
+//! drift in the machine's speed hits both alike ([`alternate`]); medians.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use wasml_test_support::tls::{client, self_signed};
 
-use crate::http_driver::{Route, closed_loop_over, start_host};
+use crate::http_driver::{alternate, start_host};
 
 /// Runs the phase on hosts of its own under `dir` and prints its rows.
 pub fn run(runtime: &tokio::runtime::Runtime, dir: &Path, length: Duration) {
@@ -28,36 +28,19 @@ pub fn run(runtime: &tokio::runtime::Runtime, dir: &Path, length: Duration) {
     let mut plain_host = start_host(&dir.join("plain"), &[]);
     let connector = TlsConnector::from(client(&[pair.der()], &[b"http/1.1"]));
     let hosts = [(tls_host.1, Some(connector)), (plain_host.1, None)];
-    let predict = |(address, tls): &(SocketAddr, Option<TlsConnector>), length| {
-        runtime
-            .block_on(closed_loop_over(
-                *address,
-                tls.clone(),
-                Route::Predict,
-                64,
-                length,
-            ))
-            .goodput()
-    };
-    let connect = |(address, tls): &(SocketAddr, Option<TlsConnector>), length| {
-        runtime.block_on(connection_per_request(*address, tls.clone(), length))
-    };
-    for host in &hosts {
-        predict(host, Duration::from_secs(2));
-    }
-    let mut goodput = [Vec::new(), Vec::new()];
+    let goodput = alternate(runtime, &hosts, length);
+    let (tls_goodput, plain_goodput) = (goodput[0], goodput[1]);
     let mut per_connection = [Vec::new(), Vec::new()];
     for _ in 0..3 {
-        for (i, host) in hosts.iter().enumerate() {
-            goodput[i].push(predict(host, length));
-            per_connection[i].push(connect(host, length / 2));
+        for (i, (address, tls)) in hosts.iter().enumerate() {
+            let seconds = connection_per_request(*address, tls.clone(), length / 2);
+            per_connection[i].push(runtime.block_on(seconds));
         }
     }
     for host in [&mut tls_host, &mut plain_host] {
         let _ = host.0.kill();
         let _ = host.0.wait();
     }
-    let [tls_goodput, plain_goodput] = goodput.map(median);
     let [tls_connection, plain_connection] = per_connection.map(median);
     println!("| POST /predict, c64, TLS (median of 3) | {tls_goodput:.0} | | | |");
     println!("| POST /predict, c64, plain (median of 3) | {plain_goodput:.0} | | | |");

@@ -169,6 +169,53 @@ async fn unknown_routes_are_404_and_wrong_methods_405_in_json() {
     );
 }
 
+/// W3C Trace Context: a request inside the caller's trace has its events in that trace,
+/// as a span of its own whose parent is the caller's; one without a valid `traceparent`
+/// starts a trace. The ECS duration is the seed's in nanoseconds.
+#[tokio::test]
+async fn events_carry_the_callers_trace_and_ecs_fields() {
+    let host = TestHost::start(Options::default());
+    let traced = Request::post("/predict")
+        .header("content-type", "application/json")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .body(Body::from(SEED_ROW))
+        .unwrap();
+    let traced = host.call(traced).await.request_id().to_owned();
+    let broken = Request::get("/health")
+        .header("traceparent", "00-not-a-trace-01")
+        .body(Body::empty())
+        .unwrap();
+    let broken = host.call(broken).await.request_id().to_owned();
+    let events = host.finish_events().await;
+    let of = |id: &str| {
+        events
+            .iter()
+            .find(|e| e.request_id.as_deref() == Some(id))
+            .unwrap_or_else(|| panic!("an event for {id}: {events:?}"))
+    };
+    let traced = of(&traced);
+    assert_eq!(
+        traced.trace_id.as_deref(),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736")
+    );
+    let span = traced.span_id.as_deref().unwrap();
+    assert_eq!(span.len(), 16);
+    assert_ne!(
+        span, "00f067aa0ba902b7",
+        "a span of its own, not the caller's"
+    );
+    assert_eq!(traced.ecs_version, "8.11.0");
+    let (seconds, nanos) = (traced.duration.unwrap(), traced.event_duration_ns.unwrap());
+    assert_eq!(nanos, (seconds * 1e9).round() as u64);
+    let broken = of(&broken);
+    let trace = broken.trace_id.as_deref().unwrap();
+    assert_eq!(trace.len(), 32);
+    assert_ne!(trace, "4bf92f3577b34da6a3ce929d0e0e4736");
+}
+
 #[tokio::test]
 async fn every_request_yields_one_event_with_the_seed_fields() {
     let host = TestHost::start(Options::default());

@@ -25,4 +25,5 @@ mod rollout_file;
 mod serving;
 mod shadow;
 mod tls;
+mod tracing;
 mod wasi_http;

@@ -33,6 +33,7 @@ pub mod predict;
 pub mod request_id;
 pub mod scrape;
 pub mod status;
+pub mod trace_context;
 pub mod v2;
 
 use std::sync::Arc;
@@ -82,6 +83,8 @@ pub struct AppState {
     /// Set when the server begins to stop: responses that never end by themselves (the
     /// console's stream) end then, so shutdown does not wait for them.
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
+    /// OpenTelemetry traces, when exported (`--otlp-endpoint`).
+    pub telemetry: Option<crate::telemetry::Telemetry>,
 }
 
 impl AppState {
@@ -103,6 +106,7 @@ impl AppState {
             predictions: Arc::new(crate::feedback::PredictionLog::new(
                 crate::feedback::DEFAULT_CAPACITY,
             )),
+            telemetry: None,
         }
     }
 
@@ -110,6 +114,12 @@ impl AppState {
     /// [`DEFAULT_BODY_READ_TIMEOUT`].
     pub fn with_body_read_timeout(mut self, timeout: Duration) -> Self {
         self.body_read_timeout = timeout;
+        self
+    }
+
+    /// Exports every request's spans through `telemetry`.
+    pub fn with_telemetry(mut self, telemetry: crate::telemetry::Telemetry) -> Self {
+        self.telemetry = Some(telemetry);
         self
     }
 

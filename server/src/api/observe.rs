@@ -2,6 +2,7 @@
 //! `http_request_duration_seconds`, and emits its event ([`record`], which the gRPC
 //! service's layer shares).
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,6 +15,9 @@ use tracing::Instrument as _;
 use super::AppState;
 use super::error::ErrorMessage;
 use super::request_id::{self, RequestId};
+use super::trace_context::TraceContext;
+use crate::telemetry::RequestSpan;
+use crate::telemetry::request::begin;
 use wasml_predictor::Prediction;
 
 use crate::event_sink::{Event, SERVICE};
@@ -32,6 +36,10 @@ pub struct Outcome {
     pub times: StageTimes,
     /// What the call into the model cost.
     pub cost: Option<wasml_runtime::CallCost>,
+    /// The wait in the admission queue.
+    pub queued: Option<Range<Instant>>,
+    /// The call into the model.
+    pub call: Option<Range<Instant>>,
 }
 
 /// Seconds per stage, as the model measured them.
@@ -60,8 +68,10 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     let started = Instant::now();
     let id = RequestId::from_headers(request.headers());
     let method = request.method().clone();
-    let span =
-        tracing::info_span!("request", request_id = %id, %method, path = %request.uri().path());
+    let (trace, request_span) = begin(state.telemetry.as_ref(), request.headers(), || {
+        format!("{method} {}", request.uri().path())
+    });
+    let span = tracing::info_span!("request", request_id = %id, trace_id = %trace.trace_id, %method, path = %request.uri().path());
     let mut response = id
         .clone()
         .scope(next.run(request))
@@ -84,6 +94,8 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
         seconds: started.elapsed().as_secs_f64(),
         error,
         outcome,
+        trace,
+        span: request_span,
     };
     record(&state, &id, &span, served, &mut response);
     response
@@ -103,6 +115,10 @@ pub struct Served<'a> {
     pub error: Option<String>,
     /// What a prediction request left behind.
     pub outcome: Option<Outcome>,
+    /// The trace it belongs to (W3C `traceparent`).
+    pub trace: TraceContext,
+    /// Its server span, when traces are exported.
+    pub span: Option<RequestSpan>,
 }
 
 /// Accounts for a finished request — `http_request_duration_seconds`, a log line for a
@@ -124,7 +140,18 @@ pub fn record(
         seconds,
         error,
         outcome,
+        trace,
+        span: mut request_span,
     } = served;
+    if let Some(request_span) = &mut request_span {
+        request_span.describe(
+            method,
+            &route,
+            status.as_u16(),
+            outcome.as_ref(),
+            id.as_str(),
+        );
+    }
     state
         .serving
         .metrics
@@ -155,8 +182,10 @@ pub fn record(
     event.method = Some(method.to_owned());
     event.endpoint = Some(route);
     event.status = Some(status.as_u16());
-    event.duration = Some(seconds);
+    event.set_duration(seconds);
     event.error = error;
+    event.trace_id = Some(trace.trace_id);
+    event.span_id = Some(trace.span_id);
     if let Some(outcome) = outcome {
         if let Some(model) = &outcome.model {
             event.model = Some(model.name().to_owned());
@@ -180,5 +209,9 @@ pub fn record(
             event.guest_memory_bytes = Some(cost.memory_bytes);
         }
     }
+    let event_write = Instant::now();
     state.serving.events.send(event);
+    if let Some(request_span) = request_span {
+        request_span.end(event_write..Instant::now());
+    }
 }

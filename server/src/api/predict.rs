@@ -253,6 +253,7 @@ pub async fn serve<P: PredictProtocol>(
     let result = match state.admission.admit(model.name()).await {
         Ok(slot) => {
             metrics.admission.admitted(slot.waited);
+            outcome.queued = Some(started..started + slot.waited);
             metrics.user_seen(user);
             // The slot is held while the body arrives: a slow sender may not keep it.
             let read = protocol.read(&model, body, state.body_limits);
@@ -441,10 +442,12 @@ async fn call<C: ModelCall>(
     call: C,
     outcome: &mut Outcome,
 ) -> Result<C::Output, AppError> {
+    let began = std::time::Instant::now();
     let output = model.call(call).await.map_err(|error| {
         tracing::error!(model = model.name(), %error, "no instance available");
         AppError::ModelUnavailable(model.name().to_owned())
     })?;
+    outcome.call = Some(began..std::time::Instant::now());
     outcome.times = accounting::forward_guest_events(
         &state.serving,
         model,

@@ -1,4 +1,6 @@
-//! One structured event: the seed's log fields, plus model and request context.
+//! One structured event: the seed's log fields, plus model and request context, and the
+//! Elastic Common Schema fields whose units or names the seed's fields cannot give (the
+//! others are aliases and multi-fields in the index template).
 
 use std::collections::BTreeMap;
 
@@ -7,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 /// Who emits events from the host.
 pub const SERVICE: &str = "wasml-host";
+
+/// The Elastic Common Schema version the documents follow (`ecs.version`).
+pub const ECS_VERSION: &str = "8.11.0";
 
 /// A structured event, one JSON object per line in the event stream. Field names are the
 /// seed's (`@timestamp`, `level`, `service`, `message`, `request_id`, `prediction`,
@@ -82,6 +87,26 @@ pub struct Event {
     /// Key/values a model component attached to its own log event.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, String>,
+    /// ECS: the schema version the document follows ([`ECS_VERSION`]).
+    #[serde(rename = "ecs.version", default = "ecs_version")]
+    pub ecs_version: String,
+    /// ECS: `duration` in nanoseconds (set both with [`Event::set_duration`]).
+    #[serde(
+        rename = "event.duration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub event_duration_ns: Option<u64>,
+    /// ECS: the W3C trace the request belongs to (32 hex digits).
+    #[serde(rename = "trace.id", default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// ECS: the request's span in that trace (16 hex digits).
+    #[serde(rename = "span.id", default, skip_serializing_if = "Option::is_none")]
+    pub span_id: Option<String>,
+}
+
+fn ecs_version() -> String {
+    ECS_VERSION.to_owned()
 }
 
 impl Event {
@@ -112,7 +137,18 @@ impl Event {
             guest_cpu_seconds: None,
             guest_memory_bytes: None,
             fields: BTreeMap::new(),
+            ecs_version: ecs_version(),
+            event_duration_ns: None,
+            trace_id: None,
+            span_id: None,
         }
+    }
+
+    /// The request's duration: `duration` in seconds (the seed's) and `event.duration` in
+    /// nanoseconds (ECS).
+    pub fn set_duration(&mut self, seconds: f64) {
+        self.duration = Some(seconds);
+        self.event_duration_ns = Some((seconds * 1e9).round() as u64);
     }
 
     /// The UTC day of the event (`YYYY.MM.DD`), which names its daily file or index.

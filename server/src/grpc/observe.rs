@@ -23,6 +23,7 @@ use crate::api::error::AppError;
 use crate::api::observe::{Outcome, Served, record};
 use crate::api::predict::user_from;
 use crate::api::request_id::RequestId;
+use crate::telemetry::request::begin;
 
 /// The paths of the methods this listener serves: anything else is labelled `unmatched`,
 /// so that clients cannot mint label values.
@@ -91,13 +92,16 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     let started = Instant::now();
     let id = RequestId::from_headers(request.headers());
     let path = request.uri().path().to_owned();
+    let (trace, request_span) = begin(state.telemetry.as_ref(), request.headers(), || {
+        format!("POST {path}")
+    });
     let route = METHODS
         .iter()
         .find(|method| **method == path)
         .map_or("unmatched", |method| method)
         .to_owned();
     let deadline = client_deadline(request.headers());
-    let span = tracing::info_span!("request", request_id = %id, method = "gRPC", path = %path);
+    let span = tracing::info_span!("request", request_id = %id, trace_id = %trace.trace_id, method = "gRPC", path = %path);
     let observed = Observed::new(&user_from(request.headers(), request.extensions()));
     request.extensions_mut().insert(observed.clone());
     let call = id.clone().scope(next.run(request)).instrument(span.clone());
@@ -133,6 +137,8 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
         seconds: started.elapsed().as_secs_f64(),
         error,
         outcome,
+        trace,
+        span: request_span,
     };
     record(&state, &id, &span, served, &mut response);
     response

@@ -145,7 +145,8 @@ fn flatten(prefix: &str, value: &Value, out: &mut Vec<String>) {
 }
 
 /// Every mapped field with its `type`, nested properties included.
-fn field_types(prefix: &str, mappings: &Value, out: &mut Vec<(String, String)>) {
+/// Every mapped field under `mappings` with its type, objects' fields as `object.field`.
+pub(crate) fn field_types(prefix: &str, mappings: &Value, out: &mut Vec<(String, String)>) {
     let Some(properties) = mappings["properties"].as_object() else {
         return;
     };

@@ -106,16 +106,19 @@ fn patterns_of(template: &Value) -> Vec<String> {
 }
 
 fn mapped_types(template: &Value) -> BTreeMap<String, String> {
-    let properties = &template["template"]["mappings"]["properties"];
-    properties
-        .as_object()
-        .map(|fields| {
-            fields
-                .iter()
-                .filter_map(|(name, spec)| Some((name.clone(), spec["type"].as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default()
+    let mut types = Vec::new();
+    crate::flavor::field_types("", &template["template"]["mappings"], &mut types);
+    types.into_iter().collect()
+}
+
+/// The value at `field` (`a.b.c`): a key of that name, as dotted keys in a document are,
+/// or the path through objects.
+fn value_at<'a>(doc: &'a Value, field: &str) -> Option<&'a Value> {
+    if let Some(value) = doc.get(field) {
+        return Some(value);
+    }
+    let (head, rest) = field.split_once('.')?;
+    value_at(doc.get(head)?, rest)
 }
 
 /// `*` matches any run of characters.
@@ -134,9 +137,14 @@ pub fn glob(pattern: &str, name: &str) -> bool {
 /// Why a document does not fit an index's mappings, as Elasticsearch words it.
 pub fn mapping_violation(index: &Index, id: &str, doc: &Value) -> Option<String> {
     for (field, kind) in &index.mappings {
-        let Some(value) = doc.get(field) else {
+        let Some(value) = value_at(doc, field) else {
             continue;
         };
+        if kind == "alias" {
+            return Some(format!(
+                "failed to parse: Cannot write to a field alias [{field}]."
+            ));
+        }
         if value.is_null() || fits(kind, value) {
             continue;
         }

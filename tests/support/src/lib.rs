@@ -5,12 +5,14 @@
 //! import cycles between a crate's modules, [`prometheus`] reads `/metrics`, and
 //! [`bundled_component`] packages a bundled model version for tests that serve a `.wasm`
 //! file; [`fixtures`] holds the other models tests serve; [`webdriver`] drives a headless
-//! chromium; [`tls`] makes certificates with openssl and speaks HTTPS.
+//! chromium; [`tls`] makes certificates with openssl and speaks HTTPS; [`otlp`] receives
+//! OpenTelemetry traces.
 
 pub mod bundled;
 pub mod fixtures;
 pub mod http;
 pub mod modules;
+pub mod otlp;
 pub mod process;
 pub mod prometheus;
 pub mod tls;

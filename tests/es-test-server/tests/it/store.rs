@@ -47,6 +47,29 @@ fn mappings_reject_what_elasticsearch_would() {
 }
 
 #[test]
+fn object_fields_are_checked_by_path_and_aliases_refuse_writes() {
+    let index = Index {
+        docs: HashMap::new(),
+        mappings: [("event.duration", "long"), ("log.level", "alias")]
+            .map(|(f, k)| (f.to_owned(), k.to_owned()))
+            .into(),
+        data_stream: false,
+    };
+    // A dotted key and the object path are the same field.
+    assert_eq!(
+        mapping_violation(&index, "1", &json!({"event.duration": 1500})),
+        None
+    );
+    assert!(mapping_violation(&index, "1", &json!({"event.duration": "slow"})).is_some());
+    assert!(mapping_violation(&index, "1", &json!({"event": {"duration": "slow"}})).is_some());
+    let alias = mapping_violation(&index, "1", &json!({"log.level": "info"})).unwrap();
+    assert!(
+        alias.contains("Cannot write to a field alias [log.level]"),
+        "{alias}"
+    );
+}
+
+#[test]
 fn term_range_and_bool() {
     let doc = json!({"level": "error", "status": 500, "@timestamp": "2026-11-26T10:00:00Z"});
     assert!(matches(Some(&json!({"term": {"level": "error"}})), &doc));

@@ -9,24 +9,56 @@ use wasml_observability_tests::kibana::{
     FieldUse, embedded_json, error_rate_rule, field_uses, kuery_fields, saved_objects,
 };
 
-/// Field → mapping type, from the index template (sub-fields as `field.sub`).
+/// Field → mapping type, from the index template: objects' fields as `object.field`,
+/// sub-fields as `field.sub`, an alias as the type of the field it points to.
 fn mappings() -> BTreeMap<String, String> {
     let template: Value =
         serde_json::from_str(wasml_collector::sink::elasticsearch::INDEX_TEMPLATE).unwrap();
     let mut fields = BTreeMap::new();
-    let properties = template["template"]["mappings"]["properties"]
-        .as_object()
-        .unwrap();
-    for (name, mapping) in properties {
-        fields.insert(name.clone(), mapping["type"].as_str().unwrap().to_owned());
-        for (sub, sub_mapping) in mapping["fields"].as_object().into_iter().flatten() {
-            fields.insert(
-                format!("{name}.{sub}"),
-                sub_mapping["type"].as_str().unwrap().to_owned(),
-            );
-        }
+    let mut aliases = Vec::new();
+    collect(
+        "",
+        &template["template"]["mappings"],
+        &mut fields,
+        &mut aliases,
+    );
+    for (alias, path) in aliases {
+        let target = fields
+            .get(&path)
+            .unwrap_or_else(|| panic!("alias {alias} points to {path}, which is not mapped"))
+            .clone();
+        assert_ne!(target, "alias", "alias {alias} points to another alias");
+        fields.insert(alias, target);
     }
     fields
+}
+
+fn collect(
+    prefix: &str,
+    mapping: &Value,
+    fields: &mut BTreeMap<String, String>,
+    aliases: &mut Vec<(String, String)>,
+) {
+    for (name, spec) in mapping["properties"].as_object().into_iter().flatten() {
+        let field = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
+        match spec["type"].as_str() {
+            Some("alias") => aliases.push((field, spec["path"].as_str().unwrap().to_owned())),
+            Some(kind) => {
+                fields.insert(field.clone(), kind.to_owned());
+                for (sub, sub_mapping) in spec["fields"].as_object().into_iter().flatten() {
+                    fields.insert(
+                        format!("{field}.{sub}"),
+                        sub_mapping["type"].as_str().unwrap().to_owned(),
+                    );
+                }
+            }
+            None => collect(&field, spec, fields, aliases),
+        }
+    }
 }
 
 fn check(fields: &BTreeMap<String, String>, owner: &str, field: &str, field_use: FieldUse) {

@@ -1,0 +1,226 @@
+//! A request's spans. The server span starts when the request arrives, as a child of the
+//! caller's span when `traceparent` names one; its ID is the `span.id` of the request's
+//! events, so a log line leads to its trace. The stage spans are built when the request
+//! is answered, from what was measured meanwhile: the admission queue's wait, the call
+//! into the model, and inside it the feature processing and inference the guest timed
+//! (placed one after the other from the call's start: the guest reports durations, not
+//! instants).
+//!
+//! Attributes follow OpenTelemetry's HTTP server conventions (`http.request.method`,
+//! `http.route`, `http.response.status_code`, `error.type`); the model's are `ml.*`
+//! (`ml.model.name`, `ml.model.version`, `ml.model.type`, `ml.rows`, `ml.prediction.label`)
+//! and `wasml.request_id` — OpenTelemetry's `gen_ai.*` conventions describe generative
+//! models (tokens, prompts) and fit a tabular predictor no better than custom names.
+
+use std::ops::Range;
+use std::time::{Instant, SystemTime};
+
+use axum::http::HeaderMap;
+
+use opentelemetry::trace::{
+    Span as _, SpanContext, SpanKind, Status, TraceContextExt as _, TraceFlags, TraceId,
+    TraceState, Tracer as _,
+};
+use opentelemetry::{Context, KeyValue, SpanId};
+use opentelemetry_sdk::trace::{SdkTracer, Span};
+
+use super::Telemetry;
+use crate::api::observe::Outcome;
+use crate::api::trace_context::{self, Parent, TraceContext};
+
+/// A request's trace context, and its server span when traces are exported: the caller's
+/// trace from `headers`, or a new one.
+pub fn begin(
+    telemetry: Option<&Telemetry>,
+    headers: &HeaderMap,
+    name: impl FnOnce() -> String,
+) -> (TraceContext, Option<RequestSpan>) {
+    match telemetry {
+        None => (TraceContext::from_headers(headers), None),
+        Some(telemetry) => {
+            let parent = trace_context::caller(headers);
+            let state = trace_context::tracestate(headers);
+            let (span, context) = RequestSpan::start(telemetry, parent.as_ref(), state, name());
+            (context, Some(span))
+        }
+    }
+}
+
+/// The server span of a request in flight.
+pub struct RequestSpan {
+    span: Span,
+    context: Context,
+    tracer: SdkTracer,
+}
+
+impl RequestSpan {
+    /// Starts the server span of a request whose caller sent `parent` (and `tracestate`),
+    /// named `name` until the route is known; the request's trace context.
+    pub fn start(
+        telemetry: &Telemetry,
+        parent: Option<&Parent>,
+        tracestate: Option<&str>,
+        name: String,
+    ) -> (Self, TraceContext) {
+        let caller = match parent.and_then(|p| remote_context(p, tracestate)) {
+            Some(remote) => Context::new().with_remote_span_context(remote),
+            None => Context::new(),
+        };
+        let tracer = telemetry.tracer().clone();
+        let span = tracer
+            .span_builder(name)
+            .with_kind(SpanKind::Server)
+            .start_with_context(&tracer, &caller);
+        let own = span.span_context().clone();
+        let context = TraceContext {
+            trace_id: format!("{:032x}", own.trace_id()),
+            span_id: format!("{:016x}", own.span_id()),
+            parent_id: parent.map(|p| p.parent_id.clone()),
+            sampled: own.is_sampled(),
+        };
+        let context_with_span = caller.with_remote_span_context(own);
+        (
+            Self {
+                span,
+                context: context_with_span,
+                tracer,
+            },
+            context,
+        )
+    }
+
+    /// Names the server span `method route`, gives it the answer's attributes and builds
+    /// its stage spans from `outcome`.
+    pub fn describe(
+        &mut self,
+        method: &str,
+        route: &str,
+        status: u16,
+        outcome: Option<&Outcome>,
+        request_id: &str,
+    ) {
+        if !self.span.is_recording() {
+            return;
+        }
+        let clock = Clock::now();
+        self.span.update_name(format!("{method} {route}"));
+        self.span.set_attributes([
+            KeyValue::new("http.request.method", method.to_owned()),
+            KeyValue::new("http.route", route.to_owned()),
+            KeyValue::new("http.response.status_code", i64::from(status)),
+            KeyValue::new("wasml.request_id", request_id.to_owned()),
+        ]);
+        if status >= 500 {
+            self.span
+                .set_attribute(KeyValue::new("error.type", status.to_string()));
+            self.span
+                .set_status(Status::error(format!("HTTP {status}")));
+        }
+        if let Some(outcome) = outcome {
+            self.model_spans(outcome, &clock);
+        }
+    }
+
+    /// Ends the server span, with `event_write` (handing the request's event to the
+    /// writer) as its last stage.
+    pub fn end(mut self, event_write: Range<Instant>) {
+        if !self.span.is_recording() {
+            return;
+        }
+        let clock = Clock::now();
+        let (start, end) = (clock.at(event_write.start), clock.at(event_write.end));
+        self.child("event write", start, end, &self.context);
+        self.span.end_with_timestamp(clock.system_now);
+    }
+
+    fn model_spans(&mut self, outcome: &Outcome, clock: &Clock) {
+        if let Some(model) = &outcome.model {
+            self.span.set_attributes([
+                KeyValue::new("ml.model.name", model.name().to_owned()),
+                KeyValue::new("ml.model.version", model.version().to_owned()),
+                KeyValue::new("ml.model.type", model.info.model_type.clone()),
+            ]);
+        }
+        if let Some(rows) = outcome.rows {
+            self.span
+                .set_attribute(KeyValue::new("ml.rows", i64::from(rows)));
+        }
+        if let Some(wasml_predictor::Prediction::Class(class)) = &outcome.prediction {
+            self.span
+                .set_attribute(KeyValue::new("ml.prediction.label", class.label.clone()));
+        }
+        if let Some(queue) = &outcome.queued {
+            let (start, end) = (clock.at(queue.start), clock.at(queue.end));
+            self.child("admission queue", start, end, &self.context);
+        }
+        let Some(call) = &outcome.call else {
+            return;
+        };
+        let (start, end) = (clock.at(call.start), clock.at(call.end));
+        let call_span = self.child("model call", start, end, &self.context);
+        let call_context = self.context.with_remote_span_context(call_span);
+        let mut at = clock.at(call.start);
+        for (name, seconds) in [
+            ("feature processing", outcome.times.feature),
+            ("inference", outcome.times.inference),
+        ] {
+            if let Some(seconds) = seconds {
+                let end = at + std::time::Duration::from_secs_f64(seconds);
+                self.child(name, at, end, &call_context);
+                at = end;
+            }
+        }
+    }
+
+    /// An internal span from `start` to `end` under `parent`; its context.
+    fn child(
+        &self,
+        name: &'static str,
+        start: SystemTime,
+        end: SystemTime,
+        parent: &Context,
+    ) -> SpanContext {
+        let mut span = self
+            .tracer
+            .span_builder(name)
+            .with_kind(SpanKind::Internal)
+            .with_start_time(start)
+            .start_with_context(&self.tracer, parent);
+        span.end_with_timestamp(end);
+        span.span_context().clone()
+    }
+}
+
+/// The caller's span as a remote parent.
+fn remote_context(parent: &Parent, tracestate: Option<&str>) -> Option<SpanContext> {
+    let trace_id = TraceId::from_hex(&parent.trace_id).ok()?;
+    let span_id = SpanId::from_hex(&parent.parent_id).ok()?;
+    let flags = if parent.sampled {
+        TraceFlags::SAMPLED
+    } else {
+        TraceFlags::default()
+    };
+    let state = tracestate
+        .and_then(|s| s.parse::<TraceState>().ok())
+        .unwrap_or_default();
+    Some(SpanContext::new(trace_id, span_id, flags, true, state))
+}
+
+/// Instants as wall-clock times, read once.
+struct Clock {
+    instant_now: Instant,
+    system_now: SystemTime,
+}
+
+impl Clock {
+    fn now() -> Self {
+        Self {
+            instant_now: Instant::now(),
+            system_now: SystemTime::now(),
+        }
+    }
+
+    fn at(&self, instant: Instant) -> SystemTime {
+        self.system_now - self.instant_now.saturating_duration_since(instant)
+    }
+}
