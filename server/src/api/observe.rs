@@ -68,9 +68,7 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     let started = Instant::now();
     let id = RequestId::from_headers(request.headers());
     let method = request.method().clone();
-    let (trace, request_span) = begin(state.telemetry.as_ref(), request.headers(), || {
-        format!("{method} {}", request.uri().path())
-    });
+    let (trace, request_span) = begin(state.telemetry.as_ref(), request.headers());
     let span = tracing::info_span!("request", request_id = %id, trace_id = %trace.trace_id, %method, path = %request.uri().path());
     let mut response = id
         .clone()

@@ -92,9 +92,7 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     let started = Instant::now();
     let id = RequestId::from_headers(request.headers());
     let path = request.uri().path().to_owned();
-    let (trace, request_span) = begin(state.telemetry.as_ref(), request.headers(), || {
-        format!("POST {path}")
-    });
+    let (trace, request_span) = begin(state.telemetry.as_ref(), request.headers());
     let route = METHODS
         .iter()
         .find(|method| **method == path)

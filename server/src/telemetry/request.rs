@@ -33,14 +33,13 @@ use crate::api::trace_context::{self, Parent, TraceContext};
 pub fn begin(
     telemetry: Option<&Telemetry>,
     headers: &HeaderMap,
-    name: impl FnOnce() -> String,
 ) -> (TraceContext, Option<RequestSpan>) {
     match telemetry {
         None => (TraceContext::from_headers(headers), None),
         Some(telemetry) => {
             let parent = trace_context::caller(headers);
             let state = trace_context::tracestate(headers);
-            let (span, context) = RequestSpan::start(telemetry, parent.as_ref(), state, name());
+            let (span, context) = RequestSpan::start(telemetry, parent.as_ref(), state);
             (context, Some(span))
         }
     }
@@ -54,13 +53,13 @@ pub struct RequestSpan {
 }
 
 impl RequestSpan {
-    /// Starts the server span of a request whose caller sent `parent` (and `tracestate`),
-    /// named `name` until the route is known; the request's trace context.
+    /// Starts the server span of a request whose caller sent `parent` (and `tracestate`);
+    /// the request's trace context. The span is named when the route is known (most
+    /// requests are not sampled: they pay for no name).
     pub fn start(
         telemetry: &Telemetry,
         parent: Option<&Parent>,
         tracestate: Option<&str>,
-        name: String,
     ) -> (Self, TraceContext) {
         let caller = match parent.and_then(|p| remote_context(p, tracestate)) {
             Some(remote) => Context::new().with_remote_span_context(remote),
@@ -68,7 +67,7 @@ impl RequestSpan {
         };
         let tracer = telemetry.tracer().clone();
         let span = tracer
-            .span_builder(name)
+            .span_builder("HTTP request")
             .with_kind(SpanKind::Server)
             .start_with_context(&tracer, &caller);
         let own = span.span_context().clone();

@@ -42,25 +42,47 @@ pub struct ReceivedSpan {
     pub status_code: i32,
 }
 
+/// What the receiver does with an export.
+#[derive(Clone)]
+struct Received {
+    /// Decoded spans; `None`: exports are counted, not decoded (a bench's receiver must not
+    /// take the machine's CPU from what it measures).
+    spans: Option<Arc<Mutex<Vec<ReceivedSpan>>>>,
+    /// Export requests taken.
+    exports: Arc<std::sync::atomic::AtomicU64>,
+}
+
 /// A receiver on a loopback port, until dropped.
 pub struct OtlpReceiver {
     address: SocketAddr,
-    spans: Arc<Mutex<Vec<ReceivedSpan>>>,
+    received: Received,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl OtlpReceiver {
-    /// Starts a receiver on `127.0.0.1` (an ephemeral port).
+    /// Starts a receiver on `127.0.0.1` (an ephemeral port) that keeps every span.
     pub fn start() -> Self {
-        let spans = Arc::new(Mutex::new(Vec::new()));
+        Self::start_with(Some(Arc::default()))
+    }
+
+    /// Starts a receiver that answers every export without decoding it, only counting.
+    pub fn discarding() -> Self {
+        Self::start_with(None)
+    }
+
+    fn start_with(spans: Option<Arc<Mutex<Vec<ReceivedSpan>>>>) -> Self {
+        let received = Received {
+            spans,
+            exports: Arc::default(),
+        };
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         listener.set_nonblocking(true).expect("non-blocking");
         let address = listener.local_addr().expect("its address");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = Router::new()
             .route("/v1/traces", post(receive))
-            .with_state(Arc::clone(&spans));
+            .with_state(received.clone());
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -78,7 +100,7 @@ impl OtlpReceiver {
         });
         Self {
             address,
-            spans,
+            received,
             stop: Some(stop),
             thread: Some(thread),
         }
@@ -89,9 +111,20 @@ impl OtlpReceiver {
         format!("http://{}", self.address)
     }
 
-    /// Every span received so far.
+    /// Every span received so far (none if [`OtlpReceiver::discarding`]).
     pub fn spans(&self) -> Vec<ReceivedSpan> {
-        self.spans.lock().expect("spans lock").clone()
+        self.received
+            .spans
+            .as_ref()
+            .map(|spans| spans.lock().expect("spans lock").clone())
+            .unwrap_or_default()
+    }
+
+    /// Export requests received so far.
+    pub fn exports(&self) -> u64 {
+        self.received
+            .exports
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -106,10 +139,18 @@ impl Drop for OtlpReceiver {
     }
 }
 
-async fn receive(
-    State(spans): State<Arc<Mutex<Vec<ReceivedSpan>>>>,
-    body: Bytes,
-) -> impl IntoResponse {
+async fn receive(State(received): State<Received>, body: Bytes) -> impl IntoResponse {
+    received
+        .exports
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let answer = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/x-protobuf")],
+        Vec::new(),
+    );
+    let Some(spans) = received.spans else {
+        return answer.into_response();
+    };
     let Ok(request) = ExportTraceServiceRequest::decode(body) else {
         return (StatusCode::BAD_REQUEST, Vec::new()).into_response();
     };
@@ -136,12 +177,7 @@ async fn receive(
             }
         }
     }
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/x-protobuf")],
-        Vec::new(),
-    )
-        .into_response()
+    answer.into_response()
 }
 
 fn attributes(
