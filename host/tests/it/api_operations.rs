@@ -171,7 +171,8 @@ async fn unknown_routes_are_404_and_wrong_methods_405_in_json() {
 
 /// W3C Trace Context: a request inside the caller's trace has its events in that trace,
 /// as a span of its own whose parent is the caller's; one without a valid `traceparent`
-/// starts a trace. The ECS duration is the seed's in nanoseconds.
+/// starts a trace. The ECS duration is the seed's in nanoseconds, and the host names
+/// its machine.
 #[tokio::test]
 async fn events_carry_the_callers_trace_and_ecs_fields() {
     let host = TestHost::start(Options::default());
@@ -208,6 +209,9 @@ async fn events_carry_the_callers_trace_and_ecs_fields() {
         "a span of its own, not the caller's"
     );
     assert_eq!(traced.ecs_version, "8.11.0");
+    // The machine, as the kernel names it.
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(traced.host_name.as_deref(), Some(hostname.trim()));
     let (seconds, nanos) = (traced.duration.unwrap(), traced.event_duration_ns.unwrap());
     assert_eq!(nanos, (seconds * 1e9).round() as u64);
     let broken = of(&broken);

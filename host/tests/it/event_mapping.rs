@@ -36,7 +36,7 @@ fn every_event_field_is_mapped() {
     let template: Value = serde_json::from_str(TEMPLATE).unwrap();
     let mappings = &template["template"]["mappings"];
     let fields = document.as_object().unwrap();
-    assert_eq!(fields.len(), 27, "the test sets every field: {document}");
+    assert_eq!(fields.len(), 28, "the test sets every field: {document}");
     for field in fields.keys() {
         let mapping = mapping(mappings, field)
             .unwrap_or_else(|| panic!("{field} has no mapping in the index template"));
@@ -70,8 +70,9 @@ fn the_ecs_fields_are_mapped_with_ecs_types() {
     let template: Value = serde_json::from_str(TEMPLATE).unwrap();
     let mappings = &template["template"]["mappings"];
     // ECS field → the seed field it aliases (or None: a field of its own), and ECS's type.
-    let ecs: [(&str, Option<&str>, &str); 12] = [
+    let ecs: [(&str, Option<&str>, &str); 13] = [
         ("ecs.version", None, "keyword"),
+        ("host.name", None, "keyword"),
         ("event.duration", None, "long"),
         ("trace.id", None, "keyword"),
         ("span.id", None, "keyword"),

@@ -103,10 +103,31 @@ pub struct Event {
     /// ECS: the request's span in that trace (16 hex digits).
     #[serde(rename = "span.id", default, skip_serializing_if = "Option::is_none")]
     pub span_id: Option<String>,
+    /// ECS: the machine (in Kubernetes, the pod) the host runs on, so a fleet's events say
+    /// which replica wrote them.
+    #[serde(rename = "host.name", default, skip_serializing_if = "Option::is_none")]
+    pub host_name: Option<String>,
 }
 
 fn ecs_version() -> String {
     ECS_VERSION.to_owned()
+}
+
+/// The host's name, read once (`None` if the system gives none).
+fn host_name() -> Option<String> {
+    static NAME: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        let mut buffer = [0u8; 256];
+        // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it
+        // or truncates, and the last byte stays 0 either way.
+        let status = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len() - 1) };
+        let name = std::ffi::CStr::from_bytes_until_nul(&buffer)
+            .ok()?
+            .to_str()
+            .ok()?;
+        (status == 0 && !name.is_empty()).then(|| name.to_owned())
+    })
+    .clone()
 }
 
 impl Event {
@@ -141,6 +162,7 @@ impl Event {
             event_duration_ns: None,
             trace_id: None,
             span_id: None,
+            host_name: host_name(),
         }
     }
 
