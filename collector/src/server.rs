@@ -59,6 +59,9 @@ pub enum ServeError {
     /// The TLS files (`--tls-cert`, `--tls-key`, `--tls-client-ca`) are not usable.
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
+    /// The OpenTelemetry exporter (`--otlp-endpoint`) cannot be built.
+    #[error("traces: {0}")]
+    Telemetry(#[from] wasml_telemetry::TelemetryError),
     /// The drain at shutdown was lost.
     #[error("draining the WAL: {0}")]
     Drain(#[from] tokio::task::JoinError),
@@ -134,6 +137,18 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     if clients_verified {
         tracing::info!("ingest requires a client certificate (mutual TLS)");
     }
+    let telemetry = args
+        .otlp_endpoint
+        .as_deref()
+        .map(|endpoint| wasml_telemetry::Telemetry::start(endpoint, "wasml-collector"))
+        .transpose()?;
+    if let Some(telemetry) = &telemetry {
+        tracing::info!(
+            endpoint = args.otlp_endpoint.as_deref(),
+            "exporting traces (OTLP/HTTP)"
+        );
+        state = state.with_telemetry(telemetry.clone());
+    }
     match token {
         Some(token) => {
             tracing::info!("ingest requires the bearer token");
@@ -171,9 +186,14 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
 
     let drain = Duration::from_secs(args.drain_secs);
     tracing::info!(?drain, "ingest stopped; draining the WAL");
-    tokio::task::spawn_blocking(move || match Arc::try_unwrap(pipeline) {
-        Ok(pipeline) => pipeline.shutdown(drain),
-        Err(pipeline) => drop(pipeline),
+    tokio::task::spawn_blocking(move || {
+        match Arc::try_unwrap(pipeline) {
+            Ok(pipeline) => pipeline.shutdown(drain),
+            Err(pipeline) => drop(pipeline),
+        }
+        if let Some(telemetry) = telemetry {
+            telemetry.shutdown();
+        }
     })
     .await?;
     tracing::info!("stopped");

@@ -178,7 +178,7 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
     let telemetry = config
         .otlp_endpoint
         .as_deref()
-        .map(crate::telemetry::Telemetry::start)
+        .map(|endpoint| crate::telemetry::Telemetry::start(endpoint, crate::event_sink::SERVICE))
         .transpose()
         .context("starting the OpenTelemetry exporter (--otlp-endpoint)")?;
     if let Some(telemetry) = &telemetry {

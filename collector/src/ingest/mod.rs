@@ -12,11 +12,13 @@
 //! `Authorization: Bearer` and 403 with another token, checked before the body is read.
 //!
 //! Also `GET /health` (the pipeline's state and the Elasticsearch setup's; 503 only when
-//! the WAL can no longer be written or read) and `GET /metrics` (Prometheus text).
+//! the WAL can no longer be written or read) and `GET /metrics` (Prometheus text). With
+//! `--otlp-endpoint`, each accepted request is a span linked to its events' ([`spans`]).
 
 pub mod client;
 pub mod error;
 pub mod ndjson;
+pub mod spans;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -71,6 +73,7 @@ pub struct IngestState {
     setup: Option<SetupStatus>,
     started: Instant,
     token: Option<BearerToken>,
+    telemetry: Option<wasml_telemetry::Telemetry>,
 }
 
 impl IngestState {
@@ -92,6 +95,15 @@ impl IngestState {
             setup: None,
             started: Instant::now(),
             token: None,
+            telemetry: None,
+        }
+    }
+
+    /// Exports a span per accepted ingest request ([`spans`]).
+    pub fn with_telemetry(self, telemetry: wasml_telemetry::Telemetry) -> Self {
+        Self {
+            telemetry: Some(telemetry),
+            ..self
         }
     }
 
@@ -143,6 +155,7 @@ async fn ingest(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Json<serde_json::Value>, IngestError> {
+    let arrived = Instant::now();
     // First, before the body is read: a refused request leaves nothing behind.
     if let Some(token) = &state.token {
         let authorization = headers
@@ -174,13 +187,23 @@ async fn ingest(
     drop(bytes);
     let count = documents.len() as u64;
     let pipeline = Arc::clone(&state.pipeline);
-    let (first, last) = tokio::task::spawn_blocking(move || pipeline.submit(documents))
-        .await
-        .map_err(|_| IngestError::NotPersisted("the WAL writer stopped".into()))?
-        .map_err(|error| {
-            tracing::error!(%error, "WAL append failed");
-            IngestError::NotPersisted(error.to_string())
-        })?;
+    let telemetry = state.telemetry.clone();
+    let append_started = Instant::now();
+    let (first, last) = tokio::task::spawn_blocking(move || {
+        // The span's links are read from the documents before the WAL takes them.
+        let traced = telemetry.map(|t| (t, documents.clone()));
+        let appended = pipeline.submit(documents)?;
+        if let Some((telemetry, documents)) = traced {
+            spans::record(&telemetry, &documents, arrived, append_started, appended);
+        }
+        Ok::<_, std::io::Error>(appended)
+    })
+    .await
+    .map_err(|_| IngestError::NotPersisted("the WAL writer stopped".into()))?
+    .map_err(|error| {
+        tracing::error!(%error, "WAL append failed");
+        IngestError::NotPersisted(error.to_string())
+    })?;
     state.metrics.received.inc_by(count);
     Ok(Json(
         json!({"acknowledged": count, "first_seq": first, "last_seq": last}),

@@ -17,12 +17,12 @@ use std::time::{Instant, SystemTime};
 
 use axum::http::HeaderMap;
 
-use opentelemetry::trace::{
+use wasml_telemetry::opentelemetry::trace::{
     Span as _, SpanContext, SpanKind, Status, TraceContextExt as _, TraceFlags, TraceId,
     TraceState, Tracer as _,
 };
-use opentelemetry::{Context, KeyValue, SpanId};
-use opentelemetry_sdk::trace::{SdkTracer, Span};
+use wasml_telemetry::opentelemetry::{Context, KeyValue, SpanId};
+use wasml_telemetry::opentelemetry_sdk::trace::{SdkTracer, Span};
 
 use super::Telemetry;
 use crate::api::observe::Outcome;

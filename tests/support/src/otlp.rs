@@ -40,6 +40,8 @@ pub struct ReceivedSpan {
     pub service_name: String,
     /// OTLP's status code (2: error).
     pub status_code: i32,
+    /// The spans it links to: (trace ID, span ID).
+    pub links: Vec<(String, String)>,
 }
 
 /// What the receiver does with an export.
@@ -173,6 +175,11 @@ async fn receive(State(received): State<Received>, body: Bytes) -> impl IntoResp
                     attributes: attributes(&span.attributes),
                     service_name: service_name.clone(),
                     status_code: span.status.map_or(0, |s| s.code),
+                    links: span
+                        .links
+                        .iter()
+                        .map(|link| (hex(&link.trace_id), hex(&link.span_id)))
+                        .collect(),
                 });
             }
         }

@@ -15,3 +15,4 @@ mod onnx_coverage;
 mod own_models;
 mod schemathesis;
 mod secrets;
+mod tracing;
