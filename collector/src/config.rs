@@ -100,12 +100,10 @@ pub struct ServeArgs {
     /// the WAL. Refused without this flag.
     #[arg(long, env = "WASML_COLLECTOR_INSECURE_INGEST")]
     pub insecure_ingest: bool,
-    /// Export OpenTelemetry traces (a span per ingest request, linked to its events'
-    /// request spans) to this OTLP/HTTP receiver's base URL, e.g. `http://127.0.0.1:4318`.
-    /// Off without it; `OTEL_SERVICE_NAME` (default `wasml-collector`) and
-    /// `OTEL_TRACES_SAMPLER[_ARG]` apply.
-    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
-    pub otlp_endpoint: Option<String>,
+    /// OpenTelemetry traces: a span per ingest request, linked to its events' request
+    /// spans.
+    #[command(flatten)]
+    pub otlp: wasml_telemetry::OtlpArgs,
     /// HTTPS on the ingest listener, and mutual TLS: with `--tls-client-ca`, only
     /// clients presenting a certificate that CA signed get in, which authenticates ingest
     /// as a token does.

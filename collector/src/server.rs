@@ -137,16 +137,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     if clients_verified {
         tracing::info!("ingest requires a client certificate (mutual TLS)");
     }
-    let telemetry = args
-        .otlp_endpoint
-        .as_deref()
-        .map(|endpoint| wasml_telemetry::Telemetry::start(endpoint, "wasml-collector"))
-        .transpose()?;
+    let telemetry = args.otlp.start("wasml-collector")?;
     if let Some(telemetry) = &telemetry {
-        tracing::info!(
-            endpoint = args.otlp_endpoint.as_deref(),
-            "exporting traces (OTLP/HTTP)"
-        );
         state = state.with_telemetry(telemetry.clone());
     }
     match token {

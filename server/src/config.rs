@@ -40,11 +40,9 @@ pub struct Config {
     #[command(flatten)]
     pub tls: wasml_net::tls::TlsArgs,
 
-    /// Export OpenTelemetry traces (a span per request and its stages) to this OTLP/HTTP
-    /// receiver's base URL, e.g. `http://127.0.0.1:4318` (spans go to `/v1/traces`). Off
-    /// without it; `OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER[_ARG]` apply.
-    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
-    pub otlp_endpoint: Option<String>,
+    /// OpenTelemetry traces: a span per request and its stages.
+    #[command(flatten)]
+    pub otlp: wasml_telemetry::OtlpArgs,
 
     /// Serve the admin API (`/admin/...`) on this address only, e.g. `127.0.0.1:5001`, so
     /// it need not share the public port; without it, it is on `--listen`. Needs the admin

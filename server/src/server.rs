@@ -176,16 +176,10 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
             config.body_read_timeout_secs,
         ));
     let telemetry = config
-        .otlp_endpoint
-        .as_deref()
-        .map(|endpoint| crate::telemetry::Telemetry::start(endpoint, crate::event_sink::SERVICE))
-        .transpose()
+        .otlp
+        .start(crate::event_sink::SERVICE)
         .context("starting the OpenTelemetry exporter (--otlp-endpoint)")?;
     if let Some(telemetry) = &telemetry {
-        tracing::info!(
-            endpoint = config.otlp_endpoint.as_deref(),
-            "exporting traces (OTLP/HTTP)"
-        );
         state = state.with_telemetry(telemetry.clone());
     }
     let loader = Arc::new(ModelLoader::new(intake, config.pool_size()));

@@ -35,6 +35,28 @@ pub enum TelemetryError {
     },
 }
 
+/// The flag that turns traces on, shared by the binaries.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct OtlpArgs {
+    /// Export OpenTelemetry traces to this OTLP/HTTP receiver's base URL, e.g.
+    /// `http://127.0.0.1:4318` (spans go to `/v1/traces`). Off without it;
+    /// `OTEL_SERVICE_NAME` and `OTEL_TRACES_SAMPLER[_ARG]` apply.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+}
+
+impl OtlpArgs {
+    /// The exporter, as `service`, if an endpoint is given (logged).
+    pub fn start(&self, service: &'static str) -> Result<Option<Telemetry>, TelemetryError> {
+        let Some(endpoint) = &self.otlp_endpoint else {
+            return Ok(None);
+        };
+        let telemetry = Telemetry::start(endpoint, service)?;
+        tracing::info!(%endpoint, "exporting traces (OTLP/HTTP)");
+        Ok(Some(telemetry))
+    }
+}
+
 /// The tracer requests take their spans from, and the provider that exports them.
 #[derive(Debug, Clone)]
 pub struct Telemetry {
