@@ -4,7 +4,7 @@
 //! is answered, from what was measured meanwhile: the admission queue's wait, the call
 //! into the model, and inside it the feature processing and inference the guest timed
 //! (placed one after the other from the call's start: the guest reports durations, not
-//! instants).
+//! instants); last, the event write, when the span ends.
 //!
 //! Attributes follow OpenTelemetry's HTTP server conventions (`http.request.method`,
 //! `http.route`, `http.response.status_code`, `error.type`); the model's are `ml.*`
