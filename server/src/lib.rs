@@ -18,12 +18,12 @@
 //!   drift against its training distribution); [`watch`]: acting on live traffic with it
 //!   (drift events, shadow traffic, automatic canary analysis);
 //! - [`api`]: the REST API (`fn app(state) -> Router`), and the live console at `/ui`
-//!   (`api::console`, a page embedded in the binary);
+//!   (`api::console`, a page embedded in the binary); every request's W3C trace context
+//!   and, with `--otlp-endpoint`, its OpenTelemetry spans (`api::request_span`);
 //! - [`grpc`]: the Open Inference Protocol over gRPC on its own listener, with health
 //!   checking and reflection, through the same serve path as REST;
 //! - [`metrics`]: Prometheus metrics;
 //! - [`event_sink`]: structured events, through the collector to files or Elasticsearch;
-//! - [`telemetry`]: OpenTelemetry traces (OTLP), a server span per request with its stages;
 //! - [`wasi_http`]: serving a plain `wasi:http` component (`--wasi-http`), like `wasmtime serve`;
 //! - [`config`], [`server`]: flags, and the server's life (its log and signals come from
 //!   `wasml_collector::process`; the accept loop and TLS from `wasml_net`).
@@ -40,6 +40,5 @@ pub mod registry;
 pub mod server;
 pub mod serving;
 pub mod swap;
-pub mod telemetry;
 pub mod wasi_http;
 pub mod watch;

@@ -5,7 +5,7 @@
 //! binary's name), `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER` and
 //! `OTEL_TRACES_SAMPLER_ARG` (default: parent-based, always on), `OTEL_BSP_*` for the
 //! batches. What the spans are is each binary's: the host's request spans
-//! (`wasml_server::telemetry`), the collector's ingest spans (`wasml_collector::ingest`).
+//! (`wasml_server::api::request_span`), the collector's ingest spans (`wasml_collector::ingest`).
 
 mod export;
 

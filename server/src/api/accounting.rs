@@ -6,7 +6,7 @@ use wasml_runtime::bindings::{Level, Stage};
 use wasml_runtime::host::GuestEvent;
 
 use super::error::{ApiError, AppError};
-use super::observe::StageTimes;
+use super::outcome::StageTimes;
 use super::request_id;
 use crate::event_sink::Event;
 use crate::metrics::DropReason;

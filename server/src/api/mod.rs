@@ -29,8 +29,10 @@ pub mod feedback;
 pub mod health;
 pub mod observe;
 pub mod openapi;
+pub mod outcome;
 pub mod predict;
 pub mod request_id;
+pub mod request_span;
 pub mod scrape;
 pub mod status;
 pub mod trace_context;
@@ -84,7 +86,7 @@ pub struct AppState {
     /// console's stream) end then, so shutdown does not wait for them.
     pub stopping: Arc<tokio::sync::watch::Sender<bool>>,
     /// OpenTelemetry traces, when exported (`--otlp-endpoint`).
-    pub telemetry: Option<crate::telemetry::Telemetry>,
+    pub telemetry: Option<wasml_telemetry::Telemetry>,
 }
 
 impl AppState {
@@ -118,7 +120,7 @@ impl AppState {
     }
 
     /// Exports every request's spans through `telemetry`.
-    pub fn with_telemetry(mut self, telemetry: crate::telemetry::Telemetry) -> Self {
+    pub fn with_telemetry(mut self, telemetry: wasml_telemetry::Telemetry) -> Self {
         self.telemetry = Some(telemetry);
         self
     }

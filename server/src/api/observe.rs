@@ -1,9 +1,7 @@
-//! The outermost layer: gives every request its ID and `tracing` span, times it into
-//! `http_request_duration_seconds`, and emits its event ([`record`], which the gRPC
-//! service's layer shares).
+//! The outermost layer: gives every request its ID, trace context and `tracing` span,
+//! times it into `http_request_duration_seconds`, and emits its event ([`record`], which
+//! the gRPC service's layer shares).
 
-use std::ops::Range;
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -14,42 +12,13 @@ use tracing::Instrument as _;
 
 use super::AppState;
 use super::error::ErrorMessage;
+use super::outcome::Outcome;
 use super::request_id::{self, RequestId};
+use super::request_span::{RequestSpan, begin};
 use super::trace_context::TraceContext;
-use crate::telemetry::RequestSpan;
-use crate::telemetry::request::begin;
 use wasml_predictor::Prediction;
 
 use crate::event_sink::{Event, SERVICE};
-use crate::registry::LoadedModel;
-
-/// What a prediction handler leaves in its response for the request's event.
-#[derive(Clone, Default)]
-pub struct Outcome {
-    /// The model the request went to.
-    pub model: Option<Arc<LoadedModel>>,
-    /// A one-row request's prediction.
-    pub prediction: Option<Prediction>,
-    /// Rows in the request.
-    pub rows: Option<u32>,
-    /// Stage times the model reported.
-    pub times: StageTimes,
-    /// What the call into the model cost.
-    pub cost: Option<wasml_runtime::CallCost>,
-    /// The wait in the admission queue.
-    pub queued: Option<Range<Instant>>,
-    /// The call into the model.
-    pub call: Option<Range<Instant>>,
-}
-
-/// Seconds per stage, as the model measured them.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct StageTimes {
-    /// Validating and encoding the input.
-    pub feature: Option<f64>,
-    /// Running the model.
-    pub inference: Option<f64>,
-}
 
 /// The route template a request matched, copied from the request into the response so
 /// the outer layer can label by it (route layers see it; outer layers do not).

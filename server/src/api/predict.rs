@@ -21,7 +21,7 @@ pub use wasml_predictor::api::{BatchPredictionBody, ModelRef, PredictionBody, Ro
 
 use super::body::{BodyLimits, PredictInput, read_predict_input};
 use super::error::{AppError, ErrorBody};
-use super::observe::Outcome;
+use super::outcome::Outcome;
 use super::request_id;
 use super::{AppState, accounting};
 use crate::feedback::{Remembered, Said};

@@ -20,10 +20,11 @@ use tracing::Instrument as _;
 use super::status::{http_status_of, status_of};
 use crate::api::AppState;
 use crate::api::error::AppError;
-use crate::api::observe::{Outcome, Served, record};
+use crate::api::observe::{Served, record};
+use crate::api::outcome::Outcome;
 use crate::api::predict::user_from;
 use crate::api::request_id::RequestId;
-use crate::telemetry::request::begin;
+use crate::api::request_span::begin;
 
 /// The paths of the methods this listener serves: anything else is labelled `unmatched`,
 /// so that clients cannot mint label values.

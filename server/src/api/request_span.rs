@@ -1,4 +1,6 @@
-//! A request's spans. The server span starts when the request arrives, as a child of the
+//! A request's OpenTelemetry spans, when the host exports traces (`--otlp-endpoint`;
+//! `wasml-telemetry` exports them; off, nothing here runs and a request only gets the
+//! trace and span IDs of its events from [`super::trace_context`]). The server span starts when the request arrives, as a child of the
 //! caller's span when `traceparent` names one; its ID is the `span.id` of the request's
 //! events, so a log line leads to its trace. The stage spans are built when the request
 //! is answered, from what was measured meanwhile: the admission queue's wait, the call
@@ -24,9 +26,10 @@ use wasml_telemetry::opentelemetry::trace::{
 use wasml_telemetry::opentelemetry::{Context, KeyValue, SpanId};
 use wasml_telemetry::opentelemetry_sdk::trace::{SdkTracer, Span};
 
-use super::Telemetry;
-use crate::api::observe::Outcome;
-use crate::api::trace_context::{self, Parent, TraceContext};
+use wasml_telemetry::Telemetry;
+
+use super::outcome::Outcome;
+use super::trace_context::{self, Parent, TraceContext};
 
 /// A request's trace context, and its server span when traces are exported: the caller's
 /// trace from `headers`, or a new one.
