@@ -96,8 +96,8 @@ pub struct ServeArgs {
     )]
     pub ingest_token_file: Option<Secret>,
     /// Accept events from anyone who reaches a non-loopback `--listen` address, without a
-    /// token or client certificates: anyone on that network could then write documents into the indices or fill
-    /// the WAL. Refused without this flag.
+    /// token or client certificates: anyone on that network could then write documents
+    /// into the indices or fill the WAL. Refused without this flag.
     #[arg(long, env = "WASML_COLLECTOR_INSECURE_INGEST")]
     pub insecure_ingest: bool,
     /// OpenTelemetry traces: a span per ingest request, linked to its events' request

@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use http_driver::{Route, Run, closed_loop_to, open_loop, start_host};
+use http_driver::{Route, Run, alternate, closed_loop_to, open_loop, start_host};
 
 fn main() {
     let seconds = Duration::from_secs(env_or("LOAD_SECONDS", 10));
@@ -101,12 +101,7 @@ fn main() {
     // Monitoring on (this host) and off (another), alternated so drift in the machine's
     // speed hits both alike.
     let mut bare = start_host(&dir.join("no-monitoring"), &["--no-monitoring"]);
-    closed_loop_on(&runtime, bare.1, Duration::from_secs(2));
-    let (mut with, mut without) = (Vec::new(), Vec::new());
-    for _ in 0..3 {
-        with.push(closed_loop_on(&runtime, address, seconds));
-        without.push(closed_loop_on(&runtime, bare.1, seconds));
-    }
+    let monitoring = alternate(&runtime, &[(address, None), (bare.1, None)], seconds);
     let _ = bare.0.kill();
     let _ = bare.0.wait();
     let _ = host.0.kill();
@@ -115,7 +110,7 @@ fn main() {
     grpc_phase::run(&runtime, &dir.join("grpc"), seconds);
     tls_phase::run(&runtime, &dir.join("tls"), seconds);
     tracing_phase::run(&runtime, &dir.join("tracing"), seconds);
-    let (with, without) = (median(with), median(without));
+    let (with, without) = (monitoring[0], monitoring[1]);
     println!("| POST /predict, c64, monitoring on (median of 3) | {with:.0} | | | |");
     println!("| POST /predict, c64, --no-monitoring (median of 3) | {without:.0} | | | |");
 
@@ -148,18 +143,6 @@ fn main() {
             "the seed architecture was not measured: no .venv-bench-peer (`just bench` makes it)"
         ),
     }
-}
-
-/// Goodput of `/predict` at 64 connections on `address` for `length`.
-fn closed_loop_on(runtime: &tokio::runtime::Runtime, address: SocketAddr, length: Duration) -> f64 {
-    runtime
-        .block_on(closed_loop_to(address, Route::Predict, 64, length))
-        .goodput()
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 fn row(name: &str, run: &mut Run) {

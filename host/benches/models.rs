@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use http_driver::start_host;
+use http_driver::{median, start_host};
 use wasml_predictor::model_dir::bundled;
 use wasml_test_support::{http, process::rss_bytes};
 
@@ -53,11 +53,6 @@ fn predict_ms(address: SocketAddr, model: &str) -> f64 {
     .unwrap();
     assert_eq!(status, 200, "{body}");
     started.elapsed().as_secs_f64() * 1e3
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 struct Run {

@@ -113,19 +113,18 @@ pub async fn serve(
                 Some(acceptor) => {
                     let handshake =
                         tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream));
-                    match handshake.await {
+                    let error = match handshake.await {
                         Ok(Ok(stream)) => {
-                            serve_connection(TokioIo::new(stream), peer, service, limits, stop)
-                                .await;
+                            let io = TokioIo::new(stream);
+                            serve_connection(io, peer, service, limits, stop).await;
+                            None
                         }
-                        Ok(Err(error)) => {
-                            events.handshake_failed();
-                            tracing::info!(%peer, %error, "TLS handshake failed");
-                        }
-                        Err(_) => {
-                            events.handshake_failed();
-                            tracing::info!(%peer, "TLS handshake timed out");
-                        }
+                        Ok(Err(error)) => Some(error.to_string()),
+                        Err(_) => Some("timed out".to_owned()),
+                    };
+                    if let Some(error) = error {
+                        events.handshake_failed();
+                        tracing::info!(%peer, %error, "TLS handshake failed");
                     }
                 }
             }

@@ -8,6 +8,7 @@
 //! (`wasml_server::api::request_span`), the collector's ingest spans (`wasml_collector::ingest`).
 
 mod export;
+pub mod spans;
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use thiserror::Error;
 
 pub use opentelemetry;
 pub use opentelemetry_sdk;
+pub use spans::{Clock, remote_span_context};
 
 /// The instrumentation scope's name on every span.
 const SCOPE: &str = "wasml";

@@ -60,18 +60,6 @@ pub struct CollectorLink {
     pub identity: Option<ClientIdentity>,
 }
 
-impl CollectorLink {
-    /// A link to `url` with no token and default TLS.
-    pub fn new(url: impl Into<String>) -> Self {
-        Self {
-            url: url.into(),
-            token: None,
-            ca: None,
-            identity: None,
-        }
-    }
-}
-
 /// A client for one collector.
 pub struct CollectorClient {
     client: reqwest::Client,

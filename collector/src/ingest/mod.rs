@@ -187,23 +187,22 @@ async fn ingest(
     drop(bytes);
     let count = documents.len() as u64;
     let pipeline = Arc::clone(&state.pipeline);
-    let telemetry = state.telemetry.clone();
+    // Started before the WAL takes the events: its links are read from them.
+    let span = (state.telemetry.as_ref()).map(|t| spans::IngestSpan::start(t, arrived, &documents));
     let append_started = Instant::now();
-    let (first, last) = tokio::task::spawn_blocking(move || {
-        // The span's links are read from the documents before the WAL takes them.
-        let traced = telemetry.map(|t| (t, documents.clone()));
-        let appended = pipeline.submit(documents)?;
-        if let Some((telemetry, documents)) = traced {
-            spans::record(&telemetry, &documents, arrived, append_started, appended);
-        }
-        Ok::<_, std::io::Error>(appended)
-    })
-    .await
-    .map_err(|_| IngestError::NotPersisted("the WAL writer stopped".into()))?
-    .map_err(|error| {
-        tracing::error!(%error, "WAL append failed");
-        IngestError::NotPersisted(error.to_string())
-    })?;
+    let appended = tokio::task::spawn_blocking(move || pipeline.submit(documents))
+        .await
+        .map_err(|_| IngestError::NotPersisted("the WAL writer stopped".into()))
+        .and_then(|appended| {
+            appended.map_err(|error| {
+                tracing::error!(%error, "WAL append failed");
+                IngestError::NotPersisted(error.to_string())
+            })
+        });
+    if let Some(span) = span {
+        span.end(append_started, appended.as_ref().ok().copied());
+    }
+    let (first, last) = appended?;
     state.metrics.received.inc_by(count);
     Ok(Json(
         json!({"acknowledged": count, "first_seq": first, "last_seq": last}),

@@ -253,12 +253,13 @@ pub fn alternate(
             runs[i].push(goodput(host, length));
         }
     }
-    runs.into_iter()
-        .map(|mut values| {
-            values.sort_by(f64::total_cmp);
-            values[values.len() / 2]
-        })
-        .collect()
+    runs.into_iter().map(median).collect()
+}
+
+/// The middle of `values` (the upper one of an even count).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 pub async fn closed_loop(address: SocketAddr, connections: u64, length: Duration) -> Run {
@@ -395,7 +396,7 @@ struct Connection {
 }
 
 /// A connection's byte stream, plain or TLS.
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
@@ -429,7 +430,8 @@ impl Connection {
     }
 }
 
-async fn connect(address: SocketAddr, tls: Option<&TlsConnector>) -> Box<dyn Stream> {
+/// A connection to `address`, over TLS when `tls` is given.
+pub async fn connect(address: SocketAddr, tls: Option<&TlsConnector>) -> Box<dyn Stream> {
     let stream = TcpStream::connect(address).await.unwrap();
     stream.set_nodelay(true).unwrap();
     match tls {

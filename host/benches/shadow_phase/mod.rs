@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use wasml_test_support::{bundled_component, http::admin_ok, prometheus};
 
-use super::http_driver::{Route, Run, closed_loop_to, open_loop, start_host};
-use super::{median, row};
+use super::http_driver::{Route, Run, closed_loop_to, median, open_loop, start_host};
+use super::row;
 
 const TOKEN: &str = "load-bench-shadow";
 const SHADOW: &str = "/admin/models/bank-marketing/shadow";

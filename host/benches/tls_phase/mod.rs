@@ -14,11 +14,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use wasml_test_support::tls::{client, self_signed};
 
-use crate::http_driver::{alternate, start_host};
+use crate::http_driver::{alternate, connect, median, start_host};
 
 /// Runs the phase on hosts of its own under `dir` and prints its rows.
 pub fn run(runtime: &tokio::runtime::Runtime, dir: &Path, length: Duration) {
@@ -67,33 +66,13 @@ async fn connection_per_request(
     let started = Instant::now();
     let mut connections = 0u32;
     while started.elapsed() < length {
-        let stream = TcpStream::connect(address).await.unwrap();
-        stream.set_nodelay(true).unwrap();
+        let mut stream = connect(address, tls.as_ref()).await;
+        stream.write_all(request).await.unwrap();
         let mut answer = Vec::with_capacity(256);
-        match &tls {
-            None => exchange(stream, request, &mut answer).await,
-            Some(connector) => {
-                let name = rustls::pki_types::ServerName::IpAddress(address.ip().into());
-                let stream = connector.connect(name, stream).await.unwrap();
-                exchange(stream, request, &mut answer).await;
-            }
-        }
+        // A close without TLS's close_notify after the answer is fine here.
+        let _ = stream.read_to_end(&mut answer).await;
         assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
         connections += 1;
     }
     started.elapsed().as_secs_f64() / f64::from(connections)
-}
-
-async fn exchange<S>(mut stream: S, request: &[u8], answer: &mut Vec<u8>)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    stream.write_all(request).await.unwrap();
-    // A close without TLS's close_notify after the answer is fine here.
-    let _ = stream.read_to_end(answer).await;
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use axum::body::Body;
 use axum::http::Request;
 use serde_json::Value;
-use serving::{Options, SEED_ROW, TestHost};
+use serving::{Options, SEED_ROW, TestHost, event_of};
 use wasml_runtime::digest::sha256_hex;
 
 #[tokio::test]
@@ -191,13 +191,7 @@ async fn events_carry_the_callers_trace_and_ecs_fields() {
         .unwrap();
     let broken = host.call(broken).await.request_id().to_owned();
     let events = host.finish_events().await;
-    let of = |id: &str| {
-        events
-            .iter()
-            .find(|e| e.request_id.as_deref() == Some(id))
-            .unwrap_or_else(|| panic!("an event for {id}: {events:?}"))
-    };
-    let traced = of(&traced);
+    let traced = event_of(&events, &traced);
     assert_eq!(
         traced.trace_id.as_deref(),
         Some("4bf92f3577b34da6a3ce929d0e0e4736")
@@ -214,7 +208,7 @@ async fn events_carry_the_callers_trace_and_ecs_fields() {
     assert_eq!(traced.host_name.as_deref(), Some(hostname.trim()));
     let (seconds, nanos) = (traced.duration.unwrap(), traced.event_duration_ns.unwrap());
     assert_eq!(nanos, (seconds * 1e9).round() as u64);
-    let broken = of(&broken);
+    let broken = event_of(&events, &broken);
     let trace = broken.trace_id.as_deref().unwrap();
     assert_eq!(trace.len(), 32);
     assert_ne!(trace, "4bf92f3577b34da6a3ce929d0e0e4736");

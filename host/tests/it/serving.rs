@@ -252,6 +252,14 @@ pub fn read_events(dir: &Path) -> Vec<Event> {
     events
 }
 
+/// The first of `events` for request `id` (a panic naming it if there is none).
+pub fn event_of<'a>(events: &'a [Event], id: &str) -> &'a Event {
+    events
+        .iter()
+        .find(|e| e.request_id.as_deref() == Some(id))
+        .unwrap_or_else(|| panic!("no event for request {id}: {events:?}"))
+}
+
 /// Polls `check` until it holds, for up to five seconds.
 pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
     eventually_async(|| std::future::ready(check())).await

@@ -11,7 +11,7 @@ use wasml_test_support::http;
 use wasml_test_support::otlp::{OtlpReceiver, ReceivedSpan};
 
 use crate::binary::{scratch, start_host};
-use crate::serving::{SEED_ROW, read_events};
+use crate::serving::{SEED_ROW, event_of, read_events};
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER: &str = "00f067aa0ba902b7";
@@ -92,16 +92,10 @@ fn a_request_is_a_server_span_with_its_stages_in_the_callers_trace() {
 
     // The events name the spans: a log line leads to its trace.
     let events = read_events(&dir.join("events"));
-    let event_of = |id: &str| {
-        events
-            .iter()
-            .find(|e| e.request_id.as_deref() == Some(id))
-            .unwrap_or_else(|| panic!("an event for {id}"))
-    };
-    let traced = event_of(&traced);
+    let traced = event_of(&events, &traced);
     assert_eq!(traced.trace_id.as_deref(), Some(TRACE));
     assert_eq!(traced.span_id.as_deref(), Some(server.span_id.as_str()));
-    let root = event_of(&root);
+    let root = event_of(&events, &root);
     let root_span = spans
         .iter()
         .find(|s| Some(s.span_id.as_str()) == root.span_id.as_deref())

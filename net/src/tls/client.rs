@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::ClientConfig;
+use rustls::sign::SingleCertAndKey;
 
-use super::{TlsError, pem};
+use super::{TlsError, pem, provider};
 
 /// A certificate and key a client presents to a server that verifies clients.
 #[derive(Debug, Clone)]
@@ -30,24 +31,16 @@ pub fn client_config(
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         },
     };
-    let builder =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default TLS versions")
-            .with_root_certificates(roots);
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions")
+        .with_root_certificates(roots);
     let mut config = match identity {
         None => builder.with_no_client_auth(),
         Some(identity) => {
-            let chain = pem::certificates(&identity.cert)?;
-            let key = pem::private_key(&identity.key)?;
-            // Checks that the key is usable and the certificate's.
-            pem::certified_key(&identity.cert, &identity.key)?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| TlsError::Key {
-                    path: identity.key.clone(),
-                    reason: e.to_string(),
-                })?
+            // Read once, and checked to be a key the certificate's.
+            let key = pem::certified_key(&identity.cert, &identity.key)?;
+            builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(key)))
         }
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];

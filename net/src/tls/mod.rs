@@ -7,7 +7,9 @@ pub mod pem;
 pub mod server;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use rustls::crypto::CryptoProvider;
 use thiserror::Error;
 
 pub use client::{ClientIdentity, client_config};
@@ -74,6 +76,12 @@ pub struct TlsArgs {
         requires = "tls_cert"
     )]
     pub tls_client_ca: Option<PathBuf>,
+}
+
+/// The cryptography every configuration here uses: ring, the provider the HTTP clients in
+/// the tree already use.
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 impl TlsArgs {

@@ -14,7 +14,7 @@ use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use tokio_rustls::TlsAcceptor;
 
-use super::{TlsError, pem};
+use super::{TlsError, pem, provider};
 
 /// How often the files are checked for a change.
 const RELOAD_CHECK: Duration = Duration::from_secs(1);
@@ -42,7 +42,7 @@ impl ReloadingCert {
     /// Loads `files` (an error if they are not a certificate and its key).
     pub fn load(files: TlsFiles) -> Result<Arc<Self>, TlsError> {
         let stamp = stamp(&files);
-        let key = certified_key(&files)?;
+        let key = pem::certified_key(&files.cert, &files.key)?;
         Ok(Arc::new(Self {
             files,
             current: RwLock::new((key, stamp)),
@@ -56,7 +56,7 @@ impl ReloadingCert {
         if self.current.read().expect("certificate lock").1 == now {
             return Ok(false);
         }
-        let loaded = certified_key(&self.files);
+        let loaded = pem::certified_key(&self.files.cert, &self.files.key);
         let mut current = self.current.write().expect("certificate lock");
         // Checked once per change, even if that change is not usable.
         current.1 = now;
@@ -94,10 +94,6 @@ fn stamp(files: &TlsFiles) -> Stamp {
     (modified(&files.cert), modified(&files.key))
 }
 
-fn certified_key(files: &TlsFiles) -> Result<Arc<CertifiedKey>, TlsError> {
-    pem::certified_key(&files.cert, &files.key)
-}
-
 /// A listener's TLS: the reloading certificate, and the CAs its clients' certificates must
 /// chain to when it verifies clients.
 #[derive(Debug, Clone)]
@@ -113,8 +109,7 @@ impl ServerTls {
         let client_verifier = client_ca
             .map(|path| {
                 let roots = Arc::new(pem::roots(path)?);
-                let provider = Arc::new(rustls::crypto::ring::default_provider());
-                WebPkiClientVerifier::builder_with_provider(roots, provider)
+                WebPkiClientVerifier::builder_with_provider(roots, provider())
                     .build()
                     .map_err(|e| TlsError::Ca {
                         path: path.to_owned(),
@@ -141,11 +136,9 @@ impl ServerTls {
 
     /// A TLS acceptor offering `alpn` (e.g. `h2`).
     pub fn acceptor(&self, alpn: &[&[u8]]) -> TlsAcceptor {
-        let builder = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default TLS versions");
+        let builder = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default TLS versions");
         let builder = match &self.client_verifier {
             Some(verifier) => builder.with_client_cert_verifier(Arc::clone(verifier)),
             None => builder.with_no_client_auth(),

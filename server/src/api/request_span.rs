@@ -1,7 +1,8 @@
 //! A request's OpenTelemetry spans, when the host exports traces (`--otlp-endpoint`;
 //! `wasml-telemetry` exports them; off, nothing here runs and a request only gets the
-//! trace and span IDs of its events from [`super::trace_context`]). The server span starts when the request arrives, as a child of the
-//! caller's span when `traceparent` names one; its ID is the `span.id` of the request's
+//! trace and span IDs of its events from [`super::trace_context`]). The server span
+//! starts when the request arrives, as a child of the caller's span when `traceparent`
+//! names one; its ID is the `span.id` of the request's
 //! events, so a log line leads to its trace. The stage spans are built when the request
 //! is answered, from what was measured meanwhile: the admission queue's wait, the call
 //! into the model, and inside it the feature processing and inference the guest timed
@@ -15,18 +16,15 @@
 //! models (tokens, prompts) and fit a tabular predictor no better than custom names.
 
 use std::ops::Range;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use axum::http::HeaderMap;
-
 use wasml_telemetry::opentelemetry::trace::{
-    Span as _, SpanContext, SpanKind, Status, TraceContextExt as _, TraceFlags, TraceId,
-    TraceState, Tracer as _,
+    Span as _, SpanKind, Status, TraceContextExt as _, TraceState, Tracer as _,
 };
-use wasml_telemetry::opentelemetry::{Context, KeyValue, SpanId};
-use wasml_telemetry::opentelemetry_sdk::trace::{SdkTracer, Span};
-
-use wasml_telemetry::Telemetry;
+use wasml_telemetry::opentelemetry::{Context, KeyValue};
+use wasml_telemetry::opentelemetry_sdk::trace::Span;
+use wasml_telemetry::{Clock, Telemetry, remote_span_context};
 
 use super::outcome::Outcome;
 use super::trace_context::{self, Parent, TraceContext};
@@ -51,8 +49,9 @@ pub fn begin(
 /// The server span of a request in flight.
 pub struct RequestSpan {
     span: Span,
+    /// The caller's context with this span in it: its stages' parent.
     context: Context,
-    tracer: SdkTracer,
+    telemetry: Telemetry,
 }
 
 impl RequestSpan {
@@ -64,30 +63,36 @@ impl RequestSpan {
         parent: Option<&Parent>,
         tracestate: Option<&str>,
     ) -> (Self, TraceContext) {
-        let caller = match parent.and_then(|p| remote_context(p, tracestate)) {
+        let state = || {
+            tracestate
+                .and_then(|s| s.parse::<TraceState>().ok())
+                .unwrap_or_default()
+        };
+        let remote =
+            parent.and_then(|p| remote_span_context(&p.trace_id, &p.parent_id, p.sampled, state()));
+        let caller = match remote {
             Some(remote) => Context::new().with_remote_span_context(remote),
             None => Context::new(),
         };
-        let tracer = telemetry.tracer().clone();
+        let tracer = telemetry.tracer();
         let span = tracer
             .span_builder("HTTP request")
             .with_kind(SpanKind::Server)
-            .start_with_context(&tracer, &caller);
+            .start_with_context(tracer, &caller);
         let own = span.span_context().clone();
-        let context = TraceContext {
+        let ids = TraceContext {
             trace_id: format!("{:032x}", own.trace_id()),
             span_id: format!("{:016x}", own.span_id()),
-            parent_id: parent.map(|p| p.parent_id.clone()),
-            sampled: own.is_sampled(),
         };
-        let context_with_span = caller.with_remote_span_context(own);
+        let context = caller.with_remote_span_context(own);
+        let telemetry = telemetry.clone();
         (
             Self {
                 span,
-                context: context_with_span,
-                tracer,
+                context,
+                telemetry,
             },
-            context,
+            ids,
         )
     }
 
@@ -131,8 +136,9 @@ impl RequestSpan {
         }
         let clock = Clock::now();
         let (start, end) = (clock.at(event_write.start), clock.at(event_write.end));
-        self.child("event write", start, end, &self.context);
-        self.span.end_with_timestamp(clock.system_now);
+        self.telemetry
+            .internal_span("event write", start, end, &self.context);
+        self.span.end_with_timestamp(clock.system_now());
     }
 
     fn model_spans(&mut self, outcome: &Outcome, clock: &Clock) {
@@ -151,15 +157,16 @@ impl RequestSpan {
             self.span
                 .set_attribute(KeyValue::new("ml.prediction.label", class.label.clone()));
         }
+        let telemetry = &self.telemetry;
         if let Some(queue) = &outcome.queued {
             let (start, end) = (clock.at(queue.start), clock.at(queue.end));
-            self.child("admission queue", start, end, &self.context);
+            telemetry.internal_span("admission queue", start, end, &self.context);
         }
         let Some(call) = &outcome.call else {
             return;
         };
         let (start, end) = (clock.at(call.start), clock.at(call.end));
-        let call_span = self.child("model call", start, end, &self.context);
+        let call_span = telemetry.internal_span("model call", start, end, &self.context);
         let call_context = self.context.with_remote_span_context(call_span);
         let mut at = clock.at(call.start);
         for (name, seconds) in [
@@ -168,61 +175,9 @@ impl RequestSpan {
         ] {
             if let Some(seconds) = seconds {
                 let end = at + std::time::Duration::from_secs_f64(seconds);
-                self.child(name, at, end, &call_context);
+                telemetry.internal_span(name, at, end, &call_context);
                 at = end;
             }
         }
-    }
-
-    /// An internal span from `start` to `end` under `parent`; its context.
-    fn child(
-        &self,
-        name: &'static str,
-        start: SystemTime,
-        end: SystemTime,
-        parent: &Context,
-    ) -> SpanContext {
-        let mut span = self
-            .tracer
-            .span_builder(name)
-            .with_kind(SpanKind::Internal)
-            .with_start_time(start)
-            .start_with_context(&self.tracer, parent);
-        span.end_with_timestamp(end);
-        span.span_context().clone()
-    }
-}
-
-/// The caller's span as a remote parent.
-fn remote_context(parent: &Parent, tracestate: Option<&str>) -> Option<SpanContext> {
-    let trace_id = TraceId::from_hex(&parent.trace_id).ok()?;
-    let span_id = SpanId::from_hex(&parent.parent_id).ok()?;
-    let flags = if parent.sampled {
-        TraceFlags::SAMPLED
-    } else {
-        TraceFlags::default()
-    };
-    let state = tracestate
-        .and_then(|s| s.parse::<TraceState>().ok())
-        .unwrap_or_default();
-    Some(SpanContext::new(trace_id, span_id, flags, true, state))
-}
-
-/// Instants as wall-clock times, read once.
-struct Clock {
-    instant_now: Instant,
-    system_now: SystemTime,
-}
-
-impl Clock {
-    fn now() -> Self {
-        Self {
-            instant_now: Instant::now(),
-            system_now: SystemTime::now(),
-        }
-    }
-
-    fn at(&self, instant: Instant) -> SystemTime {
-        self.system_now - self.instant_now.saturating_duration_since(instant)
     }
 }

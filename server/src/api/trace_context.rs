@@ -12,48 +12,26 @@ use axum::http::HeaderMap;
 /// The header that carries the trace context.
 pub const TRACEPARENT: &str = "traceparent";
 
-/// The header that carries vendors' trace state, passed on unchanged.
+/// The header that carries vendors' trace state, kept in the request's span.
 pub const TRACESTATE: &str = "tracestate";
 
-/// The trace a request belongs to, and its span in it.
+/// The trace a request belongs to, and its span in it: what its events carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceContext {
     /// 32 lowercase hex digits.
     pub trace_id: String,
     /// This request's span: 16 lowercase hex digits.
     pub span_id: String,
-    /// The caller's span, if the request came with a valid `traceparent`.
-    pub parent_id: Option<String>,
-    /// Whether the caller sampled the trace (the `sampled` flag).
-    pub sampled: bool,
 }
 
 impl TraceContext {
     /// The caller's trace if `traceparent` is valid, otherwise a new trace; either way a
-    /// new span for this request.
+    /// new span for this request (when no span is exported for it).
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        let parent = caller(headers);
-        let span_id = random_hex::<8>();
-        match parent {
-            Some(parent) => Self {
-                trace_id: parent.trace_id,
-                span_id,
-                parent_id: Some(parent.parent_id),
-                sampled: parent.sampled,
-            },
-            None => Self {
-                trace_id: random_hex::<16>(),
-                span_id,
-                parent_id: None,
-                sampled: false,
-            },
+        Self {
+            trace_id: caller(headers).map_or_else(random_hex::<16>, |parent| parent.trace_id),
+            span_id: random_hex::<8>(),
         }
-    }
-
-    /// This span as a `traceparent` value, for a call this request makes.
-    pub fn traceparent(&self) -> String {
-        let flags = if self.sampled { "01" } else { "00" };
-        format!("00-{}-{}-{flags}", self.trace_id, self.span_id)
     }
 }
 
@@ -141,24 +119,27 @@ mod tests {
 
     #[test]
     fn a_valid_traceparent_is_joined_with_a_span_of_our_own() {
-        let context = TraceContext::from_headers(&with(VALID));
+        let headers = with(VALID);
+        assert_eq!(
+            caller(&headers),
+            Some(Parent {
+                trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+                parent_id: "00f067aa0ba902b7".into(),
+                sampled: true,
+            })
+        );
+        let context = TraceContext::from_headers(&headers);
         assert_eq!(context.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert_eq!(context.parent_id.as_deref(), Some("00f067aa0ba902b7"));
-        assert!(context.sampled);
         assert!(is_hex(&context.span_id, 16));
         assert_ne!(context.span_id, "00f067aa0ba902b7");
-        assert_eq!(
-            context.traceparent(),
-            format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{}-01", context.span_id)
-        );
     }
 
     #[test]
     fn a_future_version_may_append_fields() {
         let future = "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-what-ever";
-        let context = TraceContext::from_headers(&with(future));
-        assert_eq!(context.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert!(!context.sampled);
+        let parent = caller(&with(future)).expect("a future version is read");
+        assert_eq!(parent.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert!(!parent.sampled);
     }
 
     #[test]
@@ -173,8 +154,9 @@ mod tests {
             "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
             "garbage",
         ] {
-            let context = TraceContext::from_headers(&with(bad));
-            assert_eq!(context.parent_id, None, "{bad}");
+            let headers = with(bad);
+            assert_eq!(caller(&headers), None, "{bad}");
+            let context = TraceContext::from_headers(&headers);
             assert!(is_hex(&context.trace_id, 32), "{bad}");
             assert_ne!(
                 context.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736",
@@ -182,7 +164,6 @@ mod tests {
             );
         }
         let fresh = TraceContext::from_headers(&HeaderMap::new());
-        assert_eq!(fresh.parent_id, None);
         assert_ne!(
             fresh.trace_id,
             TraceContext::from_headers(&HeaderMap::new()).trace_id

@@ -2,6 +2,7 @@
 //! Elastic Common Schema fields whose units or names the seed's fields cannot give (the
 //! others are aliases and multi-fields in the index template).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{SecondsFormat, Utc};
@@ -89,7 +90,7 @@ pub struct Event {
     pub fields: BTreeMap<String, String>,
     /// ECS: the schema version the document follows ([`ECS_VERSION`]).
     #[serde(rename = "ecs.version", default = "ecs_version")]
-    pub ecs_version: String,
+    pub ecs_version: Cow<'static, str>,
     /// ECS: `duration` in nanoseconds (set both with [`Event::set_duration`]).
     #[serde(
         rename = "event.duration",
@@ -106,15 +107,16 @@ pub struct Event {
     /// ECS: the machine (in Kubernetes, the pod) the host runs on, so a fleet's events say
     /// which replica wrote them.
     #[serde(rename = "host.name", default, skip_serializing_if = "Option::is_none")]
-    pub host_name: Option<String>,
+    pub host_name: Option<Cow<'static, str>>,
 }
 
-fn ecs_version() -> String {
-    ECS_VERSION.to_owned()
+// Both borrowed: an event per request copies neither.
+fn ecs_version() -> Cow<'static, str> {
+    Cow::Borrowed(ECS_VERSION)
 }
 
 /// The host's name, read once (`None` if the system gives none).
-fn host_name() -> Option<String> {
+fn host_name() -> Option<Cow<'static, str>> {
     static NAME: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     NAME.get_or_init(|| {
         let mut buffer = [0u8; 256];
@@ -127,7 +129,8 @@ fn host_name() -> Option<String> {
             .ok()?;
         (status == 0 && !name.is_empty()).then(|| name.to_owned())
     })
-    .clone()
+    .as_deref()
+    .map(Cow::Borrowed)
 }
 
 impl Event {

@@ -467,16 +467,6 @@ impl Metrics {
         self.admin_auth_failures.with_label_values(&[reason]).inc();
     }
 
-    /// A connection was closed on accept: too many were open.
-    pub fn connection_refused(&self) {
-        self.connections_refused.inc();
-    }
-
-    /// A TLS handshake failed.
-    pub fn tls_handshake_failed(&self) {
-        self.tls_handshake_failures.inc();
-    }
-
     /// An HTTP request finished: `http_request_duration_seconds`.
     pub fn http_request(&self, method: &str, route: &str, status: &str, seconds: f64) {
         self.http_request_duration
@@ -649,12 +639,14 @@ fn value_buckets() -> Vec<f64> {
     buckets
 }
 
+/// The listeners' accept loop counts into `wasml_connections_refused_total` and
+/// `wasml_tls_handshake_failures_total`.
 impl wasml_net::connections::ConnectionEvents for Metrics {
     fn refused(&self) {
-        self.connection_refused();
+        self.connections_refused.inc();
     }
 
     fn handshake_failed(&self) {
-        self.tls_handshake_failed();
+        self.tls_handshake_failures.inc();
     }
 }

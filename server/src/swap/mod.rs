@@ -6,8 +6,8 @@
 //! admin API (or the directory watcher) can then take it through its [`lifecycle`]:
 //! activate, canary, roll back, retire — or a [`rollout`] file in the models directory
 //! declares which version is active for every host sharing it. A version that fails any
-//! step is `failed` with the reason and never receives traffic. Every state change is an event in the log
-//! stream and counts in `ml_model_swaps_total`.
+//! step is `failed` with the reason and never receives traffic. Every state change is an
+//! event in the log stream and counts in `ml_model_swaps_total`.
 //!
 //! This module sees only [`Serving`] (models, metrics, events), never the REST API's state.
 

@@ -48,9 +48,10 @@ pub enum TakeError {
 /// What a file looked like at a scan.
 type Stamp = (u64, Option<SystemTime>);
 
-/// Polls the models directory of `rollouts` every `interval` until the task is dropped. Files present at the first
-/// scan are taken as already loaded (the host loaded them at start). After each scan the
-/// models' rollout files are reconciled by `rollouts` ([`super::rollout`]).
+/// Polls the models directory of `rollouts` every `interval` until the task is dropped.
+/// Files present at the first scan are taken as already loaded (the host loaded them at
+/// start). After each scan the models' rollout files are reconciled by `rollouts`
+/// ([`super::rollout`]).
 pub async fn watch(
     serving: Serving,
     loader: Arc<ModelLoader>,
