@@ -6,9 +6,10 @@
 //! one finishes its in-flight request, and the call returns when they all have.
 //!
 //! axum's own `serve` sets no timer on hyper, so headers could take forever; this is the
-//! same accept loop with those two limits. The REST listener speaks HTTP/1; the gRPC
-//! listener HTTP/2 ([`Speaks`]), whose streams may be long-lived (a health `Watch`): on
-//! shutdown its connections get [`HTTP2_DRAIN`] to finish, then are closed.
+//! same accept loop with those two limits. The REST listener speaks HTTP/1 (hyper); the
+//! gRPC listener HTTP/2 ([`Speaks`], served on `h2` directly by `crate::http2`), whose
+//! streams may be long-lived (a health `Watch`): on shutdown its connections get
+//! [`HTTP2_DRAIN`] to finish, then are closed. Every connection has `TCP_NODELAY`.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,12 +20,14 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::extract::Request;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
+
+use crate::http2;
 use tower::ServiceExt as _;
 
 /// How long an HTTP/2 connection's streams may take to finish once the server stops.
@@ -44,7 +47,9 @@ pub enum Speaks {
 pub struct ConnectionLimits {
     /// Connections open at once; one more is closed on accept.
     pub max_open: usize,
-    /// Time a request's headers may take to arrive (HTTP/1; HTTP/2 pings idle peers).
+    /// Time a request's headers may take to arrive (HTTP/1); for HTTP/2, the time the
+    /// connection preface and each keep-alive ping's answer may take, and the interval
+    /// between pings.
     pub header_read_timeout: Duration,
     /// The protocol.
     pub speaks: Speaks,
@@ -97,26 +102,26 @@ pub async fn serve(
             drop(stream);
             continue;
         };
-        let service = app
-            .clone()
-            .map_request(move |mut request: Request<Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request.map(axum::body::Body::new)
-            });
+        // An answer goes out as soon as it is written: with Nagle's algorithm, an HTTP/2
+        // answer written while an earlier one is unacknowledged waits for the peer's
+        // (delayed) ACK.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%peer, %error, "TCP_NODELAY could not be set");
+        }
+        let app = app.clone();
         let stop = stop_rx.clone();
         let done = done_rx.clone();
         let tls = tls.clone();
         let events = Arc::clone(&events);
         tokio::spawn(async move {
             match tls {
-                None => serve_connection(TokioIo::new(stream), peer, service, limits, stop).await,
+                None => serve_connection(stream, peer, app, limits, stop).await,
                 Some(acceptor) => {
                     let handshake =
                         tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream));
                     let error = match handshake.await {
                         Ok(Ok(stream)) => {
-                            let io = TokioIo::new(stream);
-                            serve_connection(io, peer, service, limits, stop).await;
+                            serve_connection(stream, peer, app, limits, stop).await;
                             None
                         }
                         Ok(Err(error)) => Some(error.to_string()),
@@ -138,55 +143,40 @@ pub async fn serve(
     done_tx.closed().await;
 }
 
-/// Serves one connection's requests with `service` until it ends, or until `stop` asks
+/// Serves one connection's requests with `app` until it ends, or until `stop` asks
 /// for a graceful end (HTTP/2 streams get [`HTTP2_DRAIN`]).
-async fn serve_connection<I, S>(
-    io: TokioIo<I>,
+async fn serve_connection<I>(
+    io: I,
     peer: SocketAddr,
-    service: S,
+    app: Router,
     limits: ConnectionLimits,
     mut stop: watch::Receiver<()>,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    S: tower::Service<Request<Incoming>, Response = axum::response::Response>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let (builder, drain) = match limits.speaks {
-        Speaks::Http1 => {
-            let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout);
-            (builder, None)
-        }
-        Speaks::Http2 => {
-            let mut builder = auto::Builder::new(TokioExecutor::new()).http2_only();
-            builder
-                .http2()
-                .timer(TokioTimer::new())
-                .keep_alive_interval(Some(limits.header_read_timeout))
-                .keep_alive_timeout(limits.header_read_timeout);
-            (builder, Some(HTTP2_DRAIN))
-        }
-    };
+    if limits.speaks == Speaks::Http2 {
+        let stop = async move {
+            let _ = stop.changed().await;
+        };
+        let ended = http2::serve(io, peer, app, limits.header_read_timeout, HTTP2_DRAIN, stop);
+        return log_end(peer, ended.await.map_err(Into::into));
+    }
+    let service = app.map_request(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request.map(axum::body::Body::new)
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
     let service = TowerToHyperService::new(service);
-    let mut connection = std::pin::pin!(builder.serve_connection(io, service));
+    let connection = builder.serve_connection(TokioIo::new(io), service);
+    let mut connection = std::pin::pin!(connection);
     tokio::select! {
-        result = connection.as_mut() => log_end(peer, result),
+        result = connection.as_mut() => log_end(peer, result.map_err(Into::into)),
         _ = stop.changed() => {
             connection.as_mut().graceful_shutdown();
-            match drain {
-                None => log_end(peer, connection.await),
-                Some(drain) => match tokio::time::timeout(drain, connection).await {
-                    Ok(result) => log_end(peer, result),
-                    Err(_) => tracing::debug!(%peer, "connection closed with streams still open"),
-                },
-            }
+            log_end(peer, connection.await.map_err(Into::into));
         }
     }
 }

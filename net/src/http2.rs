@@ -1,0 +1,303 @@
+//! HTTP/2 connections (the gRPC listener) served on the `h2` crate directly, so that a
+//! unary call costs one task, not two.
+//!
+//! hyper's HTTP/2 server spawns every stream as a task of its own beside the
+//! connection's: each call then takes a spawn and two cross-task wake-ups (the stream's
+//! task waking the connection's to write), and the answer's three frames (headers, data,
+//! trailers) are often flushed in separate writes as the two tasks race on two cores. A
+//! gRPC call therefore cost ~20 µs more host CPU than an HTTP/1 request (issue #22's
+//! bench). Here the first stream in flight on a connection runs *inline*, in the
+//! connection's own task, and its frames are written together the next time the
+//! connection is polled. Streams that arrive while one is in flight are spawned as hyper
+//! would, so one connection carrying many concurrent calls (a Triton client's single
+//! channel) still uses every core.
+//!
+//! Kept from hyper's server: its window sizes, stream and header limits, keep-alive pings
+//! (a peer that stops answering them is dropped), a stream reset by the peer cancels its
+//! call, and an answer's body is sent within the peer's flow-control window.
+
+use std::future::{Future, poll_fn};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request};
+use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt as _};
+use h2::server::SendResponse;
+use h2::{Ping, PingPong, Reason, RecvStream, SendStream};
+use http_body::{Body as _, Frame, SizeHint};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::{Instant, Sleep};
+use tower::ServiceExt as _;
+
+/// hyper's defaults for its server, which the listener had before.
+const WINDOW: u32 = 1024 * 1024;
+const MAX_CONCURRENT_STREAMS: u32 = 200;
+const MAX_HEADER_LIST: u32 = 16 * 1024;
+const MAX_SEND_BUFFER: usize = 400 * 1024;
+
+/// A stream's call and answer, boxed: inline or spawned, it is the same future.
+type StreamTask = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Serves one HTTP/2 connection's streams with `app` until the peer closes it, it fails,
+/// or `stop` resolves; then it says GOAWAY and gives open streams `drain` to finish.
+/// `keep_alive` is both the interval between pings and the time a pong may take; the
+/// connection preface must arrive within it too.
+pub(crate) async fn serve<I>(
+    io: I,
+    peer: SocketAddr,
+    app: axum::Router,
+    keep_alive: Duration,
+    drain: Duration,
+    stop: impl Future<Output = ()>,
+) -> Result<(), h2::Error>
+where
+    I: AsyncRead + AsyncWrite + Unpin,
+{
+    let handshake = h2::server::Builder::new()
+        .initial_window_size(WINDOW)
+        .initial_connection_window_size(WINDOW)
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .max_header_list_size(MAX_HEADER_LIST)
+        .max_send_buffer_size(MAX_SEND_BUFFER)
+        .handshake::<I, Bytes>(io);
+    let Ok(connection) = tokio::time::timeout(keep_alive, handshake).await else {
+        tracing::debug!(%peer, "no HTTP/2 preface in time");
+        return Ok(());
+    };
+    let mut connection = connection?;
+    let mut keep_alive = KeepAlive::new(connection.ping_pong(), keep_alive);
+    let mut inline: FuturesUnordered<StreamTask> = FuturesUnordered::new();
+    let mut stop = std::pin::pin!(stop);
+    let mut draining: Option<Pin<Box<Sleep>>> = None;
+    poll_fn(|cx| {
+        loop {
+            match &mut draining {
+                None => {
+                    if stop.as_mut().poll(cx).is_ready() {
+                        connection.graceful_shutdown();
+                        draining = Some(Box::pin(tokio::time::sleep(drain)));
+                    }
+                }
+                Some(deadline) => {
+                    if deadline.as_mut().poll(cx).is_ready() {
+                        tracing::debug!(%peer, "connection closed with streams still open");
+                        return Poll::Ready(Ok(()));
+                    }
+                }
+            }
+            if keep_alive.poll_timed_out(cx) {
+                tracing::debug!(%peer, "keep-alive ping unanswered, closing the connection");
+                connection.abrupt_shutdown(Reason::NO_ERROR);
+            }
+            // Every stream that has arrived is taken before any runs, so that a call
+            // which holds the thread (a model that does not yield) cannot keep the
+            // streams behind it from being spawned onto other cores.
+            loop {
+                match connection.poll_accept(cx) {
+                    Poll::Ready(Some(Ok((request, respond)))) => {
+                        let task = Box::pin(answer(app.clone(), peer, request, respond));
+                        if inline.is_empty() {
+                            inline.push(task);
+                        } else {
+                            tokio::spawn(task);
+                        }
+                    }
+                    Poll::Ready(Some(Err(error))) => return Poll::Ready(Err(error)),
+                    // Every stream has ended (h2 waits for them) and the connection is
+                    // closed.
+                    Poll::Ready(None) => return Poll::Ready(Ok(())),
+                    Poll::Pending => break,
+                }
+            }
+            // The inline stream; once it has answered, `poll_accept` writes the answer.
+            let mut answered = false;
+            while let Poll::Ready(Some(())) = inline.poll_next_unpin(cx) {
+                answered = true;
+            }
+            if !answered {
+                return Poll::Pending;
+            }
+        }
+    })
+    .await
+}
+
+/// Calls `app` with one stream's request and sends its answer.
+async fn answer(
+    app: axum::Router,
+    peer: SocketAddr,
+    request: http::Request<RecvStream>,
+    mut respond: SendResponse<Bytes>,
+) {
+    let mut request: Request = request.map(|body| Body::new(Incoming::new(body)));
+    request.extensions_mut().insert(ConnectInfo(peer));
+    let mut call = std::pin::pin!(app.oneshot(request));
+    let response = poll_fn(|cx| match call.as_mut().poll(cx) {
+        Poll::Ready(Ok(response)) => Poll::Ready(Some(response)),
+        Poll::Ready(Err(never)) => match never {},
+        // The peer reset the stream (a cancelled call): its work is dropped.
+        Poll::Pending => match respond.poll_reset(cx) {
+            Poll::Ready(_) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        },
+    })
+    .await;
+    let Some(response) = response else { return };
+    let (head, body) = response.into_parts();
+    let end = body.is_end_stream();
+    let sending = match respond.send_response(http::Response::from_parts(head, ()), end) {
+        Ok(sending) => sending,
+        Err(error) => {
+            tracing::debug!(%peer, %error, "sending an answer's headers failed");
+            respond.send_reset(Reason::INTERNAL_ERROR);
+            return;
+        }
+    };
+    if !end && let Err(error) = send_body(body, sending).await {
+        tracing::debug!(%peer, %error, "sending an answer's body failed");
+    }
+}
+
+/// Sends `body`'s data within the peer's flow-control window, then its trailers (or an
+/// empty end of stream).
+async fn send_body(body: Body, mut sending: SendStream<Bytes>) -> Result<(), h2::Error> {
+    let mut body = std::pin::pin!(body);
+    loop {
+        let frame = poll_fn(|cx| {
+            if let Poll::Ready(reason) = sending.poll_reset(cx)? {
+                return Poll::Ready(Err(h2::Error::from(reason)));
+            }
+            body.as_mut().poll_frame(cx).map(Ok)
+        })
+        .await?;
+        let frame = match frame {
+            None => return sending.send_data(Bytes::new(), true),
+            Some(Err(error)) => {
+                tracing::debug!(%error, "an answer's body failed");
+                sending.send_reset(Reason::INTERNAL_ERROR);
+                return Ok(());
+            }
+            Some(Ok(frame)) => frame,
+        };
+        let frame = match frame.into_data() {
+            Ok(mut data) => {
+                let end = body.is_end_stream();
+                while !data.is_empty() {
+                    sending.reserve_capacity(data.len());
+                    let granted = poll_fn(|cx| sending.poll_capacity(cx))
+                        .await
+                        .ok_or_else(|| h2::Error::from(Reason::CANCEL))??;
+                    let chunk = data.split_to(granted.min(data.len()));
+                    sending.send_data(chunk, end && data.is_empty())?;
+                }
+                if end {
+                    return Ok(());
+                }
+                continue;
+            }
+            Err(frame) => frame,
+        };
+        if let Ok(trailers) = frame.into_trailers() {
+            sending.reserve_capacity(0);
+            return sending.send_trailers(trailers);
+        }
+    }
+}
+
+/// A request's body: the stream's data, returning its flow-control window as it is read,
+/// then its trailers.
+struct Incoming {
+    stream: RecvStream,
+    data_done: bool,
+}
+
+impl Incoming {
+    fn new(stream: RecvStream) -> Self {
+        Self {
+            data_done: stream.is_end_stream(),
+            stream,
+        }
+    }
+}
+
+impl http_body::Body for Incoming {
+    type Data = Bytes;
+    type Error = h2::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, h2::Error>>> {
+        if !self.data_done {
+            match ready!(self.stream.poll_data(cx)) {
+                Some(Ok(data)) => {
+                    self.stream.flow_control().release_capacity(data.len())?;
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                Some(Err(error)) => return Poll::Ready(Some(Err(error))),
+                None => self.data_done = true,
+            }
+        }
+        let trailers = ready!(self.stream.poll_trailers(cx)).transpose();
+        Poll::Ready(trailers.map(|trailers| trailers.map(Frame::trailers)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.stream.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::default()
+    }
+}
+
+/// Pings the peer every `interval` and notices when a pong takes longer than that.
+struct KeepAlive {
+    pings: Option<PingPong>,
+    interval: Duration,
+    next: Pin<Box<Sleep>>,
+    /// When the unanswered ping was sent.
+    awaiting: Option<Instant>,
+}
+
+impl KeepAlive {
+    fn new(pings: Option<PingPong>, interval: Duration) -> Self {
+        Self {
+            pings,
+            interval,
+            next: Box::pin(tokio::time::sleep(interval)),
+            awaiting: None,
+        }
+    }
+
+    /// Whether the last ping went unanswered for longer than the interval.
+    fn poll_timed_out(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(pings) = &mut self.pings else {
+            return false;
+        };
+        if self.awaiting.is_some() && pings.poll_pong(cx).is_ready() {
+            self.awaiting = None;
+        }
+        if self.next.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        let now = Instant::now();
+        self.next.as_mut().reset(now + self.interval);
+        // Polled once more so the new deadline wakes this task.
+        let _ = self.next.as_mut().poll(cx);
+        match self.awaiting {
+            Some(sent) => now.duration_since(sent) >= self.interval,
+            None => {
+                if pings.send_ping(Ping::opaque()).is_ok() {
+                    self.awaiting = Some(now);
+                    let _ = pings.poll_pong(cx);
+                }
+                false
+            }
+        }
+    }
+}
