@@ -1,6 +1,7 @@
 //! The load bench's gRPC phase (issue #22): the same host answers the seed's row at 64
 //! requests in flight over gRPC `ModelInfer` (raw contents, as Triton's clients send; one
-//! HTTP/2 connection per caller, and 16 callers per connection), REST V2 `infer` (JSON
+//! HTTP/2 connection per caller, 16 callers per connection, and all 64 on one connection
+//! as a single client's channel carries them), REST V2 `infer` (JSON
 //! tensors) and `POST /predict`, and each protocol's trivial call (what the transport
 //! alone costs), alternated three times so drift in the machine's speed hits all alike;
 //! medians, with the host's CPU time per request.
@@ -8,13 +9,16 @@
 //! The client shares the server's two cores, so each protocol is driven as leanly as the
 //! other: REST by writing prepared bytes on HTTP/1 connections, gRPC by sending a
 //! prepared message on bare `h2` streams (tonic's channel would add a buffer task per
-//! call, the client's cost, not the server's).
+//! call, the client's cost, not the server's), each connection one task with its
+//! callers, as each REST connection is. The table gives both sides' CPU per request.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt as _};
+use http::{HeaderValue, Uri};
 use wasml_grpc_proto::model_infer_request::InferInputTensor;
 use wasml_grpc_proto::{ModelInferRequest, framed};
 
@@ -60,6 +64,10 @@ pub fn run(runtime: &tokio::runtime::Runtime, dir: &Path, length: Duration) {
             infer(4, 16),
         ),
         (
+            "gRPC ModelInfer, 64 in flight on 1 connection (one client)",
+            infer(1, 64),
+        ),
+        (
             "REST V2 infer (JSON tensors), c64",
             Load::Rest(Route::V2Infer),
         ),
@@ -93,38 +101,45 @@ pub fn run(runtime: &tokio::runtime::Runtime, dir: &Path, length: Duration) {
     drive(infer(64, 1), Duration::from_secs(2));
     drive(Load::Rest(Route::V2Infer), Duration::from_secs(2));
     // Each run with the host's CPU time over it (user + system) per request answered:
-    // what the protocol costs the server, whatever the client on the same cores costs.
-    let mut runs: Vec<Vec<(Run, f64)>> = loads.iter().map(|_| Vec::new()).collect();
+    // what the protocol costs the server, whatever the client on the same cores costs;
+    // and the client's (this process's), which the two cores share with the host.
+    let mut runs: Vec<Vec<(Run, Cpu)>> = loads.iter().map(|_| Vec::new()).collect();
     for _ in 0..3 {
         for (i, (_, load)) in loads.iter().enumerate() {
-            let before = cpu_seconds(pid);
+            let before = (cpu_seconds(pid), cpu_seconds(std::process::id()));
             let run = drive(*load, length);
-            let cpu = (cpu_seconds(pid) - before) / run.latencies_us.len().max(1) as f64;
+            let answers = run.latencies_us.len().max(1) as f64;
+            let cpu = Cpu {
+                host: (cpu_seconds(pid) - before.0) / answers,
+                client: (cpu_seconds(std::process::id()) - before.1) / answers,
+            };
             runs[i].push((run, cpu));
         }
     }
     let _ = child.kill();
     let _ = child.wait();
     println!(
-        "| phase (median of 3) | goodput (200/s) | non-200 | p50 of 200s | p99 of 200s | host CPU per request |"
+        "| phase (median of 3) | goodput (200/s) | non-200 | p50 of 200s | p99 of 200s | host CPU per request | client CPU per request |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     let mut medians = Vec::new();
     for ((name, _), runs) in loads.iter().zip(runs) {
         let (mut run, cpu) = median_run(runs);
         println!(
-            "| {name} | {:.0} | {:.1} % | {:.3} ms | {:.3} ms | {:.1} µs |",
+            "| {name} | {:.0} | {:.1} % | {:.3} ms | {:.3} ms | {:.1} µs | {:.1} µs |",
             run.goodput(),
             100.0 * run.failed_share(),
             run.ok_quantile_ms(0.50),
             run.ok_quantile_ms(0.99),
-            cpu * 1e6,
+            cpu.host * 1e6,
+            cpu.client * 1e6,
         );
-        medians.push((run.goodput(), cpu));
+        medians.push((run.goodput(), cpu.host));
     }
     let [
         grpc,
         multiplexed,
+        one_connection,
         v2,
         predict,
         grpc_live,
@@ -133,15 +148,17 @@ pub fn run(runtime: &tokio::runtime::Runtime, dir: &Path, length: Duration) {
         v2_batch,
     ] = medians[..]
     else {
-        unreachable!("eight loads")
+        unreachable!("nine loads")
     };
     println!(
-        "gRPC vs REST V2 at 64 in flight: goodput {:.2}x (multiplexed {:.2}x), host CPU per request {:.2}x (multiplexed {:.2}x); gRPC vs /predict: goodput {:.2}x",
+        "gRPC vs REST V2 at 64 in flight: goodput {:.2}x (on 4 connections {:.2}x, on 1 {:.2}x), host CPU per request {:.2}x (on 4 connections {:.2}x, on 1 {:.2}x); gRPC on 4 connections vs /predict: goodput {:.2}x",
         grpc.0 / v2.0,
         multiplexed.0 / v2.0,
+        one_connection.0 / v2.0,
         grpc.1 / v2.1,
         multiplexed.1 / v2.1,
-        grpc.0 / predict.0
+        one_connection.1 / v2.1,
+        multiplexed.0 / predict.0
     );
     println!(
         "the transport alone (trivial calls): gRPC {:.1} µs vs REST {:.1} µs of host CPU per request",
@@ -155,8 +172,15 @@ pub fn run(runtime: &tokio::runtime::Runtime, dir: &Path, length: Duration) {
     );
 }
 
-/// The run with the median goodput, and its host CPU seconds per request.
-fn median_run(mut runs: Vec<(Run, f64)>) -> (Run, f64) {
+/// CPU seconds per request answered.
+#[derive(Clone, Copy)]
+struct Cpu {
+    host: f64,
+    client: f64,
+}
+
+/// The run with the median goodput, and its CPU per request.
+fn median_run(mut runs: Vec<(Run, Cpu)>) -> (Run, Cpu) {
     runs.sort_by(|a, b| a.0.goodput().total_cmp(&b.0.goodput()));
     runs.swap_remove(runs.len() / 2)
 }
@@ -183,8 +207,8 @@ enum Call {
 }
 
 impl Call {
-    /// The method's path and its request, framed as gRPC sends it.
-    fn prepared(self) -> (&'static str, Bytes) {
+    /// The method's URI and its request, framed as gRPC sends it.
+    fn prepared(self) -> (Uri, Bytes) {
         let (path, framed) = match self {
             Self::Infer | Self::InferBatch => (
                 "/inference.GRPCInferenceService/ModelInfer",
@@ -196,12 +220,15 @@ impl Call {
             ),
             Self::Live => ("/inference.GRPCInferenceService/ServerLive", framed(&())),
         };
-        (path, Bytes::from(framed))
+        let uri = format!("http://localhost{path}").parse().unwrap();
+        (uri, Bytes::from(framed))
     }
 }
 
 /// `connections` HTTP/2 connections with `streams` callers each, every caller making
-/// `call` again as soon as its last answer came, for `length`.
+/// `call` again as soon as its last answer came, for `length`. A connection and its
+/// callers are one task, as a REST connection is: polled callers first, so that what they
+/// send goes out in one write when the connection is polled after them.
 async fn closed_loop_grpc(
     address: SocketAddr,
     call: Call,
@@ -211,49 +238,68 @@ async fn closed_loop_grpc(
 ) -> Run {
     let started = Instant::now();
     let end = started + length;
-    let (path, framed) = call.prepared();
+    let (uri, framed) = call.prepared();
     let mut tasks = Vec::new();
     for _ in 0..connections {
         let stream = tokio::net::TcpStream::connect(address).await.unwrap();
         stream.set_nodelay(true).unwrap();
         let (client, connection) = h2::client::handshake(stream).await.unwrap();
-        tokio::spawn(connection);
-        for _ in 0..streams {
-            let (mut client, framed) = (client.clone(), framed.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut timings = Timings::default();
-                while Instant::now() < end {
-                    let sent = Instant::now();
-                    let status = match unary(&mut client, path, framed.clone()).await {
-                        Ok(true) => 200,
-                        _ => 500,
-                    };
-                    timings.record(status, sent);
+        let mut callers: FuturesUnordered<_> = (0..streams)
+            .map(|_| caller(client.clone(), uri.clone(), framed.clone(), end))
+            .collect();
+        tasks.push(tokio::spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            let mut runs = Vec::new();
+            while !callers.is_empty() {
+                tokio::select! {
+                    biased;
+                    Some(timings) = callers.next() => runs.push(timings),
+                    ended = &mut connection => panic!("the connection ended: {ended:?}"),
                 }
-                timings
-            }));
-        }
+            }
+            runs
+        }));
     }
     let mut runs = Vec::new();
     for task in tasks {
-        runs.push(task.await.unwrap());
+        runs.extend(task.await.unwrap());
     }
     Run::merge(runs, started.elapsed())
 }
 
-/// One unary call of `path` on `client`: whether it ended with `grpc-status: 0`.
+/// One caller: calls `uri` until `end`, timing each answer.
+async fn caller(
+    mut client: h2::client::SendRequest<Bytes>,
+    uri: Uri,
+    framed: Bytes,
+    end: Instant,
+) -> Timings {
+    let mut timings = Timings::default();
+    while Instant::now() < end {
+        let sent = Instant::now();
+        let status = match unary(&mut client, &uri, framed.clone()).await {
+            Ok(true) => 200,
+            _ => 500,
+        };
+        timings.record(status, sent);
+    }
+    timings
+}
+
+/// One unary call of `uri` on `client`: whether it ended with `grpc-status: 0`.
 async fn unary(
     client: &mut h2::client::SendRequest<Bytes>,
-    path: &str,
+    uri: &Uri,
     framed: Bytes,
 ) -> Result<bool, h2::Error> {
-    let request = http::Request::post(format!("http://localhost{path}"))
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(())
-        .unwrap();
-    let mut ready = client.clone().ready().await?;
-    let (response, mut body) = ready.send_request(request, false)?;
+    let mut request = http::Request::new(());
+    *request.method_mut() = http::Method::POST;
+    *request.uri_mut() = uri.clone();
+    let headers = request.headers_mut();
+    headers.insert("content-type", HeaderValue::from_static("application/grpc"));
+    headers.insert("te", HeaderValue::from_static("trailers"));
+    std::future::poll_fn(|cx| client.poll_ready(cx)).await?;
+    let (response, mut body) = client.send_request(request, false)?;
     body.send_data(framed, true)?;
     let mut response = response.await?;
     let answer = response.body_mut();
