@@ -186,11 +186,18 @@ async fn send_body(body: Body, mut sending: SendStream<Bytes>) -> Result<(), h2:
         let frame = match frame.into_data() {
             Ok(mut data) => {
                 let end = body.is_end_stream();
+                if data.is_empty() && end {
+                    // An empty last chunk needs no window.
+                    return sending.send_data(data, true);
+                }
                 while !data.is_empty() {
                     sending.reserve_capacity(data.len());
                     let granted = poll_fn(|cx| sending.poll_capacity(cx))
                         .await
                         .ok_or_else(|| h2::Error::from(Reason::CANCEL))??;
+                    if granted == 0 {
+                        continue;
+                    }
                     let chunk = data.split_to(granted.min(data.len()));
                     sending.send_data(chunk, end && data.is_empty())?;
                 }
