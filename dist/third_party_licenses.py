@@ -2,7 +2,7 @@
 (not dev, not build) dependencies of wasml-host, wasml-collector and wasml, and of the
 runner components they embed (wasml-guest in the host, wasml-spin in the CLI), each with
 its declared licence and the licence and notice files its package ships. Reads `cargo
-metadata` offline."""
+metadata` offline, for this host's platform and the runners' (wasm32-wasip2)."""
 
 import json
 import pathlib
@@ -13,10 +13,19 @@ ROOTS = ["wasml-host", "wasml-collector", "wasml-cli", "wasml-guest", "wasml-spi
 LICENCE_FILES = ("LICENSE", "LICENCE", "COPYING", "NOTICE", "COPYRIGHT")
 
 
+def host_triple() -> str:
+    rustc = subprocess.run(["rustc", "-vV"], check=True, capture_output=True, text=True)
+    return next(line.split()[1] for line in rustc.stdout.splitlines() if line.startswith("host:"))
+
+
 def main() -> None:
+    # Only the platforms the binaries and their runners are built for: all platforms
+    # would need crates no Linux build downloads (winapi, ...), which offline is an error.
+    platforms = [host_triple(), "wasm32-wasip2"]
+    filters = [arg for triple in platforms for arg in ("--filter-platform", triple)]
     metadata = json.loads(
         subprocess.run(
-            ["cargo", "metadata", "--format-version", "1", "--locked", "--offline"],
+            ["cargo", "metadata", "--format-version", "1", "--locked", "--offline", *filters],
             check=True,
             capture_output=True,
         ).stdout
