@@ -19,8 +19,9 @@ def host_triple() -> str:
 
 
 def main() -> None:
-    # Only the platforms the binaries and their runners are built for: all platforms
-    # would need crates no Linux build downloads (winapi, ...), which offline is an error.
+    # The platforms the binaries and their runners are built for: what is compiled into
+    # them (not Windows-only crates such as winapi, which no Linux build even downloads,
+    # so reading them offline would fail).
     platforms = [host_triple(), "wasm32-wasip2"]
     filters = [arg for triple in platforms for arg in ("--filter-platform", triple)]
     metadata = json.loads(

@@ -26,9 +26,9 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt as _;
 
 use crate::http2;
-use tower::ServiceExt as _;
 
 /// How long an HTTP/2 connection's streams may take to finish once the server stops.
 pub const HTTP2_DRAIN: Duration = Duration::from_secs(10);

@@ -28,7 +28,7 @@ use bytes::Bytes;
 use futures_util::stream::{FuturesUnordered, StreamExt as _};
 use h2::server::SendResponse;
 use h2::{Ping, PingPong, Reason, RecvStream, SendStream};
-use http_body::{Body as _, Frame, SizeHint};
+use http_body::{Body as _, Frame};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt as _;
@@ -133,7 +133,12 @@ async fn answer(
     request: http::Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
 ) {
-    let mut request: Request = request.map(|body| Body::new(Incoming::new(body)));
+    let mut request: Request = request.map(|stream| {
+        Body::new(Incoming {
+            stream,
+            data_done: false,
+        })
+    });
     request.extensions_mut().insert(ConnectInfo(peer));
     let mut call = std::pin::pin!(app.oneshot(request));
     let response = poll_fn(|cx| match call.as_mut().poll(cx) {
@@ -209,7 +214,6 @@ async fn send_body(body: Body, mut sending: SendStream<Bytes>) -> Result<(), h2:
             Err(frame) => frame,
         };
         if let Ok(trailers) = frame.into_trailers() {
-            sending.reserve_capacity(0);
             return sending.send_trailers(trailers);
         }
     }
@@ -220,15 +224,6 @@ async fn send_body(body: Body, mut sending: SendStream<Bytes>) -> Result<(), h2:
 struct Incoming {
     stream: RecvStream,
     data_done: bool,
-}
-
-impl Incoming {
-    fn new(stream: RecvStream) -> Self {
-        Self {
-            data_done: stream.is_end_stream(),
-            stream,
-        }
-    }
 }
 
 impl http_body::Body for Incoming {
@@ -255,10 +250,6 @@ impl http_body::Body for Incoming {
 
     fn is_end_stream(&self) -> bool {
         self.stream.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::default()
     }
 }
 

@@ -188,7 +188,10 @@ async fn ingest(
     let count = documents.len() as u64;
     let pipeline = Arc::clone(&state.pipeline);
     // Started before the WAL takes the events: its links are read from them.
-    let span = (state.telemetry.as_ref()).map(|t| spans::IngestSpan::start(t, arrived, &documents));
+    let span = state
+        .telemetry
+        .as_ref()
+        .map(|t| spans::IngestSpan::start(t, arrived, &documents));
     let append_started = Instant::now();
     let appended = tokio::task::spawn_blocking(move || pipeline.submit(documents))
         .await

@@ -1,8 +1,8 @@
 //! The load bench's gRPC phase (issue #22): the same host answers the seed's row at 64
 //! requests in flight over gRPC `ModelInfer` (raw contents, as Triton's clients send; one
 //! HTTP/2 connection per caller, 16 callers per connection, and all 64 on one connection
-//! as a single client's channel carries them), REST V2 `infer` (JSON
-//! tensors) and `POST /predict`, and each protocol's trivial call (what the transport
+//! as a single client's channel carries them), REST V2 `infer` (JSON tensors) and
+//! `POST /predict`, and each protocol's trivial call (what the transport
 //! alone costs), alternated three times so drift in the machine's speed hits all alike;
 //! medians, with the host's CPU time per request.
 //!

@@ -2,9 +2,8 @@
 //! `wasml-telemetry` exports them; off, nothing here runs and a request only gets the
 //! trace and span IDs of its events from [`super::trace_context`]). The server span
 //! starts when the request arrives, as a child of the caller's span when `traceparent`
-//! names one; its ID is the `span.id` of the request's
-//! events, so a log line leads to its trace. The stage spans are built when the request
-//! is answered, from what was measured meanwhile: the admission queue's wait, the call
+//! names one; its ID is the `span.id` of the request's events, so a log line leads to its
+//! trace. The stage spans are built when the request is answered, from what was measured meanwhile: the admission queue's wait, the call
 //! into the model, and inside it the feature processing and inference the guest timed
 //! (placed one after the other from the call's start: the guest reports durations, not
 //! instants); last, the event write, when the span ends.
@@ -63,13 +62,15 @@ impl RequestSpan {
         parent: Option<&Parent>,
         tracestate: Option<&str>,
     ) -> (Self, TraceContext) {
-        let state = || {
-            tracestate
-                .and_then(|s| s.parse::<TraceState>().ok())
-                .unwrap_or_default()
-        };
-        let remote =
-            parent.and_then(|p| remote_span_context(&p.trace_id, &p.parent_id, p.sampled, state()));
+        let remote = parent.and_then(|p| {
+            let state = tracestate.and_then(|s| s.parse::<TraceState>().ok());
+            remote_span_context(
+                &p.trace_id,
+                &p.parent_id,
+                p.sampled,
+                state.unwrap_or_default(),
+            )
+        });
         let caller = match remote {
             Some(remote) => Context::new().with_remote_span_context(remote),
             None => Context::new(),
