@@ -160,6 +160,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         .map_err(listen_error)?;
     let address = listener.local_addr().map_err(listen_error)?;
     let _reloader = tls.as_ref().map(|tls| tls.watch_files());
+    let shutdown = crate::process::shutdown_signal();
     tracing::info!(%address, tls = tls.is_some(), "listening");
     let limits = ConnectionLimits {
         max_open: MAX_CONNECTIONS,
@@ -172,7 +173,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         limits,
         tls.map(|tls| tls.acceptor(&[b"http/1.1"])),
         Arc::new(metrics.clone()) as Arc<dyn ConnectionEvents>,
-        crate::process::shutdown_signal(),
+        shutdown,
     )
     .await;
 

@@ -240,6 +240,7 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr()?;
+    let signal = wasml_collector::process::shutdown_signal();
     tracing::info!(%address, "listening");
     let mut local = address;
     if local.ip().is_unspecified() {
@@ -249,7 +250,7 @@ pub async fn serve(config: &Config, loaded: Loaded) -> wasmtime::Result<()> {
     tracing::info!("the live console: {scheme}://{local}/ui");
     let stopping = Arc::clone(&state.stopping);
     let shutdown = async move {
-        wasml_collector::process::shutdown_signal().await;
+        signal.await;
         stopping.send_replace(true);
     };
     wasml_net::connections::serve(
@@ -384,9 +385,10 @@ pub async fn serve_wasi_http(config: &Config, component: WasiHttpApp) -> wasmtim
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
+    let signal = wasml_collector::process::shutdown_signal();
     tracing::info!(address = %listener.local_addr()?, serving = "wasi:http component", "listening");
     axum::serve(listener, wasi_http::app(Arc::new(component)))
-        .with_graceful_shutdown(wasml_collector::process::shutdown_signal())
+        .with_graceful_shutdown(signal)
         .await?;
     tracing::info!("stopped");
     Ok(())

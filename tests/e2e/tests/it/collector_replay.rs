@@ -56,7 +56,12 @@ fn files_written_without_elasticsearch_are_replayed_into_it_once() {
     .unwrap();
     assert_eq!(response.status, 200, "{}", response.body);
     collector.terminate();
-    assert!(collector.wait().success(), "a clean stop on SIGTERM");
+    let status = collector.wait();
+    assert!(
+        status.success(),
+        "a clean stop on SIGTERM, not {status}: {:#?}",
+        collector.log()
+    );
     assert!(collector.logged("stopped"));
 
     let mut files: Vec<_> = std::fs::read_dir(dir.join("events"))
