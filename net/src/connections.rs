@@ -159,7 +159,7 @@ async fn serve_connection<I>(
             let _ = stop.changed().await;
         };
         let ended = http2::serve(io, peer, app, limits.header_read_timeout, HTTP2_DRAIN, stop);
-        return log_end(peer, ended.await.map_err(Into::into));
+        return log_end(peer, ended.await);
     }
     let service = app.map_request(move |mut request: Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));

@@ -12,9 +12,15 @@
 //! would, so one connection carrying many concurrent calls (a Triton client's single
 //! channel) still uses every core.
 //!
+//! The socket under `h2` (`socket.rs`) holds back what a poll of the connection writes and
+//! sends it in one write when the task would wait, and reads through a 32 KiB buffer, so a
+//! call of a few KiB costs one read and one write, as over HTTP/1.
+//!
 //! Kept from hyper's server: its window sizes, stream and header limits, keep-alive pings
 //! (a peer that stops answering them is dropped), a stream reset by the peer cancels its
 //! call, and an answer's body is sent within the peer's flow-control window.
+
+mod socket;
 
 use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
@@ -53,27 +59,29 @@ pub(crate) async fn serve<I>(
     keep_alive: Duration,
     drain: Duration,
     stop: impl Future<Output = ()>,
-) -> Result<(), h2::Error>
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
 where
     I: AsyncRead + AsyncWrite + Unpin,
 {
+    let (io, mut writer) = socket::split(io);
     let handshake = h2::server::Builder::new()
         .initial_window_size(WINDOW)
         .initial_connection_window_size(WINDOW)
         .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
         .max_header_list_size(MAX_HEADER_LIST)
         .max_send_buffer_size(MAX_SEND_BUFFER)
-        .handshake::<I, Bytes>(io);
+        .handshake::<_, Bytes>(io);
     let Ok(connection) = tokio::time::timeout(keep_alive, handshake).await else {
         tracing::debug!(%peer, "no HTTP/2 preface in time");
         return Ok(());
     };
     let mut connection = connection?;
+    let timeout = keep_alive;
     let mut keep_alive = KeepAlive::new(connection.ping_pong(), keep_alive);
     let mut inline: FuturesUnordered<StreamTask> = FuturesUnordered::new();
     let mut stop = std::pin::pin!(stop);
     let mut draining: Option<Pin<Box<Sleep>>> = None;
-    poll_fn(|cx| {
+    let served: Result<(), Box<dyn std::error::Error + Send + Sync>> = poll_fn(|cx| {
         loop {
             match &mut draining {
                 None => {
@@ -106,7 +114,7 @@ where
                             tokio::spawn(task);
                         }
                     }
-                    Poll::Ready(Some(Err(error))) => return Poll::Ready(Err(error)),
+                    Poll::Ready(Some(Err(error))) => return Poll::Ready(Err(error.into())),
                     // Every stream has ended (h2 waits for them) and the connection is
                     // closed.
                     Poll::Ready(None) => return Poll::Ready(Ok(())),
@@ -119,11 +127,23 @@ where
                 answered = true;
             }
             if !answered {
+                // Everything this poll wrote leaves together.
+                if let Poll::Ready(Err(error)) = writer.poll_send(cx) {
+                    return Poll::Ready(Err(error.into()));
+                }
                 return Poll::Pending;
             }
         }
     })
-    .await
+    .await;
+    // The last frames (a GOAWAY) and the end of the connection, unless the peer is gone.
+    if let Err(error) = tokio::time::timeout(timeout, writer.finish())
+        .await
+        .unwrap_or(Ok(()))
+    {
+        tracing::debug!(%peer, %error, "closing the connection failed");
+    }
+    served
 }
 
 /// Calls `app` with one stream's request and sends its answer.
@@ -297,5 +317,138 @@ impl KeepAlive {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{DuplexStream, ReadBuf};
+
+    use super::*;
+
+    /// An in-memory socket that counts the writes made on it.
+    struct Counted {
+        io: DuplexStream,
+        writes: Arc<AtomicUsize>,
+    }
+
+    impl Counted {
+        fn count(&self, written: &std::io::Result<usize>) {
+            if matches!(written, Ok(n) if *n > 0) {
+                self.writes.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    impl AsyncRead for Counted {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.io).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for Counted {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            let written = ready!(Pin::new(&mut self.io).poll_write(cx, buf));
+            self.count(&written);
+            Poll::Ready(written)
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.io).poll_flush(cx)
+        }
+
+        fn poll_shutdown(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.io).poll_shutdown(cx)
+        }
+    }
+
+    /// A gRPC answer's shape: more data than `h2` copies into its write buffer, then
+    /// trailers.
+    struct Answer {
+        data: Option<Bytes>,
+        trailers: Option<http::HeaderMap>,
+    }
+
+    impl http_body::Body for Answer {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            if let Some(data) = self.data.take() {
+                return Poll::Ready(Some(Ok(Frame::data(data))));
+            }
+            Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t))))
+        }
+    }
+
+    async fn call(client: &mut h2::client::SendRequest<Bytes>) -> (usize, Option<http::HeaderMap>) {
+        let request = http::Request::post("http://localhost/").body(()).unwrap();
+        let (response, _) = client.send_request(request, true).unwrap();
+        let mut body = response.await.unwrap().into_body();
+        let mut length = 0;
+        while let Some(data) = body.data().await {
+            let data = data.unwrap();
+            length += data.len();
+            body.flow_control().release_capacity(data.len()).unwrap();
+        }
+        (length, body.trailers().await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn an_answers_headers_data_and_trailers_leave_in_one_write() {
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::post(|| async {
+                let mut trailers = http::HeaderMap::new();
+                trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+                Body::new(Answer {
+                    data: Some(Bytes::from(vec![7; 3 * 1024])),
+                    trailers: Some(trailers),
+                })
+            }),
+        );
+        let (client, server) = tokio::io::duplex(1 << 20);
+        let writes = Arc::new(AtomicUsize::new(0));
+        let server = Counted {
+            io: server,
+            writes: Arc::clone(&writes),
+        };
+        let peer = SocketAddr::from(([127, 0, 0, 1], 1));
+        let minute = Duration::from_secs(60);
+        tokio::spawn(serve(
+            server,
+            peer,
+            app,
+            minute,
+            minute,
+            std::future::pending(),
+        ));
+        let (mut client, connection) = h2::client::handshake(client).await.unwrap();
+        tokio::spawn(connection);
+        // The first call also carries the settings' exchange.
+        call(&mut client).await;
+        let before = writes.load(Ordering::Relaxed);
+        let (length, trailers) = call(&mut client).await;
+        assert_eq!(length, 3 * 1024);
+        assert_eq!(trailers.unwrap()["grpc-status"], "0");
+        assert_eq!(writes.load(Ordering::Relaxed) - before, 1);
     }
 }
