@@ -151,14 +151,16 @@ pub fn run(runtime: &tokio::runtime::Runtime, dir: &Path, length: Duration) {
         unreachable!("nine loads")
     };
     println!(
-        "gRPC vs REST V2 at 64 in flight: goodput {:.2}x (on 4 connections {:.2}x, on 1 {:.2}x), host CPU per request {:.2}x (on 4 connections {:.2}x, on 1 {:.2}x); gRPC on 4 connections vs /predict: goodput {:.2}x",
+        "gRPC vs REST V2 at 64 in flight: goodput {:.2}x (on 4 connections {:.2}x, on 1 {:.2}x), host CPU per request {:.2}x (on 4 connections {:.2}x, on 1 {:.2}x); gRPC vs /predict: goodput {:.2}x (on 4 connections {:.2}x, on 1 {:.2}x)",
         grpc.0 / v2.0,
         multiplexed.0 / v2.0,
         one_connection.0 / v2.0,
         grpc.1 / v2.1,
         multiplexed.1 / v2.1,
         one_connection.1 / v2.1,
-        multiplexed.0 / predict.0
+        grpc.0 / predict.0,
+        multiplexed.0 / predict.0,
+        one_connection.0 / predict.0
     );
     println!(
         "the transport alone (trivial calls): gRPC {:.1} µs vs REST {:.1} µs of host CPU per request",

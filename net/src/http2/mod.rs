@@ -76,8 +76,7 @@ where
         return Ok(());
     };
     let mut connection = connection?;
-    let timeout = keep_alive;
-    let mut keep_alive = KeepAlive::new(connection.ping_pong(), keep_alive);
+    let mut pings = KeepAlive::new(connection.ping_pong(), keep_alive);
     let mut inline: FuturesUnordered<StreamTask> = FuturesUnordered::new();
     let mut stop = std::pin::pin!(stop);
     let mut draining: Option<Pin<Box<Sleep>>> = None;
@@ -97,7 +96,7 @@ where
                     }
                 }
             }
-            if keep_alive.poll_timed_out(cx) {
+            if pings.poll_timed_out(cx) {
                 tracing::debug!(%peer, "keep-alive ping unanswered, closing the connection");
                 connection.abrupt_shutdown(Reason::NO_ERROR);
             }
@@ -121,7 +120,8 @@ where
                     Poll::Pending => break,
                 }
             }
-            // The inline stream; once it has answered, `poll_accept` writes the answer.
+            // The inline stream; once it has answered, `poll_accept` writes its frames
+            // (into the socket's buffer, sent below when nothing is left to do).
             let mut answered = false;
             while let Poll::Ready(Some(())) = inline.poll_next_unpin(cx) {
                 answered = true;
@@ -137,7 +137,7 @@ where
     })
     .await;
     // The last frames (a GOAWAY) and the end of the connection, unless the peer is gone.
-    if let Err(error) = tokio::time::timeout(timeout, writer.finish())
+    if let Err(error) = tokio::time::timeout(keep_alive, writer.finish())
         .await
         .unwrap_or(Ok(()))
     {
@@ -208,35 +208,49 @@ async fn send_body(body: Body, mut sending: SendStream<Bytes>) -> Result<(), h2:
             }
             Some(Ok(frame)) => frame,
         };
-        let frame = match frame.into_data() {
-            Ok(mut data) => {
+        match frame.into_data() {
+            Ok(data) => {
                 let end = body.is_end_stream();
-                if data.is_empty() && end {
-                    // An empty last chunk needs no window.
-                    return sending.send_data(data, true);
-                }
-                while !data.is_empty() {
-                    sending.reserve_capacity(data.len());
-                    let granted = poll_fn(|cx| sending.poll_capacity(cx))
-                        .await
-                        .ok_or_else(|| h2::Error::from(Reason::CANCEL))??;
-                    if granted == 0 {
-                        continue;
-                    }
-                    let chunk = data.split_to(granted.min(data.len()));
-                    sending.send_data(chunk, end && data.is_empty())?;
-                }
+                send_data(&mut sending, data, end).await?;
                 if end {
                     return Ok(());
                 }
-                continue;
             }
-            Err(frame) => frame,
-        };
-        if let Ok(trailers) = frame.into_trailers() {
-            return sending.send_trailers(trailers);
+            Err(frame) => {
+                if let Ok(trailers) = frame.into_trailers() {
+                    return sending.send_trailers(trailers);
+                }
+            }
         }
     }
+}
+
+/// Sends `data` as the peer's window allows (ending the stream with it if `end`).
+async fn send_data(
+    sending: &mut SendStream<Bytes>,
+    mut data: Bytes,
+    end: bool,
+) -> Result<(), h2::Error> {
+    if data.is_empty() {
+        // An empty chunk needs no window; only a last one is worth a frame.
+        return if end {
+            sending.send_data(data, true)
+        } else {
+            Ok(())
+        };
+    }
+    while !data.is_empty() {
+        sending.reserve_capacity(data.len());
+        let granted = poll_fn(|cx| sending.poll_capacity(cx))
+            .await
+            .ok_or_else(|| h2::Error::from(Reason::CANCEL))??;
+        if granted == 0 {
+            continue;
+        }
+        let chunk = data.split_to(granted.min(data.len()));
+        sending.send_data(chunk, end && data.is_empty())?;
+    }
+    Ok(())
 }
 
 /// A request's body: the stream's data, returning its flow-control window as it is read,

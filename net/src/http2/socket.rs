@@ -18,9 +18,9 @@ use tokio::io::{AsyncRead, AsyncWrite, BufReader, ReadBuf, ReadHalf, WriteHalf};
 
 /// Room for several requests of a few KiB per read.
 const READ_BUFFER: usize = 32 * 1024;
-/// Past this much unsent, `h2`'s writes wait for the socket (as hyper's 400 KiB send
-/// buffer bounds what one connection holds for a slow peer).
-const MAX_UNSENT: usize = 400 * 1024;
+/// Past this much unsent, `h2`'s writes wait for the socket: the bound `h2` keeps on a
+/// stream's buffered data, here on what one connection holds for a slow peer.
+const MAX_UNSENT: usize = super::MAX_SEND_BUFFER;
 
 /// What `h2` wrote and the socket has not taken yet.
 #[derive(Default)]

@@ -3,10 +3,11 @@
 //! trace and span IDs of its events from [`super::trace_context`]). The server span
 //! starts when the request arrives, as a child of the caller's span when `traceparent`
 //! names one; its ID is the `span.id` of the request's events, so a log line leads to its
-//! trace. The stage spans are built when the request is answered, from what was measured meanwhile: the admission queue's wait, the call
-//! into the model, and inside it the feature processing and inference the guest timed
-//! (placed one after the other from the call's start: the guest reports durations, not
-//! instants); last, the event write, when the span ends.
+//! trace. The stage spans are built when the request is answered, from what was measured
+//! meanwhile: the admission queue's wait, the call into the model, and inside it the
+//! feature processing and inference the guest timed (placed one after the other from the
+//! call's start: the guest reports durations, not instants); last, the event write, when
+//! the span ends.
 //!
 //! Attributes follow OpenTelemetry's HTTP server conventions (`http.request.method`,
 //! `http.route`, `http.response.status_code`, `error.type`); the model's are `ml.*`
